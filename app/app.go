@@ -1,0 +1,173 @@
+// Package app wires tokenflow together: settings, store, keys, password
+// hasher, HTTP server, the cleanup job, and graceful shutdown. main calls
+// Run; tests (the browser tests too) call the same Run with their own
+// environment, so what they exercise is what ships.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"tokenflow/config"
+	"tokenflow/handlers"
+	"tokenflow/password"
+	"tokenflow/store"
+	"tokenflow/tokens"
+)
+
+// Run serves until ctx is cancelled, then shuts down gracefully and returns
+// nil. Start-up problems (a bad setting, an unusable database) come back as
+// one error naming the cause. ready, if not nil, receives the base URL once
+// the server listens.
+func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	st, err := store.OpenSQLite(cfg.SQLitePath())
+	if err != nil {
+		return fmt.Errorf("opening the database %s: %w", cfg.SQLitePath(), err)
+	}
+	defer st.Close()
+
+	secret := cfg.JWTSecret
+	if secret == nil {
+		// Development only (production refuses to start without one): a
+		// random key kept beside the database, so restarts keep sessions.
+		secret, err = tokens.LoadOrCreateSecret(cfg.DataDir + "/jwt-secret")
+		if err != nil {
+			return fmt.Errorf("JWT_SECRET: generating a development secret: %w", err)
+		}
+	}
+	tm, err := tokens.NewManager(tokens.Config{
+		Secret:   secret,
+		Issuer:   cfg.JWTIssuer,
+		Audience: cfg.JWTAudience,
+		TTL:      cfg.AccessTokenTTL,
+		Leeway:   5 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	hasher := password.NewHasher(password.DefaultParams(), 0)
+
+	if cfg.DemoUser {
+		if err := ensureDemoUser(ctx, st, hasher, cfg.DataDir, stdout); err != nil {
+			return err
+		}
+	}
+
+	e, err := handlers.New(handlers.Deps{
+		Store:     st,
+		Tokens:    tm,
+		Passwords: hasher,
+		Logger:    log,
+		Settings: handlers.Settings{
+			Production:        cfg.Production(),
+			RefreshTokenTTL:   cfg.RefreshTokenTTL,
+			SessionMaxAge:     cfg.SessionMaxAge,
+			RefreshReuseGrace: cfg.RefreshReuseGrace,
+			TrustedProxies:    cfg.TrustedProxies,
+			LoginFailureLimit: cfg.LoginFailureLimit,
+			IPFailureLimit:    cfg.IPFailureLimit,
+			RegisterRateLimit: cfg.RegisterRateLimit,
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	jobs, stopJobs := context.WithCancel(context.Background())
+	defer stopJobs()
+	go cleanupLoop(jobs, st, cfg.CleanupInterval, log)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	url := baseURL(ln.Addr())
+	fmt.Fprintf(stdout, "tokenflow (%s) listening on %s\n", cfg.Env, url)
+	if ready != nil {
+		ready(url)
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("server stopped: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// baseURL is what to open in a browser: a wildcard address becomes localhost.
+func baseURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(tcp.Port)))
+}
+
+// cleanupLoop deletes dead sessions and their tokens in bounded batches, so
+// the tables do not grow without limit.
+func cleanupLoop(ctx context.Context, st *store.SQLite, every time.Duration, log *slog.Logger) {
+	const batch = 500
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		total := 0
+		for ctx.Err() == nil {
+			n, err := st.DeleteExpired(ctx, batch)
+			if err != nil {
+				log.Error("cleanup failed", "error", err.Error())
+				break
+			}
+			total += n
+			if n < batch {
+				break
+			}
+		}
+		if total > 0 {
+			log.Info("cleanup", "sessions_deleted", total)
+		}
+	}
+}

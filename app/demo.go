@@ -1,0 +1,53 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"tokenflow/password"
+	"tokenflow/store"
+)
+
+// DemoUsername is the development account created on first start.
+const DemoUsername = "demo"
+
+// ensureDemoUser creates the demo account once, with a random password kept
+// in DATA_DIR/demo-password (0600) so each start can print it again.
+// Production never calls this.
+func ensureDemoUser(ctx context.Context, st *store.SQLite, h *password.Hasher, dataDir string, stdout io.Writer) error {
+	path := filepath.Join(dataDir, "demo-password")
+	_, err := st.UserByUsername(ctx, DemoUsername)
+	switch {
+	case err == nil:
+		if b, rerr := os.ReadFile(path); rerr == nil {
+			fmt.Fprintf(stdout, "demo account: username %q, password %q\n", DemoUsername, strings.TrimSpace(string(b)))
+		}
+		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("looking up the demo account: %w", err)
+	}
+	buf := make([]byte, 12)
+	if _, err := rand.Read(buf); err != nil {
+		return err
+	}
+	pw := base64.RawURLEncoding.EncodeToString(buf)
+	hash, err := h.Hash(ctx, pw)
+	if err != nil {
+		return err
+	}
+	if _, err := st.CreateUser(ctx, DemoUsername, hash); err != nil && !errors.Is(err, store.ErrUsernameTaken) {
+		return fmt.Errorf("creating the demo account: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("saving the demo password: %w", err)
+	}
+	fmt.Fprintf(stdout, "demo account created: username %q, password %q\n", DemoUsername, pw)
+	return nil
+}

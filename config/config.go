@@ -1,0 +1,192 @@
+// Package config reads tokenflow's settings from the environment and
+// validates them, so a typo stops start-up with one clear line instead of a
+// surprise at the first request.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environments.
+const (
+	Development = "development"
+	Production  = "production"
+)
+
+// MinProductionSecret is the shortest JWT_SECRET accepted in production: an
+// HS256 key should carry at least as many bits as the hash (RFC 7518 §3.2).
+const MinProductionSecret = 32
+
+// Config is every setting of the app. The zero value is not useful: call Load.
+type Config struct {
+	Addr              string
+	DatabaseURL       string // "" selects the SQLite file DataDir/tokenflow.db
+	DataDir           string
+	Env               string
+	AccessTokenTTL    time.Duration
+	RefreshTokenTTL   time.Duration // idle lifetime of a session
+	SessionMaxAge     time.Duration // absolute lifetime of a session
+	RefreshReuseGrace time.Duration
+	CleanupInterval   time.Duration
+	JWTSecret         []byte // nil: generate and persist one (development only)
+	JWTIssuer         string
+	JWTAudience       string
+	TrustedProxies    []netip.Prefix
+	LoginFailureLimit int
+	IPFailureLimit    int
+	RegisterRateLimit int
+	DemoUser          bool // create the demo account on start (development default)
+}
+
+// Production reports whether APP_ENV=production.
+func (c Config) Production() bool { return c.Env == Production }
+
+// Load reads the settings through getenv (os.Getenv in main, a map in tests).
+// The error names the setting that is wrong and what was expected.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		Addr:              r.str("ADDR", ":8080"),
+		DatabaseURL:       r.str("DATABASE_URL", ""),
+		DataDir:           r.str("DATA_DIR", "data"),
+		Env:               r.str("APP_ENV", Development),
+		AccessTokenTTL:    r.duration("ACCESS_TOKEN_TTL", 5*time.Minute),
+		RefreshTokenTTL:   r.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
+		SessionMaxAge:     r.duration("SESSION_MAX_AGE", 720*time.Hour),
+		RefreshReuseGrace: r.duration("REFRESH_REUSE_GRACE", 10*time.Second),
+		CleanupInterval:   r.duration("CLEANUP_INTERVAL", 10*time.Minute),
+		JWTIssuer:         r.str("JWT_ISSUER", "tokenflow"),
+		JWTAudience:       r.str("JWT_AUDIENCE", "tokenflow"),
+		TrustedProxies:    r.prefixes("TRUSTED_PROXIES"),
+		LoginFailureLimit: r.positiveInt("LOGIN_FAILURE_LIMIT", 5),
+		IPFailureLimit:    r.positiveInt("IP_FAILURE_LIMIT", 50),
+		RegisterRateLimit: r.positiveInt("REGISTER_RATE_LIMIT", 30),
+	}
+	if s := getenv("JWT_SECRET"); s != "" {
+		c.JWTSecret = []byte(s)
+	}
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	switch c.Env {
+	case Development, Production:
+	default:
+		return fmt.Errorf("APP_ENV: %q is not one of %q, %q", c.Env, Development, Production)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("ADDR: %q is not host:port (for example :8080 or 127.0.0.1:8080)", c.Addr)
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
+		// PostgreSQL is a later step; refuse rather than silently use SQLite.
+		return fmt.Errorf("DATABASE_URL: only SQLite is supported in this version (leave it empty, or use sqlite:PATH)")
+	}
+	if c.AccessTokenTTL > c.RefreshTokenTTL {
+		return errors.New("ACCESS_TOKEN_TTL: must not be longer than REFRESH_TOKEN_TTL")
+	}
+	if c.RefreshTokenTTL > c.SessionMaxAge {
+		return errors.New("REFRESH_TOKEN_TTL: must not be longer than SESSION_MAX_AGE")
+	}
+	if c.Production() {
+		if len(c.JWTSecret) == 0 {
+			return errors.New("JWT_SECRET: required when APP_ENV=production (at least 32 random bytes, e.g. openssl rand -base64 48)")
+		}
+		if len(c.JWTSecret) < MinProductionSecret {
+			return fmt.Errorf("JWT_SECRET: %d bytes is too short for production, need at least %d", len(c.JWTSecret), MinProductionSecret)
+		}
+	} else {
+		c.DemoUser = true
+		if len(c.JWTSecret) > 0 && len(c.JWTSecret) < 16 {
+			return fmt.Errorf("JWT_SECRET: %d bytes is too short, need at least 16 (32 in production)", len(c.JWTSecret))
+		}
+	}
+	return nil
+}
+
+// SQLitePath is the database file for the SQLite store.
+func (c Config) SQLitePath() string {
+	if p, ok := strings.CutPrefix(c.DatabaseURL, "sqlite:"); ok {
+		return p
+	}
+	if p, ok := strings.CutPrefix(c.DatabaseURL, "file:"); ok {
+		return p
+	}
+	return c.DataDir + "/tokenflow.db"
+}
+
+// reader collects the first error so Load reads like a list of settings.
+type reader struct {
+	getenv func(string) string
+	err    error
+}
+
+func (r *reader) fail(name, value, want string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s: %q is not %s", name, value, want)
+	}
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(name, v, "a positive Go duration such as 5m, 90s or 168h")
+		return def
+	}
+	return d
+}
+
+func (r *reader) positiveInt(name string, def int) int {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		r.fail(name, v, "a positive whole number")
+		return def
+	}
+	return n
+}
+
+// prefixes reads a comma-separated list of IP addresses or CIDR ranges.
+func (r *reader) prefixes(name string) []netip.Prefix {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			r.fail(name, part, "an IP address or CIDR range (comma-separated list)")
+			return nil
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out
+}

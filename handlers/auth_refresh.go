@@ -1,0 +1,104 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"tokenflow/store"
+	"tokenflow/tokens"
+	"tokenflow/views"
+)
+
+// refreshResponse is the JSON answer to a fetch. It never carries a token:
+// those travel only in Set-Cookie.
+type refreshResponse struct {
+	AccessExpiresAt  time.Time `json:"access_expires_at"`
+	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+}
+
+// refresh is POST /auth/refresh: trade the refresh token for a new pair.
+// The store rotates the token inside one transaction and detects reuse.
+// fetch callers (Accept: application/json) get JSON; a form post gets a 303
+// to its local `next`.
+func (h *handler) refresh(c echo.Context) error {
+	noStore(c)
+	form, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	next := nextOr(form.Get("next"), "/dashboard")
+
+	ck, err := c.Cookie(RefreshCookie)
+	if err != nil || ck.Value == "" {
+		return h.refreshFailed(c, next, "No refresh token: log in.", "")
+	}
+	presented, err := tokens.HashRefreshToken(ck.Value)
+	if err != nil {
+		return h.refreshFailed(c, next, "The refresh token is not valid.", noticeExpired)
+	}
+	fresh, freshHash, err := tokens.NewRefreshToken()
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sess, err := h.store.RotateRefreshToken(ctx, store.Rotation{
+		PresentedHash: presented,
+		NewHash:       freshHash,
+		IdleTTL:       h.settings.RefreshTokenTTL,
+		Grace:         h.settings.RefreshReuseGrace,
+		Client:        client(c),
+	})
+	switch {
+	case errors.Is(err, store.ErrRefreshReused):
+		h.log.Warn("refresh token reused after the grace window: session revoked",
+			"session_id", sess.ID, "ip", c.RealIP())
+		return h.refreshFailed(c, next, "This refresh token was already used; the session has been ended for your security.", noticeReuse)
+	case errors.Is(err, store.ErrSessionRevoked):
+		if sess.RevokeReason == store.EventReuseDetected {
+			return h.refreshFailed(c, next, "The session was ended for your security.", noticeReuse)
+		}
+		return h.refreshFailed(c, next, "The session has ended.", noticeExpired)
+	case errors.Is(err, store.ErrSessionExpired), errors.Is(err, store.ErrRefreshUnknown):
+		return h.refreshFailed(c, next, "The session has ended.", noticeExpired)
+	case err != nil:
+		return err
+	}
+
+	user, err := h.store.UserByID(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return h.refreshFailed(c, next, "The account no longer exists.", noticeExpired)
+	}
+	if err != nil {
+		return err
+	}
+	access, claims, err := h.tokens.Issue(user.ID, user.Username, sess.ID)
+	if err != nil {
+		return err
+	}
+	h.setAuthCookies(c, access, fresh, sess.ExpiresAt())
+	if wantsJSON(c) {
+		return c.JSON(http.StatusOK, refreshResponse{
+			AccessExpiresAt:  claims.ExpiresAt.UTC(),
+			RefreshExpiresAt: sess.ExpiresAt().UTC(),
+		})
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// refreshFailed clears both cookies and answers 401: JSON for fetch (the
+// script then goes to the login page, where the notice cookie explains), or
+// the login page itself for a form post.
+func (h *handler) refreshFailed(c echo.Context, next, message, notice string) error {
+	h.clearAuthCookies(c)
+	if wantsJSON(c) {
+		if notice != "" {
+			h.setNotice(c, notice)
+		}
+		return c.JSON(http.StatusUnauthorized, apiError{Error: "invalid_grant", Message: message})
+	}
+	view := views.LoginView{Next: next, Notice: message}
+	return render(c, http.StatusUnauthorized, views.LoginPage(view))
+}

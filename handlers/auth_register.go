@@ -1,0 +1,64 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"tokenflow/store"
+	"tokenflow/views"
+)
+
+// registerForm is GET /auth/register.
+func (h *handler) registerForm(c echo.Context) error {
+	return render(c, http.StatusOK, views.RegisterPage(views.RegisterView{Next: SafeNext(c.QueryParam("next"))}))
+}
+
+// register is POST /auth/register: validate, create the user, log in.
+// Invalid input answers 422 with a message next to each field.
+func (h *handler) register(c echo.Context) error {
+	form, err := readForm(c)
+	if err != nil {
+		return err
+	}
+	view := views.RegisterView{Next: SafeNext(form.Get("next")), Errors: map[string]string{}}
+	username, err := textField(form, "username")
+	if err != nil {
+		view.Errors["username"] = "A username " + err.Error() + "."
+	} else if msg := validateUsername(username); msg != "" {
+		view.Errors["username"] = msg
+	}
+	if len(username) <= 4*maxUsername {
+		view.Username = username // echo back only what fits the field
+	}
+	pw, err := textField(form, "password")
+	if err != nil {
+		view.Errors["password"] = "A password " + err.Error() + "."
+	} else if msg := validatePassword(pw); msg != "" {
+		view.Errors["password"] = msg
+	}
+	if form.Get("password_confirm") != pw {
+		view.Errors["password_confirm"] = "The two passwords differ."
+	}
+	if len(view.Errors) > 0 {
+		return render(c, http.StatusUnprocessableEntity, views.RegisterPage(view))
+	}
+
+	hash, err := h.passwords.Hash(c.Request().Context(), pw)
+	if err != nil {
+		return err
+	}
+	user, err := h.store.CreateUser(c.Request().Context(), username, hash)
+	if errors.Is(err, store.ErrUsernameTaken) {
+		view.Errors["username"] = "This username is taken."
+		return render(c, http.StatusUnprocessableEntity, views.RegisterPage(view))
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.startSession(c, user); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, nextOr(view.Next, "/dashboard"))
+}

@@ -1,0 +1,92 @@
+// Package handlers is tokenflow's HTTP layer: Echo routes, the echo-jwt
+// guard, cookies, and the page and JSON handlers. It reaches the store,
+// the token code and the password hasher only through the small interfaces
+// below, so a PostgreSQL store or asymmetric keys slot in without changes
+// here.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"tokenflow/store"
+	"tokenflow/tokens"
+)
+
+// Store is what the handlers need from persistence. store.SQLite implements
+// it; the error values are the store package's sentinels.
+type Store interface {
+	Ping(ctx context.Context) error
+	CreateUser(ctx context.Context, username, passwordHash string) (store.User, error)
+	UserByUsername(ctx context.Context, username string) (store.User, error)
+	UserByID(ctx context.Context, id string) (store.User, error)
+	CreateSession(ctx context.Context, s store.NewSession) (store.Session, error)
+	RotateRefreshToken(ctx context.Context, r store.Rotation) (store.Session, error)
+	SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error)
+	Session(ctx context.Context, id string) (store.Session, error)
+	ActiveSessions(ctx context.Context, userID string) ([]store.Session, error)
+	RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) error
+	RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (int, error)
+	SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error)
+}
+
+// AccessTokens issues and verifies access tokens (tokens.Manager).
+type AccessTokens interface {
+	Issue(userID, username, sessionID string) (string, tokens.Claims, error)
+	Verify(token string) (*tokens.Claims, error)
+}
+
+// Passwords hashes and checks passwords (password.Hasher).
+type Passwords interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, password, encoded string) (bool, error)
+	VerifyDummy(ctx context.Context, password string)
+}
+
+// Settings are the parts of the configuration the HTTP layer uses.
+type Settings struct {
+	// Production forces Secure cookies and hides development tools.
+	Production bool
+	// RefreshTokenTTL is the idle lifetime of a session; each refresh slides it.
+	RefreshTokenTTL time.Duration
+	// SessionMaxAge caps a session however often it is refreshed.
+	SessionMaxAge time.Duration
+	// RefreshReuseGrace is how long a rotated refresh token may come back
+	// (two tabs, a lost response) before it counts as theft.
+	RefreshReuseGrace time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed. Empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	// LoginFailureLimit is the number of failed logins per account before
+	// growing delays start.
+	LoginFailureLimit int
+	// IPFailureLimit is the number of failed logins per client address per
+	// 15 minutes.
+	IPFailureLimit int
+	// RegisterRateLimit is the number of registrations per client address
+	// per hour.
+	RegisterRateLimit int
+}
+
+// Deps are everything New needs. Now and Logger are optional.
+type Deps struct {
+	Store     Store
+	Tokens    AccessTokens
+	Passwords Passwords
+	Settings  Settings
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// handler carries the dependencies of every route.
+type handler struct {
+	store     Store
+	tokens    AccessTokens
+	passwords Passwords
+	settings  Settings
+	log       *slog.Logger
+	now       func() time.Time
+	proxies   []netip.Prefix
+}

@@ -1,0 +1,83 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"tokenflow/views"
+)
+
+// handleError is the one place errors become responses. Handlers return
+// echo.HTTPError for what the user should read; anything else is a 500 with
+// a generic message and the request id, and its detail goes to the log only.
+func (h *handler) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	he := &echo.HTTPError{}
+	if !errors.As(err, &he) {
+		he = echo.NewHTTPError(http.StatusInternalServerError).SetInternal(err)
+	}
+	status := he.Code
+	msg := publicMessage(he)
+	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
+	if status >= 500 {
+		// Log the cause, never the request's cookies or form values.
+		h.log.Error("request failed", "request_id", reqID, "method", c.Request().Method,
+			"path", c.Request().URL.Path, "status", status, "error", errorText(err, he))
+		msg = "Something went wrong on our side. If it keeps happening, quote the request id."
+	}
+	noStore(c)
+	var werr error
+	switch {
+	case c.Request().Method == http.MethodHead:
+		werr = c.NoContent(status)
+	case wantsJSON(c):
+		werr = c.JSON(status, apiError{Error: slug(status), Message: msg, RequestID: reqID})
+	default:
+		werr = render(c, status, views.ErrorPage(views.ErrorView{
+			Status: status, Title: http.StatusText(status), Message: msg, RequestID: reqID,
+		}))
+	}
+	if werr != nil {
+		h.log.Error("writing error response failed", "request_id", reqID, "error", werr.Error())
+	}
+}
+
+// publicMessage is the text shown for a client error.
+func publicMessage(he *echo.HTTPError) string {
+	switch he.Code {
+	case http.StatusNotFound:
+		return "There is no page at this address."
+	case http.StatusMethodNotAllowed:
+		return "This address does not accept that method."
+	}
+	if s, ok := he.Message.(string); ok && s != "" && s != http.StatusText(he.Code) {
+		return s
+	}
+	return http.StatusText(he.Code) + "."
+}
+
+func errorText(err error, he *echo.HTTPError) string {
+	if he.Internal != nil {
+		return he.Internal.Error()
+	}
+	return err.Error()
+}
+
+// wantsJSON: API paths, and callers that ask for JSON rather than HTML.
+func wantsJSON(c echo.Context) bool {
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		return true
+	}
+	accept := c.Request().Header.Get(echo.HeaderAccept)
+	return strings.Contains(accept, echo.MIMEApplicationJSON) && !strings.Contains(accept, echo.MIMETextHTML)
+}
+
+// slug turns a status into a short machine-readable error code.
+func slug(status int) string {
+	return strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
+}

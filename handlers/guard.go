@@ -1,0 +1,137 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	echojwt "github.com/labstack/echo-jwt/v4"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"tokenflow/tokens"
+	"tokenflow/views"
+)
+
+// claimsKey is where the guard leaves the verified claims in the context.
+const claimsKey = "claims"
+
+// maxTokenLen: a cookie or header longer than this is not one of our tokens.
+const maxTokenLen = 8 << 10
+
+// guard returns echo-jwt middleware that accepts a token from the
+// Authorization: Bearer header or the access cookie (never from the URL) and
+// verifies it with our own parser: HS256 only, issuer, audience and a
+// required exp. echo-jwt's default parser checks none of the last three.
+// onError decides what an unauthenticated caller sees.
+func (h *handler) guard(onError func(echo.Context, error) error) echo.MiddlewareFunc {
+	mw, err := echojwt.Config{
+		ContextKey:       claimsKey,
+		TokenLookup:      "header:Authorization:Bearer ",
+		TokenLookupFuncs: []middleware.ValuesExtractor{accessCookieExtractor},
+		ParseTokenFunc: func(c echo.Context, auth string) (any, error) {
+			return h.tokens.Verify(auth)
+		},
+		ErrorHandler: onError,
+	}.ToMiddleware()
+	if err != nil {
+		// Only a programming error (a bad TokenLookup) gets here.
+		panic(fmt.Sprintf("handlers: guard config: %v", err))
+	}
+	return mw
+}
+
+// errNoCookie means the access cookie is missing or is not shaped like a JWT;
+// a malformed cookie is treated as absent.
+var errNoCookie = errors.New("no access cookie")
+
+func accessCookieExtractor(c echo.Context) ([]string, error) {
+	ck, err := c.Cookie(AccessCookie)
+	if err != nil || !jwtShaped(ck.Value) {
+		return nil, errNoCookie
+	}
+	return []string{ck.Value}, nil
+}
+
+// jwtShaped: three non-empty base64url segments, of a sane length.
+func jwtShaped(v string) bool {
+	if len(v) == 0 || len(v) > maxTokenLen || strings.Count(v, ".") != 2 {
+		return false
+	}
+	for _, part := range strings.Split(v, ".") {
+		if part == "" {
+			return false
+		}
+	}
+	for i := 0; i < len(v); i++ {
+		b := v[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenMissing tells "no token was sent" from "a token was sent and failed".
+func tokenMissing(err error) bool {
+	var perr *echojwt.TokenParsingError
+	return !errors.As(err, &perr)
+}
+
+// claimsFrom returns the claims the guard verified.
+func claimsFrom(c echo.Context) *tokens.Claims {
+	cl, _ := c.Get(claimsKey).(*tokens.Claims)
+	return cl
+}
+
+// pageAuthError: no token goes to the login page; an expired or otherwise
+// failing token gets the interstitial, which tries a refresh first.
+func (h *handler) pageAuthError(c echo.Context, err error) error {
+	noStore(c)
+	next := requestedPage(c)
+	if tokenMissing(err) {
+		return c.Redirect(http.StatusSeeOther, "/auth/login?next="+url.QueryEscape(next))
+	}
+	return render(c, http.StatusUnauthorized, views.InterstitialPage(views.InterstitialView{Next: next}))
+}
+
+// requestedPage is where to continue after login or refresh: the page asked
+// for (query kept) for GET; for a form post, the page the form lives on.
+func requestedPage(c echo.Context) string {
+	r := c.Request()
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nextOr(r.URL.RequestURI(), "/dashboard")
+	}
+	if strings.HasPrefix(r.URL.Path, "/sessions") {
+		return "/sessions"
+	}
+	return "/dashboard"
+}
+
+// apiAuthError answers JSON with an RFC 6750 challenge.
+func (h *handler) apiAuthError(c echo.Context, err error) error {
+	noStore(c)
+	if tokenMissing(err) {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="tokenflow"`)
+		return c.JSON(http.StatusUnauthorized, apiError{
+			Error:   "unauthorized",
+			Message: "No access token: log in, or send Authorization: Bearer <token>.",
+		})
+	}
+	desc := "the access token is invalid"
+	if tokens.Expired(err) {
+		desc = "the access token expired"
+	}
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate,
+		`Bearer realm="tokenflow", error="invalid_token", error_description="`+desc+`"`)
+	return c.JSON(http.StatusUnauthorized, apiError{Error: "invalid_token", Message: desc})
+}
+
+// apiError is the body of every JSON error.
+type apiError struct {
+	Error     string `json:"error"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}

@@ -1,0 +1,74 @@
+package handlers
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"tokenflow/tokens"
+	"tokenflow/views"
+)
+
+// claimMeanings explain each claim on the dashboard's token inspector.
+var claimMeanings = map[string]string{
+	"iss":      "Issuer: who signed the token. The guard refuses any other issuer.",
+	"sub":      "Subject: the user's id. Stable even if the username changes.",
+	"aud":      "Audience: who the token is for. The guard refuses tokens meant for another service.",
+	"exp":      "Expires: after this instant the token is refused, and the browser must refresh.",
+	"iat":      "Issued at: when the token was signed.",
+	"nbf":      "Not before: the token is refused until this instant.",
+	"jti":      "JWT id: a random id unique to this token, handy in logs and for deny-lists.",
+	"sid":      "Session id: the login this token belongs to; refresh and logout act on it.",
+	"username": "Shown on pages; may go stale until the next refresh reissues the token.",
+}
+
+// inspectToken splits an already verified token into its three parts for
+// display. It decides nothing: the guard has verified the token before.
+func inspectToken(raw string) views.TokenParts {
+	p, err := tokens.Decode(raw)
+	if err != nil {
+		return views.TokenParts{}
+	}
+	t := views.TokenParts{
+		Header: p.HeaderSegment, Payload: p.PayloadSegment, Signature: p.SignatureSegment,
+		HeaderJSON: p.HeaderJSON, PayloadJSON: p.PayloadJSON,
+	}
+	names := make([]string, 0, len(p.Payload))
+	for k := range p.Payload {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return claimOrder(names[i]) < claimOrder(names[j]) })
+	for _, k := range names {
+		t.Claims = append(t.Claims, views.ClaimView{Name: k, Value: claimValue(k, p.Payload[k]), Meaning: claimMeanings[k]})
+	}
+	return t
+}
+
+func claimOrder(name string) string {
+	order := "iss sub aud exp iat nbf jti sid username"
+	if i := strings.Index(order, name); i >= 0 {
+		return fmt.Sprintf("%03d", i)
+	}
+	return "999" + name
+}
+
+// claimValue prints NumericDate claims with their human time beside them.
+func claimValue(name string, v any) string {
+	if n, ok := v.(json.Number); ok && (name == "exp" || name == "iat" || name == "nbf") {
+		if secs, err := n.Int64(); err == nil {
+			return fmt.Sprintf("%d (%s)", secs, time.Unix(secs, 0).UTC().Format(views.TimeFormat))
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// bearer returns the token of an Authorization: Bearer header.
+func bearer(c echo.Context) (string, bool) {
+	v, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	return v, ok && jwtShaped(v)
+}

@@ -1,0 +1,116 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"tokenflow/store"
+	"tokenflow/views"
+)
+
+// landing is GET /.
+func (h *handler) landing(c echo.Context) error {
+	return render(c, http.StatusOK, views.LandingPage(h.nav(c)))
+}
+
+// nav reads the access cookie, if any, only to choose the header links of a
+// public page. Nothing is granted on this basis.
+func (h *handler) nav(c echo.Context) views.Nav {
+	if cl := claimsFrom(c); cl != nil {
+		return views.Nav{Username: cl.Username}
+	}
+	ck, err := c.Cookie(AccessCookie)
+	if err != nil || !jwtShaped(ck.Value) {
+		return views.Nav{}
+	}
+	if cl, err := h.tokens.Verify(ck.Value); err == nil {
+		return views.Nav{Username: cl.Username}
+	}
+	return views.Nav{}
+}
+
+// dashboard is the protected GET /dashboard.
+func (h *handler) dashboard(c echo.Context) error {
+	cl := claimsFrom(c)
+	v := views.DashboardView{
+		Nav:             views.Nav{Username: cl.Username},
+		UserID:          cl.Subject,
+		Username:        cl.Username,
+		SessionID:       cl.SessionID,
+		AccessExpiresAt: cl.ExpiresAt.Time,
+		AccessIssuedAt:  cl.IssuedAt.Time,
+		DevTools:        !h.settings.Production,
+	}
+	ctx := c.Request().Context()
+	sess, err := h.store.Session(ctx, cl.SessionID)
+	switch {
+	case err == nil:
+		v.SessionExpiresAt = sess.ExpiresAt()
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	events, err := h.store.SessionEvents(ctx, cl.SessionID, 50)
+	if err != nil {
+		return err
+	}
+	v.Events = eventViews(events)
+	if raw := h.presentedToken(c); raw != "" {
+		v.Token = inspectToken(raw)
+	}
+	return render(c, http.StatusOK, views.DashboardPage(v))
+}
+
+// presentedToken is the access token the guard accepted: the cookie, or the
+// Bearer header.
+func (h *handler) presentedToken(c echo.Context) string {
+	if ck, err := c.Cookie(AccessCookie); err == nil && jwtShaped(ck.Value) {
+		return ck.Value
+	}
+	if v, ok := bearer(c); ok {
+		return v
+	}
+	return ""
+}
+
+// me is GET /api/me: the caller's verified claims as JSON.
+func (h *handler) me(c echo.Context) error {
+	noStore(c)
+	return c.JSON(http.StatusOK, claimsFrom(c))
+}
+
+// health is GET /healthz: 200 when the store answers.
+func (h *handler) health(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := h.store.Ping(ctx); err != nil {
+		h.log.Error("health check failed", "error", err.Error())
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// eventLabels are the timeline's words for store events.
+var eventLabels = map[string]string{
+	store.EventLogin:         "Logged in: session and first refresh token created",
+	store.EventRefresh:       "Refreshed: refresh token rotated, new access token",
+	store.EventRefreshGrace:  "Refreshed again within the grace window (another tab)",
+	store.EventReuseDetected: "Refresh token reused: session revoked",
+	store.EventLogout:        "Logged out",
+	store.EventRevoked:       "Revoked from another session",
+}
+
+func eventViews(events []store.Event) []views.EventView {
+	out := make([]views.EventView, 0, len(events))
+	for _, e := range events {
+		label := eventLabels[e.Kind]
+		if label == "" {
+			label = e.Kind
+		}
+		out = append(out, views.EventView{Kind: e.Kind, Label: label, At: e.At, IP: e.IP, Device: device(e.UserAgent)})
+	}
+	return out
+}

@@ -1,0 +1,49 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"tokenflow/store"
+	"tokenflow/views"
+)
+
+// sessions is GET /sessions: the caller's live sessions.
+func (h *handler) sessions(c echo.Context) error {
+	cl := claimsFrom(c)
+	list, err := h.store.ActiveSessions(c.Request().Context(), cl.Subject)
+	if err != nil {
+		return err
+	}
+	v := views.SessionsView{Nav: views.Nav{Username: cl.Username}}
+	for _, s := range list {
+		v.Sessions = append(v.Sessions, views.SessionRow{
+			ID: s.ID, Device: device(s.UserAgent), IP: s.IP,
+			CreatedAt: s.CreatedAt, LastUsedAt: s.LastUsedAt, ExpiresAt: s.ExpiresAt(),
+			Current: s.ID == cl.SessionID,
+		})
+	}
+	return render(c, http.StatusOK, views.SessionsPage(v))
+}
+
+// revokeSession is POST /sessions/:id/revoke. Only the caller's own sessions
+// can be revoked; revoking the current one is a logout.
+func (h *handler) revokeSession(c echo.Context) error {
+	cl := claimsFrom(c)
+	id := c.Param("id")
+	err := h.store.RevokeSession(c.Request().Context(), cl.Subject, id, store.EventRevoked, client(c))
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such session of yours.")
+	}
+	if err != nil {
+		return err
+	}
+	if id == cl.SessionID {
+		h.clearAuthCookies(c)
+		h.setNotice(c, noticeLogout)
+		return c.Redirect(http.StatusSeeOther, "/auth/login")
+	}
+	return c.Redirect(http.StatusSeeOther, "/sessions")
+}

@@ -1,0 +1,672 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// revokedRetention is how long a revoked session is kept before
+// DeleteExpired removes it, so "you were logged out because your refresh
+// token was reused" can still be explained for a while.
+const revokedRetention = 24 * time.Hour
+
+// defaultDeleteBatch is used by DeleteExpired when it is given no batch size.
+const defaultDeleteBatch = 500
+
+// SQLite is the store on one SQLite file. It is safe for concurrent use,
+// also by several processes on the same file: every write runs in a
+// BEGIN IMMEDIATE transaction, so SQLite itself serialises writers.
+type SQLite struct {
+	// Now is the store's clock. Optional. Default value time.Now. Tests
+	// replace it to move time without sleeping.
+	Now func() time.Time
+
+	db *sql.DB
+}
+
+var _ Store = (*SQLite)(nil)
+
+// OpenSQLite opens (creating if needed) the database file at path, creating
+// its parent directory with mode 0700, and applies pending migrations.
+func OpenSQLite(path string) (*SQLite, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: create database directory: %w", err)
+		}
+	}
+	// _txlock=immediate makes every read-write transaction take the write
+	// lock at BEGIN. A deferred transaction that reads and then writes can
+	// fail with SQLITE_BUSY at the write, which busy_timeout cannot retry;
+	// an immediate one waits at BEGIN instead, so concurrent rotations of
+	// one token queue up and each sees the previous one's result.
+	dsn := path + "?_txlock=immediate" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(FULL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &SQLite{Now: time.Now, db: db}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *SQLite) Close() error { return s.db.Close() }
+
+// Ping reports whether the database answers a query.
+func (s *SQLite) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// migrate applies, in file-name order, every embedded migration not yet
+// recorded in schema_migrations. Each runs in its own transaction together
+// with its bookkeeping row, so a crash leaves it either fully applied or
+// not at all, and two processes opening the file at once cannot both apply it.
+func (s *SQLite) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    TEXT    PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("store: create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql") // sorted
+	if err != nil {
+		return fmt.Errorf("store: list migrations: %w", err)
+	}
+	for _, name := range names {
+		if err := s.applyMigration(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *SQLite) applyMigration(ctx context.Context, name string) error {
+	version := path.Base(name)
+	body, err := migrationFiles.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("store: read migration %s: %w", version, err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migration %s: %w", version, err)
+	}
+	defer tx.Rollback()
+
+	var n int
+	if err := tx.QueryRowContext(ctx,
+		`SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return fmt.Errorf("store: migration %s: %w", version, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("store: migration %s: %w", version, err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		version, toMillis(s.now())); err != nil {
+		return fmt.Errorf("store: migration %s: %w", version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migration %s: commit: %w", version, err)
+	}
+	return nil
+}
+
+// CreateUser adds a user. Usernames are unique regardless of case.
+// Returns ErrUsernameTaken when another user has the same username in any case.
+func (s *SQLite) CreateUser(ctx context.Context, username, passwordHash string) (User, error) {
+	u := User{
+		ID:           newID(),
+		Username:     username,
+		PasswordHash: passwordHash,
+		CreatedAt:    s.now(),
+	}
+	// The UNIQUE index decides, not a SELECT beforehand: two registrations
+	// racing for one name must not both pass a check.
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+		u.ID, u.Username, usernameKey(username), u.PasswordHash, toMillis(u.CreatedAt))
+	if isUniqueViolation(err, "users.username_key") {
+		return User{}, ErrUsernameTaken
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: create user: %w", err)
+	}
+	return u, nil
+}
+
+// UserByUsername finds a user by username, ignoring case.
+// Returns ErrNotFound when there is none.
+func (s *SQLite) UserByUsername(ctx context.Context, username string) (User, error) {
+	return s.user(ctx, `username_key = ?`, usernameKey(username))
+}
+
+// UserByID finds a user by ID. Returns ErrNotFound when there is none.
+func (s *SQLite) UserByID(ctx context.Context, id string) (User, error) {
+	return s.user(ctx, `id = ?`, id)
+}
+
+func (s *SQLite) user(ctx context.Context, where string, arg any) (User, error) {
+	var (
+		u       User
+		created int64
+	)
+	err := s.db.QueryRowContext(ctx,
+		`SELECT id, username, password_hash, created_at FROM users WHERE `+where, arg).
+		Scan(&u.ID, &u.Username, &u.PasswordHash, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: find user: %w", err)
+	}
+	u.CreatedAt = fromMillis(created)
+	return u, nil
+}
+
+// CreateSession starts a session for a logged-in user: the session row, its
+// first refresh token and a login event, all or nothing. The idle expiry is
+// now+IdleTTL, never later than the absolute expiry now+MaxAge.
+// Returns ErrNotFound when the user does not exist.
+func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, error) {
+	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
+		return Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	defer tx.Rollback()
+
+	// Inside BEGIN IMMEDIATE nobody else writes, so this check cannot race.
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id = ?`, ns.UserID).Scan(&n); err != nil {
+		return Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	if n == 0 {
+		return Session{}, ErrNotFound
+	}
+
+	now := s.now()
+	absolute := now.Add(ns.MaxAge)
+	sess := Session{
+		ID:                newID(),
+		UserID:            ns.UserID,
+		CreatedAt:         now,
+		LastUsedAt:        now,
+		IdleExpiresAt:     earliest(now.Add(ns.IdleTTL), absolute),
+		AbsoluteExpiresAt: absolute,
+		UserAgent:         ns.Client.UserAgent,
+		IP:                ns.Client.IP,
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions
+		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
+		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
+		return Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	if _, err := insertToken(ctx, tx, sess.ID, ns.RefreshHash, now); err != nil {
+		return Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	if err := insertEvent(ctx, tx, sess, EventLogin, now, ns.Client, ""); err != nil {
+		return Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Session{}, fmt.Errorf("store: create session: commit: %w", err)
+	}
+	return sess, nil
+}
+
+// RotateRefreshToken exchanges the refresh token whose hash is
+// r.PresentedHash for one whose hash is r.NewHash, and slides the session's
+// idle expiry to now+r.IdleTTL (never past the absolute expiry).
+//
+// A token that was already rotated is accepted again for r.Grace after its
+// first use (two tabs refreshing at once): the new token is then a sibling,
+// and the event is EventRefreshGrace. Later than that, the token is taken as
+// stolen: the session is revoked, all its tokens die, EventReuseDetected is
+// recorded, and that is committed even though an error is returned.
+//
+// Returns ErrRefreshUnknown when no token has that hash; ErrSessionRevoked
+// when its session was revoked (the Session is returned too, so callers can
+// read RevokeReason); ErrSessionExpired when the session has expired (also
+// with the Session); ErrRefreshReused when a rotated token came back after
+// the grace window (with the now revoked Session).
+func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+	}
+	defer tx.Rollback()
+	// Read the clock once the write lock is held, so the times written by
+	// successive rotations never go backwards.
+	now := s.now()
+
+	var (
+		tokenID int64
+		usedAt  sql.NullInt64
+	)
+	row := tx.QueryRowContext(ctx, `SELECT t.id, t.used_at, `+sessionColumns+`
+		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+		WHERE t.token_hash = ?`, r.PresentedHash)
+	sess, err := scanSession(row, &tokenID, &usedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrRefreshUnknown
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+	}
+	if sess.Revoked() {
+		return sess, ErrSessionRevoked
+	}
+	if !now.Before(sess.ExpiresAt()) {
+		return sess, ErrSessionExpired
+	}
+
+	kind, detail := EventRefresh, ""
+	if usedAt.Valid {
+		since := now.Sub(fromMillis(usedAt.Int64))
+		if since > r.Grace {
+			sess, err = revokeForReuse(ctx, tx, sess, now, r.Client,
+				fmt.Sprintf("refresh token presented again %s after it was rotated (grace %s)", since, r.Grace))
+			if err != nil {
+				return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+			}
+			if err := tx.Commit(); err != nil {
+				return Session{}, fmt.Errorf("store: rotate refresh token: commit revocation: %w", err)
+			}
+			return sess, ErrRefreshReused
+		}
+		kind = EventRefreshGrace
+		detail = fmt.Sprintf("refresh token presented again %s after it was rotated (grace %s)", since, r.Grace)
+	}
+
+	newTokenID, err := insertToken(ctx, tx, sess.ID, r.NewHash, now)
+	if err != nil {
+		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+	}
+	if !usedAt.Valid {
+		// A grace sibling leaves the old token alone: its used_at is what
+		// the grace window is measured from.
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE refresh_tokens SET used_at = ?, replaced_by = ? WHERE id = ?`,
+			toMillis(now), newTokenID, tokenID); err != nil {
+			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		}
+	}
+
+	sess.LastUsedAt = now
+	sess.IdleExpiresAt = earliest(now.Add(r.IdleTTL), sess.AbsoluteExpiresAt)
+	sess.IP = r.Client.IP
+	sess.UserAgent = r.Client.UserAgent
+	if _, err := tx.ExecContext(ctx, `UPDATE sessions
+		SET last_used_at = ?, idle_expires_at = ?, ip = ?, user_agent = ?
+		WHERE id = ?`,
+		toMillis(now), toMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
+		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+	}
+	if err := insertEvent(ctx, tx, sess, kind, now, r.Client, detail); err != nil {
+		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Session{}, fmt.Errorf("store: rotate refresh token: commit: %w", err)
+	}
+	return sess, nil
+}
+
+// revokeForReuse ends a session whose rotated refresh token came back: it
+// is revoked and every token of it is marked used, so neither the thief's
+// nor the owner's newest token works any more.
+func revokeForReuse(ctx context.Context, tx *sql.Tx, sess Session, now time.Time, c Client, detail string) (Session, error) {
+	sess.RevokedAt = now
+	sess.RevokeReason = EventReuseDetected
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
+		toMillis(now), sess.RevokeReason, sess.ID); err != nil {
+		return Session{}, err
+	}
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL`,
+		toMillis(now), sess.ID); err != nil {
+		return Session{}, err
+	}
+	if err := insertEvent(ctx, tx, sess, EventReuseDetected, now, c, detail); err != nil {
+		return Session{}, err
+	}
+	return sess, nil
+}
+
+// SessionByRefreshHash finds the session a refresh token belongs to,
+// whatever the state of either. Returns ErrRefreshUnknown when no token has
+// that hash.
+func (s *SQLite) SessionByRefreshHash(ctx context.Context, hash string) (Session, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+`
+		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+		WHERE t.token_hash = ?`, hash)
+	sess, err := scanSession(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrRefreshUnknown
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("store: session by refresh token: %w", err)
+	}
+	return sess, nil
+}
+
+// Session finds a session by ID, whatever its state. Returns ErrNotFound
+// when there is none.
+func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ?`, id)
+	sess, err := scanSession(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrNotFound
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("store: session: %w", err)
+	}
+	return sess, nil
+}
+
+// ActiveSessions lists the user's sessions that are neither revoked nor
+// expired, most recently used first. It returns no sentinel errors.
+func (s *SQLite) ActiveSessions(ctx context.Context, userID string) ([]Session, error) {
+	now := toMillis(s.now())
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.user_id = ? AND s.revoked_at IS NULL
+		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?
+		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, now, now)
+	if err != nil {
+		return nil, fmt.Errorf("store: active sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: active sessions: %w", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: active sessions: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeSession ends one of the user's sessions and records an event of
+// kind, which must be EventLogout or EventRevoked. Revoking a session that
+// is already revoked does nothing and is not an error. Returns ErrNotFound
+// when the session does not exist or belongs to another user.
+func (s *SQLite) RevokeSession(ctx context.Context, userID, sessionID, kind string, client Client) error {
+	if kind != EventLogout && kind != EventRevoked {
+		return fmt.Errorf("store: revoke session: kind %q is not %q or %q", kind, EventLogout, EventRevoked)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: revoke session: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.now()
+
+	row := tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ?`, sessionID)
+	sess, err := scanSession(row)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && sess.UserID != userID) {
+		// Someone else's session looks exactly like a missing one.
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store: revoke session: %w", err)
+	}
+	if sess.Revoked() {
+		return nil
+	}
+	if err := revoke(ctx, tx, sess, kind, now, client, ""); err != nil {
+		return fmt.Errorf("store: revoke session: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: revoke session: commit: %w", err)
+	}
+	return nil
+}
+
+// RevokeUserSessions revokes every live (not revoked, not expired) session
+// of the user except exceptSessionID ("" revokes them all), recording
+// EventRevoked for each, and returns how many it revoked. It returns no
+// sentinel errors.
+func (s *SQLite) RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client Client) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.now()
+
+	rows, err := tx.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.user_id = ? AND s.id != ? AND s.revoked_at IS NULL
+		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?`,
+		userID, exceptSessionID, toMillis(now), toMillis(now))
+	if err != nil {
+		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
+	}
+	var live []Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: revoke user sessions: %w", err)
+		}
+		live = append(live, sess)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
+	}
+
+	detail := ""
+	if exceptSessionID != "" {
+		detail = "revoked from session " + exceptSessionID
+	}
+	for _, sess := range live {
+		if err := revoke(ctx, tx, sess, EventRevoked, now, client, detail); err != nil {
+			return 0, fmt.Errorf("store: revoke user sessions: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("store: revoke user sessions: commit: %w", err)
+	}
+	return len(live), nil
+}
+
+func revoke(ctx context.Context, tx *sql.Tx, sess Session, kind string, now time.Time, c Client, detail string) error {
+	if _, err := tx.ExecContext(ctx,
+		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
+		toMillis(now), kind, sess.ID); err != nil {
+		return err
+	}
+	return insertEvent(ctx, tx, sess, kind, now, c, detail)
+}
+
+// SessionEvents returns up to limit events of a session, newest first; a
+// limit of zero or less means all of them. It returns no sentinel errors: an
+// unknown session simply has no events.
+func (s *SQLite) SessionEvents(ctx context.Context, sessionID string, limit int) ([]Event, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, session_id, user_id, kind, at, ip, user_agent, detail
+		FROM session_events WHERE session_id = ?
+		ORDER BY at DESC, id DESC LIMIT ?`, sessionID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: session events: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var (
+			e  Event
+			at int64
+		)
+		if err := rows.Scan(&e.ID, &e.SessionID, &e.UserID, &e.Kind, &at, &e.IP, &e.UserAgent, &e.Detail); err != nil {
+			return nil, fmt.Errorf("store: session events: %w", err)
+		}
+		e.At = fromMillis(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: session events: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteExpired deletes at most batch sessions (a batch of zero or less
+// means 500) that have expired, or that were revoked more than 24 hours ago,
+// together with their refresh tokens and events. It returns how many
+// sessions it deleted; callers repeat while that equals batch. Used tokens of
+// live sessions are kept: reuse detection needs them. It returns no sentinel
+// errors.
+func (s *SQLite) DeleteExpired(ctx context.Context, batch int) (int, error) {
+	if batch <= 0 {
+		batch = defaultDeleteBatch
+	}
+	now := s.now()
+	// Tokens and events go with their session through ON DELETE CASCADE.
+	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (
+		SELECT id FROM sessions
+		WHERE idle_expires_at < ? OR absolute_expires_at < ? OR revoked_at < ?
+		LIMIT ?)`,
+		toMillis(now), toMillis(now), toMillis(now.Add(-revokedRetention)), batch)
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
+	}
+	return int(n), nil
+}
+
+// sessionColumns are the sessions columns in scanSession's order; queries
+// alias sessions as s.
+const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.idle_expires_at,
+	s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
+
+type scanner interface{ Scan(dest ...any) error }
+
+// scanSession scans sessionColumns, after any leading destinations.
+func scanSession(row scanner, leading ...any) (Session, error) {
+	var (
+		sess                              Session
+		created, lastUsed, idle, absolute int64
+		revoked                           sql.NullInt64
+	)
+	dest := append(leading,
+		&sess.ID, &sess.UserID, &created, &lastUsed, &idle,
+		&absolute, &sess.UserAgent, &sess.IP, &revoked, &sess.RevokeReason)
+	if err := row.Scan(dest...); err != nil {
+		return Session{}, err
+	}
+	sess.CreatedAt = fromMillis(created)
+	sess.LastUsedAt = fromMillis(lastUsed)
+	sess.IdleExpiresAt = fromMillis(idle)
+	sess.AbsoluteExpiresAt = fromMillis(absolute)
+	if revoked.Valid {
+		sess.RevokedAt = fromMillis(revoked.Int64)
+	}
+	return sess, nil
+}
+
+func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now time.Time) (int64, error) {
+	if hash == "" {
+		return 0, errors.New("empty refresh token hash")
+	}
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO refresh_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)`,
+		sessionID, hash, toMillis(now))
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, sess Session, kind string, at time.Time, c Client, detail string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO session_events
+		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail)
+	return err
+}
+
+// now reads the clock at the precision the database keeps, so a time that
+// goes in comes back out equal.
+func (s *SQLite) now() time.Time {
+	clock := s.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	return clock().UTC().Truncate(time.Millisecond)
+}
+
+func toMillis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func usernameKey(username string) string { return strings.ToLower(username) }
+
+// newID returns 128 random bits, base64url without padding.
+func newID() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never fails: crypto/rand crashes the program instead (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// isUniqueViolation reports whether err is SQLite refusing a duplicate in
+// the UNIQUE column named like "table.column".
+func isUniqueViolation(err error, column string) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	// The driver reports the extended code (SQLITE_CONSTRAINT_UNIQUE) when
+	// extended result codes are on and the primary one otherwise.
+	if e.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && e.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+		return false
+	}
+	return strings.Contains(e.Error(), "UNIQUE constraint failed: "+column)
+}

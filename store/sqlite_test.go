@@ -1,0 +1,868 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// t0 is when every test starts; tests move their clock forward from it.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const (
+	idleTTL = time.Hour
+	maxAge  = 24 * time.Hour
+	grace   = 10 * time.Second
+)
+
+var (
+	owner = Client{IP: "192.0.2.1", UserAgent: "owner-browser"}
+	thief = Client{IP: "203.0.113.9", UserAgent: "thief-script"}
+)
+
+// openStore opens the database at path with its clock reading *now, and
+// closes it when the test ends.
+func openStore(t *testing.T, path string, now *time.Time) *SQLite {
+	t.Helper()
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	s.Now = func() time.Time { return *now }
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// newStore opens a fresh database in a directory that does not exist yet.
+func newStore(t *testing.T, now *time.Time) *SQLite {
+	t.Helper()
+	return openStore(t, filepath.Join(t.TempDir(), "data", "tokenflow.db"), now)
+}
+
+func mustUser(t *testing.T, s *SQLite, username string) User {
+	t.Helper()
+	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
+	if err != nil {
+		t.Fatalf("CreateUser(%q): %v", username, err)
+	}
+	return u
+}
+
+func mustSession(t *testing.T, s *SQLite, userID, refreshHash string) Session {
+	t.Helper()
+	sess, err := s.CreateSession(context.Background(), NewSession{
+		UserID:      userID,
+		RefreshHash: refreshHash,
+		IdleTTL:     idleTTL,
+		MaxAge:      maxAge,
+		Client:      owner,
+	})
+	if err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	return sess
+}
+
+func rotate(s *SQLite, presented, next string, c Client) (Session, error) {
+	return s.RotateRefreshToken(context.Background(), Rotation{
+		PresentedHash: presented,
+		NewHash:       next,
+		IdleTTL:       idleTTL,
+		Grace:         grace,
+		Client:        c,
+	})
+}
+
+func mustRotate(t *testing.T, s *SQLite, presented, next string) Session {
+	t.Helper()
+	sess, err := rotate(s, presented, next, owner)
+	if err != nil {
+		t.Fatalf("rotate %s -> %s: %v", presented, next, err)
+	}
+	return sess
+}
+
+func mustSessionByID(t *testing.T, s *SQLite, id string) Session {
+	t.Helper()
+	sess, err := s.Session(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Session(%s): %v", id, err)
+	}
+	return sess
+}
+
+// eventKinds lists a session's event kinds, newest first.
+func eventKinds(t *testing.T, s *SQLite, sessionID string) []string {
+	t.Helper()
+	events, err := s.SessionEvents(context.Background(), sessionID, 0)
+	if err != nil {
+		t.Fatalf("SessionEvents: %v", err)
+	}
+	kinds := make([]string, len(events))
+	for i, e := range events {
+		kinds[i] = e.Kind
+	}
+	return kinds
+}
+
+// count runs a SELECT count(*) query.
+func count(t *testing.T, s *SQLite, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func TestOpenSQLite(t *testing.T) {
+	now := t0
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "tokenflow.db")
+
+	s := openStore(t, path, &now)
+	mustUser(t, s, "alice")
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatalf("stat parent dir: %v", err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o700 {
+		t.Errorf("parent dir mode = %o, want 700", perm)
+	}
+
+	// Reopening applies nothing twice and keeps the data.
+	s = openStore(t, path, &now)
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	files, err := migrationFiles.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, s, `SELECT count(*) FROM schema_migrations`); got != len(files) {
+		t.Errorf("schema_migrations rows = %d, want %d", got, len(files))
+	}
+	if _, err := s.UserByUsername(context.Background(), "alice"); err != nil {
+		t.Errorf("UserByUsername after reopen: %v", err)
+	}
+
+	pragmas := []struct{ name, want string }{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"synchronous", "2"}, // FULL
+		{"busy_timeout", "10000"},
+	}
+	for _, p := range pragmas {
+		var got string
+		if err := s.db.QueryRow("PRAGMA " + p.name).Scan(&got); err != nil {
+			t.Fatalf("PRAGMA %s: %v", p.name, err)
+		}
+		if got != p.want {
+			t.Errorf("PRAGMA %s = %q, want %q", p.name, got, p.want)
+		}
+	}
+}
+
+func TestCreateUser(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+
+	alice, err := s.CreateUser(ctx, "Alice", "hash")
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	if alice.ID == "" || alice.Username != "Alice" || alice.PasswordHash != "hash" || !alice.CreatedAt.Equal(t0) {
+		t.Errorf("CreateUser = %+v", alice)
+	}
+	if len(alice.ID) != 22 { // 16 bytes, base64url without padding
+		t.Errorf("ID %q has length %d, want 22", alice.ID, len(alice.ID))
+	}
+
+	tests := []struct {
+		name     string
+		username string
+		wantErr  error
+	}{
+		{"nok, same name", "Alice", ErrUsernameTaken},
+		{"nok, same name lower case", "alice", ErrUsernameTaken},
+		{"nok, same name upper case", "ALICE", ErrUsernameTaken},
+		{"ok, another name", "bob", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := s.CreateUser(ctx, tt.username, "hash")
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("CreateUser(%q) error = %v, want %v", tt.username, err, tt.wantErr)
+			}
+			if err == nil && u.ID == alice.ID {
+				t.Errorf("two users share ID %q", u.ID)
+			}
+		})
+	}
+}
+
+func TestUserLookups(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "Alice")
+
+	tests := []struct {
+		name    string
+		lookup  func() (User, error)
+		wantErr error
+	}{
+		{"ok, username as created", func() (User, error) { return s.UserByUsername(ctx, "Alice") }, nil},
+		{"ok, username lower case", func() (User, error) { return s.UserByUsername(ctx, "alice") }, nil},
+		{"ok, username upper case", func() (User, error) { return s.UserByUsername(ctx, "ALICE") }, nil},
+		{"nok, unknown username", func() (User, error) { return s.UserByUsername(ctx, "bob") }, ErrNotFound},
+		{"ok, by id", func() (User, error) { return s.UserByID(ctx, alice.ID) }, nil},
+		{"nok, unknown id", func() (User, error) { return s.UserByID(ctx, "nope") }, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := tt.lookup()
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && u != alice {
+				t.Errorf("got %+v, want %+v", u, alice)
+			}
+		})
+	}
+}
+
+func TestCreateSession(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+
+	sess := mustSession(t, s, alice.ID, "h1")
+	want := Session{
+		ID:                sess.ID,
+		UserID:            alice.ID,
+		CreatedAt:         t0,
+		LastUsedAt:        t0,
+		IdleExpiresAt:     t0.Add(idleTTL),
+		AbsoluteExpiresAt: t0.Add(maxAge),
+		UserAgent:         owner.UserAgent,
+		IP:                owner.IP,
+	}
+	if sess != want {
+		t.Errorf("CreateSession =\n%+v, want\n%+v", sess, want)
+	}
+	if got := mustSessionByID(t, s, sess.ID); got != want {
+		t.Errorf("Session =\n%+v, want\n%+v", got, want)
+	}
+	byHash, err := s.SessionByRefreshHash(ctx, "h1")
+	if err != nil || byHash != want {
+		t.Errorf("SessionByRefreshHash = %+v, %v; want %+v", byHash, err, want)
+	}
+
+	events, err := s.SessionEvents(ctx, sess.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEvent := Event{ID: events[0].ID, SessionID: sess.ID, UserID: alice.ID, Kind: EventLogin, At: t0, IP: owner.IP, UserAgent: owner.UserAgent}
+	if len(events) != 1 || events[0] != wantEvent {
+		t.Errorf("events = %+v, want [%+v]", events, wantEvent)
+	}
+
+	t.Run("idle expiry capped by max age", func(t *testing.T) {
+		sess, err := s.CreateSession(ctx, NewSession{UserID: alice.ID, RefreshHash: "h-cap", IdleTTL: 48 * time.Hour, MaxAge: maxAge})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sess.IdleExpiresAt.Equal(t0.Add(maxAge)) {
+			t.Errorf("IdleExpiresAt = %v, want %v", sess.IdleExpiresAt, t0.Add(maxAge))
+		}
+	})
+	t.Run("nok, unknown user", func(t *testing.T) {
+		_, err := s.CreateSession(ctx, NewSession{UserID: "nope", RefreshHash: "h-x", IdleTTL: idleTTL, MaxAge: maxAge})
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("error = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("nok, duplicate refresh hash rolls back", func(t *testing.T) {
+		before := count(t, s, `SELECT count(*) FROM sessions`)
+		_, err := s.CreateSession(ctx, NewSession{UserID: alice.ID, RefreshHash: "h1", IdleTTL: idleTTL, MaxAge: maxAge})
+		if err == nil {
+			t.Fatal("CreateSession with a hash already in use succeeded")
+		}
+		if after := count(t, s, `SELECT count(*) FROM sessions`); after != before {
+			t.Errorf("sessions went from %d to %d: the failed transaction left a row", before, after)
+		}
+	})
+	t.Run("nok, missing settings", func(t *testing.T) {
+		if _, err := s.CreateSession(ctx, NewSession{UserID: alice.ID, RefreshHash: "h-y"}); err == nil {
+			t.Error("CreateSession without TTLs succeeded")
+		}
+	})
+}
+
+// TestRotateRefreshTokenScenarios replays sequences of refreshes against a
+// session created at t0 with refresh token h1.
+func TestRotateRefreshTokenScenarios(t *testing.T) {
+	type step struct {
+		advance   time.Duration // clock moves this much before the step
+		presented string
+		next      string
+		client    Client
+		wantErr   error
+	}
+	tests := []struct {
+		name        string
+		steps       []step
+		wantKinds   []string // newest first
+		wantRevoked string   // RevokeReason at the end
+	}{
+		{
+			name: "ok, chain of rotations",
+			steps: []step{
+				{advance: 10 * time.Minute, presented: "h1", next: "h2"},
+				{advance: 10 * time.Minute, presented: "h2", next: "h3"},
+				{advance: 50 * time.Minute, presented: "h3", next: "h4"},
+			},
+			wantKinds: []string{EventRefresh, EventRefresh, EventRefresh, EventLogin},
+		},
+		{
+			name: "ok, old token again within grace",
+			steps: []step{
+				{advance: time.Minute, presented: "h1", next: "h2"},
+				{advance: 5 * time.Second, presented: "h1", next: "h2b"},
+				{advance: 5 * time.Second, presented: "h1", next: "h2c"}, // exactly at the end of the window
+				{advance: time.Second, presented: "h2", next: "h3"},
+				{presented: "h2b", next: "h3b"},
+			},
+			wantKinds: []string{EventRefresh, EventRefresh, EventRefreshGrace, EventRefreshGrace, EventRefresh, EventLogin},
+		},
+		{
+			name: "nok, old token after grace revokes the session",
+			steps: []step{
+				{advance: time.Minute, presented: "h1", next: "h2"},
+				{advance: grace + time.Millisecond, presented: "h1", next: "hx", client: thief, wantErr: ErrRefreshReused},
+				{presented: "h2", next: "h3", wantErr: ErrSessionRevoked},
+				{presented: "h1", next: "h3", wantErr: ErrSessionRevoked},
+				{presented: "hx", next: "h3", wantErr: ErrRefreshUnknown},
+			},
+			wantKinds:   []string{EventReuseDetected, EventRefresh, EventLogin},
+			wantRevoked: EventReuseDetected,
+		},
+		{
+			name: "nok, idle expiry",
+			steps: []step{
+				{advance: idleTTL - time.Millisecond, presented: "h1", next: "h2"},
+				{advance: idleTTL, presented: "h2", next: "h3", wantErr: ErrSessionExpired},
+			},
+			wantKinds: []string{EventRefresh, EventLogin},
+		},
+		{
+			name: "nok, max age however often refreshed",
+			steps: func() []step {
+				var steps []step
+				prev := "h1"
+				// Every 50 minutes for just under 24 hours...
+				for i := range 28 {
+					next := fmt.Sprintf("h%d", i+2)
+					steps = append(steps, step{advance: 50 * time.Minute, presented: prev, next: next})
+					prev = next
+				}
+				// ... and then the 24 hours are up.
+				return append(steps, step{advance: maxAge - 28*50*time.Minute, presented: prev, next: "late", wantErr: ErrSessionExpired})
+			}(),
+			wantKinds: append(slices.Repeat([]string{EventRefresh}, 28), EventLogin),
+		},
+		{
+			name:      "nok, unknown token",
+			steps:     []step{{presented: "nope", next: "h2", wantErr: ErrRefreshUnknown}},
+			wantKinds: []string{EventLogin},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := t0
+			s := newStore(t, &now)
+			sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+			for i, st := range tt.steps {
+				now = now.Add(st.advance)
+				c := st.client
+				if c == (Client{}) {
+					c = owner
+				}
+				if _, err := rotate(s, st.presented, st.next, c); !errors.Is(err, st.wantErr) {
+					t.Fatalf("step %d (%s -> %s at +%s): error = %v, want %v",
+						i, st.presented, st.next, now.Sub(t0), err, st.wantErr)
+				}
+			}
+			if got := eventKinds(t, s, sess.ID); !slices.Equal(got, tt.wantKinds) {
+				t.Errorf("events = %v, want %v", got, tt.wantKinds)
+			}
+			if got := mustSessionByID(t, s, sess.ID).RevokeReason; got != tt.wantRevoked {
+				t.Errorf("RevokeReason = %q, want %q", got, tt.wantRevoked)
+			}
+		})
+	}
+}
+
+func TestRotateRefreshTokenSlidesExpiry(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	created := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+
+	now = t0.Add(10 * time.Minute)
+	laptop := Client{IP: "198.51.100.7", UserAgent: "laptop"}
+	got, err := rotate(s, "h1", "h2", laptop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := created
+	want.LastUsedAt = now
+	want.IdleExpiresAt = now.Add(idleTTL)
+	want.IP, want.UserAgent = laptop.IP, laptop.UserAgent
+	if got != want {
+		t.Errorf("rotated session =\n%+v, want\n%+v", got, want)
+	}
+	if stored := mustSessionByID(t, s, created.ID); stored != want {
+		t.Errorf("stored session =\n%+v, want\n%+v", stored, want)
+	}
+
+	// The old token is used and points at its replacement.
+	var usedAt, replacedBy, newID int64
+	if err := s.db.QueryRow(`SELECT used_at, replaced_by FROM refresh_tokens WHERE token_hash = 'h1'`).Scan(&usedAt, &replacedBy); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.QueryRow(`SELECT id FROM refresh_tokens WHERE token_hash = 'h2'`).Scan(&newID); err != nil {
+		t.Fatal(err)
+	}
+	if usedAt != now.UnixMilli() || replacedBy != newID {
+		t.Errorf("old token used_at=%d replaced_by=%d, want %d and %d", usedAt, replacedBy, now.UnixMilli(), newID)
+	}
+
+	// Within grace: a sibling token, the old one keeps its first use.
+	now = now.Add(3 * time.Second)
+	if _, err := rotate(s, "h1", "h2b", owner); err != nil {
+		t.Fatalf("rotate within grace: %v", err)
+	}
+	var usedAt2, replacedBy2 int64
+	if err := s.db.QueryRow(`SELECT used_at, replaced_by FROM refresh_tokens WHERE token_hash = 'h1'`).Scan(&usedAt2, &replacedBy2); err != nil {
+		t.Fatal(err)
+	}
+	if usedAt2 != usedAt || replacedBy2 != replacedBy {
+		t.Errorf("grace rotation changed the old token: used_at %d->%d, replaced_by %d->%d", usedAt, usedAt2, replacedBy, replacedBy2)
+	}
+	if s2, err := s.SessionByRefreshHash(ctx, "h2b"); err != nil || s2.ID != created.ID {
+		t.Errorf("SessionByRefreshHash(h2b) = %v, %v", s2.ID, err)
+	}
+
+	// Refreshed every 50 minutes, the idle expiry slides until it reaches
+	// the absolute expiry, and stops there.
+	prev := "h2"
+	for i := 0; ; i++ {
+		now = now.Add(50 * time.Minute)
+		if !now.Before(t0.Add(maxAge)) {
+			break
+		}
+		next := fmt.Sprintf("slide-%d", i)
+		got := mustRotate(t, s, prev, next)
+		prev = next
+		wantIdle := earliest(now.Add(idleTTL), t0.Add(maxAge))
+		if !got.IdleExpiresAt.Equal(wantIdle) || !got.AbsoluteExpiresAt.Equal(t0.Add(maxAge)) {
+			t.Fatalf("at +%s: IdleExpiresAt = %v, AbsoluteExpiresAt = %v, want %v and %v",
+				now.Sub(t0), got.IdleExpiresAt, got.AbsoluteExpiresAt, wantIdle, t0.Add(maxAge))
+		}
+	}
+	if _, err := rotate(s, prev, "too-late", owner); !errors.Is(err, ErrSessionExpired) {
+		t.Errorf("after max age: error = %v, want ErrSessionExpired", err)
+	}
+}
+
+func TestRotateRefreshTokenReuse(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	mustRotate(t, s, "h1", "h2")
+	mustRotate(t, s, "h2", "h3") // h3 is what the owner holds now
+
+	now = now.Add(time.Minute)
+	got, err := rotate(s, "h1", "stolen-next", thief)
+	if !errors.Is(err, ErrRefreshReused) {
+		t.Fatalf("reuse error = %v, want ErrRefreshReused", err)
+	}
+	if got.ID != sess.ID || !got.RevokedAt.Equal(now) || got.RevokeReason != EventReuseDetected {
+		t.Errorf("returned session = %+v, want it revoked at %v for reuse", got, now)
+	}
+
+	// Committed despite the error.
+	stored := mustSessionByID(t, s, sess.ID)
+	if !stored.Revoked() || stored.RevokeReason != EventReuseDetected {
+		t.Errorf("stored session = %+v, want revoked for reuse", stored)
+	}
+	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE session_id = ? AND used_at IS NULL`, sess.ID); n != 0 {
+		t.Errorf("%d tokens still unused after reuse", n)
+	}
+
+	// The owner's newest token is dead too, and says why.
+	got, err = rotate(s, "h3", "h4", owner)
+	if !errors.Is(err, ErrSessionRevoked) {
+		t.Fatalf("newest token error = %v, want ErrSessionRevoked", err)
+	}
+	if got.RevokeReason != EventReuseDetected {
+		t.Errorf("RevokeReason = %q, want %q", got.RevokeReason, EventReuseDetected)
+	}
+
+	events, err := s.SessionEvents(ctx, sess.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("SessionEvents(limit 1) returned %d events", len(events))
+	}
+	e := events[0]
+	if e.Kind != EventReuseDetected || e.IP != thief.IP || e.UserAgent != thief.UserAgent || !e.At.Equal(now) || e.Detail == "" {
+		t.Errorf("newest event = %+v, want reuse_detected from %+v at %v with a detail", e, thief, now)
+	}
+
+	if active, err := s.ActiveSessions(ctx, sess.UserID); err != nil || len(active) != 0 {
+		t.Errorf("ActiveSessions = %v, %v; want none", active, err)
+	}
+}
+
+func TestSessionLookupsNotFound(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	if _, err := s.Session(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Session error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.SessionByRefreshHash(ctx, "nope"); !errors.Is(err, ErrRefreshUnknown) {
+		t.Errorf("SessionByRefreshHash error = %v, want ErrRefreshUnknown", err)
+	}
+	if events, err := s.SessionEvents(ctx, "nope", 10); err != nil || len(events) != 0 {
+		t.Errorf("SessionEvents = %v, %v; want none", events, err)
+	}
+}
+
+func TestRevokeSession(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
+	sess := mustSession(t, s, alice.ID, "h1")
+
+	tests := []struct {
+		name      string
+		userID    string
+		sessionID string
+		kind      string
+		wantErr   error
+		wantKinds []string
+	}{
+		{"nok, another user's session", bob.ID, sess.ID, EventRevoked, ErrNotFound, []string{EventLogin}},
+		{"nok, unknown session", alice.ID, "nope", EventRevoked, ErrNotFound, []string{EventLogin}},
+		{"ok, logout", alice.ID, sess.ID, EventLogout, nil, []string{EventLogout, EventLogin}},
+		{"ok, already revoked: no second event", alice.ID, sess.ID, EventRevoked, nil, []string{EventLogout, EventLogin}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now = now.Add(time.Minute)
+			err := s.RevokeSession(ctx, tt.userID, tt.sessionID, tt.kind, owner)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error = %v, want %v", err, tt.wantErr)
+			}
+			if got := eventKinds(t, s, sess.ID); !slices.Equal(got, tt.wantKinds) {
+				t.Errorf("events = %v, want %v", got, tt.wantKinds)
+			}
+		})
+	}
+
+	got := mustSessionByID(t, s, sess.ID)
+	if got.RevokeReason != EventLogout || !got.RevokedAt.Equal(t0.Add(3*time.Minute)) {
+		t.Errorf("session = %+v, want revoked by logout at +3m", got)
+	}
+	if _, err := rotate(s, "h1", "h2", owner); !errors.Is(err, ErrSessionRevoked) {
+		t.Errorf("rotate after logout: error = %v, want ErrSessionRevoked", err)
+	}
+	if err := s.RevokeSession(ctx, alice.ID, sess.ID, EventRefresh, owner); err == nil {
+		t.Error("RevokeSession accepted kind refresh")
+	}
+}
+
+func TestRevokeUserSessions(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
+
+	expired := mustSession(t, s, alice.ID, "a-expired")
+	now = now.Add(2 * idleTTL)
+	current := mustSession(t, s, alice.ID, "a-current")
+	other1 := mustSession(t, s, alice.ID, "a-other1")
+	other2 := mustSession(t, s, alice.ID, "a-other2")
+	bobs := mustSession(t, s, bob.ID, "b-1")
+
+	n, err := s.RevokeUserSessions(ctx, alice.ID, current.ID, owner)
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeUserSessions(except current) = %d, %v; want 2", n, err)
+	}
+	for _, tc := range []struct {
+		sess        Session
+		wantRevoked bool
+	}{
+		{expired, false}, // expired is not live: nothing to revoke
+		{current, false},
+		{other1, true},
+		{other2, true},
+		{bobs, false},
+	} {
+		got := mustSessionByID(t, s, tc.sess.ID)
+		if got.Revoked() != tc.wantRevoked {
+			t.Errorf("session %s revoked = %v, want %v", tc.sess.ID, got.Revoked(), tc.wantRevoked)
+		}
+		if tc.wantRevoked {
+			if got.RevokeReason != EventRevoked {
+				t.Errorf("RevokeReason = %q, want %q", got.RevokeReason, EventRevoked)
+			}
+			if kinds := eventKinds(t, s, tc.sess.ID); !slices.Equal(kinds, []string{EventRevoked, EventLogin}) {
+				t.Errorf("events = %v", kinds)
+			}
+		}
+	}
+
+	n, err = s.RevokeUserSessions(ctx, alice.ID, "", owner)
+	if err != nil || n != 1 {
+		t.Fatalf("RevokeUserSessions(all) = %d, %v; want 1", n, err)
+	}
+	if active, _ := s.ActiveSessions(ctx, alice.ID); len(active) != 0 {
+		t.Errorf("alice still has %d active sessions", len(active))
+	}
+	if active, _ := s.ActiveSessions(ctx, bob.ID); len(active) != 1 {
+		t.Errorf("bob has %d active sessions, want 1", len(active))
+	}
+}
+
+func TestActiveSessions(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
+
+	expired := mustSession(t, s, alice.ID, "expired")
+	now = now.Add(idleTTL) // expired's idle expiry: exactly now, so expired
+	older := mustSession(t, s, alice.ID, "older")
+	newer := mustSession(t, s, alice.ID, "newer")
+	revoked := mustSession(t, s, alice.ID, "revoked")
+	mustSession(t, s, bob.ID, "bobs")
+	if err := s.RevokeSession(ctx, alice.ID, revoked.ID, EventLogout, owner); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	mustRotate(t, s, "newer", "newer2")
+	now = now.Add(time.Minute)
+	mustRotate(t, s, "older", "older2") // most recently used now
+
+	active, err := s.ActiveSessions(ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, sess := range active {
+		ids = append(ids, sess.ID)
+	}
+	if want := []string{older.ID, newer.ID}; !slices.Equal(ids, want) {
+		t.Errorf("ActiveSessions = %v, want %v (expired %s)", ids, want, expired.ID)
+	}
+	for _, sess := range active {
+		if !sess.Active(now) {
+			t.Errorf("listed session %+v is not Active", sess)
+		}
+	}
+	if active, err := s.ActiveSessions(ctx, "nobody"); err != nil || len(active) != 0 {
+		t.Errorf("ActiveSessions(nobody) = %v, %v", active, err)
+	}
+}
+
+func TestDeleteExpired(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+
+	var doomed []Session
+	for i := range 5 {
+		doomed = append(doomed, mustSession(t, s, alice.ID, fmt.Sprintf("expired-%d", i)))
+	}
+	// Revoked at t0 but, with long TTLs, not expired at the end.
+	oldRevoked, err := s.CreateSession(ctx, NewSession{UserID: alice.ID, RefreshHash: "old-revoked", IdleTTL: 48 * time.Hour, MaxAge: 72 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(ctx, alice.ID, oldRevoked.ID, EventLogout, owner); err != nil {
+		t.Fatal(err)
+	}
+	doomed = append(doomed, oldRevoked)
+
+	now = t0.Add(25*time.Hour - time.Minute)
+	live := mustSession(t, s, alice.ID, "live-1")
+	recentRevoked := mustSession(t, s, alice.ID, "recent-revoked")
+	if err := s.RevokeSession(ctx, alice.ID, recentRevoked.ID, EventLogout, owner); err != nil {
+		t.Fatal(err)
+	}
+	// Now the first five have long expired and oldRevoked was revoked 25h ago.
+	now = t0.Add(25 * time.Hour)
+	mustRotate(t, s, "live-1", "live-2") // live-1 is used: it must stay for reuse detection
+
+	var batches []int
+	for {
+		n, err := s.DeleteExpired(ctx, 2)
+		if err != nil {
+			t.Fatalf("DeleteExpired: %v", err)
+		}
+		batches = append(batches, n)
+		if n < 2 {
+			break
+		}
+	}
+	if want := []int{2, 2, 2, 0}; !slices.Equal(batches, want) {
+		t.Errorf("batches = %v, want %v", batches, want)
+	}
+
+	for _, sess := range doomed {
+		if _, err := s.Session(ctx, sess.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("session %s: error = %v, want ErrNotFound", sess.ID, err)
+		}
+		if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE session_id = ?`, sess.ID); n != 0 {
+			t.Errorf("session %s left %d tokens", sess.ID, n)
+		}
+		if n := count(t, s, `SELECT count(*) FROM session_events WHERE session_id = ?`, sess.ID); n != 0 {
+			t.Errorf("session %s left %d events", sess.ID, n)
+		}
+	}
+	for _, sess := range []Session{live, recentRevoked} {
+		if _, err := s.Session(ctx, sess.ID); err != nil {
+			t.Errorf("session %s: %v, want it kept", sess.ID, err)
+		}
+	}
+	// Reuse detection still sees the old token of the live session.
+	now = now.Add(time.Minute)
+	if _, err := rotate(s, "live-1", "x", thief); !errors.Is(err, ErrRefreshReused) {
+		t.Errorf("old token of a live session: error = %v, want ErrRefreshReused", err)
+	}
+}
+
+// TestRotateRefreshTokenConcurrent has many tabs refresh with the same token
+// at once: one rotates, the others land in the grace window, nobody logs out.
+func TestRotateRefreshTokenConcurrent(t *testing.T) {
+	for _, workers := range []int{8, 32} {
+		t.Run(fmt.Sprintf("%d goroutines", workers), func(t *testing.T) {
+			now := t0
+			s := newStore(t, &now)
+			sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+			now = now.Add(time.Minute)
+
+			var (
+				wg    sync.WaitGroup
+				start = make(chan struct{})
+				errs  = make([]error, workers)
+			)
+			for i := range workers {
+				wg.Go(func() {
+					<-start
+					_, errs[i] = rotate(s, "h1", fmt.Sprintf("h2-%d", i), owner)
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("goroutine %d: %v", i, err)
+				}
+			}
+			got := mustSessionByID(t, s, sess.ID)
+			if !got.Active(now) {
+				t.Errorf("session not active after concurrent refreshes: %+v", got)
+			}
+			kinds := eventKinds(t, s, sess.ID)
+			var refreshes, graces int
+			for _, k := range kinds {
+				switch k {
+				case EventRefresh:
+					refreshes++
+				case EventRefreshGrace:
+					graces++
+				}
+			}
+			if refreshes != 1 || graces != workers-1 {
+				t.Errorf("%d refresh and %d refresh_grace events, want 1 and %d", refreshes, graces, workers-1)
+			}
+			// Every tab got a working token.
+			for i := range workers {
+				if _, err := rotate(s, fmt.Sprintf("h2-%d", i), fmt.Sprintf("h3-%d", i), owner); err != nil {
+					t.Errorf("new token %d: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	now := t0
+	path := filepath.Join(t.TempDir(), "tokenflow.db")
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Now = func() time.Time { return now }
+	alice := mustUser(t, s, "alice")
+	sess := mustSession(t, s, alice.ID, "h1")
+	mustRotate(t, s, "h1", "h2")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, path, &now)
+	ctx := context.Background()
+	if got, err := s.UserByUsername(ctx, "ALICE"); err != nil || got != alice {
+		t.Errorf("UserByUsername after reopen = %+v, %v; want %+v", got, err, alice)
+	}
+	if got, err := s.SessionByRefreshHash(ctx, "h2"); err != nil || got.ID != sess.ID {
+		t.Errorf("SessionByRefreshHash after reopen = %+v, %v", got, err)
+	}
+	now = now.Add(time.Minute)
+	if _, err := rotate(s, "h1", "h3", thief); !errors.Is(err, ErrRefreshReused) {
+		t.Errorf("reuse after reopen: error = %v, want ErrRefreshReused", err)
+	}
+}
+
+func TestNowDefaultsToTimeNow(t *testing.T) {
+	s, err := OpenSQLite(filepath.Join(t.TempDir(), "tokenflow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := time.Now().Add(-time.Second)
+	u, err := s.CreateUser(context.Background(), "alice", "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.CreatedAt.Before(before) || u.CreatedAt.Location() != time.UTC {
+		t.Errorf("CreatedAt = %v, want about now in UTC", u.CreatedAt)
+	}
+}

@@ -1,0 +1,145 @@
+// Package store keeps users, sessions, refresh tokens and session events.
+//
+// It knows nothing about HTTP or JWTs: callers hand it hashes of refresh
+// tokens (never the tokens themselves) and read back plain structs. The
+// SQLite implementation lives in sqlite.go; a PostgreSQL one will sit beside
+// it with the same method set, which handlers consume through interfaces.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Methods document which of them they return; callers
+// compare with errors.Is.
+var (
+	ErrNotFound       = errors.New("store: not found")
+	ErrUsernameTaken  = errors.New("store: username taken")
+	ErrRefreshUnknown = errors.New("store: refresh token unknown")
+	ErrSessionExpired = errors.New("store: session expired")
+	ErrSessionRevoked = errors.New("store: session revoked")
+	ErrRefreshReused  = errors.New("store: refresh token reused")
+)
+
+// User is an account. PasswordHash is a PHC string (argon2id).
+type User struct {
+	ID           string
+	Username     string
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// Session is one login on one device. Its ID is the `sid` claim of every
+// access token issued for it.
+type Session struct {
+	ID                string
+	UserID            string
+	CreatedAt         time.Time
+	LastUsedAt        time.Time
+	IdleExpiresAt     time.Time // slides forward on each refresh (REFRESH_TOKEN_TTL)
+	AbsoluteExpiresAt time.Time // never moves (SESSION_MAX_AGE)
+	UserAgent         string
+	IP                string
+	RevokedAt         time.Time // zero while the session is alive
+	RevokeReason      string    // one of the Event kinds that revoke: logout, revoked, reuse_detected
+}
+
+// ExpiresAt is when the session ends if nobody refreshes it: the earlier of
+// the idle and the absolute expiry.
+func (s Session) ExpiresAt() time.Time {
+	if s.AbsoluteExpiresAt.Before(s.IdleExpiresAt) {
+		return s.AbsoluteExpiresAt
+	}
+	return s.IdleExpiresAt
+}
+
+// Revoked reports whether the session was ended on purpose.
+func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+
+// Active reports whether the session can still be refreshed at now.
+func (s Session) Active(now time.Time) bool {
+	return !s.Revoked() && now.Before(s.ExpiresAt())
+}
+
+// Event kinds recorded in the session timeline.
+const (
+	EventLogin         = "login"          // session created by login or registration
+	EventRefresh       = "refresh"        // refresh token rotated
+	EventRefreshGrace  = "refresh_grace"  // a just-rotated token was presented again within the grace window
+	EventReuseDetected = "reuse_detected" // a rotated token came back after the grace window: session revoked
+	EventLogout        = "logout"         // the user logged out of this session
+	EventRevoked       = "revoked"        // ended from another session (sessions page, logout scope others/global)
+)
+
+// Event is one line of a session's timeline.
+type Event struct {
+	ID        int64
+	SessionID string
+	UserID    string
+	Kind      string
+	At        time.Time
+	IP        string
+	UserAgent string
+	Detail    string
+}
+
+// Client describes who made a request, for session rows and events.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// NewSession is what CreateSession needs.
+type NewSession struct {
+	UserID      string
+	RefreshHash string        // hash of the first refresh token (tokens.HashRefreshToken)
+	IdleTTL     time.Duration // REFRESH_TOKEN_TTL
+	MaxAge      time.Duration // SESSION_MAX_AGE
+	Client      Client
+}
+
+// Rotation is what RotateRefreshToken needs.
+type Rotation struct {
+	PresentedHash string        // hash of the refresh token the client sent
+	NewHash       string        // hash of the token that replaces it
+	IdleTTL       time.Duration // how far the idle expiry slides
+	Grace         time.Duration // REFRESH_REUSE_GRACE
+	Client        Client
+}
+
+// Store is the full method set of a store implementation. SQLite
+// implements it, and so will the PostgreSQL store; handlers depend on
+// narrower interfaces of their own. The comment above each method names the
+// sentinel errors it can return; see *SQLite for the full contract.
+type Store interface {
+	Ping(ctx context.Context) error
+	Close() error
+
+	// ErrUsernameTaken.
+	CreateUser(ctx context.Context, username, passwordHash string) (User, error)
+	// ErrNotFound.
+	UserByUsername(ctx context.Context, username string) (User, error)
+	// ErrNotFound.
+	UserByID(ctx context.Context, id string) (User, error)
+
+	// ErrNotFound (no such user).
+	CreateSession(ctx context.Context, ns NewSession) (Session, error)
+	// ErrRefreshUnknown, ErrSessionRevoked, ErrSessionExpired, ErrRefreshReused.
+	RotateRefreshToken(ctx context.Context, r Rotation) (Session, error)
+	// ErrRefreshUnknown.
+	SessionByRefreshHash(ctx context.Context, hash string) (Session, error)
+	// ErrNotFound.
+	Session(ctx context.Context, id string) (Session, error)
+	// No sentinel errors.
+	ActiveSessions(ctx context.Context, userID string) ([]Session, error)
+	// ErrNotFound (no such session, or another user's).
+	RevokeSession(ctx context.Context, userID, sessionID, kind string, client Client) error
+	// No sentinel errors.
+	RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client Client) (int, error)
+	// No sentinel errors.
+	SessionEvents(ctx context.Context, sessionID string, limit int) ([]Event, error)
+	// No sentinel errors.
+	DeleteExpired(ctx context.Context, batch int) (int, error)
+}
