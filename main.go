@@ -1,6 +1,7 @@
 // Command tokenflow serves browser login with JSON Web Tokens.
 //
-//	go run .            # http://localhost:8080, SQLite under ./data/
+//	go run .              # http://localhost:8080, SQLite under ./data/
+//	tokenflow healthcheck # exit 0 when GET /healthz on ADDR answers 200
 //
 // Settings come from the environment; see README.md.
 package main
@@ -16,6 +17,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		// For container health checks, where there is no curl.
+		os.Exit(app.HealthCheck(os.Getenv))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := app.Run(ctx, os.Getenv, os.Stdout, os.Stderr, nil); err != nil {

@@ -62,15 +62,16 @@ func New(d Deps) (*echo.Echo, error) {
 	e.POST("/auth/logout", h.logout)
 
 	// Pages behind the guard: no token goes to login, a failing token to
-	// the refresh interstitial.
-	pages := e.Group("", h.guard(h.pageAuthError))
-	pages.GET("/dashboard", h.dashboard)
-	pages.GET("/sessions", h.sessions)
-	pages.POST("/sessions/:id/revoke", h.revokeSession)
+	// the refresh interstitial. (Middleware per route, not e.Group("", …):
+	// a group would also wrap every unknown path, turning 404s into logins.)
+	page := h.guard(h.pageAuthError)
+	e.GET("/dashboard", h.dashboard, page)
+	e.GET("/sessions", h.sessions, page)
+	e.POST("/sessions/:id/revoke", h.revokeSession, page)
 
 	// JSON behind the guard: 401 with an RFC 6750 challenge.
-	api := e.Group("/api", h.guard(h.apiAuthError))
-	api.GET("/me", h.me)
+	api := h.guard(h.apiAuthError)
+	e.GET("/api/me", h.me, api)
 
 	return e, nil
 }

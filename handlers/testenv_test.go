@@ -1,0 +1,186 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"tokenflow/password"
+	"tokenflow/store"
+	"tokenflow/tokens"
+)
+
+// testClock is a settable clock shared by the token manager and the store.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testApp is the real router over a temporary SQLite file, with small
+// argon2 parameters so tests stay fast.
+type testApp struct {
+	e        *echo.Echo
+	store    *store.SQLite
+	tokens   *tokens.Manager
+	clock    *testClock
+	settings Settings
+}
+
+const testSecret = "test-secret-test-secret-test-secret!"
+
+// newTestApp builds the app; edit adjusts the settings before New.
+func newTestApp(t *testing.T, edit ...func(*Deps)) *testApp {
+	t.Helper()
+	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	st.Now = clock.Now
+	tm, err := tokens.NewManager(tokens.Config{
+		Secret: []byte(testSecret), Issuer: "tokenflow", Audience: "tokenflow",
+		TTL: 5 * time.Minute, Leeway: time.Second, Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{
+		Store:     st,
+		Tokens:    tm,
+		Passwords: password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 4),
+		Now:       clock.Now,
+		Settings: Settings{
+			RefreshTokenTTL:   time.Hour,
+			SessionMaxAge:     24 * time.Hour,
+			RefreshReuseGrace: 10 * time.Second,
+			LoginFailureLimit: 5,
+			IPFailureLimit:    50,
+			RegisterRateLimit: 30,
+		},
+	}
+	for _, f := range edit {
+		f(&d)
+	}
+	e, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testApp{e: e, store: st, tokens: tm, clock: clock, settings: d.Settings}
+}
+
+// browser is a cookie jar that behaves like a same-origin browser: it keeps
+// Set-Cookie answers and sends the cookies whose Path matches.
+type browser struct {
+	app     *testApp
+	cookies map[string]*http.Cookie // by name; paths checked on send
+}
+
+func (a *testApp) browser() *browser { return &browser{app: a, cookies: map[string]*http.Cookie{}} }
+
+// do sends r through the router with the jar's cookies and stores new ones.
+func (b *browser) do(r *http.Request) *httptest.ResponseRecorder {
+	for _, c := range b.cookies {
+		if strings.HasPrefix(r.URL.Path, c.Path) {
+			r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+	}
+	if r.RemoteAddr == "" || r.RemoteAddr == "192.0.2.1:1234" {
+		r.RemoteAddr = "203.0.113.7:5555"
+	}
+	if r.Header.Get("User-Agent") == "" {
+		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+	}
+	w := httptest.NewRecorder()
+	b.app.e.ServeHTTP(w, r)
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge < 0 || c.Value == "" {
+			delete(b.cookies, c.Name)
+			continue
+		}
+		b.cookies[c.Name] = c
+	}
+	return w
+}
+
+func (b *browser) get(path string) *httptest.ResponseRecorder {
+	return b.do(httptest.NewRequest(http.MethodGet, path, nil))
+}
+
+// post sends a form the way a browser does from our own pages.
+func (b *browser) post(path string, form url.Values) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	return b.do(r)
+}
+
+// fetchRefresh is what app.js does: POST /auth/refresh asking for JSON.
+func (b *browser) fetchRefresh() *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "/auth/refresh", nil)
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	return b.do(r)
+}
+
+func (b *browser) cookie(name string) string {
+	if c, ok := b.cookies[name]; ok {
+		return c.Value
+	}
+	return ""
+}
+
+// mustRegister creates a user through the real form and returns the logged-in browser.
+func (a *testApp) mustRegister(t *testing.T, username, pw string) *browser {
+	t.Helper()
+	b := a.browser()
+	w := b.post("/auth/register", url.Values{"username": {username}, "password": {pw}, "password_confirm": {pw}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("register %s: status %d, body %s", username, w.Code, w.Body.String())
+	}
+	return b
+}
+
+// mustLogin logs an existing user in with a fresh browser.
+func (a *testApp) mustLogin(t *testing.T, username, pw string) *browser {
+	t.Helper()
+	b := a.browser()
+	w := b.post("/auth/login", url.Values{"username": {username}, "password": {pw}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("login %s: status %d, body %s", username, w.Code, w.Body.String())
+	}
+	return b
+}
+
+func (a *testApp) sessionOf(t *testing.T, b *browser) store.Session {
+	t.Helper()
+	cl, err := a.tokens.Verify(b.cookie(AccessCookie))
+	if err != nil {
+		t.Fatalf("access cookie does not verify: %v", err)
+	}
+	s, err := a.store.Session(context.Background(), cl.SessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
