@@ -52,7 +52,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		Issuer:   cfg.JWTIssuer,
 		Audience: cfg.JWTAudience,
 		TTL:      cfg.AccessTokenTTL,
-		Leeway:   5 * time.Second,
+		Leeway:   cfg.AccessTokenLeeway,
 	})
 	if err != nil {
 		return err

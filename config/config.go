@@ -30,6 +30,7 @@ type Config struct {
 	DataDir           string
 	Env               string
 	AccessTokenTTL    time.Duration
+	AccessTokenLeeway time.Duration // clock skew allowed when checking exp, iat, nbf
 	RefreshTokenTTL   time.Duration // idle lifetime of a session
 	SessionMaxAge     time.Duration // absolute lifetime of a session
 	RefreshReuseGrace time.Duration
@@ -57,6 +58,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DataDir:           r.str("DATA_DIR", "data"),
 		Env:               r.str("APP_ENV", Development),
 		AccessTokenTTL:    r.duration("ACCESS_TOKEN_TTL", 5*time.Minute),
+		AccessTokenLeeway: r.leeway("ACCESS_TOKEN_LEEWAY", 5*time.Second),
 		RefreshTokenTTL:   r.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
 		SessionMaxAge:     r.duration("SESSION_MAX_AGE", 720*time.Hour),
 		RefreshReuseGrace: r.duration("REFRESH_REUSE_GRACE", 10*time.Second),
@@ -150,6 +152,25 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		r.fail(name, v, "a positive Go duration such as 5m, 90s or 168h")
+		return def
+	}
+	return d
+}
+
+// MaxAccessTokenLeeway is the largest ACCESS_TOKEN_LEEWAY accepted (the
+// same bound as tokens.MaxLeeway): more would keep expired tokens alive.
+const MaxAccessTokenLeeway = 5 * time.Second
+
+// leeway reads a duration between 0 and MaxAccessTokenLeeway; "0" and "0s"
+// turn the leeway off (the browser tests do, so tokens expire on time).
+func (r *reader) leeway(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > MaxAccessTokenLeeway {
+		r.fail(name, v, "a Go duration from 0s to 5s")
 		return def
 	}
 	return d

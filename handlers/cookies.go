@@ -53,6 +53,13 @@ func (h *handler) setAuthCookies(c echo.Context, access, refresh string, session
 	c.SetCookie(r)
 }
 
+// setAccessCookie replaces only the access cookie (the development tool
+// that expires it), with the same attributes as setAuthCookies.
+func (h *handler) setAccessCookie(c echo.Context, access string, sessionExpires time.Time) {
+	a, _ := h.authCookies(c, access, "", sessionExpires)
+	c.SetCookie(a)
+}
+
 // clearAuthCookies removes both cookies.
 func (h *handler) clearAuthCookies(c echo.Context) {
 	a, r := h.authCookies(c, "", "", time.Unix(0, 0))

@@ -50,6 +50,7 @@ func New(d Deps) (*echo.Echo, error) {
 	// Anyone.
 	e.GET("/", h.landing)
 	e.GET("/healthz", h.health)
+	e.GET("/how-it-works", h.howItWorks)
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.FS))))
 
 	// Login, registration, refresh and logout. Unsafe methods only change
@@ -68,6 +69,11 @@ func New(d Deps) (*echo.Echo, error) {
 	e.GET("/dashboard", h.dashboard, page)
 	e.GET("/sessions", h.sessions, page)
 	e.POST("/sessions/:id/revoke", h.revokeSession, page)
+
+	// Development only: in production the route does not exist (404).
+	if !d.Settings.Production {
+		e.POST("/dev/expire-access", h.expireAccess, page)
+	}
 
 	// JSON behind the guard: 401 with an RFC 6750 challenge.
 	api := h.guard(h.apiAuthError)

@@ -147,6 +147,34 @@ func (m *Manager) Issue(userID, username, sessionID string) (string, Claims, err
 			ID:        RandomID(),
 		},
 	}
+	return m.sign(claims)
+}
+
+// IssueExpired signs a token like Issue, but one that expired a minute ago
+// (well beyond MaxLeeway), as if its TTL had passed. It exists for the
+// development tool that lets people watch a refresh happen; Verify refuses
+// its tokens with jwt.ErrTokenExpired like any other expired token.
+func (m *Manager) IssueExpired(userID, username, sessionID string) (string, Claims, error) {
+	if userID == "" || sessionID == "" {
+		return "", Claims{}, errors.New("tokens: issue: user id and session id are required")
+	}
+	expired := m.now().Add(-time.Minute)
+	claims := Claims{
+		Username:  username,
+		SessionID: sessionID,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    m.issuer,
+			Subject:   userID,
+			Audience:  jwt.ClaimStrings{m.audience},
+			ExpiresAt: jwt.NewNumericDate(expired),
+			IssuedAt:  jwt.NewNumericDate(expired.Add(-m.ttl)),
+			ID:        RandomID(),
+		},
+	}
+	return m.sign(claims)
+}
+
+func (m *Manager) sign(claims Claims) (string, Claims, error) {
 	token, err := jwt.NewWithClaims(m.method, claims).SignedString(m.signKey)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("tokens: issue: %w", err)

@@ -1,0 +1,264 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// When the test binary runs with TOKENFLOW_TEST_CHILD=1 it is the server,
+// exactly as main runs it: the crash and signal tests use that.
+func TestMain(m *testing.M) {
+	if os.Getenv("TOKENFLOW_TEST_CHILD") == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := Run(ctx, os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+			os.Stderr.WriteString("tokenflow: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the server writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startInProcess runs Run until the test ends; it returns the base URL and
+// stdout, and a stop function that reports Run's error.
+func startInProcess(t *testing.T, vars map[string]string) (string, *syncBuffer, func() error) {
+	t.Helper()
+	getenv := func(k string) string { return vars[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout := &syncBuffer{}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, getenv, stdout, &syncBuffer{}, func(u string) { ready <- u }) }()
+	select {
+	case u := <-ready:
+		stop := func() error { cancel(); return <-done }
+		t.Cleanup(func() { cancel() })
+		return u, stdout, stop
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return "", nil, nil
+}
+
+func testEnv(t *testing.T) map[string]string {
+	return map[string]string{"ADDR": "127.0.0.1:0", "DATA_DIR": filepath.Join(t.TempDir(), "data")}
+}
+
+func newClient(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
+func register(t *testing.T, c *http.Client, base, user, pw string) {
+	t.Helper()
+	res, err := c.PostForm(base+"/auth/register", url.Values{"username": {user}, "password": {pw}, "password_confirm": {pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("register: %d", res.StatusCode)
+	}
+}
+
+func status(t *testing.T, c *http.Client, method, u string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	req.Header.Set("Accept", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func TestRunStartsCreatesDataAndShutsDownGracefully(t *testing.T) {
+	vars := testEnv(t)
+	base, stdout, stop := startInProcess(t, vars)
+	if got := status(t, http.DefaultClient, http.MethodGet, base+"/healthz"); got != http.StatusOK {
+		t.Fatalf("healthz: %d", got)
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "listening on "+base) || !strings.Contains(out, `demo account created: username "demo", password "`) {
+		t.Errorf("stdout:\n%s", out)
+	}
+	for _, f := range []string{"tokenflow.db", "jwt-secret", "demo-password"} {
+		info, err := os.Stat(filepath.Join(vars["DATA_DIR"], f))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if f != "tokenflow.db" && info.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", f, info.Mode().Perm())
+		}
+	}
+	pw, _ := os.ReadFile(filepath.Join(vars["DATA_DIR"], "demo-password"))
+	c := newClient(t)
+	res, err := c.PostForm(base+"/auth/login", url.Values{"username": {"demo"}, "password": {strings.TrimSpace(string(pw))}})
+	if err != nil || res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("demo login: %v %v", res, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("graceful shutdown returned %v", err)
+	}
+
+	// A second start keeps the demo account and prints it again, once.
+	_, stdout2, stop2 := startInProcess(t, vars)
+	if out := stdout2.String(); !strings.Contains(out, `demo account: username "demo", password "`+strings.TrimSpace(string(pw))) {
+		t.Errorf("second start stdout:\n%s", out)
+	}
+	stop2()
+}
+
+func TestRunRefusesBadSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		setting string
+	}{
+		{"nok, malformed TTL", map[string]string{"ACCESS_TOKEN_TTL": "banana"}, "ACCESS_TOKEN_TTL"},
+		{"nok, production without secret", map[string]string{"APP_ENV": "production"}, "JWT_SECRET"},
+		{"nok, production with a short secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": "0123456789"}, "JWT_SECRET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := testEnv(t)
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			err := Run(context.Background(), func(k string) string { return vars[k] }, &bytes.Buffer{}, &bytes.Buffer{}, nil)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.setting) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.setting)
+			}
+		})
+	}
+}
+
+func TestRestartKeepsEveryoneLoggedIn(t *testing.T) {
+	vars := testEnv(t)
+	base, _, stop := startInProcess(t, vars)
+	c := newClient(t)
+	register(t, c, base, "restart", "a long password")
+	if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusOK {
+		t.Fatalf("/api/me before restart: %d", got)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	base2, _, stop2 := startInProcess(t, vars)
+	defer stop2()
+	// Cookies are per host, not per port, so the jar carries over to the new port.
+	if got := status(t, c, http.MethodGet, base2+"/api/me"); got != http.StatusOK {
+		t.Fatalf("/api/me after restart: %d (the development key was not kept)", got)
+	}
+	if got := status(t, c, http.MethodPost, base2+"/auth/refresh"); got != http.StatusOK {
+		t.Fatalf("refresh after restart: %d", got)
+	}
+}
+
+// child starts the test binary as the server, the way main runs.
+func child(t *testing.T, vars map[string]string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "TOKENFLOW_TEST_CHILD=1")
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		if _, u, ok := strings.Cut(lines.Text(), "listening on "); ok {
+			go func() {
+				for lines.Scan() {
+				}
+			}()
+			return cmd, u
+		}
+	}
+	t.Fatal("child server printed no URL")
+	return nil, ""
+}
+
+func TestKillNineLosesNoCommittedUserOrSession(t *testing.T) {
+	vars := testEnv(t)
+	cmd, base := child(t, vars)
+	c := newClient(t)
+	register(t, c, base, "crash", "a long password")
+	if got := status(t, c, http.MethodPost, base+"/auth/refresh"); got != http.StatusOK {
+		t.Fatalf("refresh: %d", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	_, base2 := child(t, vars)
+	if got := status(t, c, http.MethodPost, base2+"/auth/refresh"); got != http.StatusOK {
+		t.Fatalf("refresh after kill -9: %d (session lost)", got)
+	}
+	res, err := newClient(t).PostForm(base2+"/auth/login", url.Values{"username": {"crash"}, "password": {"a long password"}})
+	if err != nil || res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login after kill -9: %v %v (user lost)", res, err)
+	}
+}
+
+func TestSIGTERMExitsZero(t *testing.T) {
+	vars := testEnv(t)
+	cmd, base := child(t, vars)
+	if got := status(t, http.DefaultClient, http.MethodGet, base+"/healthz"); got != http.StatusOK {
+		t.Fatalf("healthz: %d", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v, want status 0", err)
+	}
+}

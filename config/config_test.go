@@ -1,0 +1,75 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.Env != Development || c.AccessTokenTTL != 5*time.Minute || c.RefreshTokenTTL != 168*time.Hour ||
+		c.SessionMaxAge != 720*time.Hour || c.RefreshReuseGrace != 10*time.Second || c.JWTIssuer != "tokenflow" ||
+		c.JWTAudience != "tokenflow" || c.LoginFailureLimit != 5 || c.IPFailureLimit != 50 || c.RegisterRateLimit != 30 ||
+		c.JWTSecret != nil || !c.DemoUser || c.SQLitePath() != "data/tokenflow.db" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	tests := []struct {
+		name    string
+		env     map[string]string
+		setting string
+	}{
+		{"nok, duration not a duration", map[string]string{"ACCESS_TOKEN_TTL": "banana"}, "ACCESS_TOKEN_TTL"},
+		{"nok, negative duration", map[string]string{"REFRESH_REUSE_GRACE": "-1s"}, "REFRESH_REUSE_GRACE"},
+		{"nok, number without unit", map[string]string{"SESSION_MAX_AGE": "720"}, "SESSION_MAX_AGE"},
+		{"nok, limit not a number", map[string]string{"LOGIN_FAILURE_LIMIT": "five"}, "LOGIN_FAILURE_LIMIT"},
+		{"nok, limit zero", map[string]string{"IP_FAILURE_LIMIT": "0"}, "IP_FAILURE_LIMIT"},
+		{"nok, unknown environment", map[string]string{"APP_ENV": "prod"}, "APP_ENV"},
+		{"nok, address without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
+		{"nok, bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.1, nonsense"}, "TRUSTED_PROXIES"},
+		{"nok, postgres not yet", map[string]string{"DATABASE_URL": "postgres://x"}, "DATABASE_URL"},
+		{"nok, access longer than refresh", map[string]string{"ACCESS_TOKEN_TTL": "200h"}, "ACCESS_TOKEN_TTL"},
+		{"nok, refresh longer than max age", map[string]string{"REFRESH_TOKEN_TTL": "800h"}, "REFRESH_TOKEN_TTL"},
+		{"nok, production without secret", map[string]string{"APP_ENV": "production"}, "JWT_SECRET"},
+		{"nok, production with short secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": secret[:31]}, "JWT_SECRET"},
+		{"nok, development with tiny secret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(tt.env))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.HasPrefix(err.Error(), tt.setting+":") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q should be one line starting with %s:", err, tt.setting)
+			}
+		})
+	}
+}
+
+func TestLoadProduction(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32),
+		"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5", "ACCESS_TOKEN_TTL": "20s",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Production() || c.DemoUser || string(c.JWTSecret) != strings.Repeat("k", 32) || c.AccessTokenTTL != 20*time.Second {
+		t.Fatalf("%+v", c)
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "10.0.0.0/8" || c.TrustedProxies[1].String() != "192.168.1.5/32" {
+		t.Fatalf("proxies %v", c.TrustedProxies)
+	}
+}

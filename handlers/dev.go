@@ -1,0 +1,51 @@
+package handlers
+
+// Development tools: routes that exist only when APP_ENV is not production,
+// so people can watch the refresh flow without waiting for a token to expire.
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"tokenflow/store"
+	"tokenflow/tokens"
+)
+
+// expiredTokens is what the development tool needs beyond AccessTokens. It
+// is a separate interface so fakes of AccessTokens need not grow a method
+// that production never calls.
+type expiredTokens interface {
+	IssueExpired(userID, username, sessionID string) (string, tokens.Claims, error)
+}
+
+var _ expiredTokens = (*tokens.Manager)(nil)
+
+// expireAccess is POST /dev/expire-access (development only, behind the
+// page guard): it swaps the access cookie for a token of the same user and
+// session that has already expired, and sends the browser back to the
+// dashboard. There the guard refuses the token as expired and answers with
+// the refresh interstitial, which trades the refresh token for a new pair:
+// the whole refresh flow, on demand. The refresh cookie is left alone.
+func (h *handler) expireAccess(c echo.Context) error {
+	noStore(c)
+	issuer, ok := h.tokens.(expiredTokens)
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotImplemented, "This token manager cannot issue expired tokens.")
+	}
+	cl := claimsFrom(c)
+	sess, err := h.store.Session(c.Request().Context(), cl.SessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusConflict, "This session no longer exists: log in again.")
+	}
+	if err != nil {
+		return err
+	}
+	expired, _, err := issuer.IssueExpired(cl.Subject, cl.Username, cl.SessionID)
+	if err != nil {
+		return err
+	}
+	h.setAccessCookie(c, expired, sess.ExpiresAt())
+	return c.Redirect(http.StatusSeeOther, "/dashboard")
+}
