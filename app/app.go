@@ -142,10 +142,18 @@ func baseURL(addr net.Addr) string {
 	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(tcp.Port)))
 }
 
+// expiredDeleter is the part of the store the cleanup job uses.
+type expiredDeleter interface {
+	DeleteExpired(ctx context.Context, batch int) (int, error)
+}
+
+// cleanupBatch bounds how many sessions one DELETE removes, so cleanup never
+// holds the write lock for long.
+const cleanupBatch = 500
+
 // cleanupLoop deletes dead sessions and their tokens in bounded batches, so
 // the tables do not grow without limit.
-func cleanupLoop(ctx context.Context, st *store.SQLite, every time.Duration, log *slog.Logger) {
-	const batch = 500
+func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -156,13 +164,13 @@ func cleanupLoop(ctx context.Context, st *store.SQLite, every time.Duration, log
 		}
 		total := 0
 		for ctx.Err() == nil {
-			n, err := st.DeleteExpired(ctx, batch)
+			n, err := st.DeleteExpired(ctx, cleanupBatch)
 			if err != nil {
 				log.Error("cleanup failed", "error", err.Error())
 				break
 			}
 			total += n
-			if n < batch {
+			if n < cleanupBatch {
 				break
 			}
 		}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,6 +15,10 @@ import (
 // loginFailed is the one message for an unknown user and a wrong password,
 // so the form does not tell an attacker which usernames exist.
 const loginFailed = "The username or password is not right."
+
+// loginThrottled is the one message for every throttled login: the same for
+// a locked account, a busy address, and a username that does not exist.
+const loginThrottled = "Too many failed attempts. Please wait a few minutes, then try again."
 
 // loginForm is GET /auth/login.
 func (h *handler) loginForm(c echo.Context) error {
@@ -43,6 +48,17 @@ func (h *handler) login(c echo.Context) error {
 		return render(c, http.StatusBadRequest, views.LoginPage(view))
 	}
 
+	// The throttle comes before any lookup or hashing, so a throttled guess
+	// costs us nothing and tells nothing (unknown accounts are counted too).
+	attempt, wait := h.throttle.beginLogin(username, c.RealIP(), h.now())
+	if wait > 0 {
+		h.log.Warn("login throttled", "ip", c.RealIP(), "retry_after_s", retryAfterSeconds(wait))
+		noStore(c)
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(wait)))
+		view.Error = loginThrottled
+		return render(c, http.StatusTooManyRequests, views.LoginPage(view))
+	}
+
 	ctx := c.Request().Context()
 	user, err := h.store.UserByUsername(ctx, username)
 	switch {
@@ -53,16 +69,19 @@ func (h *handler) login(c echo.Context) error {
 		view.Error = loginFailed
 		return render(c, http.StatusUnauthorized, views.LoginPage(view))
 	case err != nil:
+		attempt.aborted()
 		return err
 	}
 	ok, err := h.passwords.Verify(ctx, pw, user.PasswordHash)
 	if err != nil {
+		attempt.aborted()
 		return err
 	}
 	if !ok {
 		view.Error = loginFailed
 		return render(c, http.StatusUnauthorized, views.LoginPage(view))
 	}
+	attempt.succeeded()
 	if err := h.startSession(c, user); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -43,6 +44,15 @@ func (h *handler) register(c echo.Context) error {
 	}
 	if len(view.Errors) > 0 {
 		return render(c, http.StatusUnprocessableEntity, views.RegisterPage(view))
+	}
+
+	// Counted once the form is valid: that is where the argon2 work and a
+	// new row begin.
+	if wait := h.throttle.allowRegistration(c.RealIP(), h.now()); wait > 0 {
+		h.log.Warn("registration throttled", "ip", c.RealIP(), "retry_after_s", retryAfterSeconds(wait))
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(wait)))
+		view.Errors["form"] = "Too many registrations from your network. Please try again later."
+		return render(c, http.StatusTooManyRequests, views.RegisterPage(view))
 	}
 
 	hash, err := h.passwords.Hash(c.Request().Context(), pw)

@@ -60,13 +60,13 @@ type Settings struct {
 	// X-Forwarded-Proto are believed. Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
 	// LoginFailureLimit is the number of failed logins per account before
-	// growing delays start.
+	// growing delays start. Zero means the default, 5.
 	LoginFailureLimit int
 	// IPFailureLimit is the number of failed logins per client address per
-	// 15 minutes.
+	// 15 minutes. Zero means the default, 50.
 	IPFailureLimit int
 	// RegisterRateLimit is the number of registrations per client address
-	// per hour.
+	// per hour. Zero means the default, 30.
 	RegisterRateLimit int
 }
 
@@ -89,4 +89,5 @@ type handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 	proxies   []netip.Prefix
+	throttle  *throttle
 }

@@ -320,4 +320,3 @@ func TestUnknownPathsAre404NotLogin(t *testing.T) {
 		}
 	}
 }
-

@@ -9,6 +9,9 @@ import (
 // maxNextLen bounds the redirect target we are willing to carry around.
 const maxNextLen = 2048
 
+// maxNextDecodes bounds the rounds of percent-decoding SafeNext checks.
+const maxNextDecodes = 4
+
 // SafeNext returns raw when it is a path on this site, or "" when it could
 // send the browser elsewhere. It is the only gate for the `next` parameter:
 // a local path starts with one "/", and has no scheme, no host, no "//" or
@@ -23,9 +26,26 @@ func SafeNext(raw string) string {
 		return ""
 	}
 	// "/%2F%2Fevil" and friends: a server or proxy that decodes once
-	// would turn them into a host.
-	if dec, err := url.PathUnescape(raw); err != nil || !localPath(dec) {
-		return ""
+	// would turn them into a host. Decode as often as that keeps changing
+	// the value ("/%252F%252Fevil" needs two rounds); every round must
+	// still be a local path. A value that stops decoding cleanly (a lone
+	// "%" after decoding "%25") is checked as far as it went.
+	dec := raw
+	for round := 0; ; round++ {
+		d, err := url.PathUnescape(dec)
+		if err != nil {
+			if round == 0 {
+				return "" // raw itself is not valid percent-encoding
+			}
+			break
+		}
+		if d == dec {
+			break
+		}
+		if round == maxNextDecodes || !localPath(d) {
+			return "" // still changing after this many rounds: not a link anyone wrote
+		}
+		dec = d
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {

@@ -27,6 +27,7 @@ func New(d Deps) (*echo.Echo, error) {
 		log:       d.Logger,
 		now:       d.Now,
 		proxies:   d.Settings.TrustedProxies,
+		throttle:  newThrottle(d.Settings),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -49,7 +49,7 @@ type testApp struct {
 const testSecret = "test-secret-test-secret-test-secret!"
 
 // newTestApp builds the app; edit adjusts the settings before New.
-func newTestApp(t *testing.T, edit ...func(*Deps)) *testApp {
+func newTestApp(t testing.TB, edit ...func(*Deps)) *testApp {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "test.db"))

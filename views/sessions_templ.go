@@ -62,7 +62,7 @@ func SessionsPage(v SessionsView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<p>Each login on a device is a session with its own refresh token. Revoking one stops it from refreshing: it ends when its current access token expires, within minutes.</p><div class=\"table-scroll\"><table class=\"sessions\" data-testid=\"sessions\"><caption class=\"visually-hidden\">Active sessions</caption> <thead><tr><th scope=\"col\">Device</th><th scope=\"col\">Address</th><th scope=\"col\">Started</th><th scope=\"col\">Last refresh</th><th scope=\"col\">Ends</th><th scope=\"col\"><span class=\"visually-hidden\">Action</span></th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<p>Each login on a device is a session with its own refresh token. Revoking one stops it from refreshing: it ends when its current access token expires, within minutes.</p><div class=\"table-scroll\" role=\"region\" aria-label=\"Active sessions (scrolls sideways on narrow screens)\" tabindex=\"0\"><table class=\"sessions\" data-testid=\"sessions\"><caption class=\"visually-hidden\">Active sessions</caption> <thead><tr><th scope=\"col\">Device</th><th scope=\"col\">Address</th><th scope=\"col\">Started</th><th scope=\"col\">Last refresh</th><th scope=\"col\">Ends</th><th scope=\"col\"><span class=\"visually-hidden\">Action</span></th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

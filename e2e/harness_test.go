@@ -1,0 +1,591 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"tokenflow/app"
+)
+
+// Lifetimes the server runs with. The access token lives 2s and the server
+// allows no clock leeway, so a token is refused about 1-2s after issue (exp
+// is whole seconds). A rotated refresh token presented again more than 1s
+// later counts as stolen.
+const (
+	accessTTL  = 2 * time.Second
+	reuseGrace = 1 * time.Second
+
+	// waitTimeout bounds every wait for a page, an element or an attribute.
+	waitTimeout = 5 * time.Second
+	// browserTimeout bounds one browser's whole life, so a hang fails the
+	// test instead of the suite.
+	browserTimeout = 30 * time.Second
+)
+
+// Cookie names (handlers.AccessCookie, handlers.RefreshCookie). Spelled out
+// here: the browser tests check the public contract, not the Go constants.
+const (
+	accessCookie  = "tf_access_token"
+	refreshCookie = "tf_refresh_token"
+)
+
+const testPassword = "correct horse battery"
+
+// server is one tokenflow started with app.Run for one test.
+type server struct {
+	URL      string
+	logs     *syncBuffer
+	chromium string // the browser every test of this package drives
+}
+
+// startServer runs the real app on 127.0.0.1:0 with a fresh data folder and
+// short lifetimes. Cleanup cancels its context and waits for Run to return.
+// Every test here needs a browser, so it first finds Chromium (or skips).
+func startServer(t *testing.T) *server {
+	t.Helper()
+	browser := chromium(t)
+	env := map[string]string{
+		"ADDR":                "127.0.0.1:0",
+		"DATA_DIR":            t.TempDir(),
+		"ACCESS_TOKEN_TTL":    accessTTL.String(),
+		"ACCESS_TOKEN_LEEWAY": "0s",
+		"REFRESH_TOKEN_TTL":   "1h",
+		"SESSION_MAX_AGE":     "2h",
+		"REFRESH_REUSE_GRACE": reuseGrace.String(),
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, func(k string) string { return env[k] }, logs, logs, func(u string) { ready <- u })
+	}()
+	srv := &server{logs: logs, chromium: browser}
+	select {
+	case srv.URL = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("app.Run returned before listening: %v\n%s", err, logs)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("app.Run did not listen within 10s\n%s", logs)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("app.Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("app.Run did not return within 15s of cancel")
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs)
+		}
+	})
+	return srv
+}
+
+// noRedirects is an HTTP client for the test's own requests to the server
+// (outside any browser): it shows redirects instead of following them.
+var noRedirects = &http.Client{
+	Timeout:       5 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// createUser registers an account with a plain form post from Go, then
+// logs that session out, so a test starts with an account and no session.
+func (s *server) createUser(t *testing.T, username string) {
+	t.Helper()
+	form := url.Values{"username": {username}, "password": {testPassword}, "password_confirm": {testPassword}}
+	res, err := noRedirects.PostForm(s.URL+"/auth/register", form)
+	if err != nil {
+		t.Fatalf("registering %s: %v", username, err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("registering %s: status %d, want 303", username, res.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/auth/logout", nil)
+	for _, c := range res.Cookies() {
+		req.AddCookie(c)
+	}
+	res, err = noRedirects.Do(req)
+	if err != nil {
+		t.Fatalf("logging %s out after registering: %v", username, err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logging %s out after registering: status %d, want 303", username, res.StatusCode)
+	}
+}
+
+// status is the status of a plain GET (redirects not followed).
+func (s *server) status(t *testing.T, path string) int {
+	t.Helper()
+	res, err := noRedirects.Get(s.URL + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// refreshOutsideBrowser presents a refresh token the way any HTTP client
+// could, and returns the status.
+func (s *server) refreshOutsideBrowser(t *testing.T, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/auth/refresh", nil)
+	req.Header.Set("Accept", "application/json")
+	req.AddCookie(&http.Cookie{Name: refreshCookie, Value: token})
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatalf("POST /auth/refresh: %v", err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// waitAccessExpired waits until the server refuses the access token: it
+// sleeps until the token's exp claim, then asks /api/me until the answer is
+// 401. Waiting on the clock is the point here, and exp says how long.
+func (s *server) waitAccessExpired(t *testing.T, token string) {
+	t.Helper()
+	if exp, ok := expiry(token); ok {
+		if d := time.Until(exp); d > 0 && d <= accessTTL+time.Second {
+			time.Sleep(d)
+		}
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := noRedirects.Do(req)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusUnauthorized {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the access token was still accepted %v after its expiry (last error %v)", waitTimeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// expiry reads the exp claim of a JWT without verifying it.
+func expiry(jwt string) (time.Time, bool) {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || claims.Exp == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(claims.Exp, 0), true
+}
+
+// chromium finds the browser, or skips (fails with CI=true) when there is none.
+func chromium(t *testing.T) string {
+	t.Helper()
+	// The Debian binary itself: the /usr/bin/chromium wrapper script is noisy.
+	if _, err := os.Stat("/usr/lib/chromium/chromium"); err == nil {
+		return "/usr/lib/chromium/chromium"
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const msg = "Chromium is not installed, so the browser tests cannot run: install it with `apt-get install -y chromium`"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + " (CI=true: a missing browser is a failure)")
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// tab is one browser tab (a chromedp context) on the test's server.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+	srv *server
+}
+
+// newBrowser starts a fresh headless Chromium (own profile folder, so its
+// own cookie jar) and returns its first tab. Cleanup closes the browser.
+func newBrowser(t *testing.T, srv *server) *tab {
+	t.Helper()
+	path := srv.chromium
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("password-store", "basic"),
+		chromedp.WindowSize(1280, 900),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	base, cancelBase := context.WithTimeout(context.Background(), browserTimeout)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(base, opts...)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+		cancelBase()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting Chromium (%s): %v", path, err)
+	}
+	return &tab{t: t, ctx: ctx, srv: srv}
+}
+
+// newTab opens another tab of the same browser: same cookies, same
+// BroadcastChannel and Web Locks scope.
+func (b *tab) newTab() *tab {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	b.t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		b.t.Fatalf("opening a tab: %v", err)
+	}
+	return &tab{t: b.t, ctx: ctx, srv: b.srv}
+}
+
+// newSeparateProfile opens a tab in a new browser context of the same
+// browser: an incognito-like profile with its own cookie jar, as a second
+// device would have.
+func (b *tab) newSeparateProfile() *tab {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	b.t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		b.t.Fatalf("opening a separate browser context: %v", err)
+	}
+	return &tab{t: b.t, ctx: ctx, srv: b.srv}
+}
+
+// do runs actions and fails the test on error.
+func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v (page: %s)", what, err, b.where())
+	}
+}
+
+// open navigates to a path of the server and waits for the load event.
+func (b *tab) open(path string) {
+	b.t.Helper()
+	b.do("opening "+path, chromedp.Navigate(b.srv.URL+path))
+}
+
+// click clicks the first element matching the CSS selector.
+func (b *tab) click(sel string) {
+	b.t.Helper()
+	b.do("clicking "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// fill sets form fields by element id.
+func (b *tab) fill(fields map[string]string) {
+	b.t.Helper()
+	for id, v := range fields {
+		b.do("filling #"+id, chromedp.SetValue(chromedp.ID(id), v))
+	}
+}
+
+// evalJS evaluates an expression in the page; promises are awaited.
+func evalJS[T any](b *tab, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v (page: %s)", expr, err, b.where())
+	}
+	return v
+}
+
+// text is the trimmed textContent of the first element matching sel.
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	return evalJS[string](b, fmt.Sprintf(`(document.querySelector(%q)?.textContent ?? "").trim()`, sel))
+}
+
+// where is the page's URL, for failure messages (best effort).
+func (b *tab) where() string {
+	ctx, cancel := context.WithTimeout(b.ctx, time.Second)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	return loc
+}
+
+// pageState is what waitPage looks at.
+type pageState struct {
+	Path     string `json:"path"`
+	Search   string `json:"search"`
+	Ready    string `json:"ready"`
+	HasMatch bool   `json:"hasMatch"`
+}
+
+// waitPage waits until the tab shows path (query ignored), has finished
+// loading, and has an element matching sel. It polls, because the page may
+// pass through redirects, the interstitial and script navigations on the
+// way; errors while a document is being replaced are expected and retried.
+// It returns the query string of the page it found.
+func (b *tab) waitPage(path, sel string) string {
+	b.t.Helper()
+	expr := fmt.Sprintf(`({path: location.pathname, search: location.search, ready: document.readyState, hasMatch: !!document.querySelector(%q)})`, sel)
+	deadline := time.Now().Add(waitTimeout)
+	var last pageState
+	var lastErr error
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, time.Second)
+		st, err := chromedp.Run(ctx, chromedp.Evaluate[pageState](expr))
+		cancel()
+		if err == nil {
+			last, lastErr = st, nil
+			if st.Path == path && st.Ready == "complete" && st.HasMatch {
+				return st.Search
+			}
+		} else {
+			lastErr = err
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("waited %v for %s with %s; last seen: path %q%s, readyState %q, match %v, error %v",
+				waitTimeout, path, sel, last.Path, last.Search, last.Ready, last.HasMatch, lastErr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitAttr waits until the first element matching sel has the attribute,
+// and returns its value.
+func (b *tab) waitAttr(sel, attr string) string {
+	b.t.Helper()
+	expr := fmt.Sprintf(`document.querySelector(%q)?.getAttribute(%q) ?? null`, sel, attr)
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, time.Second)
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[*string](expr))
+		cancel()
+		if err == nil && v != nil {
+			return *v
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("waited %v for %s[%s] (last error %v, page %s)", waitTimeout, sel, attr, err, b.where())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// register creates an account through the registration form and waits for
+// the dashboard.
+func (b *tab) register(username string) {
+	b.t.Helper()
+	b.open("/auth/register")
+	b.fill(map[string]string{"username": username, "password": testPassword, "password_confirm": testPassword})
+	b.click(`form[data-testid="register-form"] button[type="submit"]`)
+	b.waitPage("/dashboard", `[data-testid="username"]`)
+}
+
+// login fills and submits the login form that the tab shows.
+func (b *tab) login(username string) {
+	b.t.Helper()
+	b.waitPage("/auth/login", `form[data-testid="login-form"]`)
+	b.fill(map[string]string{"username": username, "password": testPassword})
+	b.click(`form[data-testid="login-form"] button[type="submit"]`)
+}
+
+// cookie returns the browser's cookie of that name for the server, read
+// through DevTools (page scripts cannot see HttpOnly cookies), or nil.
+func (b *tab) cookie(name string) *network.Cookie {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	// The refresh cookie has Path=/auth, so ask for a URL under /auth.
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{b.srv.URL + "/auth/refresh"}})
+	if err != nil {
+		b.t.Fatalf("reading cookies: %v", err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// cookieValue is the value of a cookie that must be there.
+func (b *tab) cookieValue(name string) string {
+	b.t.Helper()
+	c := b.cookie(name)
+	if c == nil {
+		b.t.Fatalf("the browser has no %s cookie", name)
+	}
+	return c.Value
+}
+
+// setRefreshCookie writes the refresh cookie through DevTools, with the
+// attributes the server gives it.
+func (b *tab) setRefreshCookie(value string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	_, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
+		Name:     refreshCookie,
+		Value:    value,
+		URL:      b.srv.URL + "/auth/refresh",
+		Path:     "/auth",
+		HTTPOnly: new(true),
+		SameSite: network.CookieSameSiteStrict,
+	})
+	if err != nil {
+		b.t.Fatalf("setting the refresh cookie: %v", err)
+	}
+}
+
+// setAccessCookie writes the access cookie through DevTools.
+func (b *tab) setAccessCookie(value string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	_, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
+		Name:     accessCookie,
+		Value:    value,
+		URL:      b.srv.URL + "/",
+		Path:     "/",
+		HTTPOnly: new(true),
+		SameSite: network.CookieSameSiteLax,
+	})
+	if err != nil {
+		b.t.Fatalf("setting the access cookie: %v", err)
+	}
+}
+
+// disableScripts turns page JavaScript off (or on again) for this tab, as a
+// browser with JavaScript disabled would be.
+func (b *tab) disableScripts(off bool) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: off}); err != nil {
+		b.t.Fatalf("Emulation.setScriptExecutionDisabled(%v): %v", off, err)
+	}
+}
+
+// request is one request the page sent, as DevTools reported it.
+type request struct {
+	Method, Path string
+}
+
+// netLog records the requests of a tab from the DevTools network events.
+type netLog struct {
+	mu   sync.Mutex
+	reqs []request
+}
+
+// recordRequests starts recording the tab's requests (from now on).
+func (b *tab) recordRequests() *netLog {
+	b.t.Helper()
+	l := &netLog{}
+	err := chromedp.Listen(b.ctx, func(ev any) {
+		e, ok := ev.(*network.EventRequestWillBeSent)
+		if !ok || e.Request == nil {
+			return
+		}
+		u, err := url.Parse(e.Request.URL)
+		if err != nil {
+			return
+		}
+		l.mu.Lock()
+		l.reqs = append(l.reqs, request{Method: e.Request.Method, Path: u.Path})
+		l.mu.Unlock()
+	})
+	if err != nil {
+		b.t.Fatalf("listening to network events: %v", err)
+	}
+	return l
+}
+
+// count is how many recorded requests had this method and path.
+func (l *netLog) count(method, path string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.reqs {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *netLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, r := range l.reqs {
+		if !strings.HasPrefix(r.Path, "/static/") {
+			fmt.Fprintf(&b, "%s %s; ", r.Method, r.Path)
+		}
+	}
+	return b.String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's log writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// docsDir is where the README's screenshots live, from this package.
+var docsDir = filepath.Join("..", "docs")
+
+// With UPDATE_SCREENSHOTS=1, writes the README's screenshots: the login
+// page, the dashboard (after a call of the API), the sessions page with two
+// devices, and the interstitial (its no-script form, so it stays on screen).
+func TestScreenshotsForREADME(t *testing.T) {
+	if os.Getenv("UPDATE_SCREENSHOTS") != "1" {
+		t.Skip("set UPDATE_SCREENSHOTS=1 to write docs/*.png")
+	}
+	srv := startServer(t)
+	srv.createUser(t, "ada")
+	b := newBrowser(t, srv)
+	b.emulateDesktop(1100, 800)
+
+	b.open("/auth/login?next=/dashboard")
+	b.waitPage("/auth/login", `form[data-testid="login-form"]`)
+	b.fill(map[string]string{"username": "ada"})
+	b.screenshot("login.png")
+
+	b.fill(map[string]string{"password": testPassword})
+	b.click(`form[data-testid="login-form"] button[type="submit"]`)
+	b.waitPage("/dashboard", `[data-testid="username"]`)
+	b.click("#call-api")
+	b.waitAttr("#api-log", "data-status")
+	b.screenshot("dashboard.png")
+
+	phone := b.newSeparateProfile()
+	phone.open("/auth/login")
+	phone.login("ada")
+	phone.waitPage("/dashboard", `[data-testid="username"]`)
+	b.open("/sessions")
+	b.waitPage("/sessions", `[data-testid="current-session"]`)
+	b.screenshot("sessions.png")
+
+	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	b.disableScripts(true)
+	b.open("/dashboard")
+	b.waitPage("/dashboard", `[data-testid="continue"]`)
+	b.screenshot("interstitial.png")
+}
+
+// emulateDesktop sets a desktop viewport for screenshots.
+func (b *tab) emulateDesktop(width, height int64) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	_, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+		Width: width, Height: height, DeviceScaleFactor: 1,
+	})
+	if err != nil {
+		b.t.Fatalf("Emulation.setDeviceMetricsOverride: %v", err)
+	}
+}
+
+// screenshot writes a full-page PNG of the tab to docs/name.
+func (b *tab) screenshot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(docsDir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatalf("writing %s: %v", path, err)
+	}
+	b.t.Logf("wrote %s (%d KiB)", path, len(png)>>10)
+}
