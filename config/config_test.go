@@ -43,6 +43,8 @@ func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
 		{"nok, refresh longer than max age", map[string]string{"REFRESH_TOKEN_TTL": "800h"}, "REFRESH_TOKEN_TTL"},
 		{"nok, production without secret", map[string]string{"APP_ENV": "production"}, "JWT_SECRET"},
 		{"nok, production with short secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": secret[:31]}, "JWT_SECRET"},
+		{"nok, leeway above 5s", map[string]string{"ACCESS_TOKEN_LEEWAY": "6s"}, "ACCESS_TOKEN_LEEWAY"},
+		{"nok, negative leeway", map[string]string{"ACCESS_TOKEN_LEEWAY": "-1s"}, "ACCESS_TOKEN_LEEWAY"},
 		{"nok, development with tiny secret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
 	}
 	for _, tt := range tests {
@@ -68,6 +70,14 @@ func TestLoadProduction(t *testing.T) {
 	}
 	if !c.Production() || c.DemoUser || string(c.JWTSecret) != strings.Repeat("k", 32) || c.AccessTokenTTL != 20*time.Second {
 		t.Fatalf("%+v", c)
+	}
+	if c.AccessTokenLeeway != 5*time.Second {
+		t.Errorf("leeway default %v, want 5s", c.AccessTokenLeeway)
+	}
+	for _, v := range []string{"0", "0s", "2s", "5s"} {
+		if _, err := Load(env(map[string]string{"ACCESS_TOKEN_LEEWAY": v})); err != nil {
+			t.Errorf("ACCESS_TOKEN_LEEWAY=%s refused: %v", v, err)
+		}
 	}
 	if len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "10.0.0.0/8" || c.TrustedProxies[1].String() != "192.168.1.5/32" {
 		t.Fatalf("proxies %v", c.TrustedProxies)

@@ -7,6 +7,7 @@
   if (!page) return;
   var next = page.getAttribute("data-next") || "/dashboard";
   var status = document.getElementById("interstitial-status");
+  if (status) status.textContent = "Refreshing…";
   var refresh = window.tokenflow ? window.tokenflow.refresh : function () { return Promise.resolve(false); };
   refresh().then(function (ok) {
     if (ok) {

@@ -67,7 +67,7 @@ func InterstitialPage(v InterstitialView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</code>.</p><p class=\"muted\" id=\"interstitial-status\" role=\"status\">Refreshing…</p><noscript><form method=\"post\" action=\"/auth/refresh\"><input type=\"hidden\" name=\"next\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</code>.</p><p class=\"muted\" id=\"interstitial-status\" role=\"status\"></p><noscript><form method=\"post\" action=\"/auth/refresh\"><input type=\"hidden\" name=\"next\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
