@@ -38,7 +38,7 @@ func (h *handler) peerTrusted(c echo.Context) bool {
 	if err != nil {
 		return false
 	}
-	for _, p := range h.proxies {
+	for _, p := range h.settings.TrustedProxies {
 		if p.Contains(addr.Unmap()) {
 			return true
 		}

@@ -88,6 +88,5 @@ type handler struct {
 	settings  Settings
 	log       *slog.Logger
 	now       func() time.Time
-	proxies   []netip.Prefix
 	throttle  *throttle
 }

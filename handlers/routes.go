@@ -26,7 +26,6 @@ func New(d Deps) (*echo.Echo, error) {
 		settings:  d.Settings,
 		log:       d.Logger,
 		now:       d.Now,
-		proxies:   d.Settings.TrustedProxies,
 		throttle:  newThrottle(d.Settings),
 	}
 	if h.log == nil {
