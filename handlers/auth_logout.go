@@ -17,10 +17,10 @@ const (
 	scopeGlobal = "global" // all sessions of the user
 )
 
-// logout is POST /auth/logout. It finds the caller's session through the
-// refresh cookie (or, failing that, a still-valid access cookie), revokes
-// what the scope says, and clears the cookies unless only the other
-// sessions were ended. With no session it still clears the cookies.
+// logout is POST /auth/logout. It finds the caller's live session through
+// the refresh cookie (or, failing that, a still-valid access cookie),
+// revokes what the scope says, and clears the cookies unless only the other
+// sessions were ended. With no live session it only clears the cookies.
 func (h *handler) logout(c echo.Context) error {
 	noStore(c)
 	form, err := readForm(c)
@@ -36,52 +36,71 @@ func (h *handler) logout(c echo.Context) error {
 	}
 
 	ctx := c.Request().Context()
-	userID, sessionID, err := h.currentSession(c)
+	sess, ok, err := h.currentSession(c)
 	if err != nil {
 		return err
 	}
-	if userID != "" {
+	if ok {
 		switch scope {
 		case scopeLocal:
-			err = h.store.RevokeSession(ctx, userID, sessionID, store.EventLogout, client(c))
+			err = h.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client(c))
 		case scopeOthers:
-			_, err = h.store.RevokeUserSessions(ctx, userID, sessionID, client(c))
+			_, err = h.store.RevokeUserSessions(ctx, sess.UserID, sess.ID, client(c))
 		case scopeGlobal:
-			if err = h.store.RevokeSession(ctx, userID, sessionID, store.EventLogout, client(c)); err == nil {
-				_, err = h.store.RevokeUserSessions(ctx, userID, "", client(c))
+			if err = h.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client(c)); err == nil {
+				_, err = h.store.RevokeUserSessions(ctx, sess.UserID, "", client(c))
 			}
 		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-	}
-	if scope == scopeOthers && userID != "" {
-		return c.Redirect(http.StatusSeeOther, "/sessions")
+		if scope == scopeOthers {
+			return c.Redirect(http.StatusSeeOther, "/sessions")
+		}
 	}
 	h.clearAuthCookies(c)
 	h.setNotice(c, noticeLogout)
 	return c.Redirect(http.StatusSeeOther, "/auth/login")
 }
 
-// currentSession identifies the caller's session for logout: the refresh
-// cookie first (it reaches /auth), else a valid access token. Empty strings
-// when neither works.
-func (h *handler) currentSession(c echo.Context) (userID, sessionID string, err error) {
-	if ck, cerr := c.Cookie(RefreshCookie); cerr == nil {
-		if hash, herr := tokens.HashRefreshToken(ck.Value); herr == nil {
-			sess, serr := h.store.SessionByRefreshHash(c.Request().Context(), hash)
-			switch {
-			case serr == nil:
-				return sess.UserID, sess.ID, nil
-			case !errors.Is(serr, store.ErrRefreshUnknown):
-				return "", "", serr
-			}
-		}
+// currentSession identifies the caller's live session for logout: through
+// the refresh cookie (it reaches /auth) when it is the session's current
+// token, else through a valid access token. ok is false when neither names a
+// session that is still alive: a rotated or revoked token identifies nobody,
+// so a thief replaying an old token cannot end the owner's other sessions.
+func (h *handler) currentSession(c echo.Context) (sess store.Session, ok bool, err error) {
+	ctx := c.Request().Context()
+	sess, err = h.store.SessionByRefreshHash(ctx, refreshHash(c))
+	if err == nil {
+		return sess, sess.Active(h.now()), nil
 	}
-	if ck, cerr := c.Cookie(AccessCookie); cerr == nil && jwtShaped(ck.Value) {
-		if claims, verr := h.tokens.Verify(ck.Value); verr == nil {
-			return claims.Subject, claims.SessionID, nil
-		}
+	if !errors.Is(err, store.ErrRefreshUnknown) {
+		return store.Session{}, false, err
 	}
-	return "", "", nil
+	cl := h.accessCookieClaims(c)
+	if cl == nil {
+		return store.Session{}, false, nil
+	}
+	sess, err = h.store.Session(ctx, cl.SessionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Session{}, false, nil
+	case err != nil:
+		return store.Session{}, false, err
+	}
+	return sess, sess.UserID == cl.Subject && sess.Active(h.now()), nil
+}
+
+// refreshHash is the hash of the refresh cookie, or "" when there is no
+// well-formed one ("" matches no stored token).
+func refreshHash(c echo.Context) string {
+	ck, err := c.Cookie(RefreshCookie)
+	if err != nil {
+		return ""
+	}
+	hash, err := tokens.HashRefreshToken(ck.Value)
+	if err != nil {
+		return ""
+	}
+	return hash
 }

@@ -15,11 +15,12 @@ import (
 	"tokenflow/views"
 )
 
-// claimsKey is where the guard leaves the verified claims in the context.
-const claimsKey = "claims"
-
-// maxTokenLen: a cookie or header longer than this is not one of our tokens.
-const maxTokenLen = 8 << 10
+// Where the guard leaves what it verified in the context: the claims, and
+// the token they came from (for the inspector).
+const (
+	claimsKey   = "claims"
+	rawTokenKey = "access_token"
+)
 
 // guard returns echo-jwt middleware that accepts a token from the
 // Authorization: Bearer header or the access cookie (never from the URL) and
@@ -32,7 +33,11 @@ func (h *handler) guard(onError func(echo.Context, error) error) echo.Middleware
 		TokenLookup:      "header:Authorization:Bearer ",
 		TokenLookupFuncs: []middleware.ValuesExtractor{accessCookieExtractor},
 		ParseTokenFunc: func(c echo.Context, auth string) (any, error) {
-			return h.tokens.Verify(auth)
+			claims, err := h.tokens.Verify(auth)
+			if err == nil {
+				c.Set(rawTokenKey, auth)
+			}
+			return claims, err
 		},
 		ErrorHandler: onError,
 	}.ToMiddleware()
@@ -47,17 +52,40 @@ func (h *handler) guard(onError func(echo.Context, error) error) echo.Middleware
 // a malformed cookie is treated as absent.
 var errNoCookie = errors.New("no access cookie")
 
+// accessCookieExtractor returns every access cookie the request carries:
+// a stray cookie of the same name (another path, a sibling subdomain) must
+// not hide the good one, and echo-jwt tries each value in turn.
 func accessCookieExtractor(c echo.Context) ([]string, error) {
-	ck, err := c.Cookie(AccessCookie)
-	if err != nil || !jwtShaped(ck.Value) {
+	var values []string
+	for _, ck := range c.Request().Cookies() {
+		if ck.Name == AccessCookie && jwtShaped(ck.Value) {
+			values = append(values, ck.Value)
+		}
+	}
+	if len(values) == 0 {
 		return nil, errNoCookie
 	}
-	return []string{ck.Value}, nil
+	return values, nil
+}
+
+// accessCookieClaims verifies the access cookie outside the guard, for
+// public pages (header links) and logout. nil when there is no valid one.
+func (h *handler) accessCookieClaims(c echo.Context) *tokens.Claims {
+	values, err := accessCookieExtractor(c)
+	if err != nil {
+		return nil
+	}
+	for _, v := range values {
+		if cl, err := h.tokens.Verify(v); err == nil {
+			return cl
+		}
+	}
+	return nil
 }
 
 // jwtShaped: three non-empty base64url segments, of a sane length.
 func jwtShaped(v string) bool {
-	if len(v) == 0 || len(v) > maxTokenLen || strings.Count(v, ".") != 2 {
+	if len(v) == 0 || len(v) > tokens.MaxTokenLength || strings.Count(v, ".") != 2 {
 		return false
 	}
 	for _, part := range strings.Split(v, ".") {

@@ -4,10 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
-
-	"github.com/labstack/echo/v4"
 
 	"tokenflow/tokens"
 	"tokenflow/views"
@@ -41,19 +38,29 @@ func inspectToken(raw string) views.TokenParts {
 	for k := range p.Payload {
 		names = append(names, k)
 	}
-	sort.Slice(names, func(i, j int) bool { return claimOrder(names[i]) < claimOrder(names[j]) })
+	sort.Slice(names, func(i, j int) bool { return claimLess(names[i], names[j]) })
 	for _, k := range names {
 		t.Claims = append(t.Claims, views.ClaimView{Name: k, Value: claimValue(k, p.Payload[k]), Meaning: claimMeanings[k]})
 	}
 	return t
 }
 
-func claimOrder(name string) string {
-	order := "iss sub aud exp iat nbf jti sid username"
-	if i := strings.Index(order, name); i >= 0 {
-		return fmt.Sprintf("%03d", i)
+// claimRank orders the inspector's table: registered claims first, in the
+// order RFC 7519 lists them, then ours; unknown claims last, by name.
+var claimRank = map[string]int{"iss": 1, "sub": 2, "aud": 3, "exp": 4, "nbf": 5, "iat": 6, "jti": 7, "sid": 8, "username": 9}
+
+func claimLess(a, b string) bool {
+	ra, rb := claimRank[a], claimRank[b]
+	if ra == 0 {
+		ra = len(claimRank) + 1
 	}
-	return "999" + name
+	if rb == 0 {
+		rb = len(claimRank) + 1
+	}
+	if ra != rb {
+		return ra < rb
+	}
+	return a < b
 }
 
 // claimValue prints NumericDate claims with their human time beside them.
@@ -65,10 +72,4 @@ func claimValue(name string, v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// bearer returns the token of an Authorization: Bearer header.
-func bearer(c echo.Context) (string, bool) {
-	v, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-	return v, ok && jwtShaped(v)
 }

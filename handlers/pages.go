@@ -20,17 +20,14 @@ func (h *handler) landing(c echo.Context) error {
 // nav reads the access cookie, if any, only to choose the header links of a
 // public page. Nothing is granted on this basis.
 func (h *handler) nav(c echo.Context) views.Nav {
-	if cl := claimsFrom(c); cl != nil {
-		return views.Nav{Username: cl.Username}
+	cl := claimsFrom(c)
+	if cl == nil {
+		cl = h.accessCookieClaims(c)
 	}
-	ck, err := c.Cookie(AccessCookie)
-	if err != nil || !jwtShaped(ck.Value) {
+	if cl == nil {
 		return views.Nav{}
 	}
-	if cl, err := h.tokens.Verify(ck.Value); err == nil {
-		return views.Nav{Username: cl.Username}
-	}
-	return views.Nav{}
+	return views.Nav{Username: cl.Username}
 }
 
 // dashboard is the protected GET /dashboard.
@@ -58,22 +55,10 @@ func (h *handler) dashboard(c echo.Context) error {
 		return err
 	}
 	v.Events = eventViews(events)
-	if raw := h.presentedToken(c); raw != "" {
+	if raw, ok := c.Get(rawTokenKey).(string); ok {
 		v.Token = inspectToken(raw)
 	}
 	return render(c, http.StatusOK, views.DashboardPage(v))
-}
-
-// presentedToken is the access token the guard accepted: the cookie, or the
-// Bearer header.
-func (h *handler) presentedToken(c echo.Context) string {
-	if ck, err := c.Cookie(AccessCookie); err == nil && jwtShaped(ck.Value) {
-		return ck.Value
-	}
-	if v, ok := bearer(c); ok {
-		return v
-	}
-	return ""
 }
 
 // me is GET /api/me: the caller's verified claims as JSON.

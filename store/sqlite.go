@@ -324,6 +324,17 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 			toMillis(now), newTokenID, tokenID); err != nil {
 			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 		}
+		// A normal rotation also retires every other live token of the
+		// session: the siblings a grace window handed out. A browser keeps
+		// one refresh cookie, so only one branch is still in use; without
+		// this, whoever replayed a token inside the grace window would keep
+		// a second, undetected chain of their own. A retired sibling that
+		// comes back later is reuse like any other.
+		if _, err := tx.ExecContext(ctx,
+			`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL AND id <> ?`,
+			toMillis(now), sess.ID, newTokenID); err != nil {
+			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		}
 	}
 
 	sess.LastUsedAt = now
@@ -367,13 +378,14 @@ func revokeForReuse(ctx context.Context, tx *sql.Tx, sess Session, now time.Time
 	return sess, nil
 }
 
-// SessionByRefreshHash finds the session a refresh token belongs to,
-// whatever the state of either. Returns ErrRefreshUnknown when no token has
-// that hash.
+// SessionByRefreshHash finds the session of a refresh token that has not
+// been rotated yet, whatever the session's state (callers check Active). A
+// rotated token identifies nobody: its holder may be a thief. Returns
+// ErrRefreshUnknown when no unused token has that hash.
 func (s *SQLite) SessionByRefreshHash(ctx context.Context, hash string) (Session, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-		WHERE t.token_hash = ?`, hash)
+		WHERE t.token_hash = ? AND t.used_at IS NULL`, hash)
 	sess, err := scanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrRefreshUnknown

@@ -344,9 +344,11 @@ func TestRotateRefreshTokenScenarios(t *testing.T) {
 				{advance: 5 * time.Second, presented: "h1", next: "h2b"},
 				{advance: 5 * time.Second, presented: "h1", next: "h2c"}, // exactly at the end of the window
 				{advance: time.Second, presented: "h2", next: "h3"},
+				// Rotating h2 retired its siblings h2b and h2c, so h2b is
+				// now a rotated token, still inside its own grace window.
 				{presented: "h2b", next: "h3b"},
 			},
-			wantKinds: []string{EventRefresh, EventRefresh, EventRefreshGrace, EventRefreshGrace, EventRefresh, EventLogin},
+			wantKinds: []string{EventRefreshGrace, EventRefresh, EventRefreshGrace, EventRefreshGrace, EventRefresh, EventLogin},
 		},
 		{
 			name: "nok, old token after grace revokes the session",
@@ -864,5 +866,43 @@ func TestNowDefaultsToTimeNow(t *testing.T) {
 	}
 	if u.CreatedAt.Before(before) || u.CreatedAt.Location() != time.UTC {
 		t.Errorf("CreatedAt = %v, want about now in UTC", u.CreatedAt)
+	}
+}
+
+// A token replayed inside the grace window must not buy a second chain that
+// lives on undetected: the next normal rotation retires the sibling, and the
+// sibling coming back after the grace window is reuse.
+func TestRotateRefreshTokenGraceSiblingCannotForkTheSession(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	mustRotate(t, s, "h1", "owner-2") // the owner rotates
+
+	now = now.Add(grace / 2)
+	if _, err := rotate(s, "h1", "thief-2", thief); err != nil { // a replay inside the grace window
+		t.Fatalf("replay within grace: %v", err)
+	}
+	now = now.Add(time.Minute)
+	mustRotate(t, s, "owner-2", "owner-3") // the owner's branch goes on and retires the sibling
+
+	now = now.Add(time.Minute)
+	if _, err := rotate(s, "thief-2", "thief-3", thief); !errors.Is(err, ErrRefreshReused) {
+		t.Fatalf("sibling after the owner rotated: %v, want ErrRefreshReused", err)
+	}
+	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != EventReuseDetected {
+		t.Fatalf("session = %+v, want revoked for reuse", got)
+	}
+}
+
+func TestSessionByRefreshHashIgnoresRotatedTokens(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	mustRotate(t, s, "h1", "h2")
+	if _, err := s.SessionByRefreshHash(context.Background(), "h1"); !errors.Is(err, ErrRefreshUnknown) {
+		t.Errorf("rotated token: %v, want ErrRefreshUnknown", err)
+	}
+	if got, err := s.SessionByRefreshHash(context.Background(), "h2"); err != nil || got.ID != sess.ID {
+		t.Errorf("current token: %+v, %v", got, err)
 	}
 }

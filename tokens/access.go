@@ -131,23 +131,7 @@ func (m *Manager) TTL() time.Duration { return m.ttl }
 // claims it signed, with times truncated to seconds as they appear in the
 // token. userID and sessionID must not be empty.
 func (m *Manager) Issue(userID, username, sessionID string) (string, Claims, error) {
-	if userID == "" || sessionID == "" {
-		return "", Claims{}, errors.New("tokens: issue: user id and session id are required")
-	}
-	now := m.now()
-	claims := Claims{
-		Username:  username,
-		SessionID: sessionID,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    m.issuer,
-			Subject:   userID,
-			Audience:  jwt.ClaimStrings{m.audience},
-			ExpiresAt: jwt.NewNumericDate(now.Add(m.ttl)),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        RandomID(),
-		},
-	}
-	return m.sign(claims)
+	return m.issue(userID, username, sessionID, m.now())
 }
 
 // IssueExpired signs a token like Issue, but one that expired a minute ago
@@ -155,10 +139,14 @@ func (m *Manager) Issue(userID, username, sessionID string) (string, Claims, err
 // development tool that lets people watch a refresh happen; Verify refuses
 // its tokens with jwt.ErrTokenExpired like any other expired token.
 func (m *Manager) IssueExpired(userID, username, sessionID string) (string, Claims, error) {
+	return m.issue(userID, username, sessionID, m.now().Add(-time.Minute-m.ttl))
+}
+
+// issue signs a token issued at iat, expiring TTL later.
+func (m *Manager) issue(userID, username, sessionID string, iat time.Time) (string, Claims, error) {
 	if userID == "" || sessionID == "" {
 		return "", Claims{}, errors.New("tokens: issue: user id and session id are required")
 	}
-	expired := m.now().Add(-time.Minute)
 	claims := Claims{
 		Username:  username,
 		SessionID: sessionID,
@@ -166,8 +154,8 @@ func (m *Manager) IssueExpired(userID, username, sessionID string) (string, Clai
 			Issuer:    m.issuer,
 			Subject:   userID,
 			Audience:  jwt.ClaimStrings{m.audience},
-			ExpiresAt: jwt.NewNumericDate(expired),
-			IssuedAt:  jwt.NewNumericDate(expired.Add(-m.ttl)),
+			ExpiresAt: jwt.NewNumericDate(iat.Add(m.ttl)),
+			IssuedAt:  jwt.NewNumericDate(iat),
 			ID:        RandomID(),
 		},
 	}
