@@ -99,9 +99,10 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	jobs, stopJobs := context.WithCancel(context.Background())
-	defer stopJobs()
-	go cleanupLoop(jobs, st, cfg.CleanupInterval, log)
+	// Deferred after st.Close, so it runs before: the job has returned
+	// before the store closes under it.
+	stopCleanup := startCleanup(st, cfg.CleanupInterval, log)
+	defer stopCleanup()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -151,8 +152,25 @@ type expiredDeleter interface {
 // holds the write lock for long.
 const cleanupBatch = 500
 
+// startCleanup runs cleanupLoop in the background. The function it returns
+// stops the loop and waits until it has returned, so the store can be
+// closed right after.
+func startCleanup(st expiredDeleter, every time.Duration, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cleanupLoop(ctx, st, every, log)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // cleanupLoop deletes dead sessions and their tokens in bounded batches, so
-// the tables do not grow without limit.
+// the tables do not grow without limit. It returns when ctx ends; a batch
+// cut short by that is no failure.
 func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -166,6 +184,9 @@ func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, lo
 		for ctx.Err() == nil {
 			n, err := st.DeleteExpired(ctx, cleanupBatch)
 			if err != nil {
+				if ctx.Err() != nil {
+					return // stopping
+				}
 				log.Error("cleanup failed", "error", err.Error())
 				break
 			}

@@ -1,10 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -50,5 +54,71 @@ func TestCleanupLoopDeletesInBoundedBatchesUntilDrained(t *testing.T) {
 	defer f.mu.Unlock()
 	if len(f.batches) < 3 || f.batches[0] != cleanupBatch || f.batches[1] != cleanupBatch || f.batches[2] != 7 {
 		t.Fatalf("batches %v, want 500, 500, 7 in the first round", f.batches)
+	}
+}
+
+// blockingDeleter's DeleteExpired runs until its context ends, then reports
+// the cancellation, as a database call would.
+type blockingDeleter struct {
+	entered  chan struct{}
+	returned atomic.Bool
+}
+
+func (b *blockingDeleter) DeleteExpired(ctx context.Context, _ int) (int, error) {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	time.Sleep(20 * time.Millisecond) // a call takes a moment to unwind
+	b.returned.Store(true)
+	return 0, ctx.Err()
+}
+
+// Shutdown stops the cleanup job and waits for it, so the store is never
+// closed under a running DELETE, and the cancelled batch logs no failure.
+func TestStopCleanupWaitsForTheJob(t *testing.T) {
+	var logs bytes.Buffer
+	b := &blockingDeleter{entered: make(chan struct{}, 1)}
+	stop := startCleanup(b, time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)))
+	select {
+	case <-b.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cleanup job never ran")
+	}
+	stop()
+	if !b.returned.Load() {
+		t.Fatal("stop returned while DeleteExpired was still running")
+	}
+	if strings.Contains(logs.String(), "cleanup failed") {
+		t.Errorf("a stopped cleanup logged a failure: %s", logs.String())
+	}
+}
+
+// The same through Run: a cleanup every millisecond, then shutdown, and no
+// "cleanup failed" in the log.
+func TestShutdownLogsNoCleanupFailure(t *testing.T) {
+	vars := map[string]string{"ADDR": "127.0.0.1:0", "DATA_DIR": filepath.Join(t.TempDir(), "data"), "CLEANUP_INTERVAL": "1ms"}
+	for range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		stderr := &syncBuffer{}
+		done := make(chan error, 1)
+		go func() {
+			done <- Run(ctx, func(k string) string { return vars[k] }, io.Discard, stderr, func(string) {
+				time.AfterFunc(30*time.Millisecond, cancel)
+			})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("Run did not stop")
+		}
+		cancel()
+		if strings.Contains(stderr.String(), "cleanup failed") {
+			t.Fatalf("shutdown logged a cleanup failure:\n%s", stderr.String())
+		}
 	}
 }

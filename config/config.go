@@ -23,6 +23,11 @@ const (
 // HS256 key should carry at least as many bits as the hash (RFC 7518 §3.2).
 const MinProductionSecret = 32
 
+// MaxRefreshReuseGrace bounds REFRESH_REUSE_GRACE: the window only has to
+// cover two tabs refreshing at once or a lost response, and inside it a
+// replayed token goes undetected.
+const MaxRefreshReuseGrace = time.Minute
+
 // Config is every setting of the app. The zero value is not useful: call Load.
 type Config struct {
 	Addr              string
@@ -85,12 +90,25 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("APP_ENV: %q is not one of %q, %q", c.Env, Development, Production)
 	}
+	if c.RefreshReuseGrace > MaxRefreshReuseGrace {
+		return fmt.Errorf("REFRESH_REUSE_GRACE: %v is too long (at most %v): inside the window a replayed refresh token is not detected", c.RefreshReuseGrace, MaxRefreshReuseGrace)
+	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("ADDR: %q is not host:port (for example :8080 or 127.0.0.1:8080)", c.Addr)
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
 		// PostgreSQL is a later step; refuse rather than silently use SQLite.
 		return fmt.Errorf("DATABASE_URL: only SQLite is supported in this version (leave it empty, or use sqlite:PATH)")
+	}
+	if c.DatabaseURL != "" {
+		// The store appends its own DSN options (?_txlock=…&_pragma=…), so
+		// a path must be a plain file name.
+		switch p := c.SQLitePath(); {
+		case strings.TrimSpace(p) == "":
+			return fmt.Errorf("DATABASE_URL: %q names no file (use sqlite:PATH, for example sqlite:data/tokenflow.db)", c.DatabaseURL)
+		case strings.Contains(p, "?"):
+			return fmt.Errorf("DATABASE_URL: %q: the path must not contain '?' (SQLite options are not accepted; the app sets its own)", c.DatabaseURL)
+		}
 	}
 	if c.AccessTokenTTL > c.RefreshTokenTTL {
 		return errors.New("ACCESS_TOKEN_TTL: must not be longer than REFRESH_TOKEN_TTL")

@@ -39,10 +39,16 @@ func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
 		{"nok, address without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
 		{"nok, bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.1, nonsense"}, "TRUSTED_PROXIES"},
 		{"nok, postgres not yet", map[string]string{"DATABASE_URL": "postgres://x"}, "DATABASE_URL"},
+		{"nok, sqlite without a path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL"},
+		{"nok, file without a path", map[string]string{"DATABASE_URL": "file:"}, "DATABASE_URL"},
+		{"nok, sqlite path of spaces", map[string]string{"DATABASE_URL": "sqlite:   "}, "DATABASE_URL"},
+		{"nok, sqlite with DSN options", map[string]string{"DATABASE_URL": "sqlite:data/x.db?_pragma=foreign_keys(0)"}, "DATABASE_URL"},
+		{"nok, file with DSN options", map[string]string{"DATABASE_URL": "file:x.db?mode=ro"}, "DATABASE_URL"},
 		{"nok, access longer than refresh", map[string]string{"ACCESS_TOKEN_TTL": "200h"}, "ACCESS_TOKEN_TTL"},
 		{"nok, refresh longer than max age", map[string]string{"REFRESH_TOKEN_TTL": "800h"}, "REFRESH_TOKEN_TTL"},
 		{"nok, production without secret", map[string]string{"APP_ENV": "production"}, "JWT_SECRET"},
 		{"nok, production with short secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": secret[:31]}, "JWT_SECRET"},
+		{"nok, reuse grace above a minute", map[string]string{"REFRESH_REUSE_GRACE": "168h"}, "REFRESH_REUSE_GRACE"},
 		{"nok, leeway above 5s", map[string]string{"ACCESS_TOKEN_LEEWAY": "6s"}, "ACCESS_TOKEN_LEEWAY"},
 		{"nok, negative leeway", map[string]string{"ACCESS_TOKEN_LEEWAY": "-1s"}, "ACCESS_TOKEN_LEEWAY"},
 		{"nok, development with tiny secret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
@@ -81,5 +87,22 @@ func TestLoadProduction(t *testing.T) {
 	}
 	if len(c.TrustedProxies) != 2 || c.TrustedProxies[0].String() != "10.0.0.0/8" || c.TrustedProxies[1].String() != "192.168.1.5/32" {
 		t.Fatalf("proxies %v", c.TrustedProxies)
+	}
+}
+
+func TestLoadSQLitePaths(t *testing.T) {
+	for url, want := range map[string]string{
+		"":                      "data/tokenflow.db",
+		"sqlite:/var/lib/tf.db": "/var/lib/tf.db",
+		"file:rel/tf.db":        "rel/tf.db",
+	} {
+		c, err := Load(env(map[string]string{"DATABASE_URL": url}))
+		if err != nil {
+			t.Errorf("DATABASE_URL=%q: %v", url, err)
+			continue
+		}
+		if got := c.SQLitePath(); got != want {
+			t.Errorf("DATABASE_URL=%q: path %q, want %q", url, got, want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -117,6 +118,29 @@ func TestAPIButtonAfterExpiryRefreshesOnceAndShowsResult(t *testing.T) {
 	}
 }
 
+// fetchWithRefresh asks for JSON even when the caller passes headers of its
+// own: an unknown page answers JSON, not the HTML error page, both with a
+// plain object and with a Headers object.
+func TestFetchWithRefreshKeepsAcceptWithCallerHeaders(t *testing.T) {
+	srv := startServer(t)
+	b := newBrowser(t, srv)
+	b.open("/")
+	b.waitPage("/", "h1")
+	for _, headers := range []string{`{"X-Check": "1"}`, `new Headers({"X-Check": "1"})`, `[["X-Check", "1"]]`} {
+		got := evalJS[string](b, `window.tokenflow.fetchWithRefresh("/no-such-page", {headers: `+headers+`})`+
+			`.then(r => r.response.status + " " + r.response.headers.get("Content-Type"))`)
+		if !strings.HasPrefix(got, "404 application/json") {
+			t.Errorf("headers %s: answer %q, want 404 application/json", headers, got)
+		}
+	}
+	// The caller's own Accept wins.
+	got := evalJS[string](b, `window.tokenflow.fetchWithRefresh("/no-such-page", {headers: {"Accept": "text/html"}})`+
+		`.then(r => r.response.headers.get("Content-Type"))`)
+	if !strings.HasPrefix(got, "text/html") {
+		t.Errorf("with Accept: text/html the answer is %q, want text/html", got)
+	}
+}
+
 // Two tabs of one browser, both past expiry, call the API at the same
 // moment: both succeed, and the session survives (no false reuse alarm): a
 // further refresh works and the dashboard still loads. With Web Locks the
@@ -189,31 +213,144 @@ func clickAtOnce(t *testing.T, script string, tabs ...*tab) {
 	}
 }
 
-// Logging out lands on the login page, the dashboard then asks for a login,
-// and another open tab of the same browser follows to the login page
-// (BroadcastChannel in app.js).
+// Logging out lands on the login page with the "You have logged out."
+// notice, the dashboard then asks for a login, and another open tab of the
+// same browser follows to the login page: the login page that confirms the
+// logout tells the other tabs (BroadcastChannel in app.js). Revoking this
+// session on /sessions is a logout too.
 func TestLogoutEndsSessionInEveryTab(t *testing.T) {
+	for _, how := range []struct {
+		name, page, button string
+	}{
+		{"logout button", "/dashboard", `[data-testid="logout"]`},
+		{"revoking this session on /sessions", "/sessions",
+			`tr[data-session]:has([data-testid="current-session"]) [data-testid="revoke-session"]`},
+	} {
+		t.Run(how.name, func(t *testing.T) {
+			srv := startServer(t)
+			first := newBrowser(t, srv)
+			first.register("margaret")
+			second := first.newTab()
+			second.open("/dashboard")
+			second.waitPage("/dashboard", `[data-testid="username"]`)
+			first.open(how.page)
+
+			first.click(how.button)
+			first.waitPage("/auth/login", `[data-testid="notice"]`)
+			if notice := first.text(`[data-testid="notice"]`); notice != "You have logged out." {
+				t.Errorf("the tab that logged out shows the notice %q, want %q", notice, "You have logged out.")
+			}
+			search := second.waitPage("/auth/login", `form[data-testid="login-form"]`)
+			if !strings.Contains(search, "next=%2Fdashboard") {
+				t.Errorf("the other tab went to the login page with query %q, want next=%%2Fdashboard", search)
+			}
+			if c := first.cookie(accessCookie); c != nil {
+				t.Errorf("the access cookie survived logout")
+			}
+			if c := first.cookie(refreshCookie); c != nil {
+				t.Errorf("the refresh cookie survived logout")
+			}
+
+			first.open("/dashboard")
+			search = first.waitPage("/auth/login", `form[data-testid="login-form"]`)
+			if !strings.Contains(search, "next=%2Fdashboard") {
+				t.Errorf("after logout /dashboard went to the login page with query %q, want next=%%2Fdashboard", search)
+			}
+		})
+	}
+}
+
+// A logout the server refused (here a 403, as from a proxy) ends nothing:
+// the other tab stays on its page, since only a confirmed logout is told.
+func TestFailedLogoutLeavesOtherTabsAlone(t *testing.T) {
 	srv := startServer(t)
 	first := newBrowser(t, srv)
-	first.register("margaret")
+	first.register("hedy")
 	second := first.newTab()
 	second.open("/dashboard")
 	second.waitPage("/dashboard", `[data-testid="username"]`)
 
+	stop := first.intercept("*/auth/logout", fetch.RequestStageRequest, answerStatus(http.StatusForbidden))
 	first.click(`[data-testid="logout"]`)
-	first.waitPage("/auth/login", `form[data-testid="login-form"]`)
-	second.waitPage("/auth/login", `form[data-testid="login-form"]`)
-	if c := first.cookie(accessCookie); c != nil {
-		t.Errorf("the access cookie survived logout")
+	first.waitPage("/auth/logout", "body")
+	stop()
+
+	// Nothing to wait for but time: a broadcast used to arrive within
+	// milliseconds of the click.
+	time.Sleep(300 * time.Millisecond)
+	second.waitPage("/dashboard", `[data-testid="username"]`)
+	second.open("/dashboard")
+	second.waitPage("/dashboard", `[data-testid="username"]`)
+}
+
+// When /auth/refresh fails for any other reason than 401 (a 503 here), the
+// session is not over: the API button says the refresh failed and stays,
+// the interstitial offers "Try again" instead of the login page, and once
+// the server answers again, trying again continues to the page.
+func TestRefreshOutageKeepsSession(t *testing.T) {
+	srv := startServer(t)
+	b := newBrowser(t, srv)
+	b.register("katherine")
+	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+
+	stop := b.intercept("*/auth/refresh", fetch.RequestStageRequest, answerStatus(http.StatusServiceUnavailable))
+	b.click("#call-api")
+	if got := b.waitAttr("#api-log", "data-refresh-failed"); got != "503" {
+		t.Errorf("API log refresh-failed %q, want 503", got)
 	}
-	if c := first.cookie(refreshCookie); c != nil {
-		t.Errorf("the refresh cookie survived logout")
+	if got := b.waitAttr("#api-log", "data-status"); got != "401" {
+		t.Errorf("API log status %q, want the original 401", got)
+	}
+	if log := b.text("#api-log"); !strings.Contains(log, "refresh failed (status 503), try again") {
+		t.Errorf("API log does not say the refresh failed:\n%s", log)
+	}
+	b.waitPage("/dashboard", `[data-testid="username"]`) // still here, not sent to login
+
+	b.open("/dashboard")
+	b.waitPage("/dashboard", `[data-testid="interstitial"][data-state="error"] [data-testid="interstitial-action"]`)
+	if status := b.text("#interstitial-status"); !strings.Contains(status, "503") || !strings.Contains(status, "Try again") {
+		t.Errorf("interstitial status %q, want the 503 and a Try again link", status)
+	}
+	stop()
+
+	b.click(`[data-testid="interstitial-action"]`)
+	b.waitPage("/dashboard", `[data-testid="username"]`)
+}
+
+// Loop guard: when the page still answers with the interstitial right after
+// a successful refresh (here the refresh answers 200 but no new cookies
+// arrive, as when the browser blocks them or a stray cookie shadows them),
+// the interstitial refreshes once, not forever, and offers to log in again.
+func TestInterstitialRefreshesOnlyOnceWhenThePageStillRefuses(t *testing.T) {
+	srv := startServer(t)
+	b := newBrowser(t, srv)
+	b.register("ida")
+	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+
+	// (Rewriting the server's answer at the response stage would not do:
+	// Chromium stores the cookies before the interception sees them.)
+	stop := b.intercept("*/auth/refresh", fetch.RequestStageRequest, func(*fetch.EventRequestPaused) fetch.FulfillRequestParams {
+		return fetch.FulfillRequestParams{
+			ResponseCode:    http.StatusOK,
+			ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}},
+			Body:            []byte(`{}`),
+		}
+	})
+	defer stop()
+	reqs := b.recordRequests()
+	b.open("/dashboard")
+	b.waitPage("/dashboard", `[data-testid="interstitial"][data-state="loop"] a[data-testid="interstitial-action"]`)
+	if n := reqs.count(http.MethodPost, "/auth/refresh"); n != 1 {
+		t.Errorf("POST /auth/refresh sent %d times, want 1 (requests: %s)", n, reqs)
+	}
+	if n := reqs.count(http.MethodGet, "/dashboard"); n != 2 {
+		t.Errorf("GET /dashboard sent %d times, want 2: interstitial, refresh, interstitial again (requests: %s)", n, reqs)
 	}
 
-	first.open("/dashboard")
-	search := first.waitPage("/auth/login", `form[data-testid="login-form"]`)
+	b.click(`[data-testid="interstitial-action"]`)
+	search := b.waitPage("/auth/login", `form[data-testid="login-form"]`)
 	if !strings.Contains(search, "next=%2Fdashboard") {
-		t.Errorf("after logout /dashboard went to the login page with query %q, want next=%%2Fdashboard", search)
+		t.Errorf("log in again went to the login page with query %q, want next=%%2Fdashboard", search)
 	}
 }
 

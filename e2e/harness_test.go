@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -510,6 +512,76 @@ func (b *tab) disableScripts(off bool) {
 	defer cancel()
 	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: off}); err != nil {
 		b.t.Fatalf("Emulation.setScriptExecutionDisabled(%v): %v", off, err)
+	}
+}
+
+// intercept pauses the tab's requests whose URL matches pattern (DevTools
+// Fetch wildcards, e.g. "*/auth/refresh") at stage, and answers each with
+// what answer returns: a stand-in for a server or network that misbehaves.
+// At the request stage the server never sees the request; at the response
+// stage it has answered, and answer may rewrite that answer. stop ends the
+// interception (later requests go through untouched) and fails the test if
+// an answer could not be given.
+func (b *tab) intercept(pattern string, stage fetch.RequestStage, answer func(*fetch.EventRequestPaused) fetch.FulfillRequestParams) (stop func()) {
+	b.t.Helper()
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	err := chromedp.Listen(b.ctx, func(ev any) {
+		e, ok := ev.(*fetch.EventRequestPaused)
+		if !ok {
+			return
+		}
+		params := answer(e)
+		params.RequestID = e.RequestID
+		// No command inside a listener: answer from another goroutine.
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+			defer cancel()
+			if _, err := chromedp.Call(ctx, fetch.FulfillRequest, params); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("answering %s %s: %w", e.Request.Method, e.Request.URL, err))
+				mu.Unlock()
+			}
+		})
+	})
+	if err != nil {
+		b.t.Fatalf("listening to fetch events: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{
+		Patterns: []*fetch.RequestPattern{{URLPattern: pattern, RequestStage: stage}},
+	}); err != nil {
+		b.t.Fatalf("Fetch.enable: %v", err)
+	}
+	return func() {
+		b.t.Helper()
+		ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
+		defer cancel()
+		if _, err := chromedp.Call(ctx, fetch.Disable, cdp.Empty{}); err != nil {
+			b.t.Errorf("Fetch.disable: %v", err)
+		}
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, err := range errs {
+			b.t.Error(err)
+		}
+	}
+}
+
+// answerStatus is an intercept answer: this status with a short text body,
+// as a proxy or an overloaded server would give.
+func answerStatus(code int) func(*fetch.EventRequestPaused) fetch.FulfillRequestParams {
+	return func(*fetch.EventRequestPaused) fetch.FulfillRequestParams {
+		return fetch.FulfillRequestParams{
+			ResponseCode:    int64(code),
+			ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/plain; charset=utf-8"}},
+			Body:            []byte(http.StatusText(code)),
+		}
 	}
 }
 

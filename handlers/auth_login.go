@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,11 +22,42 @@ const loginFailed = "The username or password is not right."
 // a locked account, a busy address, and a username that does not exist.
 const loginThrottled = "Too many failed attempts. Please wait a few minutes, then try again."
 
+// serverBusy is the message when no password hashing slot came free in
+// time (login and registration alike).
+const serverBusy = "The server is busy; try again in a moment."
+
+// maxHashWait bounds how long a login or registration waits for a password
+// hashing slot. The hasher runs a few argon2 computations at a time and
+// queues the rest; the server sets no handler deadline, so without this
+// bound a flood of requests would pile up waiting goroutines and delay real
+// logins without limit. Past it the request gets 503 with Retry-After, and
+// the queue stays about as long as the hasher clears in five seconds.
+const maxHashWait = 5 * time.Second
+
+// hashing returns the context a password hash or check runs under: the
+// request's, bounded by the hashing wait.
+func (h *handler) hashing(c echo.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request().Context(), h.hashWait)
+}
+
+// hashTimedOut reports whether err is the hashing wait running out (as
+// opposed to the client going away, which is context.Canceled).
+func hashTimedOut(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
+
+// busy prepares a 503 answer: the form comes back with serverBusy.
+func (h *handler) busy(c echo.Context, what string) {
+	h.log.Warn(what+": no password hashing slot in time", "ip", c.RealIP(), "wait", h.hashWait.String())
+	noStore(c)
+	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(maxHashWait)))
+}
+
 // loginForm is GET /auth/login.
 func (h *handler) loginForm(c echo.Context) error {
+	kind, notice := h.takeNotice(c)
 	return render(c, http.StatusOK, views.LoginPage(views.LoginView{
-		Next:   SafeNext(c.QueryParam("next")),
-		Notice: h.takeNotice(c),
+		Next:      SafeNext(c.QueryParam("next")),
+		Notice:    notice,
+		LoggedOut: kind == noticeLogout,
 	}))
 }
 
@@ -59,25 +92,43 @@ func (h *handler) login(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, views.LoginPage(view))
 	}
 
-	ctx := c.Request().Context()
-	user, err := h.store.UserByUsername(ctx, username)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	user, err := h.store.UserByUsername(c.Request().Context(), username)
+	known := err == nil
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil
+	} else if err != nil {
+		attempt.aborted()
+		return err
+	}
+	hashCtx, cancel := h.hashing(c)
+	defer cancel()
+	ok := false
+	if known {
+		ok, err = h.passwords.Verify(hashCtx, pw, user.PasswordHash)
+	} else {
 		// Spend the same time as a real check, so timing does not reveal
 		// whether the account exists.
-		h.passwords.VerifyDummy(ctx, pw)
-		view.Error = loginFailed
-		return render(c, http.StatusUnauthorized, views.LoginPage(view))
-	case err != nil:
-		attempt.aborted()
-		return err
+		h.passwords.VerifyDummy(hashCtx, pw)
 	}
-	ok, err := h.passwords.Verify(ctx, pw, user.PasswordHash)
+	if err == nil {
+		// VerifyDummy reports nothing, so ask the context; and ask it after
+		// a real check too, so both paths answer the same when the wait
+		// ran out or the client left (a result that came just too late is
+		// dropped either way).
+		err = hashCtx.Err()
+	}
 	if err != nil {
+		// The check did not happen (or we do not act on it): not the
+		// caller's failure.
 		attempt.aborted()
+		if hashTimedOut(err) {
+			h.busy(c, "login")
+			view.Error = serverBusy
+			return render(c, http.StatusServiceUnavailable, views.LoginPage(view))
+		}
 		return err
 	}
-	if !ok {
+	if !known || !ok {
 		view.Error = loginFailed
 		return render(c, http.StatusUnauthorized, views.LoginPage(view))
 	}

@@ -55,8 +55,17 @@ func (h *handler) register(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, views.RegisterPage(view))
 	}
 
-	hash, err := h.passwords.Hash(c.Request().Context(), pw)
+	hashCtx, cancel := h.hashing(c)
+	defer cancel()
+	hash, err := h.passwords.Hash(hashCtx, pw)
 	if err != nil {
+		if hashTimedOut(err) {
+			// Nothing was hashed or created: the attempt does not count.
+			h.throttle.registrationAborted(c.RealIP())
+			h.busy(c, "registration")
+			view.Errors["form"] = serverBusy
+			return render(c, http.StatusServiceUnavailable, views.RegisterPage(view))
+		}
 		return err
 	}
 	user, err := h.store.CreateUser(c.Request().Context(), username, hash)

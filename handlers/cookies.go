@@ -76,11 +76,12 @@ func (h *handler) setNotice(c echo.Context, value string) {
 	})
 }
 
-// takeNotice reads and clears the one-shot message.
-func (h *handler) takeNotice(c echo.Context) string {
+// takeNotice reads and clears the one-shot message. kind is the cookie's
+// value (noticeLogout, …) so the page can tell which notice it shows.
+func (h *handler) takeNotice(c echo.Context) (kind, message string) {
 	ck, err := c.Cookie(noticeCookie)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	c.SetCookie(&http.Cookie{
 		Name: noticeCookie, Value: "", Path: "/auth", MaxAge: -1,
@@ -88,13 +89,13 @@ func (h *handler) takeNotice(c echo.Context) string {
 	})
 	switch ck.Value {
 	case noticeReuse:
-		return "For your security a session was ended: its refresh token was used twice, which happens when someone else has a copy. Please log in again."
+		return ck.Value, "For your security a session was ended: its refresh token was used twice, which happens when someone else has a copy. Please log in again."
 	case noticeLogout:
-		return "You have logged out."
+		return ck.Value, "You have logged out."
 	case noticeExpired:
-		return "Your session has ended. Please log in again."
+		return ck.Value, "Your session has ended. Please log in again."
 	}
-	return ""
+	return "", ""
 }
 
 // secureCookies: Secure over HTTPS and always in production.

@@ -60,13 +60,13 @@ type Settings struct {
 	// X-Forwarded-Proto are believed. Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
 	// LoginFailureLimit is the number of failed logins per account before
-	// growing delays start. Zero means the default, 5.
+	// growing delays start. Required (> 0): the defaults live in config.
 	LoginFailureLimit int
 	// IPFailureLimit is the number of failed logins per client address per
-	// 15 minutes. Zero means the default, 50.
+	// 15 minutes. Required (> 0).
 	IPFailureLimit int
 	// RegisterRateLimit is the number of registrations per client address
-	// per hour. Zero means the default, 30.
+	// per hour. Required (> 0).
 	RegisterRateLimit int
 }
 
@@ -78,6 +78,9 @@ type Deps struct {
 	Settings  Settings
 	Logger    *slog.Logger
 	Now       func() time.Time
+
+	// hashWait replaces maxHashWait in tests (zero: maxHashWait).
+	hashWait time.Duration
 }
 
 // handler carries the dependencies of every route.
@@ -89,4 +92,5 @@ type handler struct {
 	log       *slog.Logger
 	now       func() time.Time
 	throttle  *throttle
+	hashWait  time.Duration // see maxHashWait
 }

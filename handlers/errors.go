@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,11 +11,23 @@ import (
 	"tokenflow/views"
 )
 
+// statusClientClosed is nginx's 499: the client went away before the
+// answer, so nobody reads it. It shows in the request log.
+const statusClientClosed = 499
+
 // handleError is the one place errors become responses. Handlers return
 // echo.HTTPError for what the user should read; anything else is a 500 with
 // a generic message and the request id, and its detail goes to the log only.
+// A request the client abandoned (its context cancelled) is no error of
+// ours: 499, no body, no error log.
 func (h *handler) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		h.log.Debug("client closed the request", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+			"method", c.Request().Method, "path", c.Request().URL.Path)
+		_ = c.NoContent(statusClientClosed)
 		return
 	}
 	he := &echo.HTTPError{}
@@ -34,6 +47,8 @@ func (h *handler) handleError(err error, c echo.Context) {
 	var werr error
 	switch {
 	case c.Request().Method == http.MethodHead:
+		// HEAD is routed as GET (headAsGet) but is HEAD here: net/http
+		// would drop a body anyway, so do not render one.
 		werr = c.NoContent(status)
 	case wantsJSON(c):
 		werr = c.JSON(status, apiError{Error: slug(status), Message: msg, RequestID: reqID})

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto/rand"
 	"net/http"
 	"strings"
 	"time"
@@ -78,4 +79,69 @@ func (h *handler) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		)
 		return nil
 	}
+}
+
+// headKey marks, in the Echo context, a HEAD request routed as GET.
+const headKey = "tokenflow.head"
+
+// headAsGet routes HEAD like GET: Echo does not (it answers 405), and load
+// balancers and uptime checks probe / and /healthz with HEAD. It only
+// changes the method the router sees; restoreHead, the first middleware
+// after routing, changes it back. The method must be HEAD while the
+// response is written: net/http drops the body of a HEAD response by
+// looking at that same request, so a HEAD answered as GET would send one.
+// A POST-only route stays 405 for HEAD, as it is for GET.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r := c.Request(); r.Method == http.MethodHead {
+			// In place: Echo routes on the request it was given.
+			r.Method = http.MethodGet
+			c.Set(headKey, true)
+		}
+		return next(c)
+	}
+}
+
+// restoreHead gives a HEAD request routed by headAsGet its method back.
+func restoreHead(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if head, _ := c.Get(headKey).(bool); head {
+			c.Request().Method = http.MethodHead
+		}
+		return next(c)
+	}
+}
+
+// maxRequestIDLength bounds an X-Request-Id taken from the request.
+const maxRequestIDLength = 64
+
+// requestID sets X-Request-Id on the response: the request's own when it is
+// a plausible id (a proxy in front may have set it, and one id across both
+// logs helps), a new random one otherwise. The id reaches logs and error
+// pages, so an incoming one must match ^[A-Za-z0-9._-]{1,64}$: no markup,
+// no control characters, no 32 KiB headers.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !validRequestID(id) {
+			id = rand.Text() // 26 characters, 130 random bits
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+// validRequestID reports whether id matches ^[A-Za-z0-9._-]{1,64}$.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > maxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch b := id[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '.', b == '_', b == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }

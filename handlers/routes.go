@@ -2,9 +2,13 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,6 +23,11 @@ func New(d Deps) (*echo.Echo, error) {
 	if d.Store == nil || d.Tokens == nil || d.Passwords == nil {
 		return nil, errors.New("handlers: Store, Tokens and Passwords are required")
 	}
+	if s := d.Settings; s.LoginFailureLimit <= 0 || s.IPFailureLimit <= 0 || s.RegisterRateLimit <= 0 {
+		// No second set of defaults here: config has the one.
+		return nil, fmt.Errorf("handlers: LoginFailureLimit (%d), IPFailureLimit (%d) and RegisterRateLimit (%d) must be positive",
+			s.LoginFailureLimit, s.IPFailureLimit, s.RegisterRateLimit)
+	}
 	h := &handler{
 		store:     d.Store,
 		tokens:    d.Tokens,
@@ -26,7 +35,7 @@ func New(d Deps) (*echo.Echo, error) {
 		settings:  d.Settings,
 		log:       d.Logger,
 		now:       d.Now,
-		throttle:  newThrottle(d.Settings),
+		hashWait:  d.hashWait,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -34,13 +43,21 @@ func New(d Deps) (*echo.Echo, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	if h.hashWait <= 0 {
+		h.hashWait = maxHashWait
+	}
+	h.throttle = newThrottle(d.Settings, h.log)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.handleError
 	e.IPExtractor = ipExtractor(d.Settings.TrustedProxies)
 
-	e.Use(middleware.RequestID())
+	// HEAD is routed as GET (Echo would answer 405), then is HEAD again for
+	// the handlers, so net/http still sends no body.
+	e.Pre(headAsGet)
+	e.Use(restoreHead) // first: before anything reads the method
+	e.Use(requestID)
 	e.Use(h.requestLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
 	e.Use(h.securityHeaders)
@@ -51,7 +68,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e.GET("/", h.landing)
 	e.GET("/healthz", h.health)
 	e.GET("/how-it-works", h.howItWorks)
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", http.FileServerFS(static.FS))))
+	e.GET("/static/*", staticFiles(static.FS))
 
 	// Login, registration, refresh and logout. Unsafe methods only change
 	// state: a GET to /auth/refresh or /auth/logout is 405 and does nothing.
@@ -80,4 +97,23 @@ func New(d Deps) (*echo.Echo, error) {
 	e.GET("/api/me", h.me, api)
 
 	return e, nil
+}
+
+// staticFiles serves the embedded assets under /static/. Files only: a
+// directory (/static/, /static/.) is 404, never a listing, and so is a
+// missing file, through the app's own error page.
+func staticFiles(fsys fs.FS) echo.HandlerFunc {
+	files := http.StripPrefix("/static/", http.FileServerFS(fsys))
+	return func(c echo.Context) error {
+		// The name http.FileServerFS opens for this request.
+		name := strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(c.Request().URL.Path, "/static/")), "/")
+		if name == "" {
+			name = "."
+		}
+		if info, err := fs.Stat(fsys, name); err != nil || info.IsDir() {
+			return echo.ErrNotFound
+		}
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
 }

@@ -8,18 +8,18 @@ package handlers
 // needs the counters in the shared store (PostgreSQL) or a shared cache.
 
 import (
+	"cmp"
+	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 )
 
-// Throttle defaults, used when a Settings limit is zero.
-const (
-	defaultLoginFailureLimit = 5
-	defaultIPFailureLimit    = 50
-	defaultRegisterLimit     = 30
-)
+// The limits themselves (LoginFailureLimit, IPFailureLimit,
+// RegisterRateLimit) have their defaults in one place, package config; New
+// refuses a Settings without them.
 
 // Throttle windows and delays.
 const (
@@ -36,10 +36,15 @@ const (
 	ipFailureWindow = 15 * time.Minute
 	// registerWindow is the window of RegisterRateLimit.
 	registerWindow = time.Hour
-	// maxThrottleEntries bounds each table (about 150 bytes an entry). When
-	// a table is full even after dropping expired entries, a random entry
-	// makes room: memory stays bounded whatever an attacker sends.
+	// maxThrottleEntries bounds each table (about 150 bytes an entry), so
+	// memory stays bounded whatever an attacker sends. See makeRoom for what
+	// happens when a table is full.
 	maxThrottleEntries = 10_000
+	// evictBatch is the share of a full table evicted at once (1/16), so a
+	// spray of new names pays for one scan per batch, not one per request.
+	evictBatch = 16
+	// fullWarnEvery limits the "table full" warning in the log.
+	fullWarnEvery = time.Minute
 	// sweepEvery is how often expired entries are dropped, lazily, on use.
 	sweepEvery = time.Minute
 )
@@ -65,28 +70,32 @@ type throttle struct {
 	registerLimit int
 	maxEntries    int
 
-	mu        sync.Mutex
-	accounts  map[string]*accountFailures
-	ipFails   map[string]*window
-	registers map[string]*window
-	lastSweep time.Time
+	log *slog.Logger // nil: no warnings
+
+	mu           sync.Mutex
+	accounts     map[string]*accountFailures
+	ipFails      map[string]*window
+	registers    map[string]*window
+	lastSweep    time.Time
+	lastFullWarn time.Time
+	// noRoomUntil is, per table, when its first hold ends, after a scan found
+	// every entry held: until then a newcomer is refused without another
+	// scan (one is 0.3 ms at 10,000 entries, under the lock).
+	noRoomUntil map[string]time.Time
 }
 
-func newThrottle(s Settings) *throttle {
-	orDefault := func(v, def int) int {
-		if v <= 0 {
-			return def
-		}
-		return v
-	}
+// newThrottle needs positive limits (New checks them).
+func newThrottle(s Settings, log *slog.Logger) *throttle {
 	return &throttle{
-		loginLimit:    orDefault(s.LoginFailureLimit, defaultLoginFailureLimit),
-		ipLimit:       orDefault(s.IPFailureLimit, defaultIPFailureLimit),
-		registerLimit: orDefault(s.RegisterRateLimit, defaultRegisterLimit),
+		loginLimit:    s.LoginFailureLimit,
+		ipLimit:       s.IPFailureLimit,
+		registerLimit: s.RegisterRateLimit,
 		maxEntries:    maxThrottleEntries,
+		log:           log,
 		accounts:      map[string]*accountFailures{},
 		ipFails:       map[string]*window{},
 		registers:     map[string]*window{},
+		noRoomUntil:   map[string]time.Time{},
 	}
 }
 
@@ -103,6 +112,7 @@ type loginAttempt struct {
 // check nothing), or an attempt that is counted as failed until told
 // otherwise. Attempts refused here are not counted, so the wait always
 // expires on its own: hammering a locked account does not extend its lock.
+// When a table is full of locked entries, a newcomer waits too (makeRoom).
 func (t *throttle) beginLogin(username, ip string, now time.Time) (*loginAttempt, time.Duration) {
 	account, addr := accountKey(username), addressKey(ip)
 	t.mu.Lock()
@@ -126,14 +136,25 @@ func (t *throttle) beginLogin(username, ip string, now time.Time) (*loginAttempt
 		return nil, a.lockedUntil.Sub(now)
 	}
 
+	// Room for both records first, so a refusal counts nothing anywhere.
+	if w == nil {
+		if wait := makeRoom(t, t.ipFails, "addresses", now, t.ipSlot); wait > 0 {
+			return nil, wait
+		}
+	}
+	if a == nil {
+		if wait := makeRoom(t, t.accounts, "accounts", now, t.accountSlot); wait > 0 {
+			return nil, wait
+		}
+	}
 	if w == nil {
 		w = &window{start: now}
-		insert(t, t.ipFails, addr, w, now)
+		t.ipFails[addr] = w
 	}
 	w.count++
 	if a == nil {
 		a = &accountFailures{}
-		insert(t, t.accounts, account, a, now)
+		t.accounts[account] = a
 	}
 	a.count++
 	a.last = now
@@ -189,8 +210,13 @@ func (t *throttle) allowRegistration(ip string, now time.Time) time.Duration {
 	t.maybeSweep(now)
 	w := t.registers[addr]
 	if w == nil || now.Sub(w.start) >= registerWindow {
+		if w == nil {
+			if wait := makeRoom(t, t.registers, "registrations", now, t.registerSlot); wait > 0 {
+				return wait
+			}
+		}
 		w = &window{start: now}
-		insert(t, t.registers, addr, w, now)
+		t.registers[addr] = w
 	}
 	if w.count >= t.registerLimit {
 		return w.start.Add(registerWindow).Sub(now)
@@ -199,19 +225,122 @@ func (t *throttle) allowRegistration(ip string, now time.Time) time.Duration {
 	return 0
 }
 
-// insert adds an entry, making room first when the table is full. Called
-// with t.mu held.
-func insert[V any](t *throttle, m map[string]V, key string, v V, now time.Time) {
-	if _, ok := m[key]; !ok && len(m) >= t.maxEntries {
-		t.maybeSweep(now)
-		for len(m) >= t.maxEntries {
-			for k := range m { // map order is random: a random victim
-				delete(m, k)
-				break
+// registrationAborted takes back a registration allowRegistration counted
+// whose work did not happen (the server was too busy to hash).
+func (t *throttle) registrationAborted(ip string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if w := t.registers[addressKey(ip)]; w != nil && w.count > 0 {
+		w.count--
+	}
+}
+
+// slot is what makeRoom needs to know about an entry.
+type slot struct {
+	expired   bool      // nothing left to remember: drop it
+	heldUntil time.Time // locked or over its limit until then: never evicted
+	count     int       // failures or registrations remembered
+	since     time.Time // when the entry's memory started or last grew
+}
+
+func (t *throttle) accountSlot(a *accountFailures, now time.Time) slot {
+	return slot{
+		expired:   now.Sub(a.last) >= accountMemory && !now.Before(a.lockedUntil),
+		heldUntil: a.lockedUntil,
+		count:     a.count,
+		since:     a.last,
+	}
+}
+
+func (t *throttle) ipSlot(w *window, now time.Time) slot {
+	return windowSlot(w, now, ipFailureWindow, t.ipLimit)
+}
+
+func (t *throttle) registerSlot(w *window, now time.Time) slot {
+	return windowSlot(w, now, registerWindow, t.registerLimit)
+}
+
+func windowSlot(w *window, now time.Time, length time.Duration, limit int) slot {
+	s := slot{expired: now.Sub(w.start) >= length, count: w.count, since: w.start}
+	if w.count >= limit {
+		s.heldUntil = w.start.Add(length)
+	}
+	return s
+}
+
+// makeRoom is called before a new key is added to a full table m. It
+// returns 0 once there is room, or how long until there may be (> 0) when
+// every entry is held: then the newcomer is refused, not recorded.
+//
+// What an eviction costs: the table forgets what it counted, which helps an
+// attacker and nobody else. An attacker who sprays new usernames or
+// addresses to fill the table must therefore not be able to flush a record
+// that matters. So:
+//
+//   - Expired entries go first (they are forgotten anyway).
+//   - Held entries (a locked account, an address over its limit) are never
+//     evicted: flushing them would lift the lock at once.
+//   - The rest go in order of fewest counts, then oldest: a spray of fresh
+//     names (one failure each) evicts its own kind first, and flushing a
+//     record of n failures takes a table of entries with n or more each,
+//     which the limits make slow to build.
+//   - If every entry is held, the newcomer is refused (429 with the time
+//     until the first hold ends) rather than let through uncounted: the
+//     opposite would give unlimited guesses at every account the table does
+//     not hold. Refusing trades security for availability only while an
+//     attacker keeps thousands of accounts locked or addresses over their
+//     limit, a sustained and visible attack (warned in the log); raising
+//     maxThrottleEntries (150 bytes an entry) makes it dearer.
+//
+// A batch of 1/evictBatch of the table goes at once, so a spray of new names
+// costs one scan of the table per batch. Called with t.mu held.
+func makeRoom[V any](t *throttle, m map[string]V, table string, now time.Time, describe func(V, time.Time) slot) time.Duration {
+	if len(m) < t.maxEntries {
+		return 0
+	}
+	if until := t.noRoomUntil[table]; now.Before(until) {
+		// Still full of held entries (a hold lifted early, by a success or
+		// an aborted attempt, waits for this at most).
+		return until.Sub(now)
+	}
+	type candidate struct {
+		key string
+		slot
+	}
+	var evictable []candidate
+	var firstFree time.Time
+	for k, v := range m {
+		s := describe(v, now)
+		switch {
+		case s.expired:
+			delete(m, k)
+		case now.Before(s.heldUntil):
+			if firstFree.IsZero() || s.heldUntil.Before(firstFree) {
+				firstFree = s.heldUntil
 			}
+		default:
+			evictable = append(evictable, candidate{k, s})
 		}
 	}
-	m[key] = v
+	if len(m) < t.maxEntries {
+		return 0
+	}
+	if len(evictable) == 0 {
+		if t.log != nil && now.Sub(t.lastFullWarn) >= fullWarnEvery {
+			t.lastFullWarn = now
+			t.log.Warn("throttle table full of locked entries: refusing new ones", "table", table, "entries", len(m))
+		}
+		t.noRoomUntil[table] = firstFree
+		return max(firstFree.Sub(now), time.Second)
+	}
+	slices.SortFunc(evictable, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.count, b.count), a.since.Compare(b.since), strings.Compare(a.key, b.key))
+	})
+	n := max(len(m)-t.maxEntries+1, t.maxEntries/evictBatch)
+	for _, c := range evictable[:min(n, len(evictable))] {
+		delete(m, c.key)
+	}
+	return 0
 }
 
 // maybeSweep drops expired entries at most once per sweepEvery. Called with
@@ -225,19 +354,15 @@ func (t *throttle) maybeSweep(now time.Time) {
 }
 
 func (t *throttle) sweep(now time.Time) {
-	for k, a := range t.accounts {
-		if now.Sub(a.last) >= accountMemory && !now.Before(a.lockedUntil) {
-			delete(t.accounts, k)
-		}
-	}
-	for k, w := range t.ipFails {
-		if now.Sub(w.start) >= ipFailureWindow {
-			delete(t.ipFails, k)
-		}
-	}
-	for k, w := range t.registers {
-		if now.Sub(w.start) >= registerWindow {
-			delete(t.registers, k)
+	sweepTable(t.accounts, now, t.accountSlot)
+	sweepTable(t.ipFails, now, t.ipSlot)
+	sweepTable(t.registers, now, t.registerSlot)
+}
+
+func sweepTable[V any](m map[string]V, now time.Time, describe func(V, time.Time) slot) {
+	for k, v := range m {
+		if describe(v, now).expired {
+			delete(m, k)
 		}
 	}
 }
@@ -246,9 +371,22 @@ func (t *throttle) sweep(now time.Time) {
 // "Ada" and "ada" share one budget.
 func accountKey(username string) string { return strings.ToLower(username) }
 
+// ipv6CountedPrefix is the IPv6 prefix length counted as one client.
+//
+// Counting single IPv6 addresses would give anyone with a /64 (every
+// customer) 2^64 budgets. Counting /64s still gives 256 budgets to every
+// holder of a /56, which is what many ISPs delegate to a home (RIPE-690
+// recommends /56 or /48) and what a cloud VPC gets; an attacker rents one
+// cheaply. So a /56 is one client. The cost: where an ISP gives each
+// customer only a /64 (mobile networks), up to 256 customers share one
+// budget (IP_FAILURE_LIMIT failed logins per 15 minutes, REGISTER_RATE_LIMIT
+// registrations an hour), which honest users rarely come near; the per-
+// account limit does not depend on it. A /48 would make that sharing 65536
+// customers wide, too wide for the per-address limits to stay harmless.
+const ipv6CountedPrefix = 56
+
 // addressKey is the unit a client address is counted in: an IPv4 address,
-// or an IPv6 /64 (one customer usually holds a whole /64, so counting single
-// IPv6 addresses would give an attacker 2^64 budgets).
+// or an IPv6 /56 (see ipv6CountedPrefix).
 func addressKey(ip string) string {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
@@ -256,7 +394,7 @@ func addressKey(ip string) string {
 	}
 	addr = addr.Unmap()
 	if addr.Is6() {
-		p, _ := addr.Prefix(64)
+		p, _ := addr.Prefix(ipv6CountedPrefix)
 		return p.String()
 	}
 	return addr.String()

@@ -195,13 +195,15 @@ func TestLoginThrottlePerAddress(t *testing.T) {
 	app.clock.Advance(5 * time.Minute)
 	assertStatus(t, loginFrom(app, attacker, "", "ipuser", throttlePW), http.StatusSeeOther)
 
-	t.Run("an IPv6 /64 is one address", func(t *testing.T) {
+	t.Run("an IPv6 /56 is one address", func(t *testing.T) {
+		// Three /64s of one /56: one budget.
 		for i := range 3 {
-			addr := fmt.Sprintf("[2001:db8:1:2::%x]:443", i+1)
+			addr := fmt.Sprintf("[2001:db8:1:%x::1]:443", i)
 			assertStatus(t, loginFrom(app, addr, "", "spray", "pw"), http.StatusUnauthorized)
 		}
-		assertThrottled(t, loginFrom(app, "[2001:db8:1:2:ffff::1]:443", "", "spray", "pw"), 900)
-		assertStatus(t, loginFrom(app, "[2001:db8:1:3::1]:443", "", "ipuser", throttlePW), http.StatusSeeOther)
+		assertThrottled(t, loginFrom(app, "[2001:db8:1:ff:ffff::1]:443", "", "spray", "pw"), 900)
+		// The next /56 has its own.
+		assertStatus(t, loginFrom(app, "[2001:db8:1:100::1]:443", "", "ipuser", throttlePW), http.StatusSeeOther)
 	})
 }
 
@@ -276,7 +278,7 @@ func TestRegisterRateLimit(t *testing.T) {
 // The tables stay bounded whatever an attacker sends, and expired entries
 // go away.
 func TestThrottleMemoryIsBounded(t *testing.T) {
-	th := newThrottle(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30})
+	th := newThrottle(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30}, nil)
 	th.maxEntries = 100
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 10_000 {
@@ -307,4 +309,128 @@ func TestAccountDelay(t *testing.T) {
 	if got := accountDelay(1 << 20); got != accountMaxDelay {
 		t.Errorf("accountDelay(huge) = %v", got)
 	}
+}
+
+// A full table must not let a spray of new usernames or addresses flush a
+// lock: held entries are never evicted, the cheapest ones go first, and when
+// everything is held the newcomer waits.
+func TestThrottleFullTableKeepsLocks(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	newSmall := func(s Settings) *throttle {
+		th := newThrottle(s, nil)
+		th.maxEntries = 10
+		return th
+	}
+	// spray makes n attempts with fresh usernames from fresh addresses.
+	spray := func(t *testing.T, th *throttle, n int, now time.Time) {
+		t.Helper()
+		for i := range n {
+			if _, wait := th.beginLogin(fmt.Sprintf("spray%d", i), fmt.Sprintf("10.9.%d.%d", i>>8&255, i&255), now); wait > 0 {
+				t.Fatalf("spray attempt %d refused for %v", i, wait)
+			}
+		}
+	}
+	assertBounded := func(t *testing.T, th *throttle) {
+		t.Helper()
+		if len(th.accounts) > th.maxEntries || len(th.ipFails) > th.maxEntries || len(th.registers) > th.maxEntries {
+			t.Errorf("tables over their bound: %d accounts, %d addresses, %d registrations",
+				len(th.accounts), len(th.ipFails), len(th.registers))
+		}
+	}
+
+	t.Run("a locked account survives a spray of usernames", func(t *testing.T) {
+		th := newSmall(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30})
+		for range 3 {
+			th.beginLogin("victim", "192.0.2.1", t0)
+		}
+		if _, wait := th.beginLogin("victim", "192.0.2.1", t0); wait != 30*time.Second {
+			t.Fatalf("victim not locked: wait %v", wait)
+		}
+		spray(t, th, 1000, t0.Add(time.Second))
+		assertBounded(t, th)
+		if _, wait := th.beginLogin("victim", "192.0.2.2", t0.Add(2*time.Second)); wait != 28*time.Second {
+			t.Fatalf("after the spray the victim's wait is %v, want 28s: the lock was flushed", wait)
+		}
+	})
+
+	t.Run("failures below the limit outlive a spray of single failures", func(t *testing.T) {
+		th := newSmall(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30})
+		for range 2 {
+			th.beginLogin("victim", "192.0.2.1", t0)
+		}
+		spray(t, th, 1000, t0.Add(time.Second)) // newer than the victim's failures, but fewer
+		th.beginLogin("victim", "192.0.2.1", t0.Add(2*time.Second))
+		if _, wait := th.beginLogin("victim", "192.0.2.1", t0.Add(3*time.Second)); wait <= 0 {
+			t.Fatal("the third failure did not lock: the first two were evicted")
+		}
+	})
+
+	t.Run("an address over its limit survives a spray of addresses", func(t *testing.T) {
+		th := newSmall(Settings{LoginFailureLimit: 1 << 30, IPFailureLimit: 2, RegisterRateLimit: 1 << 30})
+		th.beginLogin("a", "198.51.100.66", t0)
+		th.beginLogin("b", "198.51.100.66", t0)
+		spray(t, th, 1000, t0.Add(time.Second))
+		assertBounded(t, th)
+		if _, wait := th.beginLogin("c", "198.51.100.66", t0.Add(time.Minute)); wait != ipFailureWindow-time.Minute {
+			t.Fatalf("the attacker's address waits %v, want %v", wait, ipFailureWindow-time.Minute)
+		}
+	})
+
+	t.Run("an address at its registration limit survives a spray", func(t *testing.T) {
+		th := newSmall(Settings{LoginFailureLimit: 1 << 30, IPFailureLimit: 1 << 30, RegisterRateLimit: 2})
+		th.allowRegistration("198.51.100.66", t0)
+		th.allowRegistration("198.51.100.66", t0)
+		for i := range 1000 {
+			if wait := th.allowRegistration(fmt.Sprintf("10.9.%d.%d", i>>8&255, i&255), t0.Add(time.Second)); wait > 0 {
+				t.Fatalf("registration %d refused", i)
+			}
+		}
+		assertBounded(t, th)
+		if wait := th.allowRegistration("198.51.100.66", t0.Add(time.Minute)); wait != registerWindow-time.Minute {
+			t.Fatalf("wait %v, want %v", wait, registerWindow-time.Minute)
+		}
+	})
+
+	t.Run("when every account is locked, a newcomer waits for the first lock to end", func(t *testing.T) {
+		th := newSmall(Settings{LoginFailureLimit: 1, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30})
+		for i := range 10 { // one failure locks for 30s; the first lock ends first
+			th.beginLogin(fmt.Sprintf("locked%d", i), "192.0.2.1", t0.Add(time.Duration(i)*time.Second))
+		}
+		now := t0.Add(20 * time.Second)
+		if a, wait := th.beginLogin("newcomer", "192.0.2.1", now); a != nil || wait != 10*time.Second {
+			t.Fatalf("newcomer: attempt %v, wait %v; want refused for 10s", a, wait)
+		}
+		if a, wait := th.beginLogin("other", "192.0.2.1", now.Add(5*time.Second)); a != nil || wait != 5*time.Second {
+			t.Fatalf("second newcomer: attempt %v, wait %v; want refused for 5s", a, wait)
+		}
+		if th.accounts["newcomer"] != nil || th.ipFails["192.0.2.1"].count != 10 {
+			t.Error("a refused newcomer was counted")
+		}
+		for i := range 10 {
+			if _, wait := th.beginLogin(fmt.Sprintf("locked%d", i), "192.0.2.1", now); wait <= 0 {
+				t.Fatalf("locked%d was evicted", i)
+			}
+		}
+		// Once a lock ends, its entry may go and the newcomer gets in.
+		if _, wait := th.beginLogin("newcomer", "192.0.2.1", t0.Add(30*time.Second)); wait > 0 {
+			t.Fatalf("newcomer still refused (%v) after the first lock ended", wait)
+		}
+		if th.accounts["locked0"] != nil || th.accounts["locked1"] == nil {
+			t.Error("the wrong entry made room")
+		}
+		assertBounded(t, th)
+	})
+
+	t.Run("when every address is over its limit, a new address waits", func(t *testing.T) {
+		th := newSmall(Settings{LoginFailureLimit: 1 << 30, IPFailureLimit: 1, RegisterRateLimit: 1 << 30})
+		for i := range 10 {
+			th.beginLogin("u", fmt.Sprintf("192.0.2.%d", i), t0)
+		}
+		if a, wait := th.beginLogin("u", "192.0.2.200", t0.Add(time.Minute)); a != nil || wait != 14*time.Minute {
+			t.Fatalf("attempt %v, wait %v; want refused for 14m", a, wait)
+		}
+		if th.accounts["u"].count != 10 {
+			t.Errorf("the refused attempt was counted for the account: %d", th.accounts["u"].count)
+		}
+	})
 }

@@ -2,7 +2,10 @@
 // as PHC strings: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
 //
 // Every argon2 call takes m KiB of memory, so a Hasher bounds how many run at
-// once: a flood of logins queues instead of exhausting memory.
+// once: a flood of logins queues instead of exhausting memory. A call waits
+// for a slot until its context ends, so callers bound the wait with a
+// deadline (the handlers give it a few seconds, then answer 503): a context
+// without one would let the queue grow without limit.
 package password
 
 import (

@@ -153,7 +153,7 @@ func DashboardPage(v DashboardView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<form method=\"post\" action=\"/auth/logout\" class=\"inline\" data-logout><input type=\"hidden\" name=\"scope\" value=\"local\"> <button type=\"submit\" class=\"secondary\" data-testid=\"logout\">Log out</button></form></div><div id=\"api-log\" class=\"api-log\" data-testid=\"api-log\" aria-live=\"polite\"></div></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<form method=\"post\" action=\"/auth/logout\" class=\"inline\"><input type=\"hidden\" name=\"scope\" value=\"local\"> <button type=\"submit\" class=\"secondary\" data-testid=\"logout\">Log out</button></form></div><div id=\"api-log\" class=\"api-log\" data-testid=\"api-log\" aria-live=\"polite\"></div></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

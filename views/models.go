@@ -19,6 +19,9 @@ type LoginView struct {
 	Next     string // sanitised local path, or ""
 	Error    string // one generic message after a failure
 	Notice   string // e.g. "a session was ended for security reasons"
+	// LoggedOut: Notice confirms a logout of this browser's session; the
+	// page script then tells the browser's other tabs (app.js).
+	LoggedOut bool
 }
 
 // RegisterView is the registration form.

@@ -225,7 +225,7 @@ func SessionsPage(v SessionsView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</tbody></table></div><div class=\"actions\"><form method=\"post\" action=\"/auth/logout\" class=\"inline\"><input type=\"hidden\" name=\"scope\" value=\"others\"> <button type=\"submit\" class=\"secondary\" data-testid=\"logout-others\">Log out every other session</button></form><form method=\"post\" action=\"/auth/logout\" class=\"inline\" data-logout><input type=\"hidden\" name=\"scope\" value=\"global\"> <button type=\"submit\" class=\"secondary\" data-testid=\"logout-global\">Log out everywhere</button></form></div></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 19, "</tbody></table></div><div class=\"actions\"><form method=\"post\" action=\"/auth/logout\" class=\"inline\"><input type=\"hidden\" name=\"scope\" value=\"others\"> <button type=\"submit\" class=\"secondary\" data-testid=\"logout-others\">Log out every other session</button></form><form method=\"post\" action=\"/auth/logout\" class=\"inline\"><input type=\"hidden\" name=\"scope\" value=\"global\"> <button type=\"submit\" class=\"secondary\" data-testid=\"logout-global\">Log out everywhere</button></form></div></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
