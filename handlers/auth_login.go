@@ -47,7 +47,6 @@ func hashTimedOut(err error) bool { return errors.Is(err, context.DeadlineExceed
 // busy prepares a 503 answer: the form comes back with serverBusy.
 func (h *handler) busy(c echo.Context, what string) {
 	h.log.Warn(what+": no password hashing slot in time", "ip", c.RealIP(), "wait", h.hashWait.String())
-	noStore(c)
 	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(maxHashWait)))
 }
 
@@ -86,7 +85,6 @@ func (h *handler) login(c echo.Context) error {
 	attempt, wait := h.throttle.beginLogin(username, c.RealIP(), h.now())
 	if wait > 0 {
 		h.log.Warn("login throttled", "ip", c.RealIP(), "retry_after_s", retryAfterSeconds(wait))
-		noStore(c)
 		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(wait)))
 		view.Error = loginThrottled
 		return render(c, http.StatusTooManyRequests, views.LoginPage(view))
@@ -160,7 +158,6 @@ func (h *handler) startSession(c echo.Context, user store.User) error {
 	if err != nil {
 		return err
 	}
-	noStore(c)
 	h.setAuthCookies(c, access, refresh, sess.ExpiresAt())
 	return nil
 }

@@ -22,7 +22,6 @@ const (
 // revokes what the scope says, and clears the cookies unless only the other
 // sessions were ended. With no live session it only clears the cookies.
 func (h *handler) logout(c echo.Context) error {
-	noStore(c)
 	form, err := readForm(c)
 	if err != nil {
 		return err

@@ -24,7 +24,6 @@ type refreshResponse struct {
 // fetch callers (Accept: application/json) get JSON; a form post gets a 303
 // to its local `next`.
 func (h *handler) refresh(c echo.Context) error {
-	noStore(c)
 	form, err := readForm(c)
 	if err != nil {
 		return err

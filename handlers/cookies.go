@@ -68,12 +68,17 @@ func (h *handler) clearAuthCookies(c echo.Context) {
 	c.SetCookie(r)
 }
 
+// noticeCookieOf builds the notice cookie; setting and clearing share it.
+func (h *handler) noticeCookieOf(c echo.Context, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: noticeCookie, Value: value, Path: "/auth", MaxAge: maxAge,
+		HttpOnly: true, Secure: h.secureCookies(c), SameSite: http.SameSiteLaxMode,
+	}
+}
+
 // setNotice leaves a one-shot message for the next login page.
 func (h *handler) setNotice(c echo.Context, value string) {
-	c.SetCookie(&http.Cookie{
-		Name: noticeCookie, Value: value, Path: "/auth", MaxAge: 300,
-		HttpOnly: true, Secure: h.secureCookies(c), SameSite: http.SameSiteLaxMode,
-	})
+	c.SetCookie(h.noticeCookieOf(c, value, 300))
 }
 
 // takeNotice reads and clears the one-shot message. kind is the cookie's
@@ -83,10 +88,7 @@ func (h *handler) takeNotice(c echo.Context) (kind, message string) {
 	if err != nil {
 		return "", ""
 	}
-	c.SetCookie(&http.Cookie{
-		Name: noticeCookie, Value: "", Path: "/auth", MaxAge: -1,
-		HttpOnly: true, Secure: h.secureCookies(c), SameSite: http.SameSiteLaxMode,
-	})
+	c.SetCookie(h.noticeCookieOf(c, "", -1))
 	switch ck.Value {
 	case noticeReuse:
 		return ck.Value, "For your security a session was ended: its refresh token was used twice, which happens when someone else has a copy. Please log in again."

@@ -29,7 +29,6 @@ var _ expiredTokens = (*tokens.Manager)(nil)
 // the refresh interstitial, which trades the refresh token for a new pair:
 // the whole refresh flow, on demand. The refresh cookie is left alone.
 func (h *handler) expireAccess(c echo.Context) error {
-	noStore(c)
 	issuer, ok := h.tokens.(expiredTokens)
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotImplemented, "This token manager cannot issue expired tokens.")

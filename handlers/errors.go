@@ -43,7 +43,7 @@ func (h *handler) handleError(err error, c echo.Context) {
 			"path", c.Request().URL.Path, "status", status, "error", errorText(err, he))
 		msg = "Something went wrong on our side. If it keeps happening, quote the request id."
 	}
-	noStore(c)
+	noStore(c) // also for errors under /static/, which are otherwise cacheable
 	var werr error
 	switch {
 	case c.Request().Method == http.MethodHead:

@@ -117,7 +117,6 @@ func claimsFrom(c echo.Context) *tokens.Claims {
 // pageAuthError: no token goes to the login page; an expired or otherwise
 // failing token gets the interstitial, which tries a refresh first.
 func (h *handler) pageAuthError(c echo.Context, err error) error {
-	noStore(c)
 	next := requestedPage(c)
 	if tokenMissing(err) {
 		return c.Redirect(http.StatusSeeOther, "/auth/login?next="+url.QueryEscape(next))
@@ -140,7 +139,6 @@ func requestedPage(c echo.Context) string {
 
 // apiAuthError answers JSON with an RFC 6750 challenge.
 func (h *handler) apiAuthError(c echo.Context, err error) error {
-	noStore(c)
 	if tokenMissing(err) {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="tokenflow"`)
 		return c.JSON(http.StatusUnauthorized, apiError{

@@ -30,7 +30,10 @@ func (h *handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 			hd.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
-			// Pages depend on who is asking; never cache them.
+			// Pages depend on who is asking; never cache them. This is the
+			// one place no-store is set for them (401s, the interstitial,
+			// refresh and logout answers included); handleError repeats it
+			// only for errors under /static/.
 			noStore(c)
 		} else {
 			hd.Set(echo.HeaderCacheControl, "public, max-age=300")
@@ -45,7 +48,6 @@ func (h *handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *handler) crossOriginProtection() echo.MiddlewareFunc {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
