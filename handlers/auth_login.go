@@ -53,9 +53,6 @@ func (h *handler) busy(c echo.Context, what string) {
 // loginForm is GET /auth/login.
 func (h *handler) loginForm(c echo.Context) error {
 	kind, notice := h.takeNotice(c)
-	if notice == "" && h.conflictingAuthCookies(c) {
-		notice = conflictingCookiesMessage // else logging in would seem to do nothing
-	}
 	return render(c, http.StatusOK, views.LoginPage(views.LoginView{
 		Next:      SafeNext(c.QueryParam("next")),
 		Notice:    notice,

@@ -46,6 +46,26 @@ func authCookiesSet(w *httptest.ResponseRecorder, names ...string) []string {
 	return touched
 }
 
+// expectConflictNotice: w leaves the notice cookie, and the login page it
+// leads to says why the user is not logged in. (The planted cookie's Path
+// may not reach /auth/login, so that page cannot always see the conflict.)
+func expectConflictNotice(t *testing.T, a *testApp, w *httptest.ResponseRecorder) {
+	t.Helper()
+	var notice *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.Name == noticeCookie {
+			notice = c
+		}
+	}
+	if notice == nil {
+		t.Fatal("no notice for the login page")
+	}
+	page := a.tossed(httptest.NewRequest(http.MethodGet, "/auth/login", nil), notice.Name, notice.Value)
+	if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), "conflicting") {
+		t.Errorf("login page: %d, no word about the conflicting cookies", page.Code)
+	}
+}
+
 func TestConflictingAccessCookiesGrantNothing(t *testing.T) {
 	a := newTestApp(t)
 	victim := a.mustRegister(t, "victimuser", goodPassword)
@@ -84,6 +104,11 @@ func TestConflictingAccessCookiesGrantNothing(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("the login page explains", func(t *testing.T) {
+		w := a.tossed(httptest.NewRequest(http.MethodGet, "/dashboard", nil), AccessCookie, m, AccessCookie, v)
+		expectConflictNotice(t, a, w)
+	})
 
 	t.Run("a Bearer header is not ambiguous", func(t *testing.T) {
 		r := httptest.NewRequest(http.MethodGet, "/api/me", nil)
@@ -135,10 +160,10 @@ func TestConflictingRefreshCookiesClearNothing(t *testing.T) {
 	}
 
 	t.Run("the login page explains", func(t *testing.T) {
-		w := a.tossed(httptest.NewRequest(http.MethodGet, "/auth/login", nil), RefreshCookie, m, RefreshCookie, v)
-		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "conflicting") {
-			t.Errorf("login page: %d, no word about the conflicting cookies", w.Code)
-		}
+		r := httptest.NewRequest(http.MethodPost, "/auth/refresh", nil)
+		r.Header.Set("Accept", "application/json")
+		w := a.tossed(r, RefreshCookie, m, RefreshCookie, v)
+		expectConflictNotice(t, a, w)
 	})
 
 	// Nothing was rotated: past the reuse grace, a rotated token would now

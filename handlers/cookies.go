@@ -86,7 +86,7 @@ func authCookie(c echo.Context, name string) (string, error) {
 }
 
 // conflictingAuthCookies reports whether either auth cookie is ambiguous,
-// for pages that explain why the user seems logged out.
+// so the login page can explain why the user seems logged out.
 func (h *handler) conflictingAuthCookies(c echo.Context) bool {
 	for _, name := range []string{h.cookieNames.access, h.cookieNames.refresh} {
 		if _, err := authCookie(c, name); errors.Is(err, errConflictingCookies) {
@@ -97,22 +97,25 @@ func (h *handler) conflictingAuthCookies(c echo.Context) bool {
 }
 
 // refreshAmbiguous answers a refresh whose refresh cookies conflict: 401 as
-// for a missing token, with the reason, and no Set-Cookie at all. Clearing
+// for a missing token, with the reason, and no auth Set-Cookie. Clearing
 // would delete only our cookie and leave the planted one, which is how a
-// sibling could otherwise log the victim out for good; the login page sees
-// the conflict by itself, so no notice cookie either.
+// sibling could otherwise log the victim out for good. fetch callers then
+// go to the login page, where the notice explains (the planted cookie may
+// have a Path that does not reach it).
 func (h *handler) refreshAmbiguous(c echo.Context, next string) error {
 	if wantsJSON(c) {
+		h.setNotice(c, noticeConflict)
 		return c.JSON(http.StatusUnauthorized, apiError{Error: "invalid_grant", Message: conflictingCookiesMessage})
 	}
 	return render(c, http.StatusUnauthorized, views.LoginPage(views.LoginView{Next: next, Notice: conflictingCookiesMessage}))
 }
 
-// noticeReuse and noticeLogout are the values of the notice cookie.
+// The values of the notice cookie.
 const (
-	noticeReuse   = "security"
-	noticeLogout  = "logout"
-	noticeExpired = "expired"
+	noticeReuse    = "security"
+	noticeLogout   = "logout"
+	noticeExpired  = "expired"
+	noticeConflict = "conflict" // see authCookie
 )
 
 // authCookies builds both cookies with the attributes of DESIGN.md. Setting
@@ -190,6 +193,8 @@ func (h *handler) takeNotice(c echo.Context) (kind, message string) {
 		return ck.Value, "You have logged out."
 	case noticeExpired:
 		return ck.Value, "Your session has ended. Please log in again."
+	case noticeConflict:
+		return ck.Value, conflictingCookiesMessage
 	}
 	return "", ""
 }

@@ -117,6 +117,9 @@ func claimsFrom(c echo.Context) *tokens.Claims {
 func (h *handler) pageAuthError(c echo.Context, err error) error {
 	next := requestedPage(c)
 	if tokenMissing(err) {
+		if h.conflictingAuthCookies(c) {
+			h.setNotice(c, noticeConflict) // else logging in would seem to do nothing
+		}
 		return c.Redirect(http.StatusSeeOther, "/auth/login?next="+url.QueryEscape(next))
 	}
 	return render(c, http.StatusUnauthorized, views.InterstitialPage(views.InterstitialView{Next: next}))
