@@ -69,7 +69,7 @@ func (h *handler) logout(c echo.Context) error {
 // so a thief replaying an old token cannot end the owner's other sessions.
 func (h *handler) currentSession(c echo.Context) (sess store.Session, ok bool, err error) {
 	ctx := c.Request().Context()
-	sess, err = h.store.SessionByRefreshHash(ctx, refreshHash(c))
+	sess, err = h.store.SessionByRefreshHash(ctx, h.refreshHash(c))
 	if err == nil {
 		return sess, sess.Active(h.now()), nil
 	}
@@ -91,13 +91,13 @@ func (h *handler) currentSession(c echo.Context) (sess store.Session, ok bool, e
 }
 
 // refreshHash is the hash of the refresh cookie, or "" when there is no
-// well-formed one ("" matches no stored token).
-func refreshHash(c echo.Context) string {
-	ck, err := c.Cookie(RefreshCookie)
+// well-formed, unambiguous one ("" matches no stored token).
+func (h *handler) refreshHash(c echo.Context) string {
+	value, err := authCookie(c, h.cookieNames.refresh)
 	if err != nil {
 		return ""
 	}
-	hash, err := tokens.HashRefreshToken(ck.Value)
+	hash, err := tokens.HashRefreshToken(value)
 	if err != nil {
 		return ""
 	}

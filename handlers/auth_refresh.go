@@ -30,11 +30,14 @@ func (h *handler) refresh(c echo.Context) error {
 	}
 	next := nextOr(form.Get("next"), "/dashboard")
 
-	ck, err := c.Cookie(RefreshCookie)
-	if err != nil || ck.Value == "" {
+	value, err := authCookie(c, h.cookieNames.refresh)
+	if errors.Is(err, errConflictingCookies) {
+		return h.refreshAmbiguous(c, next)
+	}
+	if err != nil || value == "" {
 		return h.refreshFailed(c, next, "No refresh token: log in.", "")
 	}
-	presented, err := tokens.HashRefreshToken(ck.Value)
+	presented, err := tokens.HashRefreshToken(value)
 	if err != nil {
 		return h.refreshFailed(c, next, "The refresh token is not valid.", noticeExpired)
 	}

@@ -1,24 +1,121 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"tokenflow/views"
 )
 
-// Cookie names. Both are HttpOnly: page scripts never see a token.
+// Cookie names. Both auth cookies are HttpOnly: page scripts never see a
+// token. These are the development names (plain HTTP); production uses
+// the prefixed ones below. CookieNames picks.
 const (
 	AccessCookie  = "tf_access_token"  // the JWT; Path=/, SameSite=Lax
 	RefreshCookie = "tf_refresh_token" // opaque; Path=/auth, SameSite=Strict
 	noticeCookie  = "tf_notice"        // one-shot message for the login page
 )
 
-// noticeReuse and noticeLogout are the values of the notice cookie.
+// Production cookie names. Browsers enforce the prefixes: a __Host- cookie
+// is stored only with Secure, Path=/ and no Domain, so a sibling subdomain
+// cannot plant one for us and no longer Path can shadow it; a __Secure-
+// cookie only with Secure, so nothing over plain HTTP can plant it. The
+// refresh cookie keeps Path=/auth (a __Host- one would need Path=/ and then
+// travel with every request); a sibling on HTTPS can still plant a
+// __Secure- one with Domain=, which the ambiguity rule (authCookie) turns
+// into a refused refresh, never into someone else's session.
 const (
-	noticeReuse   = "security"
-	noticeLogout  = "logout"
-	noticeExpired = "expired"
+	ProductionAccessCookie  = "__Host-" + AccessCookie
+	ProductionRefreshCookie = "__Secure-" + RefreshCookie
+)
+
+// CookieNames returns the access and refresh cookie names: prefixed in
+// production, plain in development (prefixes need Secure, which plain-HTTP
+// development cannot set). New decides them once, so every reader and
+// writer of one server agrees.
+func CookieNames(production bool) (access, refresh string) {
+	if production {
+		return ProductionAccessCookie, ProductionRefreshCookie
+	}
+	return AccessCookie, RefreshCookie
+}
+
+// authCookieNames are the names one server reads and writes.
+type authCookieNames struct{ access, refresh string }
+
+func authCookieNamesFor(production bool) authCookieNames {
+	access, refresh := CookieNames(production)
+	return authCookieNames{access: access, refresh: refresh}
+}
+
+// errConflictingCookies: the request carries two different values under one
+// auth-cookie name.
+var errConflictingCookies = errors.New("conflicting cookies of one name")
+
+// conflictingCookiesMessage tells the user why a request with conflicting
+// auth cookies counts as logged out.
+const conflictingCookiesMessage = "Your browser sent two conflicting sign-in cookies for this site, so neither was used. " +
+	"Another site on a neighbouring domain may have set one. Clear this site's cookies, then log in again."
+
+// authCookie returns the one value the request carries under an auth
+// cookie's name. Every reader of the access and refresh cookies goes
+// through here. A browser sends two cookies of one name when another scope
+// holds one too: a sibling subdomain's Domain= cookie, or a longer Path,
+// which is sent first. Taking the first (or the first that works) would let
+// whoever planted the other choose the identity the victim uses, a login
+// CSRF no origin check sees. So two distinct values are ambiguous: the
+// request gets no credential (errConflictingCookies), and callers clear
+// nothing because of it, since clearing would remove only our own cookie
+// and leave the planted one. Identical duplicates are one value.
+// http.ErrNoCookie when there is none.
+func authCookie(c echo.Context, name string) (string, error) {
+	value, found := "", false
+	for _, ck := range c.Request().CookiesNamed(name) {
+		if found && ck.Value != value {
+			return "", errConflictingCookies
+		}
+		value, found = ck.Value, true
+	}
+	if !found {
+		return "", http.ErrNoCookie
+	}
+	return value, nil
+}
+
+// conflictingAuthCookies reports whether either auth cookie is ambiguous,
+// so the login page can explain why the user seems logged out.
+func (h *handler) conflictingAuthCookies(c echo.Context) bool {
+	for _, name := range []string{h.cookieNames.access, h.cookieNames.refresh} {
+		if _, err := authCookie(c, name); errors.Is(err, errConflictingCookies) {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshAmbiguous answers a refresh whose refresh cookies conflict: 401 as
+// for a missing token, with the reason, and no auth Set-Cookie. Clearing
+// would delete only our cookie and leave the planted one, which is how a
+// sibling could otherwise log the victim out for good. fetch callers then
+// go to the login page, where the notice explains (the planted cookie may
+// have a Path that does not reach it).
+func (h *handler) refreshAmbiguous(c echo.Context, next string) error {
+	if wantsJSON(c) {
+		h.setNotice(c, noticeConflict)
+		return c.JSON(http.StatusUnauthorized, apiError{Error: "invalid_grant", Message: conflictingCookiesMessage})
+	}
+	return render(c, http.StatusUnauthorized, views.LoginPage(views.LoginView{Next: next, Notice: conflictingCookiesMessage}))
+}
+
+// The values of the notice cookie.
+const (
+	noticeReuse    = "security"
+	noticeLogout   = "logout"
+	noticeExpired  = "expired"
+	noticeConflict = "conflict" // see authCookie
 )
 
 // authCookies builds both cookies with the attributes of DESIGN.md. Setting
@@ -27,7 +124,7 @@ const (
 func (h *handler) authCookies(c echo.Context, access, refresh string, expires time.Time) (*http.Cookie, *http.Cookie) {
 	secure := h.secureCookies(c)
 	return &http.Cookie{
-			Name:     AccessCookie,
+			Name:     h.cookieNames.access,
 			Value:    access,
 			Path:     "/",
 			Expires:  expires,
@@ -35,7 +132,7 @@ func (h *handler) authCookies(c echo.Context, access, refresh string, expires ti
 			Secure:   secure,
 			SameSite: http.SameSiteLaxMode,
 		}, &http.Cookie{
-			Name:     RefreshCookie,
+			Name:     h.cookieNames.refresh,
 			Value:    refresh,
 			Path:     "/auth",
 			Expires:  expires,
@@ -96,6 +193,8 @@ func (h *handler) takeNotice(c echo.Context) (kind, message string) {
 		return ck.Value, "You have logged out."
 	case noticeExpired:
 		return ck.Value, "Your session has ended. Please log in again."
+	case noticeConflict:
+		return ck.Value, conflictingCookiesMessage
 	}
 	return "", ""
 }

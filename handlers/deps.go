@@ -93,4 +93,6 @@ type handler struct {
 	now       func() time.Time
 	throttle  *throttle
 	hashWait  time.Duration // see maxHashWait
+	// cookieNames are fixed by Settings.Production in New (CookieNames).
+	cookieNames authCookieNames
 }

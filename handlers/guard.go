@@ -31,7 +31,7 @@ func (h *handler) guard(onError func(echo.Context, error) error) echo.Middleware
 	mw, err := echojwt.Config{
 		ContextKey:       claimsKey,
 		TokenLookup:      "header:Authorization:Bearer ",
-		TokenLookupFuncs: []middleware.ValuesExtractor{accessCookieExtractor},
+		TokenLookupFuncs: []middleware.ValuesExtractor{h.accessCookieExtractor},
 		ParseTokenFunc: func(c echo.Context, auth string) (any, error) {
 			claims, err := h.tokens.Verify(auth)
 			if err == nil {
@@ -52,35 +52,33 @@ func (h *handler) guard(onError func(echo.Context, error) error) echo.Middleware
 // a malformed cookie is treated as absent.
 var errNoCookie = errors.New("no access cookie")
 
-// accessCookieExtractor returns every access cookie the request carries:
-// a stray cookie of the same name (another path, a sibling subdomain) must
-// not hide the good one, and echo-jwt tries each value in turn.
-func accessCookieExtractor(c echo.Context) ([]string, error) {
-	var values []string
-	for _, ck := range c.Request().Cookies() {
-		if ck.Name == AccessCookie && jwtShaped(ck.Value) {
-			values = append(values, ck.Value)
-		}
+// accessCookieExtractor returns the access cookie's value. Two different
+// access cookies (one planted by a sibling subdomain or under a longer
+// path) count as none: see authCookie. echo-jwt then reports a missing
+// token, so the caller sees the login page or the no-token challenge.
+func (h *handler) accessCookieExtractor(c echo.Context) ([]string, error) {
+	value, err := authCookie(c, h.cookieNames.access)
+	if err != nil {
+		return nil, err
 	}
-	if len(values) == 0 {
+	if !jwtShaped(value) {
 		return nil, errNoCookie
 	}
-	return values, nil
+	return []string{value}, nil
 }
 
 // accessCookieClaims verifies the access cookie outside the guard, for
 // public pages (header links) and logout. nil when there is no valid one.
 func (h *handler) accessCookieClaims(c echo.Context) *tokens.Claims {
-	values, err := accessCookieExtractor(c)
+	values, err := h.accessCookieExtractor(c)
 	if err != nil {
 		return nil
 	}
-	for _, v := range values {
-		if cl, err := h.tokens.Verify(v); err == nil {
-			return cl
-		}
+	cl, err := h.tokens.Verify(values[0])
+	if err != nil {
+		return nil
 	}
-	return nil
+	return cl
 }
 
 // jwtShaped: three non-empty base64url segments, of a sane length.
@@ -119,6 +117,9 @@ func claimsFrom(c echo.Context) *tokens.Claims {
 func (h *handler) pageAuthError(c echo.Context, err error) error {
 	next := requestedPage(c)
 	if tokenMissing(err) {
+		if h.conflictingAuthCookies(c) {
+			h.setNotice(c, noticeConflict) // else logging in would seem to do nothing
+		}
 		return c.Redirect(http.StatusSeeOther, "/auth/login?next="+url.QueryEscape(next))
 	}
 	return render(c, http.StatusUnauthorized, views.InterstitialPage(views.InterstitialView{Next: next}))

@@ -47,7 +47,8 @@ func TestRegisterSetsBothCookiesAndLogsIn(t *testing.T) {
 func TestCookiesAreSecureInProductionAndOverHTTPS(t *testing.T) {
 	prod := newTestApp(t, func(d *Deps) { d.Settings.Production = true })
 	b := prod.mustRegister(t, "bob", goodPassword)
-	if !b.cookies[AccessCookie].Secure || !b.cookies[RefreshCookie].Secure {
+	access, refresh := CookieNames(true)
+	if !b.cookies[access].Secure || !b.cookies[refresh].Secure {
 		t.Error("production cookies are not Secure")
 	}
 

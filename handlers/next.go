@@ -17,7 +17,11 @@ const maxNextDecodes = 4
 // a local path starts with one "/", and has no scheme, no host, no "//" or
 // "/\" prefix (browsers read both as "another host"), no backslash and no
 // control characters (browsers drop tabs and newlines, so "/\t/evil" is
-// "//evil"). Percent-encoded forms are checked after decoding too.
+// "//evil"), and no "." or ".." path segment: the browser resolves those,
+// so the path it asks for is not the one checked here ("/.//evil.com" stays
+// on this site but becomes the path "//evil.com", a host to anything that
+// reads the path as a link again). Percent-encoded forms are checked after
+// decoding too.
 func SafeNext(raw string) string {
 	if raw == "" || len(raw) > maxNextLen || !utf8.ValidString(raw) {
 		return ""
@@ -47,11 +51,37 @@ func SafeNext(raw string) string {
 		}
 		dec = d
 	}
+	if hasDotSegment(raw) {
+		return ""
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return ""
 	}
 	return raw
+}
+
+// hasDotSegment reports whether the path of raw (up to any "?" or "#") has
+// a "." or ".." segment, as written or after any round of percent-decoding
+// (browsers read "%2e" as "." in a path). Only the path: a query or
+// fragment is never resolved. The path is cut before decoding, so an
+// encoded "?" ("/a%3F/%2e%2e/") cannot hide what follows it.
+func hasDotSegment(raw string) bool {
+	p, _, _ := strings.Cut(raw, "?")
+	p, _, _ = strings.Cut(p, "#")
+	for round := 0; round <= maxNextDecodes; round++ {
+		for _, seg := range strings.Split(p, "/") {
+			if seg == "." || seg == ".." {
+				return true
+			}
+		}
+		d, err := url.PathUnescape(p)
+		if err != nil || d == p {
+			return false
+		}
+		p = d
+	}
+	return false
 }
 
 func localPath(p string) bool {

@@ -19,7 +19,9 @@ var safeNextCases = []struct {
 	{"ok, unicode path", "/caf\u00e9/\u65e5\u672c", "/caf\u00e9/\u65e5\u672c"},
 	{"ok, fullwidth solidus is an ordinary character", "/\uff0f\uff0fevil.com", "/\uff0f\uff0fevil.com"},
 	{"ok, colon after the slash", "/a:b", "/a:b"},
-	{"ok, dot segments stay on this host", "/../../etc/passwd", "/../../etc/passwd"},
+	{"ok, dots inside a segment", "/a..b/.well-known/x.", "/a..b/.well-known/x."},
+	{"ok, dot segments in the query", "/search?q=../../x&p=./", "/search?q=../../x&p=./"},
+	{"ok, dot segment in the fragment", "/page#../x", "/page#../x"},
 
 	{"nok, empty", "", ""},
 	{"nok, absolute https", "https://evil.com/", ""},
@@ -62,6 +64,18 @@ var safeNextCases = []struct {
 	{"nok, dot relative", "./dashboard", ""},
 	{"nok, userinfo", "https://app.example@evil.com/", ""},
 	{"nok, invalid UTF-8", "/\xff", ""},
+	{"nok, dot-dot segments", "/../../etc/passwd", ""},
+	{"nok, dot then empty segment", "/.//evil.com", ""},
+	{"nok, dot segment", "/./dashboard", ""},
+	{"nok, dot segment at the end", "/dashboard/.", ""},
+	{"nok, dot-dot segment at the end", "/dashboard/..", ""},
+	{"nok, dot-dot before a query", "/a/..?x=1", ""},
+	{"nok, encoded dot-dot", "/%2e%2e/dashboard", ""},
+	{"nok, encoded dot-dot, upper case", "/%2E%2E/dashboard", ""},
+	{"nok, half-encoded dot-dot", "/.%2e/dashboard", ""},
+	{"nok, encoded dot then empty segment", "/%2e//evil.com", ""},
+	{"nok, double-encoded dot-dot", "/%252e%252e/dashboard", ""},
+	{"nok, dot-dot behind an encoded question mark", "/a%3F/%2e%2e/x", ""},
 	{"nok, longer than maxNextLen", "/" + strings.Repeat("a", maxNextLen), ""},
 }
 
@@ -112,6 +126,23 @@ func checkLocalNext(t *testing.T, in, got string) {
 			t.Fatalf("SafeNext(%q): decoded once, %q goes to %s", in, dec, d.Host)
 		}
 	}
+	// No "." or ".." path segment, as written or decoded: a browser would
+	// resolve it (and reads %2e as a dot), so the path it asks for would
+	// not be the one we checked.
+	p, _, _ := strings.Cut(got, "?")
+	p, _, _ = strings.Cut(p, "#")
+	for range maxNextDecodes + 1 {
+		for _, seg := range strings.Split(p, "/") {
+			if seg == "." || seg == ".." {
+				t.Fatalf("SafeNext(%q) accepted the dot segment %q in path %q", in, seg, p)
+			}
+		}
+		d, err := url.PathUnescape(p)
+		if err != nil || d == p {
+			break
+		}
+		p = d
+	}
 }
 
 // TestLoginBadNextLandsOnDashboard: end to end, a login form posted with a
@@ -123,6 +154,7 @@ func TestLoginBadNextLandsOnDashboard(t *testing.T) {
 	for _, next := range []string{
 		"https://evil.com/", "//evil.com", "/\\evil.com", "/%2F%2Fevil.com", "/%252F%252Fevil.com",
 		"/%5Cevil.com", "/\t/evil.com", "javascript:alert(1)", "/x%0d%0aSet-Cookie:%20a=b",
+		"/.//evil.com", "/%2e%2e/evil.com",
 	} {
 		t.Run(next, func(t *testing.T) {
 			b := app.browser()

@@ -36,6 +36,8 @@ func New(d Deps) (*echo.Echo, error) {
 		log:       d.Logger,
 		now:       d.Now,
 		hashWait:  d.hashWait,
+
+		cookieNames: authCookieNamesFor(d.Settings.Production),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))

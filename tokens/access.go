@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -216,8 +217,11 @@ func Expired(err error) bool {
 }
 
 // precheck refuses what golang-jwt would let through or spend effort on:
-// oversized tokens, and exp, iat or nbf written as anything but a JSON
-// number (jwt.NumericDate also accepts "exp":"1700000000").
+// oversized tokens; a header or payload that is not exactly one JSON object
+// with unique member names (see strictObject); a crit header, which names
+// extensions the verifier must understand (RFC 7515 §4.1.11) and we
+// understand none; and exp, iat or nbf written as anything but a JSON number
+// (jwt.NumericDate also accepts "exp":"1700000000").
 func precheck(token string) error {
 	if len(token) > MaxTokenLength {
 		return fmt.Errorf("%w: token is %d bytes, limit %d", jwt.ErrTokenMalformed, len(token), MaxTokenLength)
@@ -226,30 +230,148 @@ func precheck(token string) error {
 	if len(parts) != 3 {
 		return fmt.Errorf("%w: token does not have 3 segments", jwt.ErrTokenMalformed)
 	}
-	payload, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
+	header, err := strictSegment("header", parts[0])
 	if err != nil {
-		return fmt.Errorf("%w: payload is not base64url: %w", jwt.ErrTokenMalformed, err)
+		return err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &fields); err != nil {
-		return fmt.Errorf("%w: payload is not a JSON object: %w", jwt.ErrTokenMalformed, err)
+	if _, ok := header["crit"]; ok {
+		return fmt.Errorf("%w: header: crit names extensions this verifier does not understand", jwt.ErrTokenMalformed)
 	}
-	for name, raw := range fields {
+	payload, err := strictSegment("payload", parts[1])
+	if err != nil {
+		return err
+	}
+	for name, first := range payload {
 		// encoding/json matches struct fields case-insensitively, so "EXP"
 		// would land in ExpiresAt too.
 		if !strings.EqualFold(name, "exp") && !strings.EqualFold(name, "iat") && !strings.EqualFold(name, "nbf") {
 			continue
 		}
-		if !isJSONNumber(raw) {
+		if _, ok := first.(json.Number); !ok {
 			return fmt.Errorf("%w: claim %q is not a JSON number", jwt.ErrTokenMalformed, name)
 		}
 	}
 	return nil
 }
 
-// isJSONNumber reports whether raw, a valid JSON value, is a number: numbers
-// are the only JSON values starting with '-' or a digit.
-func isJSONNumber(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) > 0 && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9')
+// strictSegment decodes one base64url segment and checks it with
+// strictObject. Errors wrap jwt.ErrTokenMalformed and name the segment.
+func strictSegment(name, segment string) (map[string]json.Token, error) {
+	data, err := base64.RawURLEncoding.Strict().DecodeString(segment)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is not base64url: %w", jwt.ErrTokenMalformed, name, err)
+	}
+	members, err := strictObject(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", jwt.ErrTokenMalformed, name, err)
+	}
+	return members, nil
+}
+
+// strictObject checks that data is one JSON object and nothing else (not
+// even trailing whitespace), in which no object, at any depth, has two
+// member names that are equal or differ only in case. golang-jwt decodes
+// with encoding/json, which keeps the last of duplicate names and matches
+// struct fields case-insensitively: {"sub":"a","SUB":"b"} would verify as
+// user b, while a strict JSON reader (or a log line) sees user a. One
+// spelling, one meaning.
+//
+// It returns the top-level members, each with the first token of its value
+// (a json.Number, string, bool, nil, or json.Delim for an object or array).
+// Nesting is bounded by MaxTokenLength.
+func strictObject(data []byte) (map[string]json.Token, error) {
+	if len(data) == 0 || data[0] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	members := map[string]json.Token{}
+	if err := readObjectMembers(dec, members); err != nil {
+		return nil, err
+	}
+	if dec.InputOffset() != int64(len(data)) {
+		return nil, errors.New("data after the JSON object")
+	}
+	return members, nil
+}
+
+// readObjectMembers reads the rest of an object whose "{" was just read, up
+// to and including its "}", refusing duplicate names. When top is not nil it
+// receives each member's name and the first token of its value.
+func readObjectMembers(dec *json.Decoder, top map[string]json.Token) error {
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, ok := tok.(string)
+		if !ok {
+			return errors.New("object member name is not a string")
+		}
+		folded := foldName(name)
+		if seen[folded] {
+			return fmt.Errorf("member %q appears twice (names are compared ignoring case)", name)
+		}
+		seen[folded] = true
+		first, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if top != nil {
+			top[name] = first
+		}
+		if err := readValueRest(dec, first); err != nil {
+			return err
+		}
+	}
+	_, err := dec.Token() // the closing "}"
+	return err
+}
+
+// readValueRest reads the rest of a value whose first token is first: the
+// members of an object, the elements of an array, nothing for a scalar.
+func readValueRest(dec *json.Decoder, first json.Token) error {
+	switch first {
+	case json.Delim('{'):
+		return readObjectMembers(dec, nil)
+	case json.Delim('['):
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			if err := readValueRest(dec, tok); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token() // the closing "]"
+		return err
+	}
+	return nil
+}
+
+// foldName maps names that encoding/json treats as the same struct field to
+// one string: each rune becomes the smallest rune of its simple case-folding
+// orbit, as encoding/json's own folding does, so "SUB", "sub" and "\u017fub"
+// (long s) fold alike. foldName(a) == foldName(b) exactly when
+// strings.EqualFold(a, b).
+func foldName(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		for {
+			next := unicode.SimpleFold(r)
+			if next <= r {
+				r = next
+				break
+			}
+			r = next
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -150,6 +150,37 @@ func segment(tb testing.TB, v any) string {
 
 func signatureOf(token string) string { return token[strings.LastIndexByte(token, '.')+1:] }
 
+// hs256Header is the header golang-jwt writes, spelled by hand.
+const hs256Header = `{"alg":"HS256","typ":"JWT"}`
+
+// payloadJSON is the valid claims as JSON text, with extra members (raw
+// JSON, "" for none) written after them, for payloads no encoder would make
+// (duplicate names).
+func payloadJSON(extra string) string {
+	b, err := json.Marshal(validClaims())
+	if err != nil {
+		panic(err)
+	}
+	if extra == "" {
+		return string(b)
+	}
+	return strings.TrimSuffix(string(b), "}") + "," + extra + "}"
+}
+
+// rawHS256 signs a header and payload given as JSON text with the real key,
+// exactly as written.
+func rawHS256(header, payload string) func(testing.TB, *fixture) string {
+	return func(tb testing.TB, _ *fixture) string {
+		tb.Helper()
+		signing := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+		sig, err := jwt.SigningMethodHS256.Sign(signing, testSecret)
+		if err != nil {
+			tb.Fatalf("sign: %v", err)
+		}
+		return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+}
+
 // verifyCase is one row of TestVerify: a token made from the fixture, the
 // verifier's clock offset from testNow, and the sentinel the error must wrap
 // besides tokens.ErrInvalidToken (nil: the token must verify).
@@ -272,6 +303,53 @@ func verifyCases() []verifyCase {
 			parts := strings.Split(f.token, ".")
 			return parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte("[1,2]")) + "." + parts[2]
 		}, want: jwt.ErrTokenMalformed},
+
+		// JSON that encoding/json reads leniently, each signed with the real
+		// key so only the pre-check can refuse it. golang-jwt decodes the
+		// payload into a struct case-insensitively and keeps the last of
+		// duplicate names, so these would choose the identity.
+		{name: "nok, crit header naming an unknown extension", token: rawHS256(
+			`{"alg":"HS256","typ":"JWT","crit":["x-unknown"],"x-unknown":true}`, payloadJSON("")),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, empty crit header", token: rawHS256(`{"alg":"HS256","typ":"JWT","crit":[]}`, payloadJSON("")),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, duplicate sub", token: rawHS256(hs256Header, payloadJSON(`"sub":"someone-else"`)),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, SUB next to sub", token: rawHS256(hs256Header, payloadJSON(`"SUB":"someone-else"`)),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, sub spelled with a long s next to sub", token: rawHS256(hs256Header, payloadJSON(`"\u017fub":"someone-else"`)),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, duplicate sub written with an escape", token: rawHS256(hs256Header, payloadJSON(`"s\u0075b":"someone-else"`)),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, duplicate sid", token: rawHS256(hs256Header, payloadJSON(`"sid":"other-session"`)),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, duplicate name in a nested object", token: rawHS256(hs256Header, payloadJSON(`"ext":{"a":1,"a":2}`)),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, names differing only in case in a nested object", token: rawHS256(hs256Header, payloadJSON(`"ext":{"a":1,"A":2}`)),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, duplicate name in an object inside an array", token: rawHS256(hs256Header, payloadJSON(`"ext":[{"a":1,"a":2}]`)),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, duplicate member in the header", token: rawHS256(`{"alg":"HS256","typ":"JWT","typ":"JWT"}`, payloadJSON("")),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, duplicate alg", token: rawHS256(`{"alg":"none","alg":"HS256","typ":"JWT"}`, payloadJSON("")),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, case-folded ALG next to alg", token: rawHS256(`{"alg":"HS256","ALG":"none","typ":"JWT"}`, payloadJSON("")),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, trailing garbage after the payload", token: rawHS256(hs256Header, payloadJSON("")+`x`),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, second object after the payload", token: rawHS256(hs256Header, payloadJSON("")+`{"sub":"someone-else"}`),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, trailing whitespace after the payload", token: rawHS256(hs256Header, payloadJSON("")+" \n"),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, trailing garbage after the header", token: rawHS256(hs256Header+`x`, payloadJSON("")),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, trailing whitespace after the header", token: rawHS256(hs256Header+" ", payloadJSON("")),
+			want: jwt.ErrTokenMalformed},
+		{name: "nok, header not an object", token: rawHS256(`["alg","HS256"]`, payloadJSON("")),
+			want: jwt.ErrTokenMalformed},
+		{name: "ok, one name at two nesting levels", token: rawHS256(hs256Header, payloadJSON(`"ext":{"sub":"x","inner":{"sub":1}}`))},
+		{name: "ok, whitespace inside the objects", token: rawHS256(`{ "alg" : "HS256" ,
+ "typ":"JWT" }`, payloadJSON(`"ext" : [ 1 , { } ]`))},
 	}
 	// alg "none" in several spellings, with and without a signature. Only
 	// the lower-case spelling is known to golang-jwt; the allow-list refuses it.
