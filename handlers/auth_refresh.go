@@ -20,7 +20,10 @@ type refreshResponse struct {
 }
 
 // refresh is POST /auth/refresh: trade the refresh token for a new pair.
-// The store rotates the token inside one transaction and detects reuse.
+// The store rotates the token inside one transaction and detects reuse; the
+// access token is signed inside that same transaction (BeforeCommit), so a
+// refresh either hands out the new pair or changes nothing: a client must
+// never be left holding a token the store has already retired.
 // fetch callers (Accept: application/json) get JSON; a form post gets a 303
 // to its local `next`.
 func (h *handler) refresh(c echo.Context) error {
@@ -42,13 +45,20 @@ func (h *handler) refresh(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	sess, err := h.store.RotateRefreshToken(ctx, store.Rotation{
+	var (
+		access string
+		claims tokens.Claims
+	)
+	sess, err := h.store.RotateRefreshToken(c.Request().Context(), store.Rotation{
 		PresentedHash: presented,
 		NewHash:       freshHash,
 		IdleTTL:       h.settings.RefreshTokenTTL,
 		Grace:         h.settings.RefreshReuseGrace,
 		Client:        client(c),
+		BeforeCommit: func(sess store.Session, user store.User) (err error) {
+			access, claims, err = h.tokens.Issue(user.ID, user.Username, sess.ID)
+			return err
+		},
 	})
 	switch {
 	case errors.Is(err, store.ErrRefreshReused):
@@ -66,17 +76,6 @@ func (h *handler) refresh(c echo.Context) error {
 		return err
 	}
 
-	user, err := h.store.UserByID(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return h.refreshFailed(c, next, "The account no longer exists.", noticeExpired)
-	}
-	if err != nil {
-		return err
-	}
-	access, claims, err := h.tokens.Issue(user.ID, user.Username, sess.ID)
-	if err != nil {
-		return err
-	}
 	h.setAuthCookies(c, access, fresh, sess.ExpiresAt())
 	if wantsJSON(c) {
 		return c.JSON(http.StatusOK, refreshResponse{

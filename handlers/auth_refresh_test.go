@@ -2,11 +2,14 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	"tokenflow/store"
+	"tokenflow/tokens"
 )
 
 // The review's reproduction, through the router: the owner refreshes every
@@ -46,4 +49,66 @@ func TestThiefCannotChainGraceWindows(t *testing.T) {
 	if w := victim.fetchRefresh(); w.Code != http.StatusUnauthorized {
 		t.Fatalf("owner's refresh after the reuse: %d, want 401", w.Code)
 	}
+}
+
+// failingSigner is the real token manager whose Issue can be made to fail.
+type failingSigner struct {
+	AccessTokens
+	fail bool
+}
+
+func (f *failingSigner) Issue(userID, username, sessionID string) (string, tokens.Claims, error) {
+	if f.fail {
+		return "", tokens.Claims{}, errors.New("signing key unavailable")
+	}
+	return f.AccessTokens.Issue(userID, username, sessionID)
+}
+
+// A refresh is one unit: when the access token cannot be signed, the
+// rotation must not have happened, or the client (which never received the
+// new refresh token) would end its own session at its next refresh, once
+// the grace window has passed.
+func TestRefreshThatCannotSignRotatesNothing(t *testing.T) {
+	signer := &failingSigner{}
+	a := newTestApp(t, func(d *Deps) {
+		signer.AccessTokens = d.Tokens
+		d.Tokens = signer
+	})
+	b := a.mustRegister(t, "unsigned", goodPassword)
+	sess := a.sessionOf(t, b)
+	held := b.cookie(RefreshCookie)
+
+	signer.fail = true
+	w := b.fetchRefresh()
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("refresh with a failing signer: %d, want 500", w.Code)
+	}
+	if b.cookie(RefreshCookie) != held {
+		t.Fatal("the failed refresh replaced the refresh cookie")
+	}
+	if kinds := eventKindsOf(t, a, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+		t.Errorf("events after the failed refresh = %v, want only the login", kinds)
+	}
+
+	signer.fail = false
+	a.clock.Advance(a.settings.RefreshReuseGrace + time.Second)
+	if w := b.fetchRefresh(); w.Code != http.StatusOK {
+		t.Fatalf("the kept refresh token after the window: %d, want 200", w.Code)
+	}
+	if got, err := a.store.Session(context.Background(), sess.ID); err != nil || got.Revoked() {
+		t.Fatalf("session = %+v, %v; want it alive", got, err)
+	}
+}
+
+func eventKindsOf(t *testing.T, a *testApp, sessionID string) []string {
+	t.Helper()
+	events, err := a.store.SessionEvents(context.Background(), sessionID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind)
+	}
+	return kinds
 }

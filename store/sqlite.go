@@ -271,6 +271,9 @@ func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, err
 // session is revoked, all its tokens die, EventReuseDetected is recorded, and
 // that is committed even though an error is returned.
 //
+// r.BeforeCommit, when set, runs last inside the transaction; its error
+// undoes the rotation.
+//
 // Returns ErrRefreshUnknown when no token has that hash; ErrSessionRevoked
 // when its session was revoked (the Session is returned too, so callers can
 // read RevokeReason); ErrSessionExpired when the session has expired (also
@@ -292,11 +295,18 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 	var (
 		tokenID            int64
 		usedAt, graceUntil sql.NullInt64
+		user               User
+		userCreated        int64
 	)
-	row := tx.QueryRowContext(ctx, `SELECT t.id, t.used_at, t.grace_until, `+sessionColumns+`
-		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+	// The user comes with the token, for BeforeCommit (a session's user
+	// always exists: deleting a user deletes its sessions).
+	row := tx.QueryRowContext(ctx, `SELECT t.id, t.used_at, t.grace_until,
+		u.id, u.username, u.password_hash, u.created_at, `+sessionColumns+`
+		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
 		WHERE t.token_hash = ?`, r.PresentedHash)
-	sess, err := scanSession(row, &tokenID, &usedAt, &graceUntil)
+	sess, err := scanSession(row, &tokenID, &usedAt, &graceUntil,
+		&user.ID, &user.Username, &user.PasswordHash, &userCreated)
+	user.CreatedAt = fromMillis(userCreated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrRefreshUnknown
 	}
@@ -386,6 +396,11 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 	}
 	if err := insertEvent(ctx, tx, sess, kind, now, r.Client, detail); err != nil {
 		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+	}
+	if r.BeforeCommit != nil {
+		if err := r.BeforeCommit(sess, user); err != nil {
+			return Session{}, fmt.Errorf("store: rotate refresh token: before commit: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return Session{}, fmt.Errorf("store: rotate refresh token: commit: %w", err)

@@ -105,8 +105,18 @@ type Rotation struct {
 	PresentedHash string        // hash of the refresh token the client sent
 	NewHash       string        // hash of the token that replaces it
 	IdleTTL       time.Duration // how far the idle expiry slides
-	Grace         time.Duration // REFRESH_REUSE_GRACE
+	Grace         time.Duration // REFRESH_REUSE_GRACE; zero forgives no replay
 	Client        Client
+
+	// BeforeCommit, if set, is called inside the rotation's transaction,
+	// once the rotation is written and before it commits, with the rotated
+	// session and its user. If it returns an error the transaction rolls
+	// back, so the presented token stays current, and RotateRefreshToken
+	// returns that error (wrapped). The caller signs its access token here:
+	// a client must never lose its old refresh token without receiving the
+	// new pair. It runs while the database's write lock is held, so it must
+	// be quick and must not use the store.
+	BeforeCommit func(Session, User) error
 }
 
 // Store is the full method set of a store implementation. SQLite
