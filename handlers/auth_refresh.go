@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -54,13 +56,24 @@ func (h *handler) refresh(c echo.Context) error {
 		NewHash:       freshHash,
 		IdleTTL:       h.settings.RefreshTokenTTL,
 		Grace:         h.settings.RefreshReuseGrace,
+		RateLimit:     h.settings.RefreshRateLimit,
 		Client:        client(c),
 		BeforeCommit: func(sess store.Session, user store.User) (err error) {
 			access, claims, err = h.tokens.Issue(user.ID, user.Username, sess.ID)
 			return err
 		},
 	})
+	var limited *store.RefreshRateLimitedError
 	switch {
+	case errors.As(err, &limited):
+		// Not a failed login: the token is fine and stays current, so the
+		// cookies stay and the client simply tries again later (app.js and
+		// interstitial.js give up only on 401).
+		wait := retryAfterSeconds(limited.RetryAfter)
+		h.log.Warn("refresh rate limited", "session_id", sess.ID, "ip", c.RealIP(), "retry_after_s", wait)
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(wait))
+		return echo.NewHTTPError(http.StatusTooManyRequests,
+			fmt.Sprintf("This session has refreshed too often. You are still logged in; try again in %d seconds.", wait))
 	case errors.Is(err, store.ErrRefreshReused):
 		h.log.Warn("refresh token reused after the grace window: session revoked",
 			"session_id", sess.ID, "ip", c.RealIP())

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +115,61 @@ func eventKindsOf(t *testing.T, a *testApp, sessionID string) []string {
 		kinds = append(kinds, e.Kind)
 	}
 	return kinds
+}
+
+// One session may refresh RefreshRateLimit times a minute. Past that the
+// refresh is refused with 429 and Retry-After, and nothing else happens: no
+// cookie cleared, no token rotated, the session alive.
+func TestRefreshRateLimitPerSession(t *testing.T) {
+	for _, asJSON := range []bool{true, false} {
+		name := "form post"
+		if asJSON {
+			name = "fetch"
+		}
+		t.Run(name, func(t *testing.T) {
+			a := newTestApp(t)
+			limit := a.settings.RefreshRateLimit
+			b := a.mustRegister(t, "eager", goodPassword)
+			sess := a.sessionOf(t, b)
+			for i := 1; i <= limit; i++ {
+				a.clock.Advance(10 * time.Millisecond)
+				if w := b.fetchRefresh(); w.Code != http.StatusOK {
+					t.Fatalf("refresh %d of %d: %d", i, limit, w.Code)
+				}
+			}
+			held := b.cookie(RefreshCookie)
+
+			a.clock.Advance(10 * time.Millisecond)
+			var w *httptest.ResponseRecorder
+			if asJSON {
+				w = b.fetchRefresh()
+			} else {
+				w = b.post("/auth/refresh", url.Values{"next": {"/sessions"}})
+			}
+			if w.Code != http.StatusTooManyRequests {
+				t.Fatalf("refresh %d: %d, want 429", limit+1, w.Code)
+			}
+			retry, err := strconv.Atoi(w.Header().Get("Retry-After"))
+			if err != nil || retry < 1 || retry > 60 {
+				t.Errorf("Retry-After = %q, want 1 to 60 seconds", w.Header().Get("Retry-After"))
+			}
+			if isJSON := strings.HasPrefix(w.Header().Get("Content-Type"), "application/json"); isJSON != asJSON {
+				t.Errorf("Content-Type %q for json=%v", w.Header().Get("Content-Type"), asJSON)
+			}
+			if cookies := w.Header().Values("Set-Cookie"); len(cookies) != 0 {
+				t.Errorf("a limited refresh set cookies: %q", cookies)
+			}
+			if b.cookie(RefreshCookie) != held {
+				t.Fatal("the refresh cookie changed")
+			}
+			if got, err := a.store.Session(context.Background(), sess.ID); err != nil || got.Revoked() {
+				t.Fatalf("session = %+v, %v; want it alive", got, err)
+			}
+
+			a.clock.Advance(time.Minute)
+			if w := b.fetchRefresh(); w.Code != http.StatusOK {
+				t.Fatalf("refresh a minute later with the newest token: %d, want 200", w.Code)
+			}
+		})
+	}
 }

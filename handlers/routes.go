@@ -23,10 +23,10 @@ func New(d Deps) (*echo.Echo, error) {
 	if d.Store == nil || d.Tokens == nil || d.Passwords == nil {
 		return nil, errors.New("handlers: Store, Tokens and Passwords are required")
 	}
-	if s := d.Settings; s.LoginFailureLimit <= 0 || s.IPFailureLimit <= 0 || s.RegisterRateLimit <= 0 {
+	if s := d.Settings; s.LoginFailureLimit <= 0 || s.IPFailureLimit <= 0 || s.RegisterRateLimit <= 0 || s.RefreshRateLimit <= 0 {
 		// No second set of defaults here: config has the one.
-		return nil, fmt.Errorf("handlers: LoginFailureLimit (%d), IPFailureLimit (%d) and RegisterRateLimit (%d) must be positive",
-			s.LoginFailureLimit, s.IPFailureLimit, s.RegisterRateLimit)
+		return nil, fmt.Errorf("handlers: LoginFailureLimit (%d), IPFailureLimit (%d), RegisterRateLimit (%d) and RefreshRateLimit (%d) must be positive",
+			s.LoginFailureLimit, s.IPFailureLimit, s.RegisterRateLimit, s.RefreshRateLimit)
 	}
 	h := &handler{
 		store:     d.Store,

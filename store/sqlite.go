@@ -278,7 +278,9 @@ func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, err
 // when its session was revoked (the Session is returned too, so callers can
 // read RevokeReason); ErrSessionExpired when the session has expired (also
 // with the Session); ErrRefreshReused when a used token came back at or
-// after its grace deadline (with the now revoked Session).
+// after its grace deadline (with the now revoked Session); a
+// *RefreshRateLimitedError (errors.Is ErrRefreshRateLimited, with the
+// Session) when the session is past r.RateLimit, having written nothing.
 func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, error) {
 	if r.Grace < 0 {
 		return Session{}, errors.New("store: rotate refresh token: negative grace")
@@ -347,6 +349,18 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 			since, deadline.Format(time.RFC3339Nano))
 		forkDeadline = sql.NullInt64{Int64: toMillis(deadline), Valid: true}
 	}
+	// The limit comes after reuse detection (a token past its window is
+	// theft whatever the rate) and before any write: a limited refresh
+	// changes nothing, so the session goes on unharmed.
+	if r.RateLimit > 0 {
+		retryAfter, limited, err := refreshRateLimited(ctx, tx, sess.ID, r.RateLimit, now)
+		if err != nil {
+			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		}
+		if limited {
+			return sess, &RefreshRateLimitedError{RetryAfter: retryAfter}
+		}
+	}
 
 	newTokenID, err := insertToken(ctx, tx, sess.ID, r.NewHash, now, forkDeadline)
 	if err != nil {
@@ -406,6 +420,25 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 		return Session{}, fmt.Errorf("store: rotate refresh token: commit: %w", err)
 	}
 	return sess, nil
+}
+
+// refreshRateLimited reports whether the session already made limit
+// refreshes in the window ending at now, and if so how long until the
+// oldest of the last limit leaves it. The session_events_session_at index
+// bounds the scan to this session's last minute.
+func refreshRateLimited(ctx context.Context, tx *sql.Tx, sessionID string, limit int, now time.Time) (time.Duration, bool, error) {
+	var at int64
+	err := tx.QueryRowContext(ctx, `SELECT at FROM session_events
+		WHERE session_id = ? AND kind IN (?, ?) AND at > ?
+		ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?`,
+		sessionID, EventRefresh, EventRefreshGrace, toMillis(now.Add(-RefreshRateLimitWindow)), limit-1).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("count refreshes: %w", err)
+	}
+	return fromMillis(at).Add(RefreshRateLimitWindow).Sub(now), true, nil
 }
 
 // revokeForReuse ends a session whose rotated refresh token came back: it
