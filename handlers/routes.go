@@ -82,14 +82,18 @@ func New(d Deps) (*echo.Echo, error) {
 	// Pages behind the guard: no token goes to login, a failing token to
 	// the refresh interstitial. (Middleware per route, not e.Group("", …):
 	// a group would also wrap every unknown path, turning 404s into logins.)
+	// Every route that changes state, and the sessions page that leads to
+	// it, is a livePage: the token's session must also still be live
+	// (requireLiveSession). The dashboard stays a stateless read.
 	page := h.guard(h.pageAuthError)
+	livePage := []echo.MiddlewareFunc{page, h.requireLiveSession}
 	e.GET("/dashboard", h.dashboard, page)
-	e.GET("/sessions", h.sessions, page)
-	e.POST("/sessions/:id/revoke", h.revokeSession, page)
+	e.GET("/sessions", h.sessions, livePage...)
+	e.POST("/sessions/:id/revoke", h.revokeSession, livePage...)
 
 	// Development only: in production the route does not exist (404).
 	if !d.Settings.Production {
-		e.POST("/dev/expire-access", h.expireAccess, page)
+		e.POST("/dev/expire-access", h.expireAccess, livePage...)
 	}
 
 	// JSON behind the guard: 401 with an RFC 6750 challenge.
