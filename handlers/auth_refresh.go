@@ -66,8 +66,8 @@ func (h *handler) refresh(c echo.Context) error {
 	var limited *store.RefreshRateLimitedError
 	switch {
 	case errors.As(err, &limited):
-		// Not a failed login: the token is fine and stays current, so the
-		// cookies stay and the client simply tries again later (app.js and
+		// Not a failed refresh: the token is fine and stays current, so
+		// the cookies stay and the client tries again later (app.js and
 		// interstitial.js give up only on 401).
 		wait := retryAfterSeconds(limited.RetryAfter)
 		h.log.Warn("refresh rate limited", "session_id", sess.ID, "ip", c.RealIP(), "retry_after_s", wait)
