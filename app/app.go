@@ -79,6 +79,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 			LoginFailureLimit: cfg.LoginFailureLimit,
 			IPFailureLimit:    cfg.IPFailureLimit,
 			RegisterRateLimit: cfg.RegisterRateLimit,
+			RefreshRateLimit:  cfg.RefreshRateLimit,
 		},
 	})
 	if err != nil {

@@ -28,6 +28,11 @@ const MinProductionSecret = 32
 // replayed token goes undetected.
 const MaxRefreshReuseGrace = time.Minute
 
+// MaxRefreshRateLimit bounds REFRESH_RATE_LIMIT. A browser refreshes about
+// once per access-token lifetime (a few more with several tabs); far more
+// than that is a script minting tokens and rows.
+const MaxRefreshRateLimit = 60
+
 // Config is every setting of the app. The zero value is not useful: call Load.
 type Config struct {
 	Addr              string
@@ -47,6 +52,7 @@ type Config struct {
 	LoginFailureLimit int
 	IPFailureLimit    int
 	RegisterRateLimit int
+	RefreshRateLimit  int  // refreshes per session per minute
 	DemoUser          bool // create the demo account on start (development default)
 }
 
@@ -74,6 +80,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LoginFailureLimit: r.positiveInt("LOGIN_FAILURE_LIMIT", 5),
 		IPFailureLimit:    r.positiveInt("IP_FAILURE_LIMIT", 50),
 		RegisterRateLimit: r.positiveInt("REGISTER_RATE_LIMIT", 30),
+		RefreshRateLimit:  r.positiveInt("REFRESH_RATE_LIMIT", 20),
 	}
 	if s := getenv("JWT_SECRET"); s != "" {
 		c.JWTSecret = []byte(s)
@@ -92,6 +99,9 @@ func (c *Config) validate() error {
 	}
 	if c.RefreshReuseGrace > MaxRefreshReuseGrace {
 		return fmt.Errorf("REFRESH_REUSE_GRACE: %v is too long (at most %v): inside the window a replayed refresh token is not detected", c.RefreshReuseGrace, MaxRefreshReuseGrace)
+	}
+	if c.RefreshRateLimit > MaxRefreshRateLimit {
+		return fmt.Errorf("REFRESH_RATE_LIMIT: %d is too high (at most %d refreshes per session per minute)", c.RefreshRateLimit, MaxRefreshRateLimit)
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("ADDR: %q is not host:port (for example :8080 or 127.0.0.1:8080)", c.Addr)

@@ -106,3 +106,19 @@ func TestLoadSQLitePaths(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadRefreshRateLimit(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.RefreshRateLimit != 20 {
+		t.Fatalf("default REFRESH_RATE_LIMIT = %d, %v; want 20", c.RefreshRateLimit, err)
+	}
+	if c, err := Load(env(map[string]string{"REFRESH_RATE_LIMIT": "60"})); err != nil || c.RefreshRateLimit != 60 {
+		t.Errorf("REFRESH_RATE_LIMIT=60: %d, %v", c.RefreshRateLimit, err)
+	}
+	for _, v := range []string{"0", "-1", "many", "61", "2000"} {
+		_, err := Load(env(map[string]string{"REFRESH_RATE_LIMIT": v}))
+		if err == nil || !strings.HasPrefix(err.Error(), "REFRESH_RATE_LIMIT:") {
+			t.Errorf("REFRESH_RATE_LIMIT=%s: error %v, want one naming the setting", v, err)
+		}
+	}
+}

@@ -18,9 +18,14 @@ const (
 )
 
 // logout is POST /auth/logout. It finds the caller's live session through
-// the refresh cookie (or, failing that, a still-valid access cookie),
-// revokes what the scope says, and clears the cookies unless only the other
-// sessions were ended. With no live session it only clears the cookies.
+// the refresh cookie (or, failing that, a still-valid access cookie) and
+// revokes what the scope says. The answer depends on the scope only, never
+// on whether a live session was found: scope=others always keeps the
+// cookies and goes to /sessions (which sends a caller without a live
+// session on to the login page), local and global always clear the cookies.
+// Otherwise a thief holding a copy of a refresh token could post
+// scope=others to learn whether the copy is still current, and so when the
+// owner has refreshed and a replay would land in the grace window.
 func (h *handler) logout(c echo.Context) error {
 	form, err := readForm(c)
 	if err != nil {
@@ -53,9 +58,9 @@ func (h *handler) logout(c echo.Context) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if scope == scopeOthers {
-			return c.Redirect(http.StatusSeeOther, "/sessions")
-		}
+	}
+	if scope == scopeOthers {
+		return c.Redirect(http.StatusSeeOther, "/sessions")
 	}
 	h.clearAuthCookies(c)
 	h.setNotice(c, noticeLogout)

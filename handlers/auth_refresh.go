@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,7 +22,10 @@ type refreshResponse struct {
 }
 
 // refresh is POST /auth/refresh: trade the refresh token for a new pair.
-// The store rotates the token inside one transaction and detects reuse.
+// The store rotates the token inside one transaction and detects reuse; the
+// access token is signed inside that same transaction (BeforeCommit), so a
+// refresh either hands out the new pair or changes nothing: a client must
+// never be left holding a token the store has already retired.
 // fetch callers (Accept: application/json) get JSON; a form post gets a 303
 // to its local `next`.
 func (h *handler) refresh(c echo.Context) error {
@@ -45,15 +50,33 @@ func (h *handler) refresh(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	sess, err := h.store.RotateRefreshToken(ctx, store.Rotation{
+	var (
+		access string
+		claims tokens.Claims
+	)
+	sess, err := h.store.RotateRefreshToken(c.Request().Context(), store.Rotation{
 		PresentedHash: presented,
 		NewHash:       freshHash,
 		IdleTTL:       h.settings.RefreshTokenTTL,
 		Grace:         h.settings.RefreshReuseGrace,
+		RateLimit:     h.settings.RefreshRateLimit,
 		Client:        client(c),
+		BeforeCommit: func(sess store.Session, user store.User) (err error) {
+			access, claims, err = h.tokens.Issue(user.ID, user.Username, sess.ID)
+			return err
+		},
 	})
+	var limited *store.RefreshRateLimitedError
 	switch {
+	case errors.As(err, &limited):
+		// Not a failed refresh: the token is fine and stays current, so
+		// the cookies stay and the client tries again later (app.js and
+		// interstitial.js give up only on 401).
+		wait := retryAfterSeconds(limited.RetryAfter)
+		h.log.Warn("refresh rate limited", "session_id", sess.ID, "ip", c.RealIP(), "retry_after_s", wait)
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(wait))
+		return echo.NewHTTPError(http.StatusTooManyRequests,
+			fmt.Sprintf("This session has refreshed too often. You are still logged in; try again in %d seconds.", wait))
 	case errors.Is(err, store.ErrRefreshReused):
 		h.log.Warn("refresh token reused after the grace window: session revoked",
 			"session_id", sess.ID, "ip", c.RealIP())
@@ -69,17 +92,6 @@ func (h *handler) refresh(c echo.Context) error {
 		return err
 	}
 
-	user, err := h.store.UserByID(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return h.refreshFailed(c, next, "The account no longer exists.", noticeExpired)
-	}
-	if err != nil {
-		return err
-	}
-	access, claims, err := h.tokens.Issue(user.ID, user.Username, sess.ID)
-	if err != nil {
-		return err
-	}
 	h.setAuthCookies(c, access, fresh, sess.ExpiresAt())
 	if wantsJSON(c) {
 		return c.JSON(http.StatusOK, refreshResponse{

@@ -68,6 +68,9 @@ type Settings struct {
 	// RegisterRateLimit is the number of registrations per client address
 	// per hour. Required (> 0).
 	RegisterRateLimit int
+	// RefreshRateLimit is the number of refreshes per session per minute
+	// (store.RefreshRateLimitWindow). Required (> 0).
+	RefreshRateLimit int
 }
 
 // Deps are everything New needs. Now and Logger are optional.

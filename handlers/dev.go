@@ -4,12 +4,10 @@ package handlers
 // so people can watch the refresh flow without waiting for a token to expire.
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
-	"tokenflow/store"
 	"tokenflow/tokens"
 )
 
@@ -34,13 +32,7 @@ func (h *handler) expireAccess(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotImplemented, "This token manager cannot issue expired tokens.")
 	}
 	cl := claimsFrom(c)
-	sess, err := h.store.Session(c.Request().Context(), cl.SessionID)
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusConflict, "This session no longer exists: log in again.")
-	}
-	if err != nil {
-		return err
-	}
+	sess := liveSessionFrom(c) // requireLiveSession: an ended session never gets here
 	expired, _, err := issuer.IssueExpired(cl.Subject, cl.Username, cl.SessionID)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"tokenflow/store"
 	"tokenflow/tokens"
 	"tokenflow/views"
 )
@@ -136,6 +137,54 @@ func requestedPage(c echo.Context) string {
 		return "/sessions"
 	}
 	return "/dashboard"
+}
+
+// sessionKey is where requireLiveSession leaves the token's session.
+const sessionKey = "session"
+
+// errSessionEnded: the access token is genuine, but its session was logged
+// out, revoked or has expired. It is no token parsing error, so the guard's
+// error handlers answer as for a request that carries no credential.
+var errSessionEnded = errors.New("the session of this access token has ended")
+
+// requireLiveSession runs after the guard, on the routes that change state
+// or list and end the user's sessions: the token's session must still be
+// live. An access token outlives a logout or a revocation until its exp,
+// and on these routes that must not let it act: an ended session's token is
+// treated as no credential at all (the login page, or 401 JSON with the
+// plain challenge, so a script does not try a refresh) and changes nothing.
+//
+// Pure-token reads (/api/me, /dashboard) stay stateless on purpose: they
+// show what the token itself says, which is the point of an access token
+// that any instance or gateway verifies with only the key; their exposure
+// is bounded by ACCESS_TOKEN_TTL (README, Security).
+func (h *handler) requireLiveSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		cl := claimsFrom(c)
+		if cl == nil {
+			// Only a route wired without the guard gets here.
+			return errors.New("handlers: requireLiveSession without the guard")
+		}
+		sess, err := h.store.Session(c.Request().Context(), cl.SessionID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case sess.UserID == cl.Subject && sess.Active(h.now()):
+			c.Set(sessionKey, sess)
+			return next(c)
+		}
+		if wantsJSON(c) {
+			return h.apiAuthError(c, errSessionEnded)
+		}
+		return h.pageAuthError(c, errSessionEnded)
+	}
+}
+
+// liveSessionFrom returns the session requireLiveSession checked.
+func liveSessionFrom(c echo.Context) store.Session {
+	sess, _ := c.Get(sessionKey).(store.Session)
+	return sess
 }
 
 // apiAuthError answers JSON with an RFC 6750 challenge.

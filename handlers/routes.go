@@ -23,10 +23,10 @@ func New(d Deps) (*echo.Echo, error) {
 	if d.Store == nil || d.Tokens == nil || d.Passwords == nil {
 		return nil, errors.New("handlers: Store, Tokens and Passwords are required")
 	}
-	if s := d.Settings; s.LoginFailureLimit <= 0 || s.IPFailureLimit <= 0 || s.RegisterRateLimit <= 0 {
+	if s := d.Settings; s.LoginFailureLimit <= 0 || s.IPFailureLimit <= 0 || s.RegisterRateLimit <= 0 || s.RefreshRateLimit <= 0 {
 		// No second set of defaults here: config has the one.
-		return nil, fmt.Errorf("handlers: LoginFailureLimit (%d), IPFailureLimit (%d) and RegisterRateLimit (%d) must be positive",
-			s.LoginFailureLimit, s.IPFailureLimit, s.RegisterRateLimit)
+		return nil, fmt.Errorf("handlers: LoginFailureLimit (%d), IPFailureLimit (%d), RegisterRateLimit (%d) and RefreshRateLimit (%d) must be positive",
+			s.LoginFailureLimit, s.IPFailureLimit, s.RegisterRateLimit, s.RefreshRateLimit)
 	}
 	h := &handler{
 		store:     d.Store,
@@ -84,14 +84,18 @@ func New(d Deps) (*echo.Echo, error) {
 	// Pages behind the guard: no token goes to login, a failing token to
 	// the refresh interstitial. (Middleware per route, not e.Group("", …):
 	// a group would also wrap every unknown path, turning 404s into logins.)
+	// Every route that changes state, and the sessions page that leads to
+	// it, is a livePage: the token's session must also still be live
+	// (requireLiveSession). The dashboard stays a stateless read.
 	page := h.guard(h.pageAuthError)
+	livePage := []echo.MiddlewareFunc{page, h.requireLiveSession}
 	e.GET("/dashboard", h.dashboard, page)
-	e.GET("/sessions", h.sessions, page)
-	e.POST("/sessions/:id/revoke", h.revokeSession, page)
+	e.GET("/sessions", h.sessions, livePage...)
+	e.POST("/sessions/:id/revoke", h.revokeSession, livePage...)
 
 	// Development only: in production the route does not exist (404).
 	if !d.Settings.Production {
-		e.POST("/dev/expire-access", h.expireAccess, page)
+		e.POST("/dev/expire-access", h.expireAccess, livePage...)
 	}
 
 	// JSON behind the guard: 401 with an RFC 6750 challenge.

@@ -77,6 +77,7 @@ func newTestApp(t testing.TB, edit ...func(*Deps)) *testApp {
 			LoginFailureLimit: 5,
 			IPFailureLimit:    50,
 			RegisterRateLimit: 30,
+			RefreshRateLimit:  20,
 		},
 	}
 	for _, f := range edit {

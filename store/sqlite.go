@@ -236,7 +236,7 @@ func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, err
 		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
 		return Session{}, fmt.Errorf("store: create session: %w", err)
 	}
-	if _, err := insertToken(ctx, tx, sess.ID, ns.RefreshHash, now); err != nil {
+	if _, err := insertToken(ctx, tx, sess.ID, ns.RefreshHash, now, sql.NullInt64{}); err != nil {
 		return Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	if err := insertEvent(ctx, tx, sess, EventLogin, now, ns.Client, ""); err != nil {
@@ -252,18 +252,39 @@ func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, err
 // r.PresentedHash for one whose hash is r.NewHash, and slides the session's
 // idle expiry to now+r.IdleTTL (never past the absolute expiry).
 //
-// A token that was already rotated is accepted again for r.Grace after its
-// first use (two tabs refreshing at once): the new token is then a sibling,
-// and the event is EventRefreshGrace. Later than that, the token is taken as
-// stolen: the session is revoked, all its tokens die, EventReuseDetected is
-// recorded, and that is committed even though an error is returned.
+// Normally the presented token is the session's current one: it is marked
+// used, and every other live token of the session (grace siblings, see
+// below) is retired with it, so one branch goes on. The presented token may
+// then be forgiven until now+r.Grace (two tabs refreshing at once, a lost
+// response): that deadline is its grace_until.
+//
+// A used token presented before its grace_until gets a sibling (event
+// EventRefreshGrace) and forks the session. The deadline is anchored at the
+// fork and never extended: the sibling, and every other live token of the
+// session, carry the presented token's deadline, and keep it when a later
+// rotation retires them. So a replayer whose token keeps being retired by
+// the owner's rotations (or an owner retired by a thief's) cannot chain
+// fresh windows: once the original window has passed, its next attempt is
+// reuse. A grace of zero forgives nothing.
+//
+// A used token presented at or after its grace_until is taken as stolen: the
+// session is revoked, all its tokens die, EventReuseDetected is recorded, and
+// that is committed even though an error is returned.
+//
+// r.BeforeCommit, when set, runs last inside the transaction; its error
+// undoes the rotation.
 //
 // Returns ErrRefreshUnknown when no token has that hash; ErrSessionRevoked
 // when its session was revoked (the Session is returned too, so callers can
 // read RevokeReason); ErrSessionExpired when the session has expired (also
-// with the Session); ErrRefreshReused when a rotated token came back after
-// the grace window (with the now revoked Session).
+// with the Session); ErrRefreshReused when a used token came back at or
+// after its grace deadline (with the now revoked Session); a
+// *RefreshRateLimitedError (errors.Is ErrRefreshRateLimited, with the
+// Session) when the session is past r.RateLimit, having written nothing.
 func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, error) {
+	if r.Grace < 0 {
+		return Session{}, errors.New("store: rotate refresh token: negative grace")
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
@@ -274,13 +295,20 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 	now := s.now()
 
 	var (
-		tokenID int64
-		usedAt  sql.NullInt64
+		tokenID            int64
+		usedAt, graceUntil sql.NullInt64
+		user               User
+		userCreated        int64
 	)
-	row := tx.QueryRowContext(ctx, `SELECT t.id, t.used_at, `+sessionColumns+`
-		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+	// The user comes with the token, for BeforeCommit (a session's user
+	// always exists: deleting a user deletes its sessions).
+	row := tx.QueryRowContext(ctx, `SELECT t.id, t.used_at, t.grace_until,
+		u.id, u.username, u.password_hash, u.created_at, `+sessionColumns+`
+		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
 		WHERE t.token_hash = ?`, r.PresentedHash)
-	sess, err := scanSession(row, &tokenID, &usedAt)
+	sess, err := scanSession(row, &tokenID, &usedAt, &graceUntil,
+		&user.ID, &user.Username, &user.PasswordHash, &userCreated)
+	user.CreatedAt = fromMillis(userCreated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrRefreshUnknown
 	}
@@ -295,11 +323,19 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 	}
 
 	kind, detail := EventRefresh, ""
+	// forkDeadline is set when the presented token was already used: the
+	// end of the window that may still forgive it.
+	var forkDeadline sql.NullInt64
 	if usedAt.Valid {
+		deadline := fromMillis(usedAt.Int64) // no recorded window: no forgiveness
+		if graceUntil.Valid {
+			deadline = fromMillis(graceUntil.Int64)
+		}
 		since := now.Sub(fromMillis(usedAt.Int64))
-		if since > r.Grace {
+		if !now.Before(deadline) {
 			sess, err = revokeForReuse(ctx, tx, sess, now, r.Client,
-				fmt.Sprintf("refresh token presented again %s after it was rotated (grace %s)", since, r.Grace))
+				fmt.Sprintf("refresh token presented again %s after it was used; its grace window ended at %s",
+					since, deadline.Format(time.RFC3339Nano)))
 			if err != nil {
 				return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 			}
@@ -309,29 +345,54 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 			return sess, ErrRefreshReused
 		}
 		kind = EventRefreshGrace
-		detail = fmt.Sprintf("refresh token presented again %s after it was rotated (grace %s)", since, r.Grace)
+		detail = fmt.Sprintf("refresh token presented again %s after it was used, inside the grace window ending at %s",
+			since, deadline.Format(time.RFC3339Nano))
+		forkDeadline = sql.NullInt64{Int64: toMillis(deadline), Valid: true}
+	}
+	// The limit comes after reuse detection (a token past its window is
+	// theft whatever the rate) and before any write: a limited refresh
+	// changes nothing, so the session goes on unharmed.
+	if r.RateLimit > 0 {
+		retryAfter, limited, err := refreshRateLimited(ctx, tx, sess.ID, r.RateLimit, now)
+		if err != nil {
+			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		}
+		if limited {
+			return sess, &RefreshRateLimitedError{RetryAfter: retryAfter}
+		}
 	}
 
-	newTokenID, err := insertToken(ctx, tx, sess.ID, r.NewHash, now)
+	newTokenID, err := insertToken(ctx, tx, sess.ID, r.NewHash, now, forkDeadline)
 	if err != nil {
 		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 	}
-	if !usedAt.Valid {
-		// A grace sibling leaves the old token alone: its used_at is what
-		// the grace window is measured from.
+	if forkDeadline.Valid {
+		// A fork: the presented token keeps its use and its deadline, and
+		// every live branch of the session now ends its forgiveness at the
+		// fork's deadline at the latest (min: an earlier fork's stays).
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens
+			SET grace_until = min(coalesce(grace_until, ?1), ?1)
+			WHERE session_id = ?2 AND used_at IS NULL`,
+			forkDeadline.Int64, sess.ID); err != nil {
+			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		}
+	} else {
 		if _, err := tx.ExecContext(ctx,
-			`UPDATE refresh_tokens SET used_at = ?, replaced_by = ? WHERE id = ?`,
-			toMillis(now), newTokenID, tokenID); err != nil {
+			`UPDATE refresh_tokens SET used_at = ?, replaced_by = ?, grace_until = ? WHERE id = ?`,
+			toMillis(now), newTokenID, toMillis(now.Add(r.Grace)), tokenID); err != nil {
 			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 		}
 		// A normal rotation also retires every other live token of the
 		// session: the siblings a grace window handed out. A browser keeps
 		// one refresh cookie, so only one branch is still in use; without
 		// this, whoever replayed a token inside the grace window would keep
-		// a second, undetected chain of their own. A retired sibling that
-		// comes back later is reuse like any other.
-		if _, err := tx.ExecContext(ctx,
-			`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL AND id <> ?`,
+		// a second, undetected chain of their own. A retired token keeps
+		// the deadline of the fork it belongs to, never now+grace: that is
+		// what stops a replayer from chaining windows. (A live token that
+		// never saw a fork has none, and gets no forgiveness.)
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens
+			SET used_at = ?1, grace_until = coalesce(grace_until, ?1)
+			WHERE session_id = ?2 AND used_at IS NULL AND id <> ?3`,
 			toMillis(now), sess.ID, newTokenID); err != nil {
 			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 		}
@@ -350,10 +411,34 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 	if err := insertEvent(ctx, tx, sess, kind, now, r.Client, detail); err != nil {
 		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 	}
+	if r.BeforeCommit != nil {
+		if err := r.BeforeCommit(sess, user); err != nil {
+			return Session{}, fmt.Errorf("store: rotate refresh token: before commit: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return Session{}, fmt.Errorf("store: rotate refresh token: commit: %w", err)
 	}
 	return sess, nil
+}
+
+// refreshRateLimited reports whether the session already made limit
+// refreshes in the window ending at now, and if so how long until the
+// oldest of the last limit leaves it. The session_events_session_at index
+// bounds the scan to this session's last minute.
+func refreshRateLimited(ctx context.Context, tx *sql.Tx, sessionID string, limit int, now time.Time) (time.Duration, bool, error) {
+	var at int64
+	err := tx.QueryRowContext(ctx, `SELECT at FROM session_events
+		WHERE session_id = ? AND kind IN (?, ?) AND at > ?
+		ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?`,
+		sessionID, EventRefresh, EventRefreshGrace, toMillis(now.Add(-RefreshRateLimitWindow)), limit-1).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("count refreshes: %w", err)
+	}
+	return fromMillis(at).Add(RefreshRateLimitWindow).Sub(now), true, nil
 }
 
 // revokeForReuse ends a session whose rotated refresh token came back: it
@@ -618,13 +703,15 @@ func scanSession(row scanner, leading ...any) (Session, error) {
 	return sess, nil
 }
 
-func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now time.Time) (int64, error) {
+// insertToken adds a live token; graceUntil is the deadline of the fork it
+// belongs to (a grace sibling), or NULL.
+func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now time.Time, graceUntil sql.NullInt64) (int64, error) {
 	if hash == "" {
 		return 0, errors.New("empty refresh token hash")
 	}
 	res, err := tx.ExecContext(ctx,
-		`INSERT INTO refresh_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)`,
-		sessionID, hash, toMillis(now))
+		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES (?, ?, ?, ?)`,
+		sessionID, hash, toMillis(now), graceUntil)
 	if err != nil {
 		return 0, err
 	}

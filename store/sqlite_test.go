@@ -342,13 +342,40 @@ func TestRotateRefreshTokenScenarios(t *testing.T) {
 			steps: []step{
 				{advance: time.Minute, presented: "h1", next: "h2"},
 				{advance: 5 * time.Second, presented: "h1", next: "h2b"},
-				{advance: 5 * time.Second, presented: "h1", next: "h2c"}, // exactly at the end of the window
-				{advance: time.Second, presented: "h2", next: "h3"},
-				// Rotating h2 retired its siblings h2b and h2c, so h2b is
-				// now a rotated token, still inside its own grace window.
-				{presented: "h2b", next: "h3b"},
+				{advance: 5*time.Second - time.Millisecond, presented: "h1", next: "h2c"}, // the window's last millisecond
+				{advance: time.Millisecond, presented: "h2", next: "h3"},
 			},
-			wantKinds: []string{EventRefreshGrace, EventRefresh, EventRefreshGrace, EventRefreshGrace, EventRefresh, EventLogin},
+			wantKinds: []string{EventRefresh, EventRefreshGrace, EventRefreshGrace, EventRefresh, EventLogin},
+		},
+		{
+			name: "ok, retired sibling inside the window of the fork",
+			steps: []step{
+				{advance: time.Minute, presented: "h1", next: "h2"},
+				{advance: 2 * time.Second, presented: "h1", next: "h2b"},
+				{advance: 2 * time.Second, presented: "h2", next: "h3"}, // retires h2b, which keeps the fork's deadline
+				{advance: 2 * time.Second, presented: "h2b", next: "h3b"},
+			},
+			wantKinds: []string{EventRefreshGrace, EventRefresh, EventRefreshGrace, EventRefresh, EventLogin},
+		},
+		{
+			name: "nok, old token at the end of the window",
+			steps: []step{
+				{advance: time.Minute, presented: "h1", next: "h2"},
+				{advance: grace, presented: "h1", next: "hx", client: thief, wantErr: ErrRefreshReused},
+			},
+			wantKinds:   []string{EventReuseDetected, EventRefresh, EventLogin},
+			wantRevoked: EventReuseDetected,
+		},
+		{
+			name: "nok, retired sibling after the window of the fork",
+			steps: []step{
+				{advance: time.Minute, presented: "h1", next: "h2"},
+				{advance: 5 * time.Second, presented: "h1", next: "h2b"},
+				{advance: 6 * time.Second, presented: "h2", next: "h3"}, // a new window for h2, not for h2b
+				{presented: "h2b", next: "h3b", client: thief, wantErr: ErrRefreshReused},
+			},
+			wantKinds:   []string{EventReuseDetected, EventRefresh, EventRefreshGrace, EventRefresh, EventLogin},
+			wantRevoked: EventReuseDetected,
 		},
 		{
 			name: "nok, old token after grace revokes the session",

@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -21,7 +22,28 @@ var (
 	ErrSessionExpired = errors.New("store: session expired")
 	ErrSessionRevoked = errors.New("store: session revoked")
 	ErrRefreshReused  = errors.New("store: refresh token reused")
+	// ErrRefreshRateLimited comes as a *RefreshRateLimitedError, which says
+	// when to try again.
+	ErrRefreshRateLimited = errors.New("store: refresh rate limited")
 )
+
+// RefreshRateLimitWindow is the window of Rotation.RateLimit.
+const RefreshRateLimitWindow = time.Minute
+
+// RefreshRateLimitedError is what RotateRefreshToken returns when the
+// session has refreshed Rotation.RateLimit times in the last
+// RefreshRateLimitWindow. errors.Is(err, ErrRefreshRateLimited) holds.
+type RefreshRateLimitedError struct {
+	// RetryAfter is how long until the oldest counted refresh leaves the
+	// window, so that one more is allowed.
+	RetryAfter time.Duration
+}
+
+func (e *RefreshRateLimitedError) Error() string {
+	return fmt.Sprintf("%v: retry after %v", ErrRefreshRateLimited, e.RetryAfter)
+}
+
+func (e *RefreshRateLimitedError) Unwrap() error { return ErrRefreshRateLimited }
 
 // User is an account. PasswordHash is a PHC string (argon2id).
 type User struct {
@@ -105,8 +127,23 @@ type Rotation struct {
 	PresentedHash string        // hash of the refresh token the client sent
 	NewHash       string        // hash of the token that replaces it
 	IdleTTL       time.Duration // how far the idle expiry slides
-	Grace         time.Duration // REFRESH_REUSE_GRACE
-	Client        Client
+	Grace         time.Duration // REFRESH_REUSE_GRACE; zero forgives no replay
+	// RateLimit is how many refreshes (EventRefresh and EventRefreshGrace)
+	// the session may make per RefreshRateLimitWindow (REFRESH_RATE_LIMIT);
+	// zero means no limit. It is counted from the session's events inside
+	// the transaction, so it holds for every process sharing the database.
+	RateLimit int
+	Client    Client
+
+	// BeforeCommit, if set, is called inside the rotation's transaction,
+	// once the rotation is written and before it commits, with the rotated
+	// session and its user. If it returns an error the transaction rolls
+	// back, so the presented token stays current, and RotateRefreshToken
+	// returns that error (wrapped). The caller signs its access token here:
+	// a client must never lose its old refresh token without receiving the
+	// new pair. It runs while the database's write lock is held, so it must
+	// be quick and must not use the store.
+	BeforeCommit func(Session, User) error
 }
 
 // Store is the full method set of a store implementation. SQLite
@@ -126,7 +163,8 @@ type Store interface {
 
 	// ErrNotFound (no such user).
 	CreateSession(ctx context.Context, ns NewSession) (Session, error)
-	// ErrRefreshUnknown, ErrSessionRevoked, ErrSessionExpired, ErrRefreshReused.
+	// ErrRefreshUnknown, ErrSessionRevoked, ErrSessionExpired, ErrRefreshReused,
+	// ErrRefreshRateLimited (as *RefreshRateLimitedError).
 	RotateRefreshToken(ctx context.Context, r Rotation) (Session, error)
 	// ErrRefreshUnknown.
 	SessionByRefreshHash(ctx context.Context, hash string) (Session, error)

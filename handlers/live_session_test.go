@@ -1,0 +1,102 @@
+package handlers
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// An access token outlives its session by up to its lifetime. On routes
+// that change state, or that list and manage the user's other sessions,
+// such a token must count as no credential at all.
+func TestEndedSessionTokenCannotActOnOtherSessions(t *testing.T) {
+	a := newTestApp(t)
+	sessionA := a.mustRegister(t, "ended", goodPassword)
+	sessionB := a.mustLogin(t, "ended", goodPassword)
+	idB := a.sessionOf(t, sessionB).ID
+	stolenAccess := sessionA.cookie(AccessCookie) // e.g. copied before the logout
+
+	if w := sessionA.post("/auth/logout", nil); w.Code != http.StatusSeeOther {
+		t.Fatalf("logout of A: %d", w.Code)
+	}
+	withA := a.browser()
+	withA.cookies[AccessCookie] = &http.Cookie{Name: AccessCookie, Value: stolenAccess, Path: "/"}
+
+	w := withA.post("/sessions/"+idB+"/revoke", nil)
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/auth/login?next=") {
+		t.Errorf("revoking B with A's token: %d %q, want 303 to the login page", w.Code, w.Header().Get("Location"))
+	}
+	if w := sessionB.fetchRefresh(); w.Code != http.StatusOK {
+		t.Fatalf("session B after A's token tried to revoke it: %d, want it alive", w.Code)
+	}
+	if w := withA.get("/sessions"); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/auth/login?next=") {
+		t.Errorf("GET /sessions with A's token: %d %q, want 303 to the login page", w.Code, w.Header().Get("Location"))
+	}
+
+	// As JSON the same refusal reads like a request without a token: 401
+	// with the plain challenge, so a script does not try a refresh.
+	r := httptest.NewRequest(http.MethodPost, "/sessions/"+idB+"/revoke", nil)
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("Authorization", "Bearer "+stolenAccess)
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	jw := httptest.NewRecorder()
+	a.e.ServeHTTP(jw, r)
+	if jw.Code != http.StatusUnauthorized || jw.Header().Get("WWW-Authenticate") != `Bearer realm="tokenflow"` ||
+		!strings.HasPrefix(jw.Header().Get("Content-Type"), "application/json") {
+		t.Errorf("JSON revoke with A's token: %d %q %q", jw.Code, jw.Header().Get("WWW-Authenticate"), jw.Header().Get("Content-Type"))
+	}
+
+	// Pure-token reads stay stateless (README, Security): they show the
+	// token's own claims and need no store.
+	if w := withA.get("/api/me"); w.Code != http.StatusOK {
+		t.Errorf("/api/me with A's token: %d, want 200 (stateless by design)", w.Code)
+	}
+}
+
+// Every unsafe route outside /auth/ sits behind the guard; each must also
+// refuse the token of an ended session and change nothing. Walking the
+// router catches a route added later without the check.
+func TestEveryUnsafeGuardedRouteNeedsALiveSession(t *testing.T) {
+	a := newTestApp(t)
+	sessionA := a.mustRegister(t, "walker", goodPassword)
+	sessionB := a.mustLogin(t, "walker", goodPassword)
+	idB := a.sessionOf(t, sessionB).ID
+	stolenAccess := sessionA.cookie(AccessCookie)
+	if w := sessionA.post("/auth/logout", nil); w.Code != http.StatusSeeOther {
+		t.Fatalf("logout of A: %d", w.Code)
+	}
+
+	checked := 0
+	for _, rt := range a.e.Routes() {
+		switch rt.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			continue
+		}
+		if strings.HasPrefix(rt.Path, "/auth/") {
+			continue // login, refresh and logout take no access token
+		}
+		checked++
+		path := strings.NewReplacer(":id", idB).Replace(rt.Path)
+		withA := a.browser()
+		withA.cookies[AccessCookie] = &http.Cookie{Name: AccessCookie, Value: stolenAccess, Path: "/"}
+		r := httptest.NewRequest(rt.Method, path, strings.NewReader(url.Values{}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		w := withA.do(r)
+		if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/auth/login?next=") {
+			t.Errorf("%s %s with an ended session's token: %d %q, want 303 to the login page",
+				rt.Method, rt.Path, w.Code, w.Header().Get("Location"))
+		}
+		if cookies := w.Header().Values("Set-Cookie"); len(cookies) != 0 {
+			t.Errorf("%s %s set cookies for an ended session: %q", rt.Method, rt.Path, cookies)
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("only %d unsafe routes found; the walk is broken", checked)
+	}
+	if w := sessionB.fetchRefresh(); w.Code != http.StatusOK {
+		t.Fatalf("session B: %d, want it alive", w.Code)
+	}
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// The grace window forgives a replay only until the deadline of the
+// rotation that forked the session; a retired branch never gets a new one.
+// Two parties share one session: the rotator refreshes normally every
+// `every`, and the replayer presents its newest token one second after each
+// of those rotations (its token was retired by them). The replay must be
+// forgiven only before the original fork's deadline, and the first replay
+// at or after it must revoke the session.
+func TestGraceWindowCannotBeChained(t *testing.T) {
+	tests := []struct {
+		name string
+		// siblingRotates: the party holding the grace sibling is the one
+		// that rotates normally, and the owner's retired token (the
+		// regular successor) is the one that comes back.
+		siblingRotates bool
+		every          time.Duration
+	}{
+		{"nok, thief replays its sibling after each owner rotation, 12 s apart", false, 12 * time.Second},
+		{"nok, thief replays its sibling after each owner rotation, 3 s apart", false, 3 * time.Second},
+		{"nok, thief rotates its sibling, the owner's retired token comes back, 12 s apart", true, 12 * time.Second},
+		{"nok, thief rotates its sibling, the owner's retired token comes back, 3 s apart", true, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := t0
+			s := newStore(t, &now)
+			sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+
+			now = now.Add(time.Minute)
+			forkDeadline := now.Add(grace)
+			mustRotate(t, s, "h1", "successor") // the owner rotates; a thief has a copy of h1
+			now = now.Add(time.Second)
+			if _, err := rotate(s, "h1", "sibling", thief); err != nil {
+				t.Fatalf("replay of h1 inside its window: %v", err)
+			}
+			rotatorToken, replayerToken := "successor", "sibling"
+			if tt.siblingRotates {
+				rotatorToken, replayerToken = "sibling", "successor"
+			}
+
+			for i := 1; i <= 10; i++ {
+				now = now.Add(tt.every)
+				next := fmt.Sprintf("rotator-%d", i)
+				if _, err := rotate(s, rotatorToken, next, owner); err != nil {
+					if errors.Is(err, ErrSessionRevoked) && now.After(forkDeadline) {
+						break // revoked by the replayer's previous attempt, as it must be
+					}
+					t.Fatalf("rotation %d at +%s: %v", i, now.Sub(t0), err)
+				}
+				rotatorToken = next
+
+				now = now.Add(time.Second)
+				replayed := fmt.Sprintf("replayer-%d", i)
+				_, err := rotate(s, replayerToken, replayed, thief)
+				if now.Before(forkDeadline) {
+					if err != nil {
+						t.Fatalf("replay %d before the fork's deadline: %v", i, err)
+					}
+					replayerToken = replayed
+					continue
+				}
+				if !errors.Is(err, ErrRefreshReused) {
+					t.Fatalf("replay %d at +%s, after the fork's deadline +%s: error = %v, want ErrRefreshReused",
+						i, now.Sub(t0), forkDeadline.Sub(t0), err)
+				}
+				break
+			}
+			got := mustSessionByID(t, s, sess.ID)
+			if got.RevokeReason != EventReuseDetected {
+				t.Fatalf("session after ten rotations = %+v, want it revoked for reuse", got)
+			}
+			if _, err := rotate(s, rotatorToken, "after", owner); !errors.Is(err, ErrSessionRevoked) {
+				t.Errorf("the rotator's newest token after the revocation: %v, want ErrSessionRevoked", err)
+			}
+		})
+	}
+}
+
+// A grace sibling issued near the end of the window gets no window of its
+// own once a normal rotation retires it.
+func TestRetiredSiblingKeepsTheForkDeadline(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	mustRotate(t, s, "h1", "h2") // fork deadline t0+grace
+	now = now.Add(grace - time.Millisecond)
+	if _, err := rotate(s, "h1", "h2b", owner); err != nil {
+		t.Fatalf("replay just inside the window: %v", err)
+	}
+	mustRotate(t, s, "h2", "h3") // retires h2b
+	now = now.Add(time.Millisecond)
+	if _, err := rotate(s, "h2b", "h3b", thief); !errors.Is(err, ErrRefreshReused) {
+		t.Fatalf("retired sibling at the fork's deadline: %v, want ErrRefreshReused", err)
+	}
+}
+
+// With REFRESH_REUSE_GRACE=0 nothing is forgiven, not even a replay in the
+// same millisecond.
+func TestZeroGraceIsStrict(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	strict := func(presented, next string) error {
+		_, err := s.RotateRefreshToken(context.Background(), Rotation{
+			PresentedHash: presented, NewHash: next, IdleTTL: idleTTL, Grace: 0, Client: owner,
+		})
+		return err
+	}
+	if err := strict("h1", "h2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := strict("h1", "h2b"); !errors.Is(err, ErrRefreshReused) {
+		t.Fatalf("replay at the same instant with grace 0: %v, want ErrRefreshReused", err)
+	}
+	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != EventReuseDetected {
+		t.Fatalf("session = %+v, want revoked for reuse", got)
+	}
+}
+
+// A database made before grace_until existed keeps working: its rotated
+// tokens get no forgiveness (their deadline is their use), its current
+// tokens rotate as before.
+func TestMigrationBackfillsGraceUntil(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokenflow.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := migrationFiles.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.UnixMilli()
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
+		string(first),
+		fmt.Sprintf(`INSERT INTO schema_migrations VALUES ('0001_init.sql', %d)`, at),
+		fmt.Sprintf(`INSERT INTO users VALUES ('u1', 'alice', 'alice', 'hash', %d)`, at),
+		fmt.Sprintf(`INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at)
+			VALUES ('s1', 'u1', %d, %d, %d, %d)`, at, at, at+idleTTL.Milliseconds(), at+maxAge.Milliseconds()),
+		fmt.Sprintf(`INSERT INTO refresh_tokens (id, session_id, token_hash, created_at) VALUES (2, 's1', 'old-current', %d)`, at),
+		fmt.Sprintf(`INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, used_at, replaced_by) VALUES (1, 's1', 'old-rotated', %d, %d, 2)`, at, at),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	now := t0.Add(time.Second) // inside what used to be the rotated token's window
+	s := openStore(t, path, &now)
+	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL AND grace_until = used_at`); n != 1 {
+		t.Errorf("%d rotated tokens backfilled with grace_until = used_at, want 1", n)
+	}
+	if _, err := rotate(s, "old-current", "new", owner); err != nil {
+		t.Fatalf("current token after the migration: %v", err)
+	}
+	if _, err := rotate(s, "old-rotated", "x", thief); !errors.Is(err, ErrRefreshReused) {
+		t.Fatalf("token rotated before the migration: %v, want ErrRefreshReused", err)
+	}
+}
