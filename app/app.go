@@ -9,9 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"tokenflow/config"
@@ -32,11 +35,14 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
+	_, statErr := os.Stat(cfg.SQLitePath())
+	newDatabase := errors.Is(statErr, fs.ErrNotExist)
 	st, err := store.OpenSQLite(cfg.SQLitePath())
 	if err != nil {
 		return fmt.Errorf("opening the database %s: %w", cfg.SQLitePath(), err)
 	}
 	defer st.Close()
+	printDataFolder(stdout, cfg.DataDir, newDatabase)
 
 	secret := cfg.JWTSecret
 	if secret == nil {
@@ -129,6 +135,21 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	return nil
+}
+
+// printDataFolder says where the state lives. DATA_DIR is relative to the
+// working directory, so starting from another folder quietly makes a second
+// database, secret and demo account; the absolute path and "(new)" show it
+// at once.
+func printDataFolder(stdout io.Writer, dataDir string, newDatabase bool) {
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	state := "existing"
+	if newDatabase {
+		state = "new"
+	}
+	fmt.Fprintf(stdout, "data: %s (%s)\n", dataDir, state)
 }
 
 // baseURL is what to open in a browser: a wildcard address becomes localhost.

@@ -262,3 +262,32 @@ func TestSIGTERMExitsZero(t *testing.T) {
 		t.Fatalf("exit after SIGTERM: %v, want status 0", err)
 	}
 }
+
+// The data folder is relative to the working directory, so `cd handlers &&
+// go run ..` silently starts a second, empty one. Start-up names the folder
+// absolutely and says whether this start created it.
+func TestStartupNamesTheAbsoluteDataFolderAndWhetherItIsNew(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	vars := map[string]string{"ADDR": "127.0.0.1:0"} // DATA_DIR unset: the default "data", relative
+	wantFolder := filepath.Join(dir, "data")
+
+	_, stdout, stop := startInProcess(t, vars)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "data: " + wantFolder + " (new)\n"; !strings.HasPrefix(stdout.String(), want) {
+		t.Errorf("first start stdout:\n%s\nwant it to begin with %q", stdout, want)
+	}
+
+	_, stdout2, stop2 := startInProcess(t, vars)
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "data: " + wantFolder + " (existing)\n"; !strings.HasPrefix(stdout2.String(), want) {
+		t.Errorf("second start stdout:\n%s\nwant it to begin with %q", stdout2, want)
+	}
+	if !strings.Contains(stdout2.String(), "listening on http://127.0.0.1:") {
+		t.Errorf("the listening line is gone:\n%s", stdout2)
+	}
+}

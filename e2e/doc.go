@@ -5,7 +5,8 @@
 // refresh interstitial, refresh-on-401 in fetch, logout across tabs, refresh
 // token reuse detection, the no-script fallback and basic accessibility.
 //
-// Run them with `go test ./e2e/`. Without Chromium they skip (install it
-// with `apt-get install -y chromium`); with CI=true a missing Chromium fails.
+// Run them with `go test ./e2e/ -v`. Without Chromium on PATH they skip
+// and TestMain says so in one line (install it with
+// `apt-get install -y chromium`); with CI=true a missing Chromium fails.
 // UPDATE_SCREENSHOTS=1 also writes the README's screenshots to docs/.
 package e2e

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -214,20 +213,13 @@ func expiry(jwt string) (time.Time, bool) {
 // chromium finds the browser, or skips (fails with CI=true) when there is none.
 func chromium(t *testing.T) string {
 	t.Helper()
-	// The Debian binary itself: the /usr/bin/chromium wrapper script is noisy.
-	if _, err := os.Stat("/usr/lib/chromium/chromium"); err == nil {
-		return "/usr/lib/chromium/chromium"
+	if path, ok := findChromium(); ok {
+		return path
 	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const msg = "Chromium is not installed, so the browser tests cannot run: install it with `apt-get install -y chromium`"
 	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (CI=true: a missing browser is a failure)")
+		t.Fatal(chromiumMissing + " (CI=true: a missing browser is a failure)")
 	}
-	t.Skip(msg)
+	t.Skip(chromiumMissing)
 	return ""
 }
 

@@ -68,7 +68,7 @@ func (h *handler) login(c echo.Context) error {
 		return err
 	}
 	next := SafeNext(form.Get("next"))
-	username, uerr := textField(form, "username")
+	username, uerr := usernameField(form)
 	pw, perr := textField(form, "password")
 	view := views.LoginView{Username: username, Next: next}
 	if uerr != nil || perr != nil || len(username) > 4*maxUsername || len(pw) > 4*maxPassword {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"tokenflow/password"
 	"tokenflow/store"
 	"tokenflow/views"
 )
@@ -24,7 +25,7 @@ func (h *handler) register(c echo.Context) error {
 		return err
 	}
 	view := views.RegisterView{Next: SafeNext(form.Get("next")), Errors: map[string]string{}}
-	username, err := textField(form, "username")
+	username, err := usernameField(form)
 	if err != nil {
 		view.Errors["username"] = "A username " + err.Error() + "."
 	} else if msg := validateUsername(username); msg != "" {
@@ -33,11 +34,17 @@ func (h *handler) register(c echo.Context) error {
 	if len(username) <= 4*maxUsername {
 		view.Username = username // echo back only what fits the field
 	}
+	// An invalid username is not compared with the password: "ho" would
+	// blame "hold the door" for a mistake in the other field.
+	validUsername := username
+	if view.Errors["username"] != "" {
+		validUsername = ""
+	}
 	pw, err := textField(form, "password")
 	if err != nil {
 		view.Errors["password"] = "A password " + err.Error() + "."
-	} else if msg := validatePassword(pw); msg != "" {
-		view.Errors["password"] = msg
+	} else if err := password.Check(pw, validUsername); err != nil {
+		view.Errors["password"] = err.Error()
 	}
 	if form.Get("password_confirm") != pw {
 		view.Errors["password_confirm"] = "The two passwords differ."

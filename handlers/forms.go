@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+
+	"tokenflow/password"
 )
 
 // maxFormBytes is the body limit of every form (413 beyond it).
@@ -71,12 +73,11 @@ func textField(form url.Values, name string) (string, error) {
 	return v, nil
 }
 
-// Username and password rules.
+// Username rules. The rules for a new password are password.Check's.
 const (
 	minUsername = 3
 	maxUsername = 32
-	minPassword = 8
-	maxPassword = 128 // characters; longer is refused, never cut
+	maxPassword = password.MaxLength // what the login form bothers to check
 )
 
 // validateUsername returns "" or a message for the form.
@@ -99,16 +100,10 @@ func validateUsername(u string) string {
 	return ""
 }
 
-// validatePassword returns "" or a message for the form.
-func validatePassword(p string) string {
-	n := utf8.RuneCountInString(p)
-	switch {
-	case n == 0:
-		return "Choose a password."
-	case n < minPassword:
-		return "A password has at least 8 characters."
-	case n > maxPassword:
-		return "A password has at most 128 characters."
-	}
-	return ""
+// usernameField reads the username of the login and registration forms.
+// Spaces around it are dropped: pasted or typed with a trailing space it
+// is still the same account.
+func usernameField(form url.Values) (string, error) {
+	u, err := textField(form, "username")
+	return strings.TrimSpace(u), err
 }

@@ -1,5 +1,6 @@
 // Package password hashes and verifies passwords with argon2id, storing them
-// as PHC strings: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
+// as PHC strings: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>; and Check
+// decides which new passwords may be chosen at all.
 //
 // Every argon2 call takes m KiB of memory, so a Hasher bounds how many run at
 // once: a flood of logins queues instead of exhausting memory. A call waits
@@ -24,9 +25,10 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// MaxPasswordBytes is the longest password Hash and Verify accept. Length
-// rules for users live in the handlers; this only stops abuse, and a longer
-// password is refused rather than silently truncated.
+// MaxPasswordBytes is the longest password Hash and Verify accept. The
+// length rules for people are Check's (MinLength, MaxLength); this only
+// stops abuse, and a longer password is refused rather than silently
+// truncated.
 const MaxPasswordBytes = 4096
 
 // Bounds on parameters, whether configured or read from a stored hash, so a

@@ -234,11 +234,11 @@ func RegisterPage(v RegisterView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = field("username", "Username", "text", "username", v.Username, "3 to 32 letters, digits, dots, dashes or underscores.", v.Errors["username"]).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field("username", "Username", "text", "username", v.Username, "3 to 32 characters: letters a to z (capitals count as the same letter), digits, and . _ - (not first).", v.Errors["username"]).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = field("password", "Password", "password", "new-password", "", "At least 8 characters; up to 128.", v.Errors["password"]).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field("password", "Password", "password", "new-password", "", "8 to 128 characters; spaces are fine. Not a common password, not your username.", v.Errors["password"]).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
