@@ -15,7 +15,13 @@ const phoneWidth = 375
 
 // a11yProblems is a JS function, run in the page with the viewport width,
 // that lists what breaks the checks: form controls without a label, images
-// without alt, not exactly one h1, and a page wider than the viewport.
+// without alt, not exactly one h1, a page wider than the viewport, and any
+// element whose content is wider than its box: content that spills out, or
+// that hides behind a sideways scroll inside a card, as a table in an
+// overflow-x: auto box would. Exempt are boxes with no width of their own
+// (inline elements, display: none) and the visually hidden texts, which are
+// 1px boxes on purpose. Code blocks wrap (pre-wrap), so they need no
+// exemption.
 const a11yProblems = `(maxWidth => {
 	const problems = [];
 	const short = el => el.outerHTML.slice(0, 120);
@@ -37,6 +43,14 @@ const a11yProblems = `(maxWidth => {
 			.filter(el => el.getBoundingClientRect().right > maxWidth)
 			.slice(-3).map(short);
 		problems.push("scrolls sideways at " + maxWidth + "px: scrollWidth " + width + "; widest: " + wide.join(" | "));
+	}
+	for (const el of document.querySelectorAll("body *")) {
+		if (el.clientWidth === 0 || el.closest(".visually-hidden")) continue;
+		// scrollWidth and clientWidth are whole pixels, rounded apart.
+		if (el.scrollWidth > el.clientWidth + 1) {
+			problems.push("content wider than its box at " + maxWidth + "px (scrollWidth " + el.scrollWidth +
+				", clientWidth " + el.clientWidth + "): " + short(el));
+		}
 	}
 	return problems;
 })`

@@ -404,6 +404,14 @@ func TestNoScriptInterstitialContinueButtonRefreshes(t *testing.T) {
 	srv.waitAccessExpired(t, before)
 	b.open("/dashboard")
 	b.waitPage("/dashboard", `[data-testid="continue"]`)
+	// Nothing happens by itself without a script: the page says to press
+	// Continue, and offers neither "Log in" nor account links meanwhile.
+	if text := b.text(`[data-testid="interstitial"]`); !strings.Contains(text, "Press Continue") || strings.Contains(text, " now") {
+		t.Errorf("the no-script interstitial reads %q; want it to say to press Continue, and nothing about now", text)
+	}
+	if links := b.navLinks(); len(links) != 1 || links[0] != "/how-it-works" {
+		t.Errorf("the interstitial's header links %q, want only /how-it-works", links)
+	}
 	b.click(`[data-testid="continue"]`)
 	b.waitPage("/dashboard", `[data-testid="username"]`)
 	if after := b.cookieValue(accessCookie); after == before {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -55,9 +56,10 @@ type server struct {
 }
 
 // startServer runs the real app on 127.0.0.1:0 with a fresh data folder and
-// short lifetimes. Cleanup cancels its context and waits for Run to return.
-// Every test here needs a browser, so it first finds Chromium (or skips).
-func startServer(t *testing.T) *server {
+// short lifetimes; settings, if given, override some of them. Cleanup
+// cancels its context and waits for Run to return. Every test here needs a
+// browser, so it first finds Chromium (or skips).
+func startServer(t *testing.T, settings ...map[string]string) *server {
 	t.Helper()
 	browser := chromium(t)
 	env := map[string]string{
@@ -68,6 +70,9 @@ func startServer(t *testing.T) *server {
 		"REFRESH_TOKEN_TTL":   "1h",
 		"SESSION_MAX_AGE":     "2h",
 		"REFRESH_REUSE_GRACE": reuseGrace.String(),
+	}
+	for _, set := range settings {
+		maps.Copy(env, set)
 	}
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -54,6 +54,7 @@ func (h *handler) busy(c echo.Context, what string) {
 func (h *handler) loginForm(c echo.Context) error {
 	kind, notice := h.takeNotice(c)
 	return render(c, http.StatusOK, views.LoginPage(views.LoginView{
+		Nav:       h.nav(c),
 		Next:      SafeNext(c.QueryParam("next")),
 		Notice:    notice,
 		LoggedOut: kind == noticeLogout,
@@ -70,7 +71,7 @@ func (h *handler) login(c echo.Context) error {
 	next := SafeNext(form.Get("next"))
 	username, uerr := usernameField(form)
 	pw, perr := textField(form, "password")
-	view := views.LoginView{Username: username, Next: next}
+	view := views.LoginView{Nav: h.nav(c), Username: username, Next: next}
 	if uerr != nil || perr != nil || len(username) > 4*maxUsername || len(pw) > 4*maxPassword {
 		view.Error = "The username or password contains characters or a length we do not accept."
 		return render(c, http.StatusBadRequest, views.LoginPage(view))

@@ -14,7 +14,7 @@ import (
 
 // registerForm is GET /auth/register.
 func (h *handler) registerForm(c echo.Context) error {
-	return render(c, http.StatusOK, views.RegisterPage(views.RegisterView{Next: SafeNext(c.QueryParam("next"))}))
+	return render(c, http.StatusOK, views.RegisterPage(views.RegisterView{Nav: h.nav(c), Next: SafeNext(c.QueryParam("next"))}))
 }
 
 // register is POST /auth/register: validate, create the user, log in.
@@ -24,7 +24,7 @@ func (h *handler) register(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	view := views.RegisterView{Next: SafeNext(form.Get("next")), Errors: map[string]string{}}
+	view := views.RegisterView{Nav: h.nav(c), Next: SafeNext(form.Get("next")), Errors: map[string]string{}}
 	username, err := usernameField(form)
 	if err != nil {
 		view.Errors["username"] = "A username " + err.Error() + "."

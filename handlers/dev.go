@@ -26,6 +26,9 @@ var _ expiredTokens = (*tokens.Manager)(nil)
 // dashboard. There the guard refuses the token as expired and answers with
 // the refresh interstitial, which trades the refresh token for a new pair:
 // the whole refresh flow, on demand. The refresh cookie is left alone.
+// The dashboard's script asks for JSON instead: it gets the dashboard's
+// state for the expired token (as GET /api/session would give), shows it
+// in place, and the next API call refreshes without a reload.
 func (h *handler) expireAccess(c echo.Context) error {
 	issuer, ok := h.tokens.(expiredTokens)
 	if !ok {
@@ -33,10 +36,17 @@ func (h *handler) expireAccess(c echo.Context) error {
 	}
 	cl := claimsFrom(c)
 	sess := liveSessionFrom(c) // requireLiveSession: an ended session never gets here
-	expired, _, err := issuer.IssueExpired(cl.Subject, cl.Username, cl.SessionID)
+	expired, expiredClaims, err := issuer.IssueExpired(cl.Subject, cl.Username, cl.SessionID)
 	if err != nil {
 		return err
 	}
 	h.setAccessCookie(c, expired, sess.ExpiresAt())
+	if wantsJSON(c) {
+		v, err := h.dashboardView(c.Request().Context(), &expiredClaims, expired)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, sessionStateOf(v))
+	}
 	return c.Redirect(http.StatusSeeOther, "/dashboard")
 }

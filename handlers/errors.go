@@ -18,6 +18,9 @@ const statusClientClosed = 499
 // handleError is the one place errors become responses. Handlers return
 // echo.HTTPError for what the user should read; anything else is a 500 with
 // a generic message and the request id, and its detail goes to the log only.
+// Pages of client errors (404 and the like) show no request id: it means
+// nothing to the reader, and it stays in the X-Request-Id header and the
+// request log.
 // A request the client abandoned (its context cancelled) is no error of
 // ours: 499, no body, no error log.
 func (h *handler) handleError(err error, c echo.Context) {
@@ -53,9 +56,11 @@ func (h *handler) handleError(err error, c echo.Context) {
 	case wantsJSON(c):
 		werr = c.JSON(status, apiError{Error: slug(status), Message: msg, RequestID: reqID})
 	default:
-		werr = render(c, status, views.ErrorPage(views.ErrorView{
-			Status: status, Title: http.StatusText(status), Message: msg, RequestID: reqID,
-		}))
+		view := views.ErrorView{Nav: h.nav(c), Status: status, Title: http.StatusText(status), Message: msg}
+		if status >= 500 {
+			view.RequestID = reqID
+		}
+		werr = render(c, status, views.ErrorPage(view))
 	}
 	if werr != nil {
 		h.log.Error("writing error response failed", "request_id", reqID, "error", werr.Error())

@@ -23,15 +23,25 @@ var claimMeanings = map[string]string{
 	"username": "Shown on pages; may go stale until the next refresh reissues the token.",
 }
 
-// inspectToken splits an already verified token into its three parts for
+// signaturePreviewLength is how much of the signature the inspector shows:
+// enough to see that there is one, far too little to use the token.
+const signaturePreviewLength = 8
+
+// inspectToken splits an already verified token into its parts for
 // display. It decides nothing: the guard has verified the token before.
+// The signature is cut short, so the result never carries a working token:
+// it goes into the page and into JSON that page scripts read.
 func inspectToken(raw string) views.TokenParts {
 	p, err := tokens.Decode(raw)
 	if err != nil {
 		return views.TokenParts{}
 	}
+	sig := p.SignatureSegment
+	if len(sig) > signaturePreviewLength {
+		sig = sig[:signaturePreviewLength] + "…"
+	}
 	t := views.TokenParts{
-		Header: p.HeaderSegment, Payload: p.PayloadSegment, Signature: p.SignatureSegment,
+		Header: p.HeaderSegment, Payload: p.PayloadSegment, SignaturePreview: sig,
 		HeaderJSON: p.HeaderJSON, PayloadJSON: p.PayloadJSON,
 	}
 	names := make([]string, 0, len(p.Payload))
@@ -67,7 +77,7 @@ func claimLess(a, b string) bool {
 func claimValue(name string, v any) string {
 	if n, ok := v.(json.Number); ok && (name == "exp" || name == "iat" || name == "nbf") {
 		if secs, err := n.Int64(); err == nil {
-			return fmt.Sprintf("%d (%s)", secs, time.Unix(secs, 0).UTC().Format(views.TimeFormat))
+			return fmt.Sprintf("%d (%s)", secs, views.FormatTime(time.Unix(secs, 0)))
 		}
 	}
 	b, _ := json.Marshal(v)

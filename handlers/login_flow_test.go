@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -246,7 +247,7 @@ func TestGuardOnPagesAndJSON(t *testing.T) {
 		if page.Code != http.StatusUnauthorized || !strings.Contains(body, `data-testid="interstitial"`) {
 			t.Fatalf("status %d", page.Code)
 		}
-		if !strings.Contains(body, `data-next="/dashboard?tab=1"`) || !strings.Contains(body, `<noscript><form method="post" action="/auth/refresh">`) ||
+		if !strings.Contains(body, `data-next="/dashboard?tab=1"`) || !regexp.MustCompile(`<noscript>.*<form method="post" action="/auth/refresh">.*</noscript>`).MatchString(body) ||
 			!strings.Contains(body, `src="/static/interstitial.js"`) {
 			t.Errorf("interstitial lacks next, the no-script form or its script:\n%s", body)
 		}

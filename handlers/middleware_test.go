@@ -36,13 +36,13 @@ func TestRequestIDFromTheRequestOnlyWhenPlausible(t *testing.T) {
 			strings.Repeat("x", 65), strings.Repeat("y", 32<<10),
 		} {
 			logs.Reset()
-			w := get("/no-such-page", id)
+			w := get("/api/no-such-thing", id) // a JSON error quotes the id
 			got := w.Header().Get("X-Request-Id")
 			if got == id || !validRequestID(got) {
 				t.Errorf("id %.20q: response id %.80q, want a new valid one", id, got)
 			}
 			if !strings.Contains(w.Body.String(), got) {
-				t.Errorf("the error page does not show the new id %q", got)
+				t.Errorf("the error answer does not quote the new id %q", got)
 			}
 			if strings.Contains(w.Body.String(), id) || strings.Contains(logs.String(), id) {
 				t.Errorf("the id %.20q reached the page or the log", id)

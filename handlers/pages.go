@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -32,31 +31,10 @@ func (h *handler) nav(c echo.Context) views.Nav {
 
 // dashboard is the protected GET /dashboard.
 func (h *handler) dashboard(c echo.Context) error {
-	cl := claimsFrom(c)
-	v := views.DashboardView{
-		Nav:             views.Nav{Username: cl.Username},
-		UserID:          cl.Subject,
-		Username:        cl.Username,
-		SessionID:       cl.SessionID,
-		AccessExpiresAt: cl.ExpiresAt.Time,
-		AccessIssuedAt:  cl.IssuedAt.Time,
-		DevTools:        !h.settings.Production,
-	}
-	ctx := c.Request().Context()
-	sess, err := h.store.Session(ctx, cl.SessionID)
-	switch {
-	case err == nil:
-		v.SessionExpiresAt = sess.ExpiresAt()
-	case !errors.Is(err, store.ErrNotFound):
-		return err
-	}
-	events, err := h.store.SessionEvents(ctx, cl.SessionID, 50)
+	raw, _ := c.Get(rawTokenKey).(string)
+	v, err := h.dashboardView(c.Request().Context(), claimsFrom(c), raw)
 	if err != nil {
 		return err
-	}
-	v.Events = eventViews(events)
-	if raw, ok := c.Get(rawTokenKey).(string); ok {
-		v.Token = inspectToken(raw)
 	}
 	return render(c, http.StatusOK, views.DashboardPage(v))
 }

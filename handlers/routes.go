@@ -101,6 +101,7 @@ func New(d Deps) (*echo.Echo, error) {
 	// JSON behind the guard: 401 with an RFC 6750 challenge.
 	api := h.guard(h.apiAuthError)
 	e.GET("/api/me", h.me, api)
+	e.GET("/api/session", h.sessionJSON, api)
 
 	return e, nil
 }

@@ -17,7 +17,7 @@ func (h *handler) sessions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.SessionsView{Nav: views.Nav{Username: cl.Username}}
+	v := views.SessionsView{Nav: views.Nav{Username: cl.Username}, Now: h.now()}
 	for _, s := range list {
 		v.Sessions = append(v.Sessions, views.SessionRow{
 			ID: s.ID, Device: device(s.UserAgent), IP: s.IP,

@@ -1,5 +1,6 @@
 // tokenflow's page script: refresh-on-401 for fetch calls, the dashboard's
-// "call the API" button, countdowns, and logout broadcast between tabs.
+// "call the API" button and its update in place after a refresh,
+// countdowns, and logout broadcast between tabs.
 // Plain JavaScript, no build step. The tokens themselves live in HttpOnly
 // cookies, so nothing here can (or needs to) read them.
 (function () {
@@ -50,7 +51,11 @@
     var run = navigator.locks && navigator.locks.request
       ? navigator.locks.request("tokenflow-refresh", doRefresh)
       : doRefresh();
-    inflight = Promise.resolve(run).finally(function () { inflight = null; });
+    inflight = Promise.resolve(run).then(function (ok) {
+      // The page may show the old token (the dashboard): tell it.
+      if (ok) document.dispatchEvent(new CustomEvent("tokenflow:refreshed"));
+      return ok;
+    }).finally(function () { inflight = null; });
     return inflight;
   }
 
@@ -130,22 +135,141 @@
     });
   }
 
+  // remainingText says how long until an instant, ms from now: "in 7 days",
+  // "in 2 hours 30 minutes", "in 4 minutes 10 seconds", "expired". The same
+  // rule as the server's views.Remaining (views/remaining.go), held to the
+  // same table (views/testdata/remaining.json): seconds round up; each unit
+  // comes only with the next smaller one, to which the rest is rounded.
+  function remainingText(ms) {
+    var secs = Math.ceil(ms / 1000);
+    if (!(secs > 0)) return "expired";
+    function units(n, unit) { return n + " " + unit + (n === 1 ? "" : "s"); }
+    function optional(n, unit) { return n ? " " + units(n, unit) : ""; }
+    if (secs < 60) return "in " + units(secs, "second");
+    if (secs < 3600) return "in " + units(Math.floor(secs / 60), "minute") + optional(secs % 60, "second");
+    var mins = Math.floor((secs + 30) / 60);
+    if (mins < 24 * 60) return "in " + units(Math.floor(mins / 60), "hour") + optional(mins % 60, "minute");
+    var hours = Math.floor((secs + 1800) / 3600);
+    return "in " + units(Math.floor(hours / 24), "day") + optional(hours % 24, "hour");
+  }
+
+  // tickCountdowns writes every countdown's text from its data-countdown
+  // instant, which the dashboard's update in place may have moved.
+  function tickCountdowns() {
+    var now = Date.now();
+    document.querySelectorAll("[data-countdown]").forEach(function (node) {
+      var at = Date.parse(node.getAttribute("data-countdown"));
+      if (isNaN(at) || at <= 0) return; // unknown instant: left empty
+      node.textContent = "(" + remainingText(at - now) + ")";
+    });
+  }
+
   function wireCountdowns() {
-    var nodes = document.querySelectorAll("[data-countdown]");
-    if (!nodes.length) return;
-    function tick() {
-      var now = Date.now();
-      nodes.forEach(function (node) {
-        var at = Date.parse(node.getAttribute("data-countdown"));
-        if (isNaN(at)) return;
-        var left = Math.round((at - now) / 1000);
-        if (left <= 0) { node.textContent = "(expired)"; return; }
-        var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60), s = left % 60;
-        node.textContent = "(in " + (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s)";
+    if (!document.querySelector("[data-countdown]")) return;
+    tickCountdowns();
+    setInterval(tickCountdowns, 1000);
+  }
+
+  // The dashboard in place. After a refresh in the page (the API button, or
+  // any caller of tokenflow.refresh) the cookie holds a new access token,
+  // which scripts cannot read: GET /api/session describes it, and the
+  // countdowns, the inspector and the timeline follow without a reload.
+  // The development "Expire my access token now" form is sent the same way,
+  // so the page shows the expired token and the next API call refreshes it;
+  // without script (or if that fails) the form posts as usual.
+  function wireDashboard() {
+    var dashboard = document.getElementById("dashboard");
+    if (!dashboard) return;
+    var updates = 0;
+
+    function setText(sel, text) {
+      var node = document.querySelector(sel);
+      if (node) node.textContent = text;
+    }
+
+    function setInstant(timeSel, countdownSel, instant) {
+      var time = document.querySelector(timeSel);
+      if (time) {
+        time.setAttribute("datetime", instant.at);
+        time.textContent = instant.text;
+      }
+      var countdown = document.querySelector(countdownSel);
+      if (countdown) countdown.setAttribute("data-countdown", instant.at);
+    }
+
+    function el(tag, attrs, text) {
+      var node = document.createElement(tag);
+      Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+      if (text !== undefined) node.textContent = text;
+      return node;
+    }
+
+    function showClaims(claims) {
+      var body = document.querySelector('[data-testid="claims"]');
+      if (!body) return;
+      body.replaceChildren.apply(body, claims.map(function (c) {
+        var tr = el("tr", { "data-claim": c.name });
+        var th = el("th", { scope: "row" });
+        th.appendChild(el("code", {}, c.name));
+        var value = el("td");
+        value.appendChild(el("code", { "data-testid": "claim-value" }, c.value));
+        tr.append(th, value, el("td", {}, c.meaning));
+        return tr;
+      }));
+    }
+
+    function showEvents(events) {
+      var list = document.querySelector('[data-testid="timeline"]');
+      if (!list) return;
+      list.replaceChildren.apply(list, events.map(function (e) {
+        var li = el("li", { "class": "event event-" + e.kind });
+        li.append(el("time", { datetime: e.at }, e.at_text), el("strong", {}, e.label),
+          el("span", { "class": "muted" }, e.ip + " · " + e.device));
+        return li;
+      }));
+      var empty = document.querySelector('[data-testid="timeline-empty"]');
+      if (empty) empty.hidden = events.length > 0;
+    }
+
+    // showState writes GET /api/session's answer into the page. Every
+    // value goes in as text, never as markup.
+    function showState(state) {
+      setInstant('[data-testid="access-expires"]', '[data-testid="access-countdown"]', state.access_expires);
+      setInstant('[data-testid="session-expires"]', '[data-testid="session-countdown"]', state.session_expires);
+      setText('[data-testid="session-id"]', state.session_id);
+      var t = state.token;
+      setText('[data-testid="jwt"] .jwt-header', t.header);
+      setText('[data-testid="jwt"] .jwt-payload', t.payload);
+      setText('[data-testid="jwt"] .jwt-signature', t.signature_preview);
+      setText('[data-testid="jwt-header"]', t.header_json);
+      setText('[data-testid="jwt-payload"]', t.payload_json);
+      showClaims(t.claims || []);
+      showEvents(state.events || []);
+      tickCountdowns();
+      dashboard.setAttribute("data-updates", String(++updates));
+    }
+
+    // A failed update leaves the page as it was: the next refresh or a
+    // reload tries again.
+    function update() {
+      fetch("/api/session", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (res) { return res.ok ? res.json().then(showState) : null; })
+        .catch(function () { /* offline: keep what is shown */ });
+    }
+    document.addEventListener("tokenflow:refreshed", update);
+
+    var expire = document.getElementById("expire-access");
+    if (expire) {
+      expire.addEventListener("submit", function (event) {
+        event.preventDefault();
+        fetch(expire.action, { method: "POST", credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (res) {
+            if (!res.ok) throw new Error("status " + res.status);
+            return res.json().then(showState);
+          })
+          .catch(function () { expire.submit(); }); // the plain form post
       });
     }
-    tick();
-    setInterval(tick, 1000);
   }
 
   // Logout broadcast. Only the login page that confirms a logout (the
@@ -176,6 +300,7 @@
   window.tokenflow = {
     refresh: refresh,
     fetchWithRefresh: fetchWithRefresh,
+    remainingText: remainingText,
     RefreshError: RefreshError,
     refreshMarker: refreshMarker
   };
@@ -183,5 +308,6 @@
   clearRefreshMarker();
   wireAPIButton();
   wireCountdowns();
+  wireDashboard();
   wireLogoutBroadcast();
 })();

@@ -10,9 +10,13 @@ import (
 // Nav is what every page's header needs to know.
 type Nav struct {
 	Username string // "" when nobody is logged in
+	// Refreshing: the interstitial, whose session is being renewed; the
+	// header offers neither "Log in" nor the account's pages.
+	Refreshing bool
 }
 
-// LoginView is the login form.
+// LoginView is the login form. With Nav.Username set, someone is logged in
+// already: the page says who, and keeps the form for switching accounts.
 type LoginView struct {
 	Nav      Nav
 	Username string // kept after a failed attempt
@@ -43,18 +47,22 @@ type DashboardView struct {
 	SessionExpiresAt time.Time
 	Token            TokenParts
 	Events           []EventView
-	DevTools         bool // development-only buttons
+	DevTools         bool      // development-only buttons
+	Now              time.Time // for the countdowns' first text
 }
 
 // TokenParts is an access token split for the inspector. The handler decodes
 // a token that the guard has already verified; the page only displays it.
+// The signature is only a preview: with all three parts in the page, any
+// script running there could copy a working token, which is what the
+// HttpOnly cookie prevents.
 type TokenParts struct {
-	Header      string // base64url, as sent
-	Payload     string
-	Signature   string
-	HeaderJSON  string // pretty-printed
-	PayloadJSON string
-	Claims      []ClaimView
+	Header           string // base64url, as sent
+	Payload          string
+	SignaturePreview string // the signature's first characters and "…"
+	HeaderJSON       string // pretty-printed
+	PayloadJSON      string
+	Claims           []ClaimView
 }
 
 // ClaimView is one explained claim.
@@ -78,6 +86,7 @@ type SessionsView struct {
 	Nav      Nav
 	Sessions []SessionRow
 	Notice   string
+	Now      time.Time // for "ends in …"
 }
 
 // SessionRow is one session on the sessions page.
@@ -103,13 +112,14 @@ type ErrorView struct {
 	Status    int
 	Title     string
 	Message   string
-	RequestID string
+	RequestID string // only for server errors, for people to quote to support
 }
 
 // TimeFormat is how pages print instants (UTC, unambiguous).
 const TimeFormat = "2006-01-02 15:04:05 MST"
 
-func formatTime(t time.Time) string {
+// FormatTime prints an instant the way every page does.
+func FormatTime(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
@@ -120,10 +130,36 @@ func unixString(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// shortID is the start of a session id: enough to tell two sessions apart
+// on a page, and to match the id the dashboard shows.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// continueTo is where a logged-in visitor of the login page goes on to.
+func continueTo(next string) string {
+	if next == "" {
+		return "/dashboard"
+	}
+	return next
+}
+
 // withNext appends a sanitised next path to a link.
 func withNext(path, next string) string {
 	if next == "" {
 		return path
 	}
 	return path + "?next=" + url.QueryEscape(next)
+}
+
+// revokeLabel names a session's revoke button for screen readers, so two
+// sessions that look alike get different names.
+func revokeLabel(s SessionRow) string {
+	if s.Current {
+		return "Revoke this device's session (logs you out)"
+	}
+	return "Revoke the session of " + s.Device + " from " + s.IP + ", started " + FormatTime(s.CreatedAt) + " (id " + shortID(s.ID) + ")"
 }

@@ -1,0 +1,181 @@
+package handlers
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sessionStateJSON pins the field names of GET /api/session (and of the
+// development expire tool's JSON answer), which static/app.js reads.
+type sessionStateJSON struct {
+	SessionID     string `json:"session_id"`
+	AccessExpires struct {
+		At   time.Time `json:"at"`
+		Text string    `json:"text"`
+	} `json:"access_expires"`
+	SessionExpires struct {
+		At   time.Time `json:"at"`
+		Text string    `json:"text"`
+	} `json:"session_expires"`
+	Token struct {
+		Header           string `json:"header"`
+		Payload          string `json:"payload"`
+		SignaturePreview string `json:"signature_preview"`
+		HeaderJSON       string `json:"header_json"`
+		PayloadJSON      string `json:"payload_json"`
+		Claims           []struct {
+			Name    string `json:"name"`
+			Value   string `json:"value"`
+			Meaning string `json:"meaning"`
+		} `json:"claims"`
+	} `json:"token"`
+	Events []struct {
+		Kind   string    `json:"kind"`
+		Label  string    `json:"label"`
+		At     time.Time `json:"at"`
+		AtText string    `json:"at_text"`
+		IP     string    `json:"ip"`
+		Device string    `json:"device"`
+	} `json:"events"`
+}
+
+func (s sessionStateJSON) claim(name string) string {
+	for _, c := range s.Token.Claims {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+func decodeState(t *testing.T, w *httptest.ResponseRecorder) sessionStateJSON {
+	t.Helper()
+	if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
+		t.Fatalf("status %d, Content-Type %q, want 200 JSON: %.300s", w.Code, w.Header().Get("Content-Type"), w.Body.String())
+	}
+	var s sessionStateJSON
+	if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil {
+		t.Fatalf("decoding %s: %v", w.Body.String(), err)
+	}
+	return s
+}
+
+func (b *browser) getJSON(path string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	r.Header.Set("Accept", "application/json")
+	return b.do(r)
+}
+
+// assertNoToken fails when body carries a usable credential: the access
+// token whole, its signature, or the refresh token. Header and payload are
+// fine to show: without the signature they are not a token.
+func assertNoToken(t *testing.T, what, body string, b *browser) {
+	t.Helper()
+	access, refresh := b.cookie(AccessCookie), b.cookie(RefreshCookie)
+	sig := access[strings.LastIndexByte(access, '.')+1:]
+	for name, secret := range map[string]string{"the access token": access, "its signature": sig, "the refresh token": refresh} {
+		if secret != "" && strings.Contains(body, secret) {
+			t.Errorf("%s contains %s", what, name)
+		}
+	}
+}
+
+// After a refresh, GET /api/session describes the new access token (new
+// jti and exp), the later expiry and a timeline with the refresh in it, so
+// the dashboard can update in place; it never carries a token.
+func TestSessionStateFollowsARefresh(t *testing.T) {
+	a := newTestApp(t)
+	b := a.mustRegister(t, "pat", goodPassword)
+
+	before := decodeState(t, b.getJSON("/api/session"))
+	if before.SessionID != a.sessionOf(t, b).ID || len(before.Events) != 1 || before.Events[0].Kind != "login" {
+		t.Fatalf("state before the refresh: session %q, events %+v", before.SessionID, before.Events)
+	}
+	if before.claim("jti") == "" || before.claim("exp") == "" || before.Token.Header == "" || before.Token.Payload == "" {
+		t.Fatalf("token part missing: %+v", before.Token)
+	}
+	assertNoToken(t, "GET /api/session", b.getJSON("/api/session").Body.String(), b)
+
+	a.clock.Advance(10 * time.Minute) // the access token has expired
+	if w := b.getJSON("/api/session"); w.Code != http.StatusUnauthorized || !strings.Contains(w.Header().Get("WWW-Authenticate"), "invalid_token") {
+		t.Fatalf("GET /api/session with an expired token: %d %q, want 401 invalid_token", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+	w := b.fetchRefresh()
+	if w.Code != http.StatusOK {
+		t.Fatalf("refresh: %d", w.Code)
+	}
+	assertNoToken(t, "the refresh answer", w.Body.String(), b)
+
+	after := decodeState(t, b.getJSON("/api/session"))
+	assertNoToken(t, "GET /api/session after the refresh", b.getJSON("/api/session").Body.String(), b)
+	if after.claim("jti") == before.claim("jti") || after.claim("exp") == before.claim("exp") {
+		t.Errorf("jti %s and exp %s did not change after the refresh", after.claim("jti"), after.claim("exp"))
+	}
+	if !after.AccessExpires.At.After(before.AccessExpires.At) || after.AccessExpires.Text == before.AccessExpires.Text {
+		t.Errorf("access expiry %v (%q), want later than %v", after.AccessExpires.At, after.AccessExpires.Text, before.AccessExpires.At)
+	}
+	if !strings.Contains(after.claim("exp"), after.AccessExpires.Text) {
+		t.Errorf("exp claim %q does not show the expiry %q", after.claim("exp"), after.AccessExpires.Text)
+	}
+	if n := len(after.Events); n != 2 || after.Events[0].Kind != "refresh" || !strings.HasPrefix(after.Events[0].Label, "Refreshed") {
+		t.Errorf("timeline after the refresh: %+v, want the refresh, then the login (newest first)", after.Events)
+	}
+}
+
+func TestSessionStateNeedsAToken(t *testing.T) {
+	a := newTestApp(t)
+	w := a.browser().getJSON("/api/session")
+	if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != `Bearer realm="tokenflow"` {
+		t.Fatalf("anonymous GET /api/session: %d %q, want 401 with the bearer challenge", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+}
+
+// The dashboard shows the token's header and payload, but only the start
+// of its signature: with all three parts in the page, any script running
+// in it could copy a working token, which the HttpOnly cookie exists to
+// prevent.
+func TestDashboardNeverShowsAWholeToken(t *testing.T) {
+	a := newTestApp(t)
+	b := a.mustRegister(t, "pat", goodPassword)
+	body := b.get("/dashboard").Body.String()
+	access := b.cookie(AccessCookie)
+	parts := strings.Split(access, ".")
+	if !strings.Contains(body, parts[0]) || !strings.Contains(body, parts[1]) || !strings.Contains(body, parts[2][:8]+"…") {
+		t.Errorf("the inspector lacks the header, the payload or the signature's start")
+	}
+	assertNoToken(t, "the dashboard", body, b)
+}
+
+// The development tool answers a fetch with the state of the expired token
+// it set, so the page shows "expired" without a reload; a form post still
+// gets the 303 (TestDevExpireAccess).
+func TestDevExpireAccessAnswersAFetch(t *testing.T) {
+	a := newTestApp(t)
+	b := a.mustRegister(t, "ada", goodPassword)
+	sessionID := a.sessionOf(t, b).ID
+	r := httptest.NewRequest(http.MethodPost, "/dev/expire-access", nil)
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	w := b.do(r)
+	st := decodeState(t, w)
+	assertNoToken(t, "the expire answer", w.Body.String(), b)
+
+	cl, _ := a.tokens.Verify(b.cookie(AccessCookie))
+	if cl != nil {
+		t.Fatal("the access cookie still verifies")
+	}
+	if !st.AccessExpires.At.Before(a.clock.Now()) {
+		t.Errorf("access expires %v, want before now %v", st.AccessExpires.At, a.clock.Now())
+	}
+	parts := strings.Split(b.cookie(AccessCookie), ".")
+	if st.Token.Payload != parts[1] {
+		t.Error("the answer does not describe the expired token now in the cookie")
+	}
+	if st.SessionID != sessionID {
+		t.Errorf("session %q", st.SessionID)
+	}
+}
