@@ -44,12 +44,17 @@ type SQLite struct {
 var _ Store = (*SQLite)(nil)
 
 // OpenSQLite opens (creating if needed) the database file at path, creating
-// its parent directory with mode 0700, and applies pending migrations.
+// its parent directory with mode 0700, and applies pending migrations. The
+// file and its -wal and -shm companions are readable by the owner only
+// (0600), whatever the folder's mode and the umask.
 func OpenSQLite(path string) (*SQLite, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: create database directory: %w", err)
 		}
+	}
+	if err := makePrivate(path); err != nil {
+		return nil, err
 	}
 	// _txlock=immediate makes every read-write transaction take the write
 	// lock at BEGIN. A deferred transaction that reads and then writes can
@@ -71,6 +76,38 @@ func OpenSQLite(path string) (*SQLite, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// makePrivate creates the database file 0600 if it does not exist, and takes
+// group and other permissions off it and off any -wal and -shm file left
+// from an earlier run. It holds password hashes and sessions; a folder that
+// others may enter (an existing 0755 DATA_DIR) must not expose them.
+//
+// SQLite itself creates new files 0644, except that a -wal or -shm file
+// takes the mode of its database file (os_unix.c, findCreateFileMode and
+// unixOpenSharedMemory, and fchmod past the umask): so a 0600 database
+// makes every file SQLite creates beside it 0600 too.
+func makePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	f.Close()
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(name, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("store: make %s private: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
