@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"tokenflow/config"
@@ -31,12 +33,24 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	for _, notice := range cfg.Notices {
+		log.Info(notice)
+	}
+
+	// Listen first: a port that is taken stops start-up before the data
+	// folder, the database, the key or the demo account are created.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close() // on an early return; after Serve it is closed already
 
 	st, err := store.OpenSQLite(cfg.SQLitePath())
 	if err != nil {
 		return fmt.Errorf("opening the database %s: %w", cfg.SQLitePath(), err)
 	}
 	defer st.Close()
+	warnIfOpenToOthers(log, cfg.DataDir, filepath.Dir(cfg.SQLitePath()))
 
 	secret := cfg.JWTSecret
 	if secret == nil {
@@ -79,16 +93,15 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 			LoginFailureLimit: cfg.LoginFailureLimit,
 			IPFailureLimit:    cfg.IPFailureLimit,
 			RegisterRateLimit: cfg.RegisterRateLimit,
+
+			LoginRateLimit:     cfg.LoginRateLimit,
+			MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		},
 	})
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
-	}
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -128,6 +141,28 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	return nil
+}
+
+// warnIfOpenToOthers logs one line for each folder holding the data that
+// other users of the machine may enter. The files in it are 0600 anyway;
+// the line is for the operator, who may not know the folder is open.
+func warnIfOpenToOthers(log *slog.Logger, dirs ...string) {
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		info, err := os.Stat(dir)
+		if err != nil || info.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		log.Warn("the data folder is open to other users of this machine; its files are private (0600), but consider chmod 700",
+			"path", dir, "mode", fmt.Sprintf("%04o", info.Mode().Perm()))
+	}
 }
 
 // baseURL is what to open in a browser: a wildcard address becomes localhost.

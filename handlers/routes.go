@@ -28,6 +28,10 @@ func New(d Deps) (*echo.Echo, error) {
 		return nil, fmt.Errorf("handlers: LoginFailureLimit (%d), IPFailureLimit (%d) and RegisterRateLimit (%d) must be positive",
 			s.LoginFailureLimit, s.IPFailureLimit, s.RegisterRateLimit)
 	}
+	if s := d.Settings; s.LoginRateLimit <= 0 || s.MaxSessionsPerUser <= 0 {
+		return nil, fmt.Errorf("handlers: LoginRateLimit (%d) and MaxSessionsPerUser (%d) must be positive",
+			s.LoginRateLimit, s.MaxSessionsPerUser)
+	}
 	h := &handler{
 		store:     d.Store,
 		tokens:    d.Tokens,

@@ -77,6 +77,9 @@ func newTestApp(t testing.TB, edit ...func(*Deps)) *testApp {
 			LoginFailureLimit: 5,
 			IPFailureLimit:    50,
 			RegisterRateLimit: 30,
+
+			LoginRateLimit:     100,
+			MaxSessionsPerUser: 10,
 		},
 	}
 	for _, f := range edit {
