@@ -233,8 +233,10 @@ func (s *SQLite) user(ctx context.Context, where string, arg any) (User, error) 
 
 // CreateSession starts a session for a logged-in user: the session row, its
 // first refresh token and a login event, all or nothing. The idle expiry is
-// now+IdleTTL, never later than the absolute expiry now+MaxAge.
-// Returns ErrNotFound when the user does not exist.
+// now+IdleTTL, never later than the absolute expiry now+MaxAge. When the
+// user would then have more than ns.MaxLiveSessions live sessions, the least
+// recently used end (EventEvicted) in the same transaction, so racing logins
+// cannot leave more alive. Returns ErrNotFound when the user does not exist.
 func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, error) {
 	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
 		return Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
@@ -279,10 +281,53 @@ func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, err
 	if err := insertEvent(ctx, tx, sess, EventLogin, now, ns.Client, ""); err != nil {
 		return Session{}, fmt.Errorf("store: create session: %w", err)
 	}
+	if ns.MaxLiveSessions > 0 {
+		if err := evictPastCap(ctx, tx, sess, ns.MaxLiveSessions, now, ns.Client); err != nil {
+			return Session{}, fmt.Errorf("store: create session: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return Session{}, fmt.Errorf("store: create session: commit: %w", err)
 	}
 	return sess, nil
+}
+
+// evictPastCap ends the user's live sessions beyond the max-1 most recently
+// used ones other than the new session sess, so that with it max are left.
+// Least recently used, not oldest: a login kept in daily use on one device
+// must outlive a spree of new logins elsewhere; the one that goes is the one
+// nobody has refreshed for longest. It reads the user's sessions through
+// sessions_user_last_used.
+func evictPastCap(ctx context.Context, tx *sql.Tx, sess Session, max int, now time.Time, c Client) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.user_id = ? AND s.id <> ? AND s.revoked_at IS NULL
+		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?
+		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC
+		LIMIT -1 OFFSET ?`,
+		sess.UserID, sess.ID, toMillis(now), toMillis(now), max-1)
+	if err != nil {
+		return err
+	}
+	var past []Session
+	for rows.Next() {
+		old, err := scanSession(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		past = append(past, old)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("ended by a newer login (session %s): at most %d live sessions per account", sess.ID, max)
+	for _, old := range past {
+		if err := revoke(ctx, tx, old, EventEvicted, now, c, detail); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RotateRefreshToken exchanges the refresh token whose hash is
@@ -668,10 +713,32 @@ func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now ti
 	return res.LastInsertId()
 }
 
+// maxEventsPerSession bounds a session's timeline: a session refreshed
+// every few minutes for a month would otherwise keep thousands of rows. 100
+// is twice what the dashboard shows.
+const maxEventsPerSession = 100
+
+// trimEventsSQL deletes a session's events beyond the newest ones, sparing
+// its login event: the only record of where and how the session began (the
+// session row keeps only the latest address and browser). The subquery walks
+// session_events_session_at newest first, so a trim reads about
+// maxEventsPerSession entries of one session, whatever the table's size.
+// Arguments: session id, EventLogin, how many non-login events to keep.
+const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
+	SELECT id FROM session_events
+	WHERE session_id = ? AND kind <> ?
+	ORDER BY at DESC, id DESC
+	LIMIT -1 OFFSET ?)`
+
+// insertEvent records an event, and drops the session's oldest ones beyond
+// maxEventsPerSession in the same transaction.
 func insertEvent(ctx context.Context, tx *sql.Tx, sess Session, kind string, at time.Time, c Client, detail string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO session_events
+	if _, err := tx.ExecContext(ctx, `INSERT INTO session_events
 		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail)
+		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, trimEventsSQL, sess.ID, EventLogin, maxEventsPerSession-1)
 	return err
 }
 
