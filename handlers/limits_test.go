@@ -286,3 +286,31 @@ func TestThrottleAttemptsInFlight(t *testing.T) {
 		}
 	})
 }
+
+// Waiting for room under a failure limit is bounded by the hashing wait:
+// past it the answer is 503, and nothing is counted.
+func TestWaitForRoomIsBounded(t *testing.T) {
+	var pw *gatedPasswords
+	app := newTestApp(t, func(d *Deps) {
+		pw = newGatedPasswords(d.Passwords, 64) // never opened: every check stalls
+		d.Passwords = pw
+		d.hashWait = 50 * time.Millisecond
+	})
+	app.mustRegister(t, "stalled", throttlePW) // registration hashes outside the gate
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Go(func() { codes[i] = loginFrom(app, "203.0.113.70:1", "", "stalled", "wrong").Code })
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusServiceUnavailable {
+			t.Errorf("login %d: %d, want 503", i, c)
+		}
+	}
+	close(pw.gate)
+	for range 4 {
+		assertStatus(t, loginFrom(app, "203.0.113.70:1", "", "stalled", "wrong"), http.StatusUnauthorized)
+	}
+	assertStatus(t, loginFrom(app, "203.0.113.70:1", "", "stalled", throttlePW), http.StatusSeeOther)
+}
