@@ -429,8 +429,9 @@ func (f *inFlight) hold(now time.Time, s slot) slot {
 // that matters. So:
 //
 //   - Expired entries go first (they are forgotten anyway).
-//   - Held entries (a locked account, an address over its limit) are never
-//     evicted: flushing them would lift the lock at once.
+//   - Held entries (a locked account, an address over its limit, an entry
+//     with attempts in flight) are never evicted: flushing them would lift
+//     the lock at once, or lose the results of the attempts.
 //   - The rest go in order of fewest counts, then oldest: a spray of fresh
 //     names (one failure each) evicts its own kind first, and flushing a
 //     record of n failures takes a table of entries with n or more each,
