@@ -34,6 +34,17 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	for _, notice := range cfg.Notices {
+		log.Info(notice)
+	}
+
+	// Listen first: a port that is taken stops start-up before the data
+	// folder, the database, the key or the demo account are created.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close() // on an early return; after Serve it is closed already
 
 	_, statErr := os.Stat(cfg.SQLitePath())
 	newDatabase := errors.Is(statErr, fs.ErrNotExist)
@@ -43,6 +54,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	defer st.Close()
 	printDataFolder(stdout, cfg.DataDir, newDatabase)
+	warnIfOpenToOthers(log, cfg.DataDir, filepath.Dir(cfg.SQLitePath()))
 
 	secret := cfg.JWTSecret
 	if secret == nil {
@@ -86,16 +98,15 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 			IPFailureLimit:    cfg.IPFailureLimit,
 			RegisterRateLimit: cfg.RegisterRateLimit,
 			RefreshRateLimit:  cfg.RefreshRateLimit,
+
+			LoginRateLimit:     cfg.LoginRateLimit,
+			MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		},
 	})
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
-	}
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -150,6 +161,28 @@ func printDataFolder(stdout io.Writer, dataDir string, newDatabase bool) {
 		state = "new"
 	}
 	fmt.Fprintf(stdout, "data: %s (%s)\n", dataDir, state)
+}
+
+// warnIfOpenToOthers logs one line for each folder holding the data that
+// other users of the machine may enter. The files in it are 0600 anyway;
+// the line is for the operator, who may not know the folder is open.
+func warnIfOpenToOthers(log *slog.Logger, dirs ...string) {
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		info, err := os.Stat(dir)
+		if err != nil || info.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		log.Warn("the data folder is open to other users of this machine; its files are private (0600), but consider chmod 700",
+			"path", dir, "mode", fmt.Sprintf("%04o", info.Mode().Perm()))
+	}
 }
 
 // baseURL is what to open in a browser: a wildcard address becomes localhost.

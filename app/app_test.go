@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -55,24 +58,31 @@ func (b *syncBuffer) String() string {
 // stdout, and a stop function that reports Run's error.
 func startInProcess(t *testing.T, vars map[string]string) (string, *syncBuffer, func() error) {
 	t.Helper()
+	base, stdout, _, stop := startInProcessLogs(t, vars)
+	return base, stdout, stop
+}
+
+// startInProcessLogs is startInProcess that also returns stderr (the log).
+func startInProcessLogs(t *testing.T, vars map[string]string) (string, *syncBuffer, *syncBuffer, func() error) {
+	t.Helper()
 	getenv := func(k string) string { return vars[k] }
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout := &syncBuffer{}
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, getenv, stdout, &syncBuffer{}, func(u string) { ready <- u }) }()
+	go func() { done <- Run(ctx, getenv, stdout, stderr, func(u string) { ready <- u }) }()
 	select {
 	case u := <-ready:
 		stop := func() error { cancel(); return <-done }
 		t.Cleanup(func() { cancel() })
-		return u, stdout, stop
+		return u, stdout, stderr, stop
 	case err := <-done:
 		cancel()
 		t.Fatalf("Run: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not start")
 	}
-	return "", nil, nil
+	return "", nil, nil, nil
 }
 
 func testEnv(t *testing.T) map[string]string {
@@ -289,5 +299,95 @@ func TestStartupNamesTheAbsoluteDataFolderAndWhetherItIsNew(t *testing.T) {
 	}
 	if !strings.Contains(stdout2.String(), "listening on http://127.0.0.1:") {
 		t.Errorf("the listening line is gone:\n%s", stdout2)
+	}
+}
+
+// A port that is taken or out of range stops start-up before anything is
+// created: no data folder, no database, no key, no demo account.
+func TestRunCreatesNothingWhenItCannotListen(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for name, addr := range map[string]string{
+		"nok, port taken":        taken.Addr().String(),
+		"nok, port out of range": "127.0.0.1:99999",
+	} {
+		t.Run(name, func(t *testing.T) {
+			vars := testEnv(t)
+			vars["ADDR"] = addr
+			var stdout bytes.Buffer
+			err := Run(context.Background(), func(k string) string { return vars[k] }, &stdout, &bytes.Buffer{}, nil)
+			if err == nil || !strings.HasPrefix(err.Error(), "ADDR") {
+				t.Fatalf("err = %v, want one naming ADDR", err)
+			}
+			if _, err := os.Stat(vars["DATA_DIR"]); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the data folder was created anyway (%v)", err)
+			}
+			if strings.Contains(stdout.String(), "demo account") {
+				t.Errorf("stdout: %s", stdout.String())
+			}
+		})
+	}
+}
+
+// In a data folder others can read, the database and its -wal and -shm
+// files are still 0600, and start-up says once that the folder is open.
+func TestRunKeepsDataPrivateInAnOpenFolder(t *testing.T) {
+	vars := testEnv(t)
+	dir := vars["DATA_DIR"]
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	base, _, stderr, stop := startInProcessLogs(t, vars)
+	register(t, newClient(t), base, "private", "a long password") // a write: the WAL is in use
+	for _, f := range []string{"tokenflow.db", "tokenflow.db-wal", "tokenflow.db-shm", "jwt-secret", "demo-password"} {
+		info, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if info.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", f, info.Mode().Perm())
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, dir) {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "0755") {
+		t.Errorf("want one warning naming the folder and its mode; log:\n%s", stderr.String())
+	}
+
+	t.Run("a private folder gets no warning", func(t *testing.T) {
+		vars := testEnv(t) // Run creates it 0700
+		_, _, stderr, stop := startInProcessLogs(t, vars)
+		stop()
+		if strings.Contains(stderr.String(), "level=WARN") {
+			t.Errorf("log:\n%s", stderr.String())
+		}
+	})
+}
+
+// A short SESSION_MAX_AGE alone starts (the default REFRESH_TOKEN_TTL is
+// capped to it, and start-up says so), and so does REFRESH_REUSE_GRACE=0.
+func TestRunAcceptsAShortSessionMaxAgeAndNoGrace(t *testing.T) {
+	vars := testEnv(t)
+	vars["SESSION_MAX_AGE"] = "12h"
+	vars["REFRESH_REUSE_GRACE"] = "0s"
+	_, _, stderr, stop := startInProcessLogs(t, vars)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "REFRESH_TOKEN_TTL not set: capped to SESSION_MAX_AGE (12h0m0s)") {
+		t.Errorf("log:\n%s", stderr.String())
 	}
 }

@@ -54,6 +54,13 @@ type Config struct {
 	RegisterRateLimit int
 	RefreshRateLimit  int  // refreshes per session per minute
 	DemoUser          bool // create the demo account on start (development default)
+
+	LoginRateLimit     int // logins per client address per 15 minutes, successful ones too
+	MaxSessionsPerUser int // live sessions per account; a login past it ends the least recently used
+
+	// Notices are adjustments Load made to values that were not set
+	// explicitly, one line each, for the operator to read at start-up.
+	Notices []string
 }
 
 // Production reports whether APP_ENV=production.
@@ -72,7 +79,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AccessTokenLeeway: r.leeway("ACCESS_TOKEN_LEEWAY", 5*time.Second),
 		RefreshTokenTTL:   r.duration("REFRESH_TOKEN_TTL", 168*time.Hour),
 		SessionMaxAge:     r.duration("SESSION_MAX_AGE", 720*time.Hour),
-		RefreshReuseGrace: r.duration("REFRESH_REUSE_GRACE", 10*time.Second),
+		RefreshReuseGrace: r.durationOrZero("REFRESH_REUSE_GRACE", 10*time.Second),
 		CleanupInterval:   r.duration("CLEANUP_INTERVAL", 10*time.Minute),
 		JWTIssuer:         r.str("JWT_ISSUER", "tokenflow"),
 		JWTAudience:       r.str("JWT_AUDIENCE", "tokenflow"),
@@ -85,13 +92,24 @@ func Load(getenv func(string) string) (Config, error) {
 	if s := getenv("JWT_SECRET"); s != "" {
 		c.JWTSecret = []byte(s)
 	}
+	// 100 logins per address per quarter hour, successful ones included:
+	// an honest login is needed only when a session ends (a week idle, a
+	// month at most), so even an office of a thousand people behind one NAT
+	// address rarely has a hundred in fifteen minutes, while one client
+	// logging in without end is held to 400 new sessions an hour.
+	c.LoginRateLimit = r.positiveInt("LOGIN_RATE_LIMIT", 100)
+	// 10 live sessions per account: a phone, a laptop, a work machine and a
+	// few browsers, with room to spare.
+	c.MaxSessionsPerUser = r.positiveInt("MAX_SESSIONS_PER_USER", 10)
 	if r.err != nil {
 		return Config{}, r.err
 	}
-	return c, c.validate()
+	return c, c.validate(strings.TrimSpace(getenv("REFRESH_TOKEN_TTL")) != "")
 }
 
-func (c *Config) validate() error {
+// validate checks the rules that span settings. refreshTTLSet tells an
+// explicit REFRESH_TOKEN_TTL from the default, which may be capped.
+func (c *Config) validate(refreshTTLSet bool) error {
 	switch c.Env {
 	case Development, Production:
 	default:
@@ -103,8 +121,14 @@ func (c *Config) validate() error {
 	if c.RefreshRateLimit > MaxRefreshRateLimit {
 		return fmt.Errorf("REFRESH_RATE_LIMIT: %d is too high (at most %d refreshes per session per minute)", c.RefreshRateLimit, MaxRefreshRateLimit)
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	_, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
 		return fmt.Errorf("ADDR: %q is not host:port (for example :8080 or 127.0.0.1:8080)", c.Addr)
+	}
+	// Checked here, not left to net.Listen: a bad port must stop start-up
+	// before anything is created. 0 asks for any free port (tests use it).
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.TrimLeft(port, "0123456789") != "" {
+		return fmt.Errorf("ADDR: port %q is not a number from 1 to 65535 (or 0 for any free port)", port)
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
 		// PostgreSQL is a later step; refuse rather than silently use SQLite.
@@ -120,11 +144,17 @@ func (c *Config) validate() error {
 			return fmt.Errorf("DATABASE_URL: %q: the path must not contain '?' (SQLite options are not accepted; the app sets its own)", c.DatabaseURL)
 		}
 	}
-	if c.AccessTokenTTL > c.RefreshTokenTTL {
-		return errors.New("ACCESS_TOKEN_TTL: must not be longer than REFRESH_TOKEN_TTL")
-	}
 	if c.RefreshTokenTTL > c.SessionMaxAge {
-		return errors.New("REFRESH_TOKEN_TTL: must not be longer than SESSION_MAX_AGE")
+		if refreshTTLSet {
+			return fmt.Errorf("REFRESH_TOKEN_TTL: %v must not be longer than SESSION_MAX_AGE (%v)", c.RefreshTokenTTL, c.SessionMaxAge)
+		}
+		// Only the default is longer: a session cannot idle past its
+		// absolute end anyway, so SESSION_MAX_AGE=12h alone must not fail.
+		c.Notices = append(c.Notices, fmt.Sprintf("REFRESH_TOKEN_TTL not set: capped to SESSION_MAX_AGE (%v) instead of the default %v", c.SessionMaxAge, c.RefreshTokenTTL))
+		c.RefreshTokenTTL = c.SessionMaxAge
+	}
+	if c.AccessTokenTTL > c.RefreshTokenTTL {
+		return fmt.Errorf("ACCESS_TOKEN_TTL: %v must not be longer than REFRESH_TOKEN_TTL (%v) or SESSION_MAX_AGE (%v)", c.AccessTokenTTL, c.RefreshTokenTTL, c.SessionMaxAge)
 	}
 	if c.Production() {
 		if len(c.JWTSecret) == 0 {
@@ -180,6 +210,21 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		r.fail(name, v, "a positive Go duration such as 5m, 90s or 168h")
+		return def
+	}
+	return d
+}
+
+// durationOrZero reads a duration of zero or more: for a window where 0 is
+// the strict setting (REFRESH_REUSE_GRACE=0: no grace at all).
+func (r *reader) durationOrZero(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail(name, v, "a Go duration of zero or more, such as 0s, 10s or 1m")
 		return def
 	}
 	return d

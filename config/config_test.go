@@ -18,6 +18,7 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Addr != ":8080" || c.Env != Development || c.AccessTokenTTL != 5*time.Minute || c.RefreshTokenTTL != 168*time.Hour ||
 		c.SessionMaxAge != 720*time.Hour || c.RefreshReuseGrace != 10*time.Second || c.JWTIssuer != "tokenflow" ||
 		c.JWTAudience != "tokenflow" || c.LoginFailureLimit != 5 || c.IPFailureLimit != 50 || c.RegisterRateLimit != 30 ||
+		c.LoginRateLimit != 100 || c.MaxSessionsPerUser != 10 || len(c.Notices) != 0 ||
 		c.JWTSecret != nil || !c.DemoUser || c.SQLitePath() != "data/tokenflow.db" {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -37,6 +38,13 @@ func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
 		{"nok, limit zero", map[string]string{"IP_FAILURE_LIMIT": "0"}, "IP_FAILURE_LIMIT"},
 		{"nok, unknown environment", map[string]string{"APP_ENV": "prod"}, "APP_ENV"},
 		{"nok, address without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
+		{"nok, port above 65535", map[string]string{"ADDR": "127.0.0.1:99999"}, "ADDR"},
+		{"nok, negative port", map[string]string{"ADDR": ":-1"}, "ADDR"},
+		{"nok, empty port", map[string]string{"ADDR": "127.0.0.1:"}, "ADDR"},
+		{"nok, port not a number", map[string]string{"ADDR": ":http"}, "ADDR"},
+		{"nok, explicit refresh TTL longer than an explicit max age", map[string]string{"REFRESH_TOKEN_TTL": "24h", "SESSION_MAX_AGE": "12h"}, "REFRESH_TOKEN_TTL"},
+		{"nok, login rate limit zero", map[string]string{"LOGIN_RATE_LIMIT": "0"}, "LOGIN_RATE_LIMIT"},
+		{"nok, session cap not a number", map[string]string{"MAX_SESSIONS_PER_USER": "ten"}, "MAX_SESSIONS_PER_USER"},
 		{"nok, bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.1, nonsense"}, "TRUSTED_PROXIES"},
 		{"nok, postgres not yet", map[string]string{"DATABASE_URL": "postgres://x"}, "DATABASE_URL"},
 		{"nok, sqlite without a path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL"},
@@ -121,4 +129,53 @@ func TestLoadRefreshRateLimit(t *testing.T) {
 			t.Errorf("REFRESH_RATE_LIMIT=%s: error %v, want one naming the setting", v, err)
 		}
 	}
+}
+
+func TestLoadAcceptsSensibleValues(t *testing.T) {
+	t.Run("ok, a short SESSION_MAX_AGE alone caps the default REFRESH_TOKEN_TTL", func(t *testing.T) {
+		c, err := Load(env(map[string]string{"SESSION_MAX_AGE": "12h"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.RefreshTokenTTL != 12*time.Hour || c.SessionMaxAge != 12*time.Hour {
+			t.Errorf("REFRESH_TOKEN_TTL %v, SESSION_MAX_AGE %v; want both 12h", c.RefreshTokenTTL, c.SessionMaxAge)
+		}
+		if len(c.Notices) != 1 || !strings.Contains(c.Notices[0], "REFRESH_TOKEN_TTL") || !strings.Contains(c.Notices[0], "12h") ||
+			strings.Contains(c.Notices[0], "\n") {
+			t.Errorf("notices %q, want one line saying REFRESH_TOKEN_TTL was capped to 12h", c.Notices)
+		}
+	})
+	t.Run("ok, an explicit REFRESH_TOKEN_TTL within SESSION_MAX_AGE is kept", func(t *testing.T) {
+		c, err := Load(env(map[string]string{"SESSION_MAX_AGE": "12h", "REFRESH_TOKEN_TTL": "2h"}))
+		if err != nil || c.RefreshTokenTTL != 2*time.Hour || len(c.Notices) != 0 {
+			t.Errorf("%v, %v, notices %q", c.RefreshTokenTTL, err, c.Notices)
+		}
+	})
+	t.Run("nok, a SESSION_MAX_AGE shorter than ACCESS_TOKEN_TTL still fails, naming ACCESS_TOKEN_TTL", func(t *testing.T) {
+		_, err := Load(env(map[string]string{"SESSION_MAX_AGE": "1m"}))
+		if err == nil || !strings.HasPrefix(err.Error(), "ACCESS_TOKEN_TTL:") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("ok, REFRESH_REUSE_GRACE=0 is the strict setting", func(t *testing.T) {
+		for _, v := range []string{"0", "0s"} {
+			c, err := Load(env(map[string]string{"REFRESH_REUSE_GRACE": v}))
+			if err != nil || c.RefreshReuseGrace != 0 {
+				t.Errorf("REFRESH_REUSE_GRACE=%s: %v, %v", v, c.RefreshReuseGrace, err)
+			}
+		}
+	})
+	t.Run("ok, ports 0 to 65535", func(t *testing.T) {
+		for _, addr := range []string{":0", "127.0.0.1:1", "[::1]:65535", ":8080"} {
+			if _, err := Load(env(map[string]string{"ADDR": addr})); err != nil {
+				t.Errorf("ADDR=%s: %v", addr, err)
+			}
+		}
+	})
+	t.Run("ok, the new limits", func(t *testing.T) {
+		c, err := Load(env(map[string]string{"LOGIN_RATE_LIMIT": "7", "MAX_SESSIONS_PER_USER": "3"}))
+		if err != nil || c.LoginRateLimit != 7 || c.MaxSessionsPerUser != 3 {
+			t.Errorf("%+v, %v", c, err)
+		}
+	})
 }

@@ -83,13 +83,26 @@ func (h *handler) login(c echo.Context) error {
 
 	// The throttle comes before any lookup or hashing, so a throttled guess
 	// costs us nothing and tells nothing (unknown accounts are counted too).
-	attempt, wait := h.throttle.beginLogin(username, c.RealIP(), h.now())
+	// Its wait for attempts in flight shares the hashing wait's bound.
+	hashCtx, cancel := h.hashing(c)
+	defer cancel()
+	attempt, wait, err := h.throttle.beginLogin(hashCtx, username, c.RealIP(), h.now)
+	if err != nil {
+		if hashTimedOut(err) {
+			h.busy(c, "login")
+			view.Error = serverBusy
+			return render(c, http.StatusServiceUnavailable, views.LoginPage(view))
+		}
+		return err
+	}
 	if wait > 0 {
 		h.log.Warn("login throttled", "ip", c.RealIP(), "retry_after_s", retryAfterSeconds(wait))
 		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(wait)))
 		view.Error = loginThrottled
 		return render(c, http.StatusTooManyRequests, views.LoginPage(view))
 	}
+	// Whatever way the check ends without saying otherwise, it failed.
+	defer attempt.failed()
 
 	user, err := h.store.UserByUsername(c.Request().Context(), username)
 	known := err == nil
@@ -99,8 +112,6 @@ func (h *handler) login(c echo.Context) error {
 		attempt.aborted()
 		return err
 	}
-	hashCtx, cancel := h.hashing(c)
-	defer cancel()
 	ok := false
 	if known {
 		ok, err = h.passwords.Verify(hashCtx, pw, user.PasswordHash)
@@ -128,6 +139,7 @@ func (h *handler) login(c echo.Context) error {
 		return err
 	}
 	if !known || !ok {
+		attempt.failed()
 		view.Error = loginFailed
 		return render(c, http.StatusUnauthorized, views.LoginPage(view))
 	}
@@ -151,6 +163,8 @@ func (h *handler) startSession(c echo.Context, user store.User) error {
 		IdleTTL:     h.settings.RefreshTokenTTL,
 		MaxAge:      h.settings.SessionMaxAge,
 		Client:      client(c),
+
+		MaxLiveSessions: h.settings.MaxSessionsPerUser,
 	})
 	if err != nil {
 		return err

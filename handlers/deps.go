@@ -71,6 +71,13 @@ type Settings struct {
 	// RefreshRateLimit is the number of refreshes per session per minute
 	// (store.RefreshRateLimitWindow). Required (> 0).
 	RefreshRateLimit int
+
+	// LoginRateLimit is the number of logins per client address per 15
+	// minutes, successful and failed alike. Required (> 0).
+	LoginRateLimit int
+	// MaxSessionsPerUser is the number of live sessions an account may
+	// have; a login past it ends the least recently used. Required (> 0).
+	MaxSessionsPerUser int
 }
 
 // Deps are everything New needs. Now and Logger are optional.

@@ -143,8 +143,10 @@ func TestNewRequiresThrottleLimits(t *testing.T) {
 		func(s *Settings) { s.IPFailureLimit = 0 },
 		func(s *Settings) { s.RegisterRateLimit = -1 },
 		func(s *Settings) { s.RefreshRateLimit = 0 },
+		func(s *Settings) { s.LoginRateLimit = 0 },
+		func(s *Settings) { s.MaxSessionsPerUser = 0 },
 	} {
-		s := Settings{LoginFailureLimit: 5, IPFailureLimit: 50, RegisterRateLimit: 30, RefreshRateLimit: 20}
+		s := base.settings
 		edit(&s)
 		_, err := New(Deps{Store: base.store, Tokens: base.tokens, Passwords: &stalledPasswords{}, Settings: s})
 		if err == nil || !strings.Contains(err.Error(), "must be positive") {

@@ -63,6 +63,7 @@ var eventLabels = map[string]string{
 	store.EventReuseDetected: "Refresh token reused: session revoked",
 	store.EventLogout:        "Logged out",
 	store.EventRevoked:       "Revoked from another session",
+	store.EventEvicted:       "Ended by a newer login: this account had too many sessions",
 }
 
 func eventViews(events []store.Event) []views.EventView {

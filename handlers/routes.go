@@ -28,6 +28,10 @@ func New(d Deps) (*echo.Echo, error) {
 		return nil, fmt.Errorf("handlers: LoginFailureLimit (%d), IPFailureLimit (%d), RegisterRateLimit (%d) and RefreshRateLimit (%d) must be positive",
 			s.LoginFailureLimit, s.IPFailureLimit, s.RegisterRateLimit, s.RefreshRateLimit)
 	}
+	if s := d.Settings; s.LoginRateLimit <= 0 || s.MaxSessionsPerUser <= 0 {
+		return nil, fmt.Errorf("handlers: LoginRateLimit (%d) and MaxSessionsPerUser (%d) must be positive",
+			s.LoginRateLimit, s.MaxSessionsPerUser)
+	}
 	h := &handler{
 		store:     d.Store,
 		tokens:    d.Tokens,

@@ -78,6 +78,9 @@ func newTestApp(t testing.TB, edit ...func(*Deps)) *testApp {
 			IPFailureLimit:    50,
 			RegisterRateLimit: 30,
 			RefreshRateLimit:  20,
+
+			LoginRateLimit:     100,
+			MaxSessionsPerUser: 10,
 		},
 	}
 	for _, f := range edit {

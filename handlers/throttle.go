@@ -9,6 +9,7 @@ package handlers
 
 import (
 	"cmp"
+	"context"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -18,8 +19,8 @@ import (
 )
 
 // The limits themselves (LoginFailureLimit, IPFailureLimit,
-// RegisterRateLimit) have their defaults in one place, package config; New
-// refuses a Settings without them.
+// RegisterRateLimit, LoginRateLimit) have their defaults in one place,
+// package config; New refuses a Settings without them.
 
 // Throttle windows and delays.
 const (
@@ -32,7 +33,7 @@ const (
 	// accountMemory is how long an account's failures are remembered after
 	// the last one; a success forgets them at once.
 	accountMemory = 24 * time.Hour
-	// ipFailureWindow is the window of IPFailureLimit.
+	// ipFailureWindow is the window of IPFailureLimit and LoginRateLimit.
 	ipFailureWindow = 15 * time.Minute
 	// registerWindow is the window of RegisterRateLimit.
 	registerWindow = time.Hour
@@ -47,28 +48,74 @@ const (
 	fullWarnEvery = time.Minute
 	// sweepEvery is how often expired entries are dropped, lazily, on use.
 	sweepEvery = time.Minute
+	// inFlightHold is how long an entry with attempts in flight counts as
+	// held when a full table looks for room: an attempt is resolved within
+	// the hashing wait, which bounds both its wait here and its hash.
+	inFlightHold = maxHashWait
 )
+
+// inFlight counts the attempts of one record that passed the throttle and
+// are being checked. They are neither failures nor successes yet; each
+// resolution wakes whoever waits for room (see tryLogin).
+type inFlight struct {
+	n       int
+	changed chan struct{} // made by the first waiter, closed by the next resolution
+}
+
+// waitChan returns a channel closed when an attempt of the record resolves.
+// Called with t.mu held.
+func (f *inFlight) waitChan() <-chan struct{} {
+	if f.changed == nil {
+		f.changed = make(chan struct{})
+	}
+	return f.changed
+}
+
+// resolve ends one attempt in flight and wakes the waiters. Called with
+// t.mu held.
+func (f *inFlight) resolve() {
+	if f.n > 0 {
+		f.n--
+	}
+	if f.changed != nil {
+		close(f.changed)
+		f.changed = nil
+	}
+}
 
 // accountFailures is the failure record of one username.
 type accountFailures struct {
 	count       int       // failures since the last success
 	last        time.Time // time of the last failure
 	lockedUntil time.Time // no attempt is checked before this time
+	inFlight
 }
 
 // window counts events of one client address in a fixed window.
 type window struct {
 	start time.Time
 	count int
+	inFlight
 }
 
-// throttle counts failed logins per account and per client address, and
-// registrations per client address. It is safe for concurrent use.
+// restartIfOver starts a new window in place when the current one is over.
+// In place, not replaced: attempts in flight hold the record, and their
+// results belong to the window they end in.
+func (w *window) restartIfOver(now time.Time, length time.Duration) {
+	if now.Sub(w.start) >= length {
+		w.start, w.count = now, 0
+	}
+}
+
+// throttle counts failed logins per account and per client address, all
+// logins per client address, and registrations per client address. It is
+// safe for concurrent use.
 type throttle struct {
-	loginLimit    int
-	ipLimit       int
-	registerLimit int
-	maxEntries    int
+	loginLimit     int
+	ipLimit        int
+	registerLimit  int
+	loginRateLimit int
+	maxEntries     int
 
 	log *slog.Logger // nil: no warnings
 
@@ -76,6 +123,7 @@ type throttle struct {
 	accounts     map[string]*accountFailures
 	ipFails      map[string]*window
 	registers    map[string]*window
+	logins       map[string]*window // every login of an address, for LoginRateLimit
 	lastSweep    time.Time
 	lastFullWarn time.Time
 	// noRoomUntil is, per table, when its first hold ends, after a scan found
@@ -87,81 +135,142 @@ type throttle struct {
 // newThrottle needs positive limits (New checks them).
 func newThrottle(s Settings, log *slog.Logger) *throttle {
 	return &throttle{
-		loginLimit:    s.LoginFailureLimit,
-		ipLimit:       s.IPFailureLimit,
-		registerLimit: s.RegisterRateLimit,
-		maxEntries:    maxThrottleEntries,
-		log:           log,
-		accounts:      map[string]*accountFailures{},
-		ipFails:       map[string]*window{},
-		registers:     map[string]*window{},
-		noRoomUntil:   map[string]time.Time{},
+		loginLimit:     s.LoginFailureLimit,
+		ipLimit:        s.IPFailureLimit,
+		registerLimit:  s.RegisterRateLimit,
+		loginRateLimit: s.LoginRateLimit,
+		maxEntries:     maxThrottleEntries,
+		log:            log,
+		accounts:       map[string]*accountFailures{},
+		ipFails:        map[string]*window{},
+		registers:      map[string]*window{},
+		logins:         map[string]*window{},
+		noRoomUntil:    map[string]time.Time{},
 	}
 }
 
-// loginAttempt is a login that passed the throttle. It already counts as a
-// failure (so a burst of parallel guesses cannot all slip past the check);
-// succeeded and aborted take that back.
+// loginAttempt is a login that passed the throttle and is being checked.
+// It holds its records (which are never evicted while it is in flight) and
+// ends in exactly one of succeeded, failed or aborted; later calls do
+// nothing, so a deferred failed is a safe default.
 type loginAttempt struct {
-	t       *throttle
-	account string
-	ip      string
+	t        *throttle
+	account  string // accountKey, to forget an emptied record
+	began    time.Time
+	acc      *accountFailures
+	failures *window // the address's failed logins
+	logins   *window // the address's logins
+	done     bool
 }
 
-// beginLogin returns how long the caller must wait (> 0: answer 429 and
-// check nothing), or an attempt that is counted as failed until told
-// otherwise. Attempts refused here are not counted, so the wait always
-// expires on its own: hammering a locked account does not extend its lock.
-// When a table is full of locked entries, a newcomer waits too (makeRoom).
-func (t *throttle) beginLogin(username, ip string, now time.Time) (*loginAttempt, time.Duration) {
+// beginLogin returns an attempt to check, or how long the caller must wait
+// (> 0: answer 429 and check nothing), or ctx's error when ctx ended while
+// attempts in flight left no room (see tryLogin). now is read afresh after
+// each wait.
+func (t *throttle) beginLogin(ctx context.Context, username, ip string, now func() time.Time) (*loginAttempt, time.Duration, error) {
+	for {
+		a, wait, busy := t.tryLogin(username, ip, now())
+		if busy == nil {
+			return a, wait, nil
+		}
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+	}
+}
+
+// tryLogin is one look at the limits, without waiting. It returns exactly
+// one of: an attempt (counted as in flight, and as one of the address's
+// logins), a wait (> 0: refused), or a channel to wait on before trying
+// again.
+//
+// Attempts in flight are not failures: counting them as failed until told
+// otherwise made correct logins at once throttle one another. Nor may they
+// be ignored: a burst of parallel guesses would all slip past the check
+// before the first failed. So an attempt reserves room under the failure
+// limits, and when the failures so far plus the attempts in flight fill it,
+// the next one waits for one to resolve, then looks again: correct logins
+// go on in turn, while a burst of wrong guesses gets no more checks than
+// failures are left, and the rest find the account locked. Past the
+// account's limit, once its wait ended, one attempt at a time is checked.
+//
+// Refused attempts are not counted, so the wait always expires on its own:
+// hammering a locked account does not extend its lock. When a table is
+// full of held entries, a newcomer waits too (makeRoom).
+func (t *throttle) tryLogin(username, ip string, now time.Time) (*loginAttempt, time.Duration, <-chan struct{}) {
 	account, addr := accountKey(username), addressKey(ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.maybeSweep(now)
 
-	w := t.ipFails[addr]
-	if w != nil && now.Sub(w.start) >= ipFailureWindow {
-		w = nil
-		delete(t.ipFails, addr)
+	w, l, a := t.ipFails[addr], t.logins[addr], t.accounts[account]
+	if w != nil {
+		w.restartIfOver(now, ipFailureWindow)
 	}
-	if w != nil && w.count >= t.ipLimit {
-		return nil, w.start.Add(ipFailureWindow).Sub(now)
+	if l != nil {
+		l.restartIfOver(now, ipFailureWindow)
 	}
-	a := t.accounts[account]
 	if a != nil && now.Sub(a.last) >= accountMemory && !now.Before(a.lockedUntil) {
-		a = nil // quiet long enough: a clean slate
-		delete(t.accounts, account)
-	}
-	if a != nil && now.Before(a.lockedUntil) {
-		return nil, a.lockedUntil.Sub(now)
+		a.count, a.lockedUntil = 0, time.Time{} // quiet long enough: a clean slate
 	}
 
-	// Room for both records first, so a refusal counts nothing anywhere.
+	// The longest wait that applies: a shorter one would only be refused
+	// again when it ends.
+	var wait time.Duration
+	if w != nil && w.count >= t.ipLimit {
+		wait = max(wait, w.start.Add(ipFailureWindow).Sub(now))
+	}
+	if l != nil && l.count >= t.loginRateLimit {
+		wait = max(wait, l.start.Add(ipFailureWindow).Sub(now))
+	}
+	if a != nil && now.Before(a.lockedUntil) {
+		wait = max(wait, a.lockedUntil.Sub(now))
+	}
+	if wait > 0 {
+		return nil, wait, nil
+	}
+	if a != nil && a.n >= max(t.loginLimit-a.count, 1) {
+		return nil, 0, a.waitChan()
+	}
+	if w != nil && w.n >= t.ipLimit-w.count {
+		return nil, 0, w.waitChan()
+	}
+
+	// Room for every record first, so a refusal counts nothing anywhere.
 	if w == nil {
 		if wait := makeRoom(t, t.ipFails, "addresses", now, t.ipSlot); wait > 0 {
-			return nil, wait
+			return nil, wait, nil
+		}
+	}
+	if l == nil {
+		if wait := makeRoom(t, t.logins, "logins", now, t.loginSlot); wait > 0 {
+			return nil, wait, nil
 		}
 	}
 	if a == nil {
 		if wait := makeRoom(t, t.accounts, "accounts", now, t.accountSlot); wait > 0 {
-			return nil, wait
+			return nil, wait, nil
 		}
 	}
 	if w == nil {
 		w = &window{start: now}
 		t.ipFails[addr] = w
 	}
-	w.count++
+	if l == nil {
+		l = &window{start: now}
+		t.logins[addr] = l
+	}
 	if a == nil {
 		a = &accountFailures{}
 		t.accounts[account] = a
 	}
-	a.count++
-	a.last = now
-	if a.count >= t.loginLimit {
-		a.lockedUntil = now.Add(accountDelay(a.count - t.loginLimit))
-	}
-	return &loginAttempt{t: t, account: account, ip: addr}, 0
+	w.n++
+	a.n++
+	l.n++
+	l.count++ // a login, whatever its result; aborted takes it back
+	return &loginAttempt{t: t, account: account, began: now, acc: a, failures: w, logins: l}, 0, nil
 }
 
 // accountDelay is accountBaseDelay doubled n times, at most accountMaxDelay.
@@ -173,32 +282,57 @@ func accountDelay(n int) time.Duration {
 	return min(d, accountMaxDelay)
 }
 
-// succeeded forgets the account's failures and takes back the attempt from
-// the address's count. Other failures of the address stay: logging in to
-// one's own account must not reset a guessing budget for others.
-func (a *loginAttempt) succeeded() {
+// resolve ends the attempt once: outcome runs under the lock, then every
+// record's waiters are woken.
+func (a *loginAttempt) resolve(outcome func()) {
 	t := a.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.accounts, a.account)
-	if w := t.ipFails[a.ip]; w != nil && w.count > 0 {
-		w.count--
+	if a.done {
+		return
+	}
+	a.done = true
+	outcome()
+	a.acc.resolve()
+	a.failures.resolve()
+	a.logins.resolve()
+	// An account with nothing left to remember goes at once.
+	if a.acc.n == 0 && a.acc.count == 0 && t.accounts[a.account] == a.acc {
+		delete(t.accounts, a.account)
 	}
 }
 
+// succeeded forgets the account's failures (and any wait they set). The
+// address's failures stay, and the login stays counted: logging in to one's
+// own account must not reset a guessing budget for others.
+func (a *loginAttempt) succeeded() {
+	a.resolve(func() { a.acc.count, a.acc.lockedUntil = 0, time.Time{} })
+}
+
+// failed counts a failure for the account and the address, as of when the
+// attempt began; at LoginFailureLimit the account waits, longer with each
+// further failure.
+func (a *loginAttempt) failed() {
+	a.resolve(func() {
+		acc := a.acc
+		acc.count++
+		acc.last = a.began
+		if acc.count >= a.t.loginLimit {
+			acc.lockedUntil = a.began.Add(accountDelay(acc.count - a.t.loginLimit))
+		}
+		a.failures.count++
+	})
+}
+
 // aborted takes the attempt back entirely: the check did not happen (a
-// store error), which is not the caller's failure. A lock it set stays
-// until it expires.
+// store error, no hashing slot in time, the client left), which is not the
+// caller's failure, nor a login.
 func (a *loginAttempt) aborted() {
-	t := a.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if acc := t.accounts[a.account]; acc != nil && acc.count > 0 {
-		acc.count--
-	}
-	if w := t.ipFails[a.ip]; w != nil && w.count > 0 {
-		w.count--
-	}
+	a.resolve(func() {
+		if a.logins.count > 0 {
+			a.logins.count--
+		}
+	})
 }
 
 // allowRegistration counts one registration attempt of the address and
@@ -244,16 +378,20 @@ type slot struct {
 }
 
 func (t *throttle) accountSlot(a *accountFailures, now time.Time) slot {
-	return slot{
+	return a.inFlight.hold(now, slot{
 		expired:   now.Sub(a.last) >= accountMemory && !now.Before(a.lockedUntil),
 		heldUntil: a.lockedUntil,
 		count:     a.count,
 		since:     a.last,
-	}
+	})
 }
 
 func (t *throttle) ipSlot(w *window, now time.Time) slot {
 	return windowSlot(w, now, ipFailureWindow, t.ipLimit)
+}
+
+func (t *throttle) loginSlot(w *window, now time.Time) slot {
+	return windowSlot(w, now, ipFailureWindow, t.loginRateLimit)
 }
 
 func (t *throttle) registerSlot(w *window, now time.Time) slot {
@@ -264,6 +402,19 @@ func windowSlot(w *window, now time.Time, length time.Duration, limit int) slot 
 	s := slot{expired: now.Sub(w.start) >= length, count: w.count, since: w.start}
 	if w.count >= limit {
 		s.heldUntil = w.start.Add(length)
+	}
+	return w.inFlight.hold(now, s)
+}
+
+// hold keeps an entry with attempts in flight: they hold pointers to it, so
+// dropping it would lose their results (uncounted guesses). It is held for
+// at most inFlightHold, by when they have resolved.
+func (f *inFlight) hold(now time.Time, s slot) slot {
+	if f.n > 0 {
+		s.expired = false
+		if until := now.Add(inFlightHold); s.heldUntil.Before(until) {
+			s.heldUntil = until
+		}
 	}
 	return s
 }
@@ -278,8 +429,9 @@ func windowSlot(w *window, now time.Time, length time.Duration, limit int) slot 
 // that matters. So:
 //
 //   - Expired entries go first (they are forgotten anyway).
-//   - Held entries (a locked account, an address over its limit) are never
-//     evicted: flushing them would lift the lock at once.
+//   - Held entries (a locked account, an address over its limit, an entry
+//     with attempts in flight) are never evicted: flushing them would lift
+//     the lock at once, or lose the results of the attempts.
 //   - The rest go in order of fewest counts, then oldest: a spray of fresh
 //     names (one failure each) evicts its own kind first, and flushing a
 //     record of n failures takes a table of entries with n or more each,
@@ -357,6 +509,7 @@ func (t *throttle) sweep(now time.Time) {
 	sweepTable(t.accounts, now, t.accountSlot)
 	sweepTable(t.ipFails, now, t.ipSlot)
 	sweepTable(t.registers, now, t.registerSlot)
+	sweepTable(t.logins, now, t.loginSlot)
 }
 
 func sweepTable[V any](m map[string]V, now time.Time, describe func(V, time.Time) slot) {

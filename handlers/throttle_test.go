@@ -278,25 +278,53 @@ func TestRegisterRateLimit(t *testing.T) {
 // The tables stay bounded whatever an attacker sends, and expired entries
 // go away.
 func TestThrottleMemoryIsBounded(t *testing.T) {
-	th := newThrottle(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30}, nil)
+	th := newThrottle(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30, LoginRateLimit: 1 << 30}, nil)
 	th.maxEntries = 100
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 10_000 {
 		ip := fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255)
-		if _, wait := th.beginLogin(fmt.Sprintf("user%d", i), ip, now); wait > 0 {
+		if wait := failAt(t, th, fmt.Sprintf("user%d", i), ip, now); wait > 0 {
 			t.Fatalf("attempt %d throttled", i)
 		}
 		th.allowRegistration(ip, now)
 	}
-	if n := len(th.accounts) + len(th.ipFails) + len(th.registers); n > 300 {
-		t.Errorf("%d entries, want at most 3*100", n)
+	if n := len(th.accounts) + len(th.ipFails) + len(th.registers) + len(th.logins); n > 400 {
+		t.Errorf("%d entries, want at most 4*100", n)
 	}
 	now = now.Add(accountMemory + time.Minute)
-	th.beginLogin("late", "192.0.2.1", now)
-	if len(th.accounts) != 1 || len(th.ipFails) != 1 || len(th.registers) != 0 {
-		t.Errorf("after a day: %d accounts, %d addresses, %d registrations; want 1, 1, 0",
-			len(th.accounts), len(th.ipFails), len(th.registers))
+	failAt(t, th, "late", "192.0.2.1", now)
+	if len(th.accounts) != 1 || len(th.ipFails) != 1 || len(th.registers) != 0 || len(th.logins) != 1 {
+		t.Errorf("after a day: %d accounts, %d addresses, %d registrations, %d login counts; want 1, 1, 0, 1",
+			len(th.accounts), len(th.ipFails), len(th.registers), len(th.logins))
 	}
+}
+
+// failAt makes one login attempt at the given time and, when it is let
+// through, resolves it as failed. It returns the wait when refused.
+func failAt(t *testing.T, th *throttle, username, ip string, at time.Time) time.Duration {
+	t.Helper()
+	a, wait, busy := th.tryLogin(username, ip, at)
+	if busy != nil {
+		t.Fatalf("login %s from %s would wait for attempts in flight", username, ip)
+	}
+	if a != nil {
+		a.failed()
+	}
+	return wait
+}
+
+// waitAt is the wait a login attempt at the given time gets; one that is
+// let through (0) is taken back.
+func waitAt(t *testing.T, th *throttle, username, ip string, at time.Time) time.Duration {
+	t.Helper()
+	a, wait, busy := th.tryLogin(username, ip, at)
+	if busy != nil {
+		t.Fatalf("login %s from %s would wait for attempts in flight", username, ip)
+	}
+	if a != nil {
+		a.aborted()
+	}
+	return wait
 }
 
 func TestAccountDelay(t *testing.T) {
@@ -325,7 +353,7 @@ func TestThrottleFullTableKeepsLocks(t *testing.T) {
 	spray := func(t *testing.T, th *throttle, n int, now time.Time) {
 		t.Helper()
 		for i := range n {
-			if _, wait := th.beginLogin(fmt.Sprintf("spray%d", i), fmt.Sprintf("10.9.%d.%d", i>>8&255, i&255), now); wait > 0 {
+			if wait := failAt(t, th, fmt.Sprintf("spray%d", i), fmt.Sprintf("10.9.%d.%d", i>>8&255, i&255), now); wait > 0 {
 				t.Fatalf("spray attempt %d refused for %v", i, wait)
 			}
 		}
@@ -339,45 +367,45 @@ func TestThrottleFullTableKeepsLocks(t *testing.T) {
 	}
 
 	t.Run("a locked account survives a spray of usernames", func(t *testing.T) {
-		th := newSmall(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30})
+		th := newSmall(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30, LoginRateLimit: 1 << 30})
 		for range 3 {
-			th.beginLogin("victim", "192.0.2.1", t0)
+			failAt(t, th, "victim", "192.0.2.1", t0)
 		}
-		if _, wait := th.beginLogin("victim", "192.0.2.1", t0); wait != 30*time.Second {
+		if wait := waitAt(t, th, "victim", "192.0.2.1", t0); wait != 30*time.Second {
 			t.Fatalf("victim not locked: wait %v", wait)
 		}
 		spray(t, th, 1000, t0.Add(time.Second))
 		assertBounded(t, th)
-		if _, wait := th.beginLogin("victim", "192.0.2.2", t0.Add(2*time.Second)); wait != 28*time.Second {
+		if wait := waitAt(t, th, "victim", "192.0.2.2", t0.Add(2*time.Second)); wait != 28*time.Second {
 			t.Fatalf("after the spray the victim's wait is %v, want 28s: the lock was flushed", wait)
 		}
 	})
 
 	t.Run("failures below the limit outlive a spray of single failures", func(t *testing.T) {
-		th := newSmall(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30})
+		th := newSmall(Settings{LoginFailureLimit: 3, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30, LoginRateLimit: 1 << 30})
 		for range 2 {
-			th.beginLogin("victim", "192.0.2.1", t0)
+			failAt(t, th, "victim", "192.0.2.1", t0)
 		}
 		spray(t, th, 1000, t0.Add(time.Second)) // newer than the victim's failures, but fewer
-		th.beginLogin("victim", "192.0.2.1", t0.Add(2*time.Second))
-		if _, wait := th.beginLogin("victim", "192.0.2.1", t0.Add(3*time.Second)); wait <= 0 {
+		failAt(t, th, "victim", "192.0.2.1", t0.Add(2*time.Second))
+		if wait := waitAt(t, th, "victim", "192.0.2.1", t0.Add(3*time.Second)); wait <= 0 {
 			t.Fatal("the third failure did not lock: the first two were evicted")
 		}
 	})
 
 	t.Run("an address over its limit survives a spray of addresses", func(t *testing.T) {
-		th := newSmall(Settings{LoginFailureLimit: 1 << 30, IPFailureLimit: 2, RegisterRateLimit: 1 << 30})
-		th.beginLogin("a", "198.51.100.66", t0)
-		th.beginLogin("b", "198.51.100.66", t0)
+		th := newSmall(Settings{LoginFailureLimit: 1 << 30, IPFailureLimit: 2, RegisterRateLimit: 1 << 30, LoginRateLimit: 1 << 30})
+		failAt(t, th, "a", "198.51.100.66", t0)
+		failAt(t, th, "b", "198.51.100.66", t0)
 		spray(t, th, 1000, t0.Add(time.Second))
 		assertBounded(t, th)
-		if _, wait := th.beginLogin("c", "198.51.100.66", t0.Add(time.Minute)); wait != ipFailureWindow-time.Minute {
+		if wait := waitAt(t, th, "c", "198.51.100.66", t0.Add(time.Minute)); wait != ipFailureWindow-time.Minute {
 			t.Fatalf("the attacker's address waits %v, want %v", wait, ipFailureWindow-time.Minute)
 		}
 	})
 
 	t.Run("an address at its registration limit survives a spray", func(t *testing.T) {
-		th := newSmall(Settings{LoginFailureLimit: 1 << 30, IPFailureLimit: 1 << 30, RegisterRateLimit: 2})
+		th := newSmall(Settings{LoginFailureLimit: 1 << 30, IPFailureLimit: 1 << 30, RegisterRateLimit: 2, LoginRateLimit: 1 << 30})
 		th.allowRegistration("198.51.100.66", t0)
 		th.allowRegistration("198.51.100.66", t0)
 		for i := range 1000 {
@@ -392,27 +420,27 @@ func TestThrottleFullTableKeepsLocks(t *testing.T) {
 	})
 
 	t.Run("when every account is locked, a newcomer waits for the first lock to end", func(t *testing.T) {
-		th := newSmall(Settings{LoginFailureLimit: 1, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30})
+		th := newSmall(Settings{LoginFailureLimit: 1, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30, LoginRateLimit: 1 << 30})
 		for i := range 10 { // one failure locks for 30s; the first lock ends first
-			th.beginLogin(fmt.Sprintf("locked%d", i), "192.0.2.1", t0.Add(time.Duration(i)*time.Second))
+			failAt(t, th, fmt.Sprintf("locked%d", i), "192.0.2.1", t0.Add(time.Duration(i)*time.Second))
 		}
 		now := t0.Add(20 * time.Second)
-		if a, wait := th.beginLogin("newcomer", "192.0.2.1", now); a != nil || wait != 10*time.Second {
-			t.Fatalf("newcomer: attempt %v, wait %v; want refused for 10s", a, wait)
+		if wait := waitAt(t, th, "newcomer", "192.0.2.1", now); wait != 10*time.Second {
+			t.Fatalf("newcomer: wait %v; want refused for 10s", wait)
 		}
-		if a, wait := th.beginLogin("other", "192.0.2.1", now.Add(5*time.Second)); a != nil || wait != 5*time.Second {
-			t.Fatalf("second newcomer: attempt %v, wait %v; want refused for 5s", a, wait)
+		if wait := waitAt(t, th, "other", "192.0.2.1", now.Add(5*time.Second)); wait != 5*time.Second {
+			t.Fatalf("second newcomer: wait %v; want refused for 5s", wait)
 		}
 		if th.accounts["newcomer"] != nil || th.ipFails["192.0.2.1"].count != 10 {
 			t.Error("a refused newcomer was counted")
 		}
 		for i := range 10 {
-			if _, wait := th.beginLogin(fmt.Sprintf("locked%d", i), "192.0.2.1", now); wait <= 0 {
+			if wait := waitAt(t, th, fmt.Sprintf("locked%d", i), "192.0.2.1", now); wait <= 0 {
 				t.Fatalf("locked%d was evicted", i)
 			}
 		}
 		// Once a lock ends, its entry may go and the newcomer gets in.
-		if _, wait := th.beginLogin("newcomer", "192.0.2.1", t0.Add(30*time.Second)); wait > 0 {
+		if wait := failAt(t, th, "newcomer", "192.0.2.1", t0.Add(30*time.Second)); wait > 0 {
 			t.Fatalf("newcomer still refused (%v) after the first lock ended", wait)
 		}
 		if th.accounts["locked0"] != nil || th.accounts["locked1"] == nil {
@@ -422,12 +450,12 @@ func TestThrottleFullTableKeepsLocks(t *testing.T) {
 	})
 
 	t.Run("when every address is over its limit, a new address waits", func(t *testing.T) {
-		th := newSmall(Settings{LoginFailureLimit: 1 << 30, IPFailureLimit: 1, RegisterRateLimit: 1 << 30})
+		th := newSmall(Settings{LoginFailureLimit: 1 << 30, IPFailureLimit: 1, RegisterRateLimit: 1 << 30, LoginRateLimit: 1 << 30})
 		for i := range 10 {
-			th.beginLogin("u", fmt.Sprintf("192.0.2.%d", i), t0)
+			failAt(t, th, "u", fmt.Sprintf("192.0.2.%d", i), t0)
 		}
-		if a, wait := th.beginLogin("u", "192.0.2.200", t0.Add(time.Minute)); a != nil || wait != 14*time.Minute {
-			t.Fatalf("attempt %v, wait %v; want refused for 14m", a, wait)
+		if wait := waitAt(t, th, "u", "192.0.2.200", t0.Add(time.Minute)); wait != 14*time.Minute {
+			t.Fatalf("wait %v; want refused for 14m", wait)
 		}
 		if th.accounts["u"].count != 10 {
 			t.Errorf("the refused attempt was counted for the account: %d", th.accounts["u"].count)

@@ -44,12 +44,17 @@ type SQLite struct {
 var _ Store = (*SQLite)(nil)
 
 // OpenSQLite opens (creating if needed) the database file at path, creating
-// its parent directory with mode 0700, and applies pending migrations.
+// its parent directory with mode 0700, and applies pending migrations. The
+// file and its -wal and -shm companions are readable by the owner only
+// (0600), whatever the folder's mode and the umask.
 func OpenSQLite(path string) (*SQLite, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: create database directory: %w", err)
 		}
+	}
+	if err := makePrivate(path); err != nil {
+		return nil, err
 	}
 	// _txlock=immediate makes every read-write transaction take the write
 	// lock at BEGIN. A deferred transaction that reads and then writes can
@@ -71,6 +76,38 @@ func OpenSQLite(path string) (*SQLite, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// makePrivate creates the database file 0600 if it does not exist, and takes
+// group and other permissions off it and off any -wal and -shm file left
+// from an earlier run. It holds password hashes and sessions; a folder that
+// others may enter (an existing 0755 DATA_DIR) must not expose them.
+//
+// SQLite itself creates new files 0644, except that a -wal or -shm file
+// takes the mode of its database file (os_unix.c, findCreateFileMode and
+// unixOpenSharedMemory, and fchmod past the umask): so a 0600 database
+// makes every file SQLite creates beside it 0600 too.
+func makePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	f.Close()
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(name, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("store: make %s private: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -196,8 +233,10 @@ func (s *SQLite) user(ctx context.Context, where string, arg any) (User, error) 
 
 // CreateSession starts a session for a logged-in user: the session row, its
 // first refresh token and a login event, all or nothing. The idle expiry is
-// now+IdleTTL, never later than the absolute expiry now+MaxAge.
-// Returns ErrNotFound when the user does not exist.
+// now+IdleTTL, never later than the absolute expiry now+MaxAge. When the
+// user would then have more than ns.MaxLiveSessions live sessions, the least
+// recently used end (EventEvicted) in the same transaction, so racing logins
+// cannot leave more alive. Returns ErrNotFound when the user does not exist.
 func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, error) {
 	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
 		return Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
@@ -242,10 +281,53 @@ func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, err
 	if err := insertEvent(ctx, tx, sess, EventLogin, now, ns.Client, ""); err != nil {
 		return Session{}, fmt.Errorf("store: create session: %w", err)
 	}
+	if ns.MaxLiveSessions > 0 {
+		if err := evictPastCap(ctx, tx, sess, ns.MaxLiveSessions, now, ns.Client); err != nil {
+			return Session{}, fmt.Errorf("store: create session: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return Session{}, fmt.Errorf("store: create session: commit: %w", err)
 	}
 	return sess, nil
+}
+
+// evictPastCap ends the user's live sessions beyond the max-1 most recently
+// used ones other than the new session sess, so that with it max are left.
+// Least recently used, not oldest: a login kept in daily use on one device
+// must outlive a spree of new logins elsewhere; the one that goes is the one
+// nobody has refreshed for longest. It reads the user's sessions through
+// sessions_user_last_used.
+func evictPastCap(ctx context.Context, tx *sql.Tx, sess Session, max int, now time.Time, c Client) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.user_id = ? AND s.id <> ? AND s.revoked_at IS NULL
+		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?
+		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC
+		LIMIT -1 OFFSET ?`,
+		sess.UserID, sess.ID, toMillis(now), toMillis(now), max-1)
+	if err != nil {
+		return err
+	}
+	var past []Session
+	for rows.Next() {
+		old, err := scanSession(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		past = append(past, old)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("ended by a newer login (session %s): at most %d live sessions per account", sess.ID, max)
+	for _, old := range past {
+		if err := revoke(ctx, tx, old, EventEvicted, now, c, detail); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RotateRefreshToken exchanges the refresh token whose hash is
@@ -718,10 +800,32 @@ func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now ti
 	return res.LastInsertId()
 }
 
+// maxEventsPerSession bounds a session's timeline: a session refreshed
+// every few minutes for a month would otherwise keep thousands of rows. 100
+// is twice what the dashboard shows.
+const maxEventsPerSession = 100
+
+// trimEventsSQL deletes a session's events beyond the newest ones, sparing
+// its login event: the only record of where and how the session began (the
+// session row keeps only the latest address and browser). The subquery walks
+// session_events_session_at newest first, so a trim reads about
+// maxEventsPerSession entries of one session, whatever the table's size.
+// Arguments: session id, EventLogin, how many non-login events to keep.
+const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
+	SELECT id FROM session_events
+	WHERE session_id = ? AND kind <> ?
+	ORDER BY at DESC, id DESC
+	LIMIT -1 OFFSET ?)`
+
+// insertEvent records an event, and drops the session's oldest ones beyond
+// maxEventsPerSession in the same transaction.
 func insertEvent(ctx context.Context, tx *sql.Tx, sess Session, kind string, at time.Time, c Client, detail string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO session_events
+	if _, err := tx.ExecContext(ctx, `INSERT INTO session_events
 		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail)
+		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, trimEventsSQL, sess.ID, EventLogin, maxEventsPerSession-1)
 	return err
 }
 

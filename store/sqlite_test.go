@@ -933,3 +933,57 @@ func TestSessionByRefreshHashIgnoresRotatedTokens(t *testing.T) {
 		t.Errorf("current token: %+v, %v", got, err)
 	}
 }
+
+// The database holds password hashes and session rows: whatever the folder's
+// mode and the process's umask, the file and its -wal and -shm companions
+// are readable by the owner only. A file left readable by an older version
+// is tightened on open.
+func TestOpenSQLiteFilesArePrivate(t *testing.T) {
+	now := t0
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tokenflow.db")
+	assertPrivate := func(t *testing.T) {
+		t.Helper()
+		for _, f := range []string{path, path + "-wal", path + "-shm"} {
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatalf("%s: %v (the WAL files exist while the store is open)", filepath.Base(f), err)
+			}
+			if perm := fi.Mode().Perm(); perm != 0o600 {
+				t.Errorf("%s mode %o, want 600", filepath.Base(f), perm)
+			}
+		}
+	}
+
+	t.Run("new database", func(t *testing.T) {
+		s := openStore(t, path, &now)
+		mustSession(t, s, mustUser(t, s, "alice").ID, "h1") // writes: the WAL grows
+		assertPrivate(t)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("existing database left readable by others", func(t *testing.T) {
+		if err := os.Chmod(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{path + "-wal", path + "-shm"} {
+			// Left behind by a crash, readable by others.
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(f, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := openStore(t, path, &now)
+		mustUser(t, s, "bob")
+		assertPrivate(t)
+	})
+}

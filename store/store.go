@@ -65,7 +65,7 @@ type Session struct {
 	UserAgent         string
 	IP                string
 	RevokedAt         time.Time // zero while the session is alive
-	RevokeReason      string    // one of the Event kinds that revoke: logout, revoked, reuse_detected
+	RevokeReason      string    // one of the Event kinds that revoke: logout, revoked, reuse_detected, evicted
 }
 
 // ExpiresAt is when the session ends if nobody refreshes it: the earlier of
@@ -93,6 +93,7 @@ const (
 	EventReuseDetected = "reuse_detected" // a rotated token came back after the grace window: session revoked
 	EventLogout        = "logout"         // the user logged out of this session
 	EventRevoked       = "revoked"        // ended from another session (sessions page, logout scope others/global)
+	EventEvicted       = "evicted"        // ended by a newer login of the account past its cap of live sessions
 )
 
 // Event is one line of a session's timeline.
@@ -120,6 +121,10 @@ type NewSession struct {
 	IdleTTL     time.Duration // REFRESH_TOKEN_TTL
 	MaxAge      time.Duration // SESSION_MAX_AGE
 	Client      Client
+
+	// MaxLiveSessions caps the user's live sessions (MAX_SESSIONS_PER_USER):
+	// past it, the least recently used end as EventEvicted. 0: no cap.
+	MaxLiveSessions int
 }
 
 // Rotation is what RotateRefreshToken needs.

@@ -6,7 +6,7 @@
 // with limits high enough that throttling does not cut the flood short:
 //
 //	go build -o /tmp/tokenflow . && DATA_DIR=$(mktemp -d) ADDR=127.0.0.1:8080 \
-//	  IP_FAILURE_LIMIT=100000 LOGIN_FAILURE_LIMIT=100000 /tmp/tokenflow &
+//	  IP_FAILURE_LIMIT=100000 LOGIN_FAILURE_LIMIT=100000 LOGIN_RATE_LIMIT=100000 /tmp/tokenflow &
 //	go run ./cmd/loadtest -url http://127.0.0.1:8080 -password "$(cat $DATA_DIR/demo-password)" -pid $!
 //
 // The flood uses a distinct unknown username per attempt, so no account lock

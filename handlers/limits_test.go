@@ -1,0 +1,316 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tokenflow/store"
+)
+
+// LOGIN_RATE_LIMIT counts every login of an address, successful ones too:
+// one client cannot open sessions without end.
+func TestLoginRateLimitCountsSuccesses(t *testing.T) {
+	app := newTestApp(t, func(d *Deps) { d.Settings.LoginRateLimit = 4 })
+	app.mustRegister(t, "busy", throttlePW)
+	const addr, other = "198.51.100.10:1", "198.51.100.11:1"
+
+	for range 3 {
+		assertStatus(t, loginFrom(app, addr, "", "busy", throttlePW), http.StatusSeeOther)
+	}
+	assertStatus(t, loginFrom(app, addr, "", "busy", "wrong"), http.StatusUnauthorized) // failures count too
+	assertThrottled(t, loginFrom(app, addr, "", "busy", throttlePW), 900)
+	assertThrottled(t, loginFrom(app, addr, "", "someone-else", "pw"), 900)
+	assertStatus(t, loginFrom(app, other, "", "busy", throttlePW), http.StatusSeeOther)
+
+	app.clock.Advance(10 * time.Minute)
+	assertThrottled(t, loginFrom(app, addr, "", "busy", throttlePW), 300) // refusals are not counted: the window ends on time
+	app.clock.Advance(5 * time.Minute)
+	assertStatus(t, loginFrom(app, addr, "", "busy", throttlePW), http.StatusSeeOther)
+
+	t.Run("an IPv6 /56 is one address", func(t *testing.T) {
+		for i := range 4 {
+			assertStatus(t, loginFrom(app, fmt.Sprintf("[2001:db8:2:%x::1]:443", i), "", "busy", throttlePW), http.StatusSeeOther)
+		}
+		assertThrottled(t, loginFrom(app, "[2001:db8:2:ff::9]:443", "", "busy", throttlePW), 900)
+		assertStatus(t, loginFrom(app, "[2001:db8:2:100::1]:443", "", "busy", throttlePW), http.StatusSeeOther)
+	})
+}
+
+// MAX_SESSIONS_PER_USER: a login (or registration) past the cap ends the
+// least recently used session; its refresh token stops working and its
+// timeline says why.
+func TestSessionCapEndsTheLeastRecentlyUsed(t *testing.T) {
+	app := newTestApp(t, func(d *Deps) { d.Settings.MaxSessionsPerUser = 2 })
+	registered := app.mustRegister(t, "capped", throttlePW)
+	app.clock.Advance(time.Minute)
+	second := app.mustLogin(t, "capped", throttlePW)
+	app.clock.Advance(time.Minute)
+	assertStatus(t, registered.fetchRefresh(), http.StatusOK) // in use: second is now the least recently used
+	app.clock.Advance(time.Minute)
+	third := app.mustLogin(t, "capped", throttlePW)
+
+	// Its access token lives on until it expires (stateless), and the
+	// dashboard's timeline tells what happened.
+	w := second.get("/dashboard")
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), eventLabels[store.EventEvicted]) ||
+		!strings.Contains(w.Body.String(), "event-"+store.EventEvicted) {
+		t.Errorf("dashboard of the evicted session: %d, the timeline lacks the eviction", w.Code)
+	}
+	if w := second.fetchRefresh(); w.Code != http.StatusUnauthorized {
+		t.Errorf("the evicted session refreshed: %d", w.Code)
+	}
+	assertStatus(t, registered.fetchRefresh(), http.StatusOK)
+	w = third.get("/sessions")
+	if n := strings.Count(w.Body.String(), "data-session="); w.Code != http.StatusOK || n != 2 {
+		t.Errorf("sessions page: %d with %d sessions, want 2", w.Code, n)
+	}
+}
+
+// gatedPasswords holds every password check at a gate until the test
+// opens it, so a test controls how many checks are in flight at once.
+type gatedPasswords struct {
+	Passwords
+	entered chan struct{} // one send per check that reached the gate
+	gate    chan struct{} // closed: checks go on
+	checks  atomic.Int32
+}
+
+func newGatedPasswords(inner Passwords, capacity int) *gatedPasswords {
+	return &gatedPasswords{Passwords: inner, entered: make(chan struct{}, capacity), gate: make(chan struct{})}
+}
+
+func (p *gatedPasswords) wait(ctx context.Context) error {
+	p.checks.Add(1)
+	p.entered <- struct{}{}
+	select {
+	case <-p.gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *gatedPasswords) Verify(ctx context.Context, pw, encoded string) (bool, error) {
+	if err := p.wait(ctx); err != nil {
+		return false, err
+	}
+	return p.Passwords.Verify(ctx, pw, encoded)
+}
+
+func (p *gatedPasswords) VerifyDummy(ctx context.Context, pw string) {
+	if p.wait(ctx) == nil {
+		p.Passwords.VerifyDummy(ctx, pw)
+	}
+}
+
+// burst sends n logins at once, each from a fresh browser at addr, holds
+// the password checks at the gate until inFlight of them are there, then
+// lets them go, and returns the count of each status.
+func burst(t *testing.T, app *testApp, pw *gatedPasswords, n, inFlight int, addr string, username func(i int) string, password string) map[int]int {
+	t.Helper()
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i := range n {
+		wg.Go(func() { codes[i] = loginFrom(app, addr, "", username(i), password).Code })
+	}
+	for range inFlight {
+		select {
+		case <-pw.entered:
+		case <-time.After(10 * time.Second): // a guard against hanging, not an assertion on time
+			t.Fatalf("fewer than %d password checks started", inFlight)
+		}
+	}
+	close(pw.gate)
+	wg.Wait()
+	counts := map[int]int{}
+	for _, c := range codes {
+		counts[c]++
+	}
+	return counts
+}
+
+// Correct logins at once are not failures while they are checked: none is
+// throttled, though more are in flight than the failure limits allow.
+func TestConcurrentCorrectLoginsAreNotThrottled(t *testing.T) {
+	t.Run("one account", func(t *testing.T) { // LoginFailureLimit 5
+		var pw *gatedPasswords
+		app := newTestApp(t, func(d *Deps) { pw = newGatedPasswords(d.Passwords, 64); d.Passwords = pw })
+		app.mustRegister(t, "popular", throttlePW)
+		counts := burst(t, app, pw, 8, 5, "203.0.113.50:1", func(int) string { return "popular" }, throttlePW)
+		if counts[http.StatusSeeOther] != 8 {
+			t.Errorf("statuses %v, want 8 logged in (303)", counts)
+		}
+	})
+	t.Run("one address", func(t *testing.T) {
+		var pw *gatedPasswords
+		app := newTestApp(t, func(d *Deps) {
+			pw = newGatedPasswords(d.Passwords, 64)
+			d.Passwords = pw
+			d.Settings.IPFailureLimit = 3
+		})
+		for i := range 8 {
+			app.mustRegister(t, fmt.Sprintf("colleague%d", i), throttlePW)
+		}
+		counts := burst(t, app, pw, 8, 3, "203.0.113.51:1", func(i int) string { return fmt.Sprintf("colleague%d", i) }, throttlePW)
+		if counts[http.StatusSeeOther] != 8 {
+			t.Errorf("statuses %v, want 8 logged in (303)", counts)
+		}
+	})
+}
+
+// Wrong guesses at once are still bounded: no more are checked than the
+// limit allows, however many arrive together, and the rest are refused.
+func TestConcurrentGuessesStayBounded(t *testing.T) {
+	t.Run("one account", func(t *testing.T) { // LoginFailureLimit 5
+		var pw *gatedPasswords
+		app := newTestApp(t, func(d *Deps) { pw = newGatedPasswords(d.Passwords, 64); d.Passwords = pw })
+		app.mustRegister(t, "target", throttlePW)
+		counts := burst(t, app, pw, 20, 5, "203.0.113.60:1", func(int) string { return "target" }, "wrong guess")
+		if counts[http.StatusUnauthorized] != 5 || counts[http.StatusTooManyRequests] != 15 || pw.checks.Load() != 5 {
+			t.Errorf("statuses %v after %d checks, want 5 checked (401) and 15 refused (429)", counts, pw.checks.Load())
+		}
+		// The right password now waits too, as after sequential guesses.
+		assertThrottled(t, loginFrom(app, "203.0.113.60:1", "", "target", throttlePW), 30)
+	})
+	t.Run("one address, many accounts", func(t *testing.T) {
+		var pw *gatedPasswords
+		app := newTestApp(t, func(d *Deps) {
+			pw = newGatedPasswords(d.Passwords, 64)
+			d.Passwords = pw
+			d.Settings.IPFailureLimit = 3
+			d.Settings.LoginFailureLimit = 100
+		})
+		counts := burst(t, app, pw, 20, 3, "203.0.113.61:1", func(i int) string { return fmt.Sprintf("spray%d", i) }, "pw")
+		if counts[http.StatusUnauthorized] != 3 || counts[http.StatusTooManyRequests] != 17 || pw.checks.Load() != 3 {
+			t.Errorf("statuses %v after %d checks, want 3 checked (401) and 17 refused (429)", counts, pw.checks.Load())
+		}
+	})
+}
+
+// The throttle's room for attempts in flight, step by step.
+func TestThrottleAttemptsInFlight(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	settings := Settings{LoginFailureLimit: 5, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30, LoginRateLimit: 1 << 30}
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	begin5 := func(t *testing.T, th *throttle, at time.Time) []*loginAttempt {
+		t.Helper()
+		var in []*loginAttempt
+		for i := range 5 {
+			a, wait, busy := th.tryLogin("acct", "192.0.2.1", at)
+			if a == nil {
+				t.Fatalf("attempt %d: wait %v, busy %v; want let through", i, wait, busy != nil)
+			}
+			in = append(in, a)
+		}
+		return in
+	}
+
+	t.Run("correct logins take turns", func(t *testing.T) {
+		th := newThrottle(settings, nil)
+		in := begin5(t, th, t0)
+		a, wait, busy := th.tryLogin("acct", "192.0.2.1", t0)
+		if a != nil || wait != 0 || busy == nil {
+			t.Fatalf("sixth: attempt %v, wait %v; want to wait for room", a, wait)
+		}
+		in[0].succeeded()
+		if !closed(busy) {
+			t.Fatal("a success did not wake the waiter")
+		}
+		if a, _, _ := th.tryLogin("acct", "192.0.2.1", t0); a == nil {
+			t.Fatal("no room after a success")
+		}
+	})
+	t.Run("wrong guesses fill the limit, then the rest are refused", func(t *testing.T) {
+		th := newThrottle(settings, nil)
+		in := begin5(t, th, t0)
+		_, _, busy := th.tryLogin("acct", "192.0.2.1", t0)
+		for _, a := range in {
+			a.failed()
+		}
+		if !closed(busy) {
+			t.Fatal("failures did not wake the waiter")
+		}
+		if a, wait, _ := th.tryLogin("acct", "192.0.2.1", t0); a != nil || wait != 30*time.Second {
+			t.Fatalf("after 5 failures: attempt %v, wait %v; want refused for 30s", a, wait)
+		}
+		t.Run("past the limit, one attempt at a time", func(t *testing.T) {
+			at := t0.Add(30 * time.Second)
+			first, _, _ := th.tryLogin("acct", "192.0.2.1", at)
+			if first == nil {
+				t.Fatal("no attempt once the wait ended")
+			}
+			if a, _, busy := th.tryLogin("acct", "192.0.2.1", at); a != nil || busy == nil {
+				t.Fatal("a second attempt was let through beside the first")
+			}
+			first.failed()
+			if a, wait, _ := th.tryLogin("acct", "192.0.2.1", at); a != nil || wait != time.Minute {
+				t.Fatalf("attempt %v, wait %v; want refused for 1m", a, wait)
+			}
+		})
+	})
+	t.Run("a resolution counts once", func(t *testing.T) {
+		th := newThrottle(settings, nil)
+		a, _, _ := th.tryLogin("acct", "192.0.2.1", t0)
+		a.aborted()
+		a.failed() // the handler's deferred safety net
+		if th.accounts["acct"] != nil || th.ipFails["192.0.2.1"].count != 0 || th.logins["192.0.2.1"].count != 0 {
+			t.Errorf("an aborted attempt left counts: %+v %+v", th.accounts["acct"], th.ipFails["192.0.2.1"])
+		}
+	})
+	t.Run("an entry in flight survives a spray, and its failure counts", func(t *testing.T) {
+		th := newThrottle(Settings{LoginFailureLimit: 2, IPFailureLimit: 1 << 30, RegisterRateLimit: 1 << 30, LoginRateLimit: 1 << 30}, nil)
+		th.maxEntries = 10
+		failAt(t, th, "victim", "192.0.2.1", t0) // one failure: the first to go, were it not in flight
+		victim, _, _ := th.tryLogin("victim", "192.0.2.1", t0.Add(time.Second))
+		for i := range 1000 {
+			if wait := failAt(t, th, fmt.Sprintf("spray%d", i), fmt.Sprintf("10.9.%d.%d", i>>8&255, i&255), t0.Add(2*time.Second)); wait > 0 {
+				t.Fatalf("spray %d refused", i)
+			}
+		}
+		victim.failed()
+		if wait := waitAt(t, th, "victim", "192.0.2.2", t0.Add(3*time.Second)); wait != 28*time.Second {
+			t.Errorf("the victim waits %v, want 28s: its record was evicted while in flight", wait)
+		}
+	})
+}
+
+// Waiting for room under a failure limit is bounded by the hashing wait:
+// past it the answer is 503, and nothing is counted.
+func TestWaitForRoomIsBounded(t *testing.T) {
+	var pw *gatedPasswords
+	app := newTestApp(t, func(d *Deps) {
+		pw = newGatedPasswords(d.Passwords, 64) // never opened: every check stalls
+		d.Passwords = pw
+		d.hashWait = 50 * time.Millisecond
+	})
+	app.mustRegister(t, "stalled", throttlePW) // registration hashes outside the gate
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Go(func() { codes[i] = loginFrom(app, "203.0.113.70:1", "", "stalled", "wrong").Code })
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusServiceUnavailable {
+			t.Errorf("login %d: %d, want 503", i, c)
+		}
+	}
+	close(pw.gate)
+	for range 4 {
+		assertStatus(t, loginFrom(app, "203.0.113.70:1", "", "stalled", "wrong"), http.StatusUnauthorized)
+	}
+	assertStatus(t, loginFrom(app, "203.0.113.70:1", "", "stalled", throttlePW), http.StatusSeeOther)
+}

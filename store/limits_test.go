@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// newcomer is the client of the login that goes past the cap.
+var newcomer = Client{IP: "198.51.100.20", UserAgent: "new-browser"}
+
+// capped creates a session under a cap of max live sessions per user.
+func capped(t *testing.T, s *SQLite, userID, refreshHash string, max int) (Session, error) {
+	t.Helper()
+	return s.CreateSession(context.Background(), NewSession{
+		UserID:          userID,
+		RefreshHash:     refreshHash,
+		IdleTTL:         idleTTL,
+		MaxAge:          maxAge,
+		Client:          newcomer,
+		MaxLiveSessions: max,
+	})
+}
+
+func mustCapped(t *testing.T, s *SQLite, userID, refreshHash string, max int) Session {
+	t.Helper()
+	sess, err := capped(t, s, userID, refreshHash, max)
+	if err != nil {
+		t.Fatalf("CreateSession(%s): %v", refreshHash, err)
+	}
+	return sess
+}
+
+func activeIDs(t *testing.T, s *SQLite, userID string) []string {
+	t.Helper()
+	active, err := s.ActiveSessions(context.Background(), userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, sess := range active {
+		ids = append(ids, sess.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func sortedIDs(sessions ...Session) []string {
+	var ids []string
+	for _, sess := range sessions {
+		ids = append(ids, sess.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// A login past MaxLiveSessions ends the least recently used live session,
+// in the transaction that creates the new one, with an evicted event.
+func TestCreateSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
+
+	first := mustCapped(t, s, alice.ID, "a1", 3)
+	now = now.Add(time.Minute)
+	second := mustCapped(t, s, alice.ID, "a2", 3)
+	now = now.Add(time.Minute)
+	third := mustCapped(t, s, alice.ID, "a3", 3)
+	bobs := mustCapped(t, s, bob.ID, "b1", 3)
+	now = now.Add(time.Minute)
+	mustRotate(t, s, "a1", "a1-next") // the oldest login is the one in use
+	now = now.Add(time.Minute)
+
+	fourth := mustCapped(t, s, alice.ID, "a4", 3)
+	if got, want := activeIDs(t, s, alice.ID), sortedIDs(first, third, fourth); !slices.Equal(got, want) {
+		t.Fatalf("active %v, want %v: the least recently used (%s) should have ended", got, want, second.ID)
+	}
+	ended := mustSessionByID(t, s, second.ID)
+	if ended.RevokeReason != EventEvicted || !ended.RevokedAt.Equal(now) {
+		t.Errorf("ended session %+v, want revoked now as %q", ended, EventEvicted)
+	}
+	events, err := s.SessionEvents(ctx, second.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 || events[0].Kind != EventEvicted || events[0].IP != newcomer.IP ||
+		!strings.Contains(events[0].Detail, fourth.ID) || !strings.Contains(events[0].Detail, "3") {
+		t.Errorf("events %+v, want evicted (by the new login, naming it and the cap) then login", events)
+	}
+	if _, err := rotate(s, "a2", "a2-next", owner); err == nil {
+		t.Error("the ended session's refresh token still works")
+	}
+	if got := activeIDs(t, s, bob.ID); !slices.Equal(got, sortedIDs(bobs)) {
+		t.Errorf("bob's sessions %v: another account's login ended them", got)
+	}
+
+	t.Run("revoked and expired sessions do not count", func(t *testing.T) {
+		carol := mustUser(t, s, "carol")
+		gone := mustCapped(t, s, carol.ID, "c1", 2)
+		if err := s.RevokeSession(ctx, carol.ID, gone.ID, EventLogout, owner); err != nil {
+			t.Fatal(err)
+		}
+		mustCapped(t, s, carol.ID, "c2", 2)
+		now = now.Add(idleTTL) // c2 expires
+		c3 := mustCapped(t, s, carol.ID, "c3", 2)
+		c4 := mustCapped(t, s, carol.ID, "c4", 2)
+		if got := activeIDs(t, s, carol.ID); !slices.Equal(got, sortedIDs(c3, c4)) {
+			t.Errorf("active %v, want c3 and c4", got)
+		}
+		if n := count(t, s, `SELECT count(*) FROM session_events WHERE user_id = ? AND kind = ?`, carol.ID, EventEvicted); n != 0 {
+			t.Errorf("%d evictions, want none", n)
+		}
+	})
+
+	t.Run("an account far past the cap is brought back to it at once", func(t *testing.T) {
+		dave := mustUser(t, s, "dave")
+		var old []Session
+		for i := range 6 {
+			now = now.Add(time.Second)
+			old = append(old, mustCapped(t, s, dave.ID, fmt.Sprintf("d%d", i), 0)) // 0: no cap (sessions from before it)
+		}
+		now = now.Add(time.Second)
+		newest := mustCapped(t, s, dave.ID, "d-new", 2)
+		if got := activeIDs(t, s, dave.ID); !slices.Equal(got, sortedIDs(old[5], newest)) {
+			t.Errorf("active %v, want the newest old one and the new one", got)
+		}
+	})
+
+	t.Run("nok, a failed login ends nothing", func(t *testing.T) {
+		before := activeIDs(t, s, alice.ID)
+		if _, err := capped(t, s, alice.ID, "a3", 3); err == nil { // a3 is taken: the insert fails
+			t.Fatal("CreateSession with a hash already in use succeeded")
+		}
+		if got := activeIDs(t, s, alice.ID); !slices.Equal(got, before) {
+			t.Errorf("active %v, want %v: the eviction was not rolled back", got, before)
+		}
+	})
+}
+
+// Logins racing for one account never leave more than the cap alive.
+func TestCreateSessionCapHoldsUnderConcurrency(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	alice := mustUser(t, s, "alice")
+	const workers, max = 16, 3
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	start := make(chan struct{})
+	for i := range workers {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = capped(t, s, alice.ID, fmt.Sprintf("h%d", i), max)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("login %d: %v", i, err)
+		}
+	}
+	if got := len(activeIDs(t, s, alice.ID)); got != max {
+		t.Errorf("%d live sessions, want %d", got, max)
+	}
+	if n := count(t, s, `SELECT count(*) FROM sessions WHERE revoke_reason = ?`, EventEvicted); n != workers-max {
+		t.Errorf("%d evicted, want %d", n, workers-max)
+	}
+}
+
+// A session keeps at most maxEventsPerSession events: the oldest go, in the
+// transaction that adds the new one, except the login event, the only
+// record of where the session began.
+func TestSessionEventsAreCapped(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	alice := mustUser(t, s, "alice")
+	sess := mustSession(t, s, alice.ID, "r0")
+	other := mustSession(t, s, alice.ID, "other")
+	const rotations = maxEventsPerSession + 20
+	for i := range rotations {
+		now = now.Add(time.Second)
+		mustRotate(t, s, fmt.Sprintf("r%d", i), fmt.Sprintf("r%d", i+1))
+	}
+	events, err := s.SessionEvents(context.Background(), sess.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != maxEventsPerSession {
+		t.Fatalf("%d events, want %d", len(events), maxEventsPerSession)
+	}
+	if n := count(t, s, `SELECT count(*) FROM session_events WHERE session_id = ?`, sess.ID); n != maxEventsPerSession {
+		t.Errorf("%d rows, want %d", n, maxEventsPerSession)
+	}
+	last := events[len(events)-1]
+	if last.Kind != EventLogin || !last.At.Equal(t0) {
+		t.Errorf("oldest kept event %+v, want the login", last)
+	}
+	// The newest refreshes are kept, the oldest dropped.
+	if !events[0].At.Equal(now) || !events[len(events)-2].At.Equal(now.Add(-time.Duration(maxEventsPerSession-2)*time.Second)) {
+		t.Errorf("kept refreshes from %v to %v, want the newest %d", events[len(events)-2].At, events[0].At, maxEventsPerSession-1)
+	}
+	if kinds := eventKinds(t, s, other.ID); !slices.Equal(kinds, []string{EventLogin}) {
+		t.Errorf("another session's events %v", kinds)
+	}
+
+	t.Run("the trim reads the session's events through its index", func(t *testing.T) {
+		rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+trimEventsSQL, sess.ID, EventLogin, maxEventsPerSession-1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		joined := strings.Join(plan, "; ")
+		if strings.Contains(joined, "SCAN session_events") || !strings.Contains(joined, "session_events_session_at") {
+			t.Errorf("plan: %s", joined)
+		}
+	})
+}
