@@ -4,6 +4,7 @@ package views
 
 import (
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -162,4 +163,17 @@ func revokeLabel(s SessionRow) string {
 		return "Revoke this device's session (logs you out)"
 	}
 	return "Revoke the session of " + s.Device + " from " + s.IP + ", started " + FormatTime(s.CreatedAt) + " (id " + shortID(s.ID) + ")"
+}
+
+// describedBy is a form field's aria-describedby: its error first (what the
+// screen reader should say first), then its hint; "" when it has neither.
+func describedBy(name, hint, errMsg string) string {
+	var ids []string
+	if errMsg != "" {
+		ids = append(ids, name+"-error")
+	}
+	if hint != "" {
+		ids = append(ids, name+"-hint")
+	}
+	return strings.Join(ids, " ")
 }
