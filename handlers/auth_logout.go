@@ -85,14 +85,7 @@ func (h *handler) currentSession(c echo.Context) (sess store.Session, ok bool, e
 	if cl == nil {
 		return store.Session{}, false, nil
 	}
-	sess, err = h.store.Session(ctx, cl.SessionID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Session{}, false, nil
-	case err != nil:
-		return store.Session{}, false, err
-	}
-	return sess, sess.UserID == cl.Subject && sess.Active(h.now()), nil
+	return h.liveSession(ctx, cl)
 }
 
 // refreshHash is the hash of the refresh cookie, or "" when there is no

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -42,19 +41,23 @@ func (h *handler) dashboard(c echo.Context) error {
 		AccessIssuedAt:  cl.IssuedAt.Time,
 		DevTools:        !h.settings.Production,
 	}
+	// The token's own claims go to any valid token; the store's view of
+	// the session only to a live one. An ended session's timeline holds
+	// the address and device of whoever ended it, which a copied token
+	// must not learn.
 	ctx := c.Request().Context()
-	sess, err := h.store.Session(ctx, cl.SessionID)
-	switch {
-	case err == nil:
-		v.SessionExpiresAt = sess.ExpiresAt()
-	case !errors.Is(err, store.ErrNotFound):
-		return err
-	}
-	events, err := h.store.SessionEvents(ctx, cl.SessionID, 50)
+	sess, live, err := h.liveSession(ctx, cl)
 	if err != nil {
 		return err
 	}
-	v.Events = eventViews(events)
+	if live {
+		v.SessionExpiresAt = sess.ExpiresAt()
+		events, err := h.store.SessionEvents(ctx, sess.ID, 50)
+		if err != nil {
+			return err
+		}
+		v.Events = eventViews(events)
+	}
 	if raw, ok := c.Get(rawTokenKey).(string); ok {
 		v.Token = inspectToken(raw)
 	}
