@@ -40,6 +40,17 @@ func (h *handler) logout(c echo.Context) error {
 	}
 
 	ctx := c.Request().Context()
+	// A rotated refresh token presented after its grace window is theft
+	// here as at /auth/refresh. The owner's browser sends one when a thief
+	// refreshed first; if logout only deleted the cookie, the thief's chain
+	// would live on and the evidence would be gone. It ends that session
+	// only, never the user's others, and the answer below stays the same.
+	if reused, err := h.store.DetectRefreshReuse(ctx, h.refreshHash(c), client(c)); errors.Is(err, store.ErrRefreshReused) {
+		h.log.Warn("refresh token reused after the grace window, at logout: session revoked",
+			"session_id", reused.ID, "ip", c.RealIP())
+	} else if err != nil {
+		return err
+	}
 	sess, ok, err := h.currentSession(c)
 	if err != nil {
 		return err
@@ -85,14 +96,7 @@ func (h *handler) currentSession(c echo.Context) (sess store.Session, ok bool, e
 	if cl == nil {
 		return store.Session{}, false, nil
 	}
-	sess, err = h.store.Session(ctx, cl.SessionID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Session{}, false, nil
-	case err != nil:
-		return store.Session{}, false, err
-	}
-	return sess, sess.UserID == cl.Subject && sess.Active(h.now()), nil
+	return h.liveSession(ctx, cl)
 }
 
 // refreshHash is the hash of the refresh cookie, or "" when there is no

@@ -1,10 +1,15 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"testing"
+	"time"
+
+	"tokenflow/store"
 )
 
 // POST /auth/logout with scope=others must not tell a refresh token that is
@@ -39,4 +44,58 @@ func TestLogoutOthersDoesNotRevealWhetherTheTokenIsCurrent(t *testing.T) {
 	if w := owner.fetchRefresh(); w.Code != http.StatusOK {
 		t.Errorf("the owner's own session was ended: %d", w.Code)
 	}
+}
+
+// A thief who copied the current refresh token and refreshed first holds
+// the session's only live chain; the owner's cookie is now a rotated token.
+// When the owner then logs out from a tab whose access token has expired,
+// the rotated token is presented again after its grace window: that is
+// theft, wherever it shows up (DESIGN.md), as it is at /auth/refresh. If
+// logout only said "You have logged out" and deleted the cookie, the
+// thief's chain would live on undetected and the evidence would be gone.
+// The answer itself stays the one every logout gets.
+func TestLogoutWithATokenRotatedByAThiefDetectsReuse(t *testing.T) {
+	for _, scope := range []string{scopeLocal, scopeOthers, scopeGlobal} {
+		t.Run(scope, func(t *testing.T) {
+			a := newTestApp(t)
+			owner := a.mustRegister(t, "robbed", goodPassword)
+			phone := a.mustLogin(t, "robbed", goodPassword)
+			sess := a.sessionOf(t, owner)
+
+			thief := a.browser()
+			thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: owner.cookie(RefreshCookie), Path: "/auth"}
+			if w := thief.fetchRefresh(); w.Code != http.StatusOK {
+				t.Fatalf("thief's refresh with the copied token: %d", w.Code)
+			}
+			a.clock.Advance(10 * time.Minute) // the owner's access token has expired, and the grace window passed
+
+			stranger := a.browser()
+			stranger.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Path: "/auth"}
+			wantCode, wantLocation, wantCookies := logoutAnswer(stranger.post("/auth/logout", url.Values{"scope": {scope}}))
+
+			gotCode, gotLocation, gotCookies := logoutAnswer(owner.post("/auth/logout", url.Values{"scope": {scope}}))
+			if gotCode != wantCode || gotLocation != wantLocation || !slices.Equal(gotCookies, wantCookies) {
+				t.Errorf("logout with the rotated token: %d %q %q, want the answer of an unknown token: %d %q %q",
+					gotCode, gotLocation, gotCookies, wantCode, wantLocation, wantCookies)
+			}
+			got, err := a.store.Session(context.Background(), sess.ID)
+			if err != nil || got.RevokeReason != store.EventReuseDetected {
+				t.Errorf("session after the owner's logout with a token the thief rotated: %+v, %v; want it revoked for reuse", got, err)
+			}
+			if w := thief.fetchRefresh(); w.Code != http.StatusUnauthorized {
+				t.Errorf("the thief's chain after the owner's logout: %d, want 401", w.Code)
+			}
+			if w := phone.fetchRefresh(); w.Code != http.StatusOK {
+				t.Errorf("the owner's other session: %d, want it untouched (a rotated token acts on its own session only)", w.Code)
+			}
+		})
+	}
+}
+
+// logoutAnswer is what a client can see of a logout answer, apart from the
+// request id and the date.
+func logoutAnswer(w *httptest.ResponseRecorder) (int, string, []string) {
+	cookies := w.Header().Values("Set-Cookie")
+	slices.Sort(cookies)
+	return w.Code, w.Header().Get("Location"), cookies
 }

@@ -24,6 +24,7 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (store.User, error)
 	CreateSession(ctx context.Context, s store.NewSession) (store.Session, error)
 	RotateRefreshToken(ctx context.Context, r store.Rotation) (store.Session, error)
+	DetectRefreshReuse(ctx context.Context, presentedHash string, client store.Client) (store.Session, error)
 	SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error)
 	Session(ctx context.Context, id string) (store.Session, error)
 	ActiveSessions(ctx context.Context, userID string) ([]store.Session, error)

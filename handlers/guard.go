@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -154,10 +155,12 @@ var errSessionEnded = errors.New("the session of this access token has ended")
 // treated as no credential at all (the login page, or 401 JSON with the
 // plain challenge, so a script does not try a refresh) and changes nothing.
 //
-// Pure-token reads (/api/me, /dashboard) stay stateless on purpose: they
-// show what the token itself says, which is the point of an access token
-// that any instance or gateway verifies with only the key; their exposure
-// is bounded by ACCESS_TOKEN_TTL (README, Security).
+// Pure-token reads (/api/me, and the token part of /dashboard) stay
+// stateless on purpose: they show what the token itself says, which is the
+// point of an access token that any instance or gateway verifies with only
+// the key; their exposure is bounded by ACCESS_TOKEN_TTL (README,
+// Security). What the store knows about the session (the dashboard's
+// timeline) is session data and goes only to a live session (liveSession).
 func (h *handler) requireLiveSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		cl := claimsFrom(c)
@@ -165,12 +168,11 @@ func (h *handler) requireLiveSession(next echo.HandlerFunc) echo.HandlerFunc {
 			// Only a route wired without the guard gets here.
 			return errors.New("handlers: requireLiveSession without the guard")
 		}
-		sess, err := h.store.Session(c.Request().Context(), cl.SessionID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
+		sess, live, err := h.liveSession(c.Request().Context(), cl)
+		if err != nil {
 			return err
-		case sess.UserID == cl.Subject && sess.Active(h.now()):
+		}
+		if live {
 			c.Set(sessionKey, sess)
 			return next(c)
 		}
@@ -179,6 +181,20 @@ func (h *handler) requireLiveSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return h.pageAuthError(c, errSessionEnded)
 	}
+}
+
+// liveSession finds the session a verified access token names and reports
+// whether it is live: neither logged out, revoked nor expired, and the
+// token's user's. It is the one definition of "live" for an access token.
+func (h *handler) liveSession(ctx context.Context, cl *tokens.Claims) (store.Session, bool, error) {
+	sess, err := h.store.Session(ctx, cl.SessionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Session{}, false, nil
+	case err != nil:
+		return store.Session{}, false, err
+	}
+	return sess, sess.UserID == cl.Subject && sess.Active(h.now()), nil
 }
 
 // liveSessionFrom returns the session requireLiveSession checked.

@@ -100,3 +100,44 @@ func TestEveryUnsafeGuardedRouteNeedsALiveSession(t *testing.T) {
 		t.Fatalf("session B: %d, want it alive", w.Code)
 	}
 }
+
+// The dashboard reads what the token says without a store lookup, but its
+// timeline and session expiry come from the store: session data, like the
+// sessions page. An ended session's token must not read them. Revoking a
+// session records the revoker's address and device on the revoked
+// session's timeline, so without the check a thief holding a copied access
+// token would see, after being cut off, where the owner is now.
+func TestEndedSessionTokenSeesNoSessionData(t *testing.T) {
+	a := newTestApp(t)
+	laptop := a.mustRegister(t, "revoker", goodPassword)
+	phone := a.mustLogin(t, "revoker", goodPassword)
+	idLaptop := a.sessionOf(t, laptop).ID
+	copied := laptop.cookie(AccessCookie) // the thief's copy
+
+	r := httptest.NewRequest(http.MethodPost, "/sessions/"+idLaptop+"/revoke", nil)
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	r.RemoteAddr = "198.51.100.77:4444"
+	r.Header.Set("User-Agent", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0) Safari/605.1")
+	if w := phone.do(r); w.Code != http.StatusSeeOther {
+		t.Fatalf("revoking the laptop's session from the phone: %d", w.Code)
+	}
+
+	thief := a.browser()
+	thief.cookies[AccessCookie] = &http.Cookie{Name: AccessCookie, Value: copied, Path: "/"}
+	w := thief.get("/dashboard")
+	body := w.Body.String()
+	for _, leak := range []string{"198.51.100.77", "iPhone", "Revoked from another session", `class="event`} {
+		if strings.Contains(body, leak) {
+			t.Errorf("GET /dashboard with the ended session's token shows %q (status %d)", leak, w.Code)
+		}
+	}
+	if strings.Contains(body, `data-testid="session-expires">`+"2026") {
+		t.Error("GET /dashboard with the ended session's token shows the session's expiry")
+	}
+
+	// The live session still sees its own timeline.
+	if w := phone.get("/dashboard"); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `data-testid="timeline"`) {
+		t.Errorf("GET /dashboard of the live session: %d, timeline shown: %v", w.Code, strings.Contains(w.Body.String(), `data-testid="timeline"`))
+	}
+}

@@ -8,13 +8,11 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"tokenflow/store"
 	"tokenflow/tokens"
 	"tokenflow/views"
 )
@@ -36,14 +34,16 @@ func (h *handler) dashboardView(ctx context.Context, cl *tokens.Claims, raw stri
 		Now:             h.now(),
 		Token:           inspectToken(raw),
 	}
-	sess, err := h.store.Session(ctx, cl.SessionID)
-	switch {
-	case err == nil:
-		v.SessionExpiresAt = sess.ExpiresAt()
-	case !errors.Is(err, store.ErrNotFound):
-		return views.DashboardView{}, err
+	// The token's own claims go to any valid token; the store's view of
+	// the session only to a live one. An ended session's timeline holds
+	// the address and device of whoever ended it, which a copied token
+	// must not learn.
+	sess, live, err := h.liveSession(ctx, cl)
+	if err != nil || !live {
+		return v, err
 	}
-	events, err := h.store.SessionEvents(ctx, cl.SessionID, timelineLength)
+	v.SessionExpiresAt = sess.ExpiresAt()
+	events, err := h.store.SessionEvents(ctx, sess.ID, timelineLength)
 	if err != nil {
 		return views.DashboardView{}, err
 	}

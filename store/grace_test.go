@@ -170,3 +170,59 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 		t.Fatalf("token rotated before the migration: %v, want ErrRefreshReused", err)
 	}
 }
+
+// DetectRefreshReuse applies the reuse rule to a token presented where it
+// is not rotated (logout): a rotated token at or after its grace deadline
+// revokes its session; anything else changes nothing.
+func TestDetectRefreshReuse(t *testing.T) {
+	tests := []struct {
+		name      string
+		presented string
+		after     time.Duration // since h1 was rotated into h2
+		revokes   bool
+	}{
+		{"ok, the current token", "h2", time.Hour, false},
+		{"ok, a rotated token inside its grace window", "h1", grace - time.Millisecond, false},
+		{"ok, an unknown token", "nope", time.Hour, false},
+		{"nok, a rotated token at its grace deadline", "h1", grace, true},
+		{"nok, a rotated token long after its grace window", "h1", time.Hour - time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := t0
+			s := newStore(t, &now)
+			sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+			mustRotate(t, s, "h1", "h2")
+			now = now.Add(tt.after)
+			eventsBefore := len(eventKinds(t, s, sess.ID))
+
+			got, err := s.DetectRefreshReuse(context.Background(), tt.presented, owner)
+			if !tt.revokes {
+				if err != nil {
+					t.Fatalf("DetectRefreshReuse: %v, want nil", err)
+				}
+				if after := mustSessionByID(t, s, sess.ID); after.Revoked() || len(eventKinds(t, s, sess.ID)) != eventsBefore {
+					t.Fatalf("session %+v, events %v: want nothing changed", after, eventKinds(t, s, sess.ID))
+				}
+				return
+			}
+			if !errors.Is(err, ErrRefreshReused) || got.ID != sess.ID || got.RevokeReason != EventReuseDetected {
+				t.Fatalf("DetectRefreshReuse = %+v, %v; want the session revoked for reuse and ErrRefreshReused", got, err)
+			}
+			if after := mustSessionByID(t, s, sess.ID); after.RevokeReason != EventReuseDetected {
+				t.Fatalf("session = %+v, want revoked for reuse", after)
+			}
+			if _, err := rotate(s, "h2", "h3", thief); !errors.Is(err, ErrSessionRevoked) {
+				t.Errorf("the current token after the reuse: %v, want ErrSessionRevoked", err)
+			}
+			// A second report finds the session already revoked and adds nothing.
+			events := len(eventKinds(t, s, sess.ID))
+			if _, err := s.DetectRefreshReuse(context.Background(), tt.presented, owner); err != nil {
+				t.Errorf("second DetectRefreshReuse: %v, want nil", err)
+			}
+			if n := len(eventKinds(t, s, sess.ID)); n != events {
+				t.Errorf("events went from %d to %d on a revoked session", events, n)
+			}
+		})
+	}
+}

@@ -409,10 +409,7 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 	// end of the window that may still forgive it.
 	var forkDeadline sql.NullInt64
 	if usedAt.Valid {
-		deadline := fromMillis(usedAt.Int64) // no recorded window: no forgiveness
-		if graceUntil.Valid {
-			deadline = fromMillis(graceUntil.Int64)
-		}
+		deadline := reuseDeadline(usedAt, graceUntil)
 		since := now.Sub(fromMillis(usedAt.Int64))
 		if !now.Before(deadline) {
 			sess, err = revokeForReuse(ctx, tx, sess, now, r.Client,
@@ -521,6 +518,61 @@ func refreshRateLimited(ctx context.Context, tx *sql.Tx, sessionID string, limit
 		return 0, false, fmt.Errorf("count refreshes: %w", err)
 	}
 	return fromMillis(at).Add(RefreshRateLimitWindow).Sub(now), true, nil
+}
+
+// DetectRefreshReuse applies RotateRefreshToken's reuse rule to a refresh
+// token presented where it is not rotated (logout): when presentedHash
+// names a used token presented at or after its grace deadline, and its
+// session is still live, the session is revoked as for a reused token (all
+// its tokens die, EventReuseDetected is recorded) and the revoked Session
+// comes back with ErrRefreshReused. A current token, one inside its grace
+// window, an unknown one, or one of a session already ended changes
+// nothing and returns no error.
+func (s *SQLite) DetectRefreshReuse(ctx context.Context, presentedHash string, c Client) (Session, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Session{}, fmt.Errorf("store: detect refresh reuse: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.now()
+
+	var usedAt, graceUntil sql.NullInt64
+	row := tx.QueryRowContext(ctx, `SELECT t.used_at, t.grace_until, `+sessionColumns+`
+		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+		WHERE t.token_hash = ?`, presentedHash)
+	sess, err := scanSession(row, &usedAt, &graceUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, nil
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("store: detect refresh reuse: %w", err)
+	}
+	if !usedAt.Valid || !sess.Active(now) {
+		return Session{}, nil
+	}
+	deadline := reuseDeadline(usedAt, graceUntil)
+	if now.Before(deadline) {
+		return Session{}, nil
+	}
+	sess, err = revokeForReuse(ctx, tx, sess, now, c,
+		fmt.Sprintf("refresh token presented again outside a refresh %s after it was used; its grace window ended at %s",
+			now.Sub(fromMillis(usedAt.Int64)), deadline.Format(time.RFC3339Nano)))
+	if err != nil {
+		return Session{}, fmt.Errorf("store: detect refresh reuse: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Session{}, fmt.Errorf("store: detect refresh reuse: commit: %w", err)
+	}
+	return sess, ErrRefreshReused
+}
+
+// reuseDeadline is when a used token stops being forgiven: its grace_until,
+// or its use when no window was recorded (no forgiveness).
+func reuseDeadline(usedAt, graceUntil sql.NullInt64) time.Time {
+	if graceUntil.Valid {
+		return fromMillis(graceUntil.Int64)
+	}
+	return fromMillis(usedAt.Int64)
 }
 
 // revokeForReuse ends a session whose rotated refresh token came back: it

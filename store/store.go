@@ -171,6 +171,8 @@ type Store interface {
 	// ErrRefreshUnknown, ErrSessionRevoked, ErrSessionExpired, ErrRefreshReused,
 	// ErrRefreshRateLimited (as *RefreshRateLimitedError).
 	RotateRefreshToken(ctx context.Context, r Rotation) (Session, error)
+	// ErrRefreshReused (the session was revoked for reuse); nil otherwise.
+	DetectRefreshReuse(ctx context.Context, presentedHash string, client Client) (Session, error)
 	// ErrRefreshUnknown.
 	SessionByRefreshHash(ctx context.Context, hash string) (Session, error)
 	// ErrNotFound.
