@@ -156,3 +156,20 @@ func TestNewRequiresThrottleLimits(t *testing.T) {
 		}
 	}
 }
+
+// Only the static route is cacheable; its errors and every page are not.
+func TestOnlyStaticFilesAreCacheable(t *testing.T) {
+	app := newTestApp(t)
+	for path, want := range map[string]string{
+		"/static/style.css":   "public, max-age=300",
+		"/static/missing.css": "no-store",
+		"/static/":            "no-store",
+		"/":                   "no-store",
+		"/auth/login":         "no-store",
+		"/no-such-page":       "no-store",
+	} {
+		if got := app.browser().get(path).Header().Get("Cache-Control"); got != want {
+			t.Errorf("GET %s: Cache-Control %q, want %q", path, got, want)
+		}
+	}
+}
