@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"tokenflow/httpx"
 	"tokenflow/views"
 )
 
@@ -51,39 +52,17 @@ func authCookieNamesFor(production bool) authCookieNames {
 	return authCookieNames{access: access, refresh: refresh}
 }
 
-// errConflictingCookies: the request carries two different values under one
-// auth-cookie name.
-var errConflictingCookies = errors.New("conflicting cookies of one name")
-
 // conflictingCookiesMessage tells the user why a request with conflicting
 // auth cookies counts as logged out.
 const conflictingCookiesMessage = "Your browser sent two conflicting sign-in cookies for this site, so neither was used. " +
 	"Another site on a neighbouring domain may have set one. Clear this site's cookies, then log in again."
 
-// authCookie returns the one value the request carries under an auth
-// cookie's name. Every reader of the access and refresh cookies goes
-// through here. A browser sends two cookies of one name when another scope
-// holds one too: a sibling subdomain's Domain= cookie, or a longer Path,
-// which is sent first. Taking the first (or the first that works) would let
-// whoever planted the other choose the identity the victim uses, a login
-// CSRF no origin check sees. So two distinct values are ambiguous: the
-// request gets no credential (errConflictingCookies), and callers clear
-// nothing because of it, since clearing would remove only our own cookie
-// and leave the planted one. Identical duplicates are one value.
-// http.ErrNoCookie when there is none.
-func authCookie(c echo.Context, name string) (string, error) {
-	value, found := "", false
-	for _, ck := range c.Request().CookiesNamed(name) {
-		if found && ck.Value != value {
-			return "", errConflictingCookies
-		}
-		value, found = ck.Value, true
-	}
-	if !found {
-		return "", http.ErrNoCookie
-	}
-	return value, nil
-}
+// authCookie: every reader of the access and refresh cookies goes through
+// httpx.AuthCookie (two distinct values under one name are no credential).
+func authCookie(c echo.Context, name string) (string, error) { return httpx.AuthCookie(c, name) }
+
+// errConflictingCookies: see httpx.ErrConflictingCookies.
+var errConflictingCookies = httpx.ErrConflictingCookies
 
 // conflictingAuthCookies reports whether either auth cookie is ambiguous,
 // so the login page can explain why the user seems logged out.

@@ -50,7 +50,7 @@ func (h *handler) handleError(err error, c echo.Context) {
 	var werr error
 	switch {
 	case c.Request().Method == http.MethodHead:
-		// HEAD is routed as GET (headAsGet) but is HEAD here: net/http
+		// HEAD is routed as GET (httpx.HeadAsGet) but is HEAD here: net/http
 		// would drop a body anyway, so do not render one.
 		werr = c.NoContent(status)
 	case wantsJSON(c):

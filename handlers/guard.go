@@ -8,111 +8,50 @@ import (
 	"net/url"
 	"strings"
 
-	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
+	"tokenflow/httpx"
 	"tokenflow/store"
 	"tokenflow/tokens"
 	"tokenflow/views"
 )
 
-// Where the guard leaves what it verified in the context: the claims, and
-// the token they came from (for the inspector).
-const (
-	claimsKey   = "claims"
-	rawTokenKey = "access_token"
-)
-
-// guard returns echo-jwt middleware that accepts a token from the
-// Authorization: Bearer header or the access cookie (never from the URL) and
-// verifies it with our own parser: HS256 only, issuer, audience and a
-// required exp. echo-jwt's default parser checks none of the last three.
-// onError decides what an unauthenticated caller sees.
+// guard returns the echo-jwt guard (httpx.GuardConfig) on the access
+// cookie and the Authorization header, verified with our own parser: HS256
+// only, issuer, audience and a required exp. onError decides what an
+// unauthenticated caller sees.
 func (h *handler) guard(onError func(echo.Context, error) error) echo.MiddlewareFunc {
-	mw, err := echojwt.Config{
-		ContextKey:       claimsKey,
-		TokenLookup:      "header:Authorization:Bearer ",
-		TokenLookupFuncs: []middleware.ValuesExtractor{h.accessCookieExtractor},
-		ParseTokenFunc: func(c echo.Context, auth string) (any, error) {
-			claims, err := h.tokens.Verify(auth)
-			if err == nil {
-				c.Set(rawTokenKey, auth)
-			}
-			return claims, err
-		},
+	mw, err := httpx.GuardConfig{
+		Verifier:     h.tokens,
+		CookieName:   h.cookieNames.access,
 		ErrorHandler: onError,
 	}.ToMiddleware()
 	if err != nil {
-		// Only a programming error (a bad TokenLookup) gets here.
+		// Only a programming error (no verifier) gets here.
 		panic(fmt.Sprintf("handlers: guard config: %v", err))
 	}
 	return mw
 }
 
-// errNoCookie means the access cookie is missing or is not shaped like a JWT;
-// a malformed cookie is treated as absent.
-var errNoCookie = errors.New("no access cookie")
-
-// accessCookieExtractor returns the access cookie's value. Two different
-// access cookies (one planted by a sibling subdomain or under a longer
-// path) count as none: see authCookie. echo-jwt then reports a missing
-// token, so the caller sees the login page or the no-token challenge.
-func (h *handler) accessCookieExtractor(c echo.Context) ([]string, error) {
-	value, err := authCookie(c, h.cookieNames.access)
-	if err != nil {
-		return nil, err
-	}
-	if !jwtShaped(value) {
-		return nil, errNoCookie
-	}
-	return []string{value}, nil
-}
-
 // accessCookieClaims verifies the access cookie outside the guard, for
 // public pages (header links) and logout. nil when there is no valid one.
 func (h *handler) accessCookieClaims(c echo.Context) *tokens.Claims {
-	values, err := h.accessCookieExtractor(c)
+	value, err := httpx.CookieToken(c, h.cookieNames.access)
 	if err != nil {
 		return nil
 	}
-	cl, err := h.tokens.Verify(values[0])
+	cl, err := h.tokens.Verify(value)
 	if err != nil {
 		return nil
 	}
 	return cl
 }
 
-// jwtShaped: three non-empty base64url segments, of a sane length.
-func jwtShaped(v string) bool {
-	if len(v) == 0 || len(v) > tokens.MaxTokenLength || strings.Count(v, ".") != 2 {
-		return false
-	}
-	for _, part := range strings.Split(v, ".") {
-		if part == "" {
-			return false
-		}
-	}
-	for i := 0; i < len(v); i++ {
-		b := v[i]
-		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// tokenMissing tells "no token was sent" from "a token was sent and failed".
-func tokenMissing(err error) bool {
-	var perr *echojwt.TokenParsingError
-	return !errors.As(err, &perr)
-}
+// tokenMissing: see httpx.TokenMissing.
+func tokenMissing(err error) bool { return httpx.TokenMissing(err) }
 
 // claimsFrom returns the claims the guard verified.
-func claimsFrom(c echo.Context) *tokens.Claims {
-	cl, _ := c.Get(claimsKey).(*tokens.Claims)
-	return cl
-}
+func claimsFrom(c echo.Context) *tokens.Claims { return httpx.ClaimsFrom(c) }
 
 // pageAuthError: no token goes to the login page; an expired or otherwise
 // failing token gets the interstitial, which tries a refresh first.

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"tokenflow/httpx"
 )
 
 func TestRequestIDFromTheRequestOnlyWhenPlausible(t *testing.T) {
@@ -38,7 +40,7 @@ func TestRequestIDFromTheRequestOnlyWhenPlausible(t *testing.T) {
 			logs.Reset()
 			w := get("/api/no-such-thing", id) // a JSON error quotes the id
 			got := w.Header().Get("X-Request-Id")
-			if got == id || !validRequestID(got) {
+			if got == id || !httpx.ValidRequestID(got) {
 				t.Errorf("id %.20q: response id %.80q, want a new valid one", id, got)
 			}
 			if !strings.Contains(w.Body.String(), got) {
@@ -51,7 +53,7 @@ func TestRequestIDFromTheRequestOnlyWhenPlausible(t *testing.T) {
 	})
 	t.Run("new ids differ", func(t *testing.T) {
 		a, b := get("/", "").Header().Get("X-Request-Id"), get("/", "").Header().Get("X-Request-Id")
-		if a == b || !validRequestID(a) || len(a) < 20 {
+		if a == b || !httpx.ValidRequestID(a) || len(a) < 20 {
 			t.Errorf("ids %q and %q", a, b)
 		}
 	})
@@ -151,6 +153,23 @@ func TestNewRequiresThrottleLimits(t *testing.T) {
 		_, err := New(Deps{Store: base.store, Tokens: base.tokens, Passwords: &stalledPasswords{}, Settings: s})
 		if err == nil || !strings.Contains(err.Error(), "must be positive") {
 			t.Errorf("%+v: err %v", s, err)
+		}
+	}
+}
+
+// Only the static route is cacheable; its errors and every page are not.
+func TestOnlyStaticFilesAreCacheable(t *testing.T) {
+	app := newTestApp(t)
+	for path, want := range map[string]string{
+		"/static/style.css":   "public, max-age=300",
+		"/static/missing.css": "no-store",
+		"/static/":            "no-store",
+		"/":                   "no-store",
+		"/auth/login":         "no-store",
+		"/no-such-page":       "no-store",
+	} {
+		if got := app.browser().get(path).Header().Get("Cache-Control"); got != want {
+			t.Errorf("GET %s: Cache-Control %q, want %q", path, got, want)
 		}
 	}
 }

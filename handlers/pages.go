@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"tokenflow/httpx"
 	"tokenflow/store"
 	"tokenflow/views"
 )
@@ -31,7 +32,7 @@ func (h *handler) nav(c echo.Context) views.Nav {
 
 // dashboard is the protected GET /dashboard.
 func (h *handler) dashboard(c echo.Context) error {
-	raw, _ := c.Get(rawTokenKey).(string)
+	raw := httpx.RawTokenFrom(c)
 	v, err := h.dashboardView(c.Request().Context(), claimsFrom(c), raw)
 	if err != nil {
 		return err

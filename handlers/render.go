@@ -6,6 +6,8 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
+
+	"tokenflow/httpx"
 )
 
 // render writes a templ page with status. It renders into a buffer first, so
@@ -18,8 +20,5 @@ func render(c echo.Context, status int, page templ.Component) error {
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// noStore marks a response as never to be cached: anything that carries or
-// depends on credentials.
-func noStore(c echo.Context) {
-	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-}
+// noStore: see httpx.NoStore.
+func noStore(c echo.Context) { httpx.NoStore(c) }

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"tokenflow/httpx"
 	"tokenflow/static"
 )
 
@@ -57,24 +58,29 @@ func New(d Deps) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = h.handleError
-	e.IPExtractor = ipExtractor(d.Settings.TrustedProxies)
+	proxies := httpx.TrustedProxies(d.Settings.TrustedProxies)
+	e.IPExtractor = proxies.IPExtractor()
 
 	// HEAD is routed as GET (Echo would answer 405), then is HEAD again for
 	// the handlers, so net/http still sends no body.
-	e.Pre(headAsGet)
-	e.Use(restoreHead) // first: before anything reads the method
-	e.Use(requestID)
-	e.Use(h.requestLog)
+	e.Pre(httpx.HeadAsGet)
+	e.Use(httpx.RestoreHead) // first: before anything reads the method
+	e.Use(httpx.RequestID)
+	e.Use(httpx.RequestLog(h.log))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
-	e.Use(h.securityHeaders)
+	// Every answer is no-store (pages depend on who is asking: 401s, the
+	// interstitial, refresh and logout answers included); only the static
+	// route below is cacheable, and handleError repeats no-store for its
+	// errors.
+	e.Use(httpx.SecurityHeaders(proxies))
 	e.Use(middleware.BodyLimit("64K"))
-	e.Use(h.crossOriginProtection())
+	e.Use(httpx.CrossOriginProtection())
 
 	// Anyone.
 	e.GET("/", h.landing)
 	e.GET("/healthz", h.health)
 	e.GET("/how-it-works", h.howItWorks)
-	e.GET("/static/*", staticFiles(static.FS))
+	e.GET("/static/*", staticFiles(static.FS), httpx.PublicCache)
 
 	// Login, registration, refresh and logout. Unsafe methods only change
 	// state: a GET to /auth/refresh or /auth/logout is 405 and does nothing.

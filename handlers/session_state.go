@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"tokenflow/httpx"
 	"tokenflow/tokens"
 	"tokenflow/views"
 )
@@ -123,7 +124,7 @@ func sessionStateOf(v views.DashboardView) sessionState {
 // sessionJSON is GET /api/session: the dashboard's changing parts as JSON,
 // for the token the guard accepted.
 func (h *handler) sessionJSON(c echo.Context) error {
-	raw, _ := c.Get(rawTokenKey).(string)
+	raw := httpx.RawTokenFrom(c)
 	v, err := h.dashboardView(c.Request().Context(), claimsFrom(c), raw)
 	if err != nil {
 		return err
