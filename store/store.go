@@ -1,9 +1,11 @@
 // Package store keeps users, sessions, refresh tokens and session events.
 //
 // It knows nothing about HTTP or JWTs: callers hand it hashes of refresh
-// tokens (never the tokens themselves) and read back plain structs. The
-// SQLite implementation lives in sqlite.go; a PostgreSQL one will sit beside
-// it with the same method set, which handlers consume through interfaces.
+// tokens (never the tokens themselves) and read back plain structs. This
+// package holds only the domain types, the sentinel errors and the Store
+// interface; each backend is a subpackage (store/sqlite, later
+// store/postgres) held to the same behaviour by the contract suite in
+// store/storetest. Handlers consume it through narrower interfaces.
 package store
 
 import (
@@ -151,10 +153,10 @@ type Rotation struct {
 	BeforeCommit func(Session, User) error
 }
 
-// Store is the full method set of a store implementation. SQLite
+// Store is the full method set of a store implementation. sqlite.Store
 // implements it, and so will the PostgreSQL store; handlers depend on
 // narrower interfaces of their own. The comment above each method names the
-// sentinel errors it can return; see *SQLite for the full contract.
+// sentinel errors it can return; see sqlite.Store for the full contract.
 type Store interface {
 	Ping(ctx context.Context) error
 	Close() error

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
 // The grace window forgives a replay only until the deadline of the
@@ -53,7 +55,7 @@ func TestGraceWindowCannotBeChained(t *testing.T) {
 				now = now.Add(tt.every)
 				next := fmt.Sprintf("rotator-%d", i)
 				if _, err := rotate(s, rotatorToken, next, owner); err != nil {
-					if errors.Is(err, ErrSessionRevoked) && now.After(forkDeadline) {
+					if errors.Is(err, store.ErrSessionRevoked) && now.After(forkDeadline) {
 						break // revoked by the replayer's previous attempt, as it must be
 					}
 					t.Fatalf("rotation %d at +%s: %v", i, now.Sub(t0), err)
@@ -70,17 +72,17 @@ func TestGraceWindowCannotBeChained(t *testing.T) {
 					replayerToken = replayed
 					continue
 				}
-				if !errors.Is(err, ErrRefreshReused) {
+				if !errors.Is(err, store.ErrRefreshReused) {
 					t.Fatalf("replay %d at +%s, after the fork's deadline +%s: error = %v, want ErrRefreshReused",
 						i, now.Sub(t0), forkDeadline.Sub(t0), err)
 				}
 				break
 			}
 			got := mustSessionByID(t, s, sess.ID)
-			if got.RevokeReason != EventReuseDetected {
+			if got.RevokeReason != store.EventReuseDetected {
 				t.Fatalf("session after ten rotations = %+v, want it revoked for reuse", got)
 			}
-			if _, err := rotate(s, rotatorToken, "after", owner); !errors.Is(err, ErrSessionRevoked) {
+			if _, err := rotate(s, rotatorToken, "after", owner); !errors.Is(err, store.ErrSessionRevoked) {
 				t.Errorf("the rotator's newest token after the revocation: %v, want ErrSessionRevoked", err)
 			}
 		})
@@ -100,7 +102,7 @@ func TestRetiredSiblingKeepsTheForkDeadline(t *testing.T) {
 	}
 	mustRotate(t, s, "h2", "h3") // retires h2b
 	now = now.Add(time.Millisecond)
-	if _, err := rotate(s, "h2b", "h3b", thief); !errors.Is(err, ErrRefreshReused) {
+	if _, err := rotate(s, "h2b", "h3b", thief); !errors.Is(err, store.ErrRefreshReused) {
 		t.Fatalf("retired sibling at the fork's deadline: %v, want ErrRefreshReused", err)
 	}
 }
@@ -112,7 +114,7 @@ func TestZeroGraceIsStrict(t *testing.T) {
 	s := newStore(t, &now)
 	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
 	strict := func(presented, next string) error {
-		_, err := s.RotateRefreshToken(context.Background(), Rotation{
+		_, err := s.RotateRefreshToken(context.Background(), store.Rotation{
 			PresentedHash: presented, NewHash: next, IdleTTL: idleTTL, Grace: 0, Client: owner,
 		})
 		return err
@@ -120,10 +122,10 @@ func TestZeroGraceIsStrict(t *testing.T) {
 	if err := strict("h1", "h2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := strict("h1", "h2b"); !errors.Is(err, ErrRefreshReused) {
+	if err := strict("h1", "h2b"); !errors.Is(err, store.ErrRefreshReused) {
 		t.Fatalf("replay at the same instant with grace 0: %v, want ErrRefreshReused", err)
 	}
-	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != EventReuseDetected {
+	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != store.EventReuseDetected {
 		t.Fatalf("session = %+v, want revoked for reuse", got)
 	}
 }
@@ -166,7 +168,7 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 	if _, err := rotate(s, "old-current", "new", owner); err != nil {
 		t.Fatalf("current token after the migration: %v", err)
 	}
-	if _, err := rotate(s, "old-rotated", "x", thief); !errors.Is(err, ErrRefreshReused) {
+	if _, err := rotate(s, "old-rotated", "x", thief); !errors.Is(err, store.ErrRefreshReused) {
 		t.Fatalf("token rotated before the migration: %v, want ErrRefreshReused", err)
 	}
 }

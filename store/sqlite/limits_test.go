@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -8,15 +8,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
 // newcomer is the client of the login that goes past the cap.
-var newcomer = Client{IP: "198.51.100.20", UserAgent: "new-browser"}
+var newcomer = store.Client{IP: "198.51.100.20", UserAgent: "new-browser"}
 
 // capped creates a session under a cap of max live sessions per user.
-func capped(t *testing.T, s *SQLite, userID, refreshHash string, max int) (Session, error) {
+func capped(t *testing.T, s *Store, userID, refreshHash string, max int) (store.Session, error) {
 	t.Helper()
-	return s.CreateSession(context.Background(), NewSession{
+	return s.CreateSession(context.Background(), store.NewSession{
 		UserID:          userID,
 		RefreshHash:     refreshHash,
 		IdleTTL:         idleTTL,
@@ -26,7 +28,7 @@ func capped(t *testing.T, s *SQLite, userID, refreshHash string, max int) (Sessi
 	})
 }
 
-func mustCapped(t *testing.T, s *SQLite, userID, refreshHash string, max int) Session {
+func mustCapped(t *testing.T, s *Store, userID, refreshHash string, max int) store.Session {
 	t.Helper()
 	sess, err := capped(t, s, userID, refreshHash, max)
 	if err != nil {
@@ -35,7 +37,7 @@ func mustCapped(t *testing.T, s *SQLite, userID, refreshHash string, max int) Se
 	return sess
 }
 
-func activeIDs(t *testing.T, s *SQLite, userID string) []string {
+func activeIDs(t *testing.T, s *Store, userID string) []string {
 	t.Helper()
 	active, err := s.ActiveSessions(context.Background(), userID)
 	if err != nil {
@@ -49,7 +51,7 @@ func activeIDs(t *testing.T, s *SQLite, userID string) []string {
 	return ids
 }
 
-func sortedIDs(sessions ...Session) []string {
+func sortedIDs(sessions ...store.Session) []string {
 	var ids []string
 	for _, sess := range sessions {
 		ids = append(ids, sess.ID)
@@ -82,14 +84,14 @@ func TestCreateSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
 		t.Fatalf("active %v, want %v: the least recently used (%s) should have ended", got, want, second.ID)
 	}
 	ended := mustSessionByID(t, s, second.ID)
-	if ended.RevokeReason != EventEvicted || !ended.RevokedAt.Equal(now) {
-		t.Errorf("ended session %+v, want revoked now as %q", ended, EventEvicted)
+	if ended.RevokeReason != store.EventEvicted || !ended.RevokedAt.Equal(now) {
+		t.Errorf("ended session %+v, want revoked now as %q", ended, store.EventEvicted)
 	}
 	events, err := s.SessionEvents(ctx, second.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 2 || events[0].Kind != EventEvicted || events[0].IP != newcomer.IP ||
+	if len(events) != 2 || events[0].Kind != store.EventEvicted || events[0].IP != newcomer.IP ||
 		!strings.Contains(events[0].Detail, fourth.ID) || !strings.Contains(events[0].Detail, "3") {
 		t.Errorf("events %+v, want evicted (by the new login, naming it and the cap) then login", events)
 	}
@@ -103,7 +105,7 @@ func TestCreateSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
 	t.Run("revoked and expired sessions do not count", func(t *testing.T) {
 		carol := mustUser(t, s, "carol")
 		gone := mustCapped(t, s, carol.ID, "c1", 2)
-		if err := s.RevokeSession(ctx, carol.ID, gone.ID, EventLogout, owner); err != nil {
+		if err := s.RevokeSession(ctx, carol.ID, gone.ID, store.EventLogout, owner); err != nil {
 			t.Fatal(err)
 		}
 		mustCapped(t, s, carol.ID, "c2", 2)
@@ -113,14 +115,14 @@ func TestCreateSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
 		if got := activeIDs(t, s, carol.ID); !slices.Equal(got, sortedIDs(c3, c4)) {
 			t.Errorf("active %v, want c3 and c4", got)
 		}
-		if n := count(t, s, `SELECT count(*) FROM session_events WHERE user_id = ? AND kind = ?`, carol.ID, EventEvicted); n != 0 {
+		if n := count(t, s, `SELECT count(*) FROM session_events WHERE user_id = ? AND kind = ?`, carol.ID, store.EventEvicted); n != 0 {
 			t.Errorf("%d evictions, want none", n)
 		}
 	})
 
 	t.Run("an account far past the cap is brought back to it at once", func(t *testing.T) {
 		dave := mustUser(t, s, "dave")
-		var old []Session
+		var old []store.Session
 		for i := range 6 {
 			now = now.Add(time.Second)
 			old = append(old, mustCapped(t, s, dave.ID, fmt.Sprintf("d%d", i), 0)) // 0: no cap (sessions from before it)
@@ -168,7 +170,7 @@ func TestCreateSessionCapHoldsUnderConcurrency(t *testing.T) {
 	if got := len(activeIDs(t, s, alice.ID)); got != max {
 		t.Errorf("%d live sessions, want %d", got, max)
 	}
-	if n := count(t, s, `SELECT count(*) FROM sessions WHERE revoke_reason = ?`, EventEvicted); n != workers-max {
+	if n := count(t, s, `SELECT count(*) FROM sessions WHERE revoke_reason = ?`, store.EventEvicted); n != workers-max {
 		t.Errorf("%d evicted, want %d", n, workers-max)
 	}
 }
@@ -198,19 +200,19 @@ func TestSessionEventsAreCapped(t *testing.T) {
 		t.Errorf("%d rows, want %d", n, maxEventsPerSession)
 	}
 	last := events[len(events)-1]
-	if last.Kind != EventLogin || !last.At.Equal(t0) {
+	if last.Kind != store.EventLogin || !last.At.Equal(t0) {
 		t.Errorf("oldest kept event %+v, want the login", last)
 	}
 	// The newest refreshes are kept, the oldest dropped.
 	if !events[0].At.Equal(now) || !events[len(events)-2].At.Equal(now.Add(-time.Duration(maxEventsPerSession-2)*time.Second)) {
 		t.Errorf("kept refreshes from %v to %v, want the newest %d", events[len(events)-2].At, events[0].At, maxEventsPerSession-1)
 	}
-	if kinds := eventKinds(t, s, other.ID); !slices.Equal(kinds, []string{EventLogin}) {
+	if kinds := eventKinds(t, s, other.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
 		t.Errorf("another session's events %v", kinds)
 	}
 
 	t.Run("the trim reads the session's events through its index", func(t *testing.T) {
-		rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+trimEventsSQL, sess.ID, EventLogin, maxEventsPerSession-1)
+		rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+trimEventsSQL, sess.ID, store.EventLogin, maxEventsPerSession-1)
 		if err != nil {
 			t.Fatal(err)
 		}

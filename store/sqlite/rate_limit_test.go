@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
-func rotateLimited(s *SQLite, presented, next string, limit int, c Client) (Session, error) {
-	return s.RotateRefreshToken(context.Background(), Rotation{
+func rotateLimited(s *Store, presented, next string, limit int, c store.Client) (store.Session, error) {
+	return s.RotateRefreshToken(context.Background(), store.Rotation{
 		PresentedHash: presented, NewHash: next, IdleTTL: idleTTL, Grace: grace, RateLimit: limit, Client: c,
 	})
 }
@@ -41,8 +43,8 @@ func TestRotateRefreshTokenRateLimit(t *testing.T) {
 	now = now.Add(100 * time.Millisecond)
 	firstAt := t0.Add(100 * time.Millisecond)
 	_, err := rotateLimited(s, token, "over", limit, owner)
-	var limited *RefreshRateLimitedError
-	if !errors.Is(err, ErrRefreshRateLimited) || !errors.As(err, &limited) {
+	var limited *store.RefreshRateLimitedError
+	if !errors.Is(err, store.ErrRefreshRateLimited) || !errors.As(err, &limited) {
 		t.Fatalf("refresh %d: %v, want ErrRefreshRateLimited", limit+1, err)
 	}
 	if want := firstAt.Add(time.Minute).Sub(now); limited.RetryAfter != want {
@@ -75,10 +77,10 @@ func TestRotateRefreshTokenRateLimitDoesNotHideReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(grace)
-	if _, err := rotateLimited(s, "h1", "x", 1, thief); !errors.Is(err, ErrRefreshReused) {
+	if _, err := rotateLimited(s, "h1", "x", 1, thief); !errors.Is(err, store.ErrRefreshReused) {
 		t.Fatalf("replay after the window, over the limit: %v, want ErrRefreshReused", err)
 	}
-	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != EventReuseDetected {
+	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != store.EventReuseDetected {
 		t.Fatalf("session = %+v, want revoked for reuse", got)
 	}
 }

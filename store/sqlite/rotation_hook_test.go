@@ -1,10 +1,12 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
 // BeforeCommit sees the rotated session and its user inside the
@@ -17,11 +19,11 @@ func TestRotateRefreshTokenBeforeCommit(t *testing.T) {
 	now = now.Add(time.Minute)
 
 	signing := errors.New("signing failed")
-	var seenSession Session
-	var seenUser User
-	_, err := s.RotateRefreshToken(context.Background(), Rotation{
+	var seenSession store.Session
+	var seenUser store.User
+	_, err := s.RotateRefreshToken(context.Background(), store.Rotation{
 		PresentedHash: "h1", NewHash: "h2", IdleTTL: idleTTL, Grace: grace, Client: owner,
-		BeforeCommit: func(rs Session, u User) error {
+		BeforeCommit: func(rs store.Session, u store.User) error {
 			seenSession, seenUser = rs, u
 			return signing
 		},

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
 // t0 is when every test starts; tests move their clock forward from it.
@@ -22,17 +24,17 @@ const (
 )
 
 var (
-	owner = Client{IP: "192.0.2.1", UserAgent: "owner-browser"}
-	thief = Client{IP: "203.0.113.9", UserAgent: "thief-script"}
+	owner = store.Client{IP: "192.0.2.1", UserAgent: "owner-browser"}
+	thief = store.Client{IP: "203.0.113.9", UserAgent: "thief-script"}
 )
 
 // openStore opens the database at path with its clock reading *now, and
 // closes it when the test ends.
-func openStore(t *testing.T, path string, now *time.Time) *SQLite {
+func openStore(t *testing.T, path string, now *time.Time) *Store {
 	t.Helper()
-	s, err := OpenSQLite(path)
+	s, err := Open(path)
 	if err != nil {
-		t.Fatalf("OpenSQLite: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	s.Now = func() time.Time { return *now }
 	t.Cleanup(func() { s.Close() })
@@ -40,12 +42,12 @@ func openStore(t *testing.T, path string, now *time.Time) *SQLite {
 }
 
 // newStore opens a fresh database in a directory that does not exist yet.
-func newStore(t *testing.T, now *time.Time) *SQLite {
+func newStore(t *testing.T, now *time.Time) *Store {
 	t.Helper()
 	return openStore(t, filepath.Join(t.TempDir(), "data", "tokenflow.db"), now)
 }
 
-func mustUser(t *testing.T, s *SQLite, username string) User {
+func mustUser(t *testing.T, s *Store, username string) store.User {
 	t.Helper()
 	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
 	if err != nil {
@@ -54,9 +56,9 @@ func mustUser(t *testing.T, s *SQLite, username string) User {
 	return u
 }
 
-func mustSession(t *testing.T, s *SQLite, userID, refreshHash string) Session {
+func mustSession(t *testing.T, s *Store, userID, refreshHash string) store.Session {
 	t.Helper()
-	sess, err := s.CreateSession(context.Background(), NewSession{
+	sess, err := s.CreateSession(context.Background(), store.NewSession{
 		UserID:      userID,
 		RefreshHash: refreshHash,
 		IdleTTL:     idleTTL,
@@ -69,8 +71,8 @@ func mustSession(t *testing.T, s *SQLite, userID, refreshHash string) Session {
 	return sess
 }
 
-func rotate(s *SQLite, presented, next string, c Client) (Session, error) {
-	return s.RotateRefreshToken(context.Background(), Rotation{
+func rotate(s *Store, presented, next string, c store.Client) (store.Session, error) {
+	return s.RotateRefreshToken(context.Background(), store.Rotation{
 		PresentedHash: presented,
 		NewHash:       next,
 		IdleTTL:       idleTTL,
@@ -79,7 +81,7 @@ func rotate(s *SQLite, presented, next string, c Client) (Session, error) {
 	})
 }
 
-func mustRotate(t *testing.T, s *SQLite, presented, next string) Session {
+func mustRotate(t *testing.T, s *Store, presented, next string) store.Session {
 	t.Helper()
 	sess, err := rotate(s, presented, next, owner)
 	if err != nil {
@@ -88,7 +90,7 @@ func mustRotate(t *testing.T, s *SQLite, presented, next string) Session {
 	return sess
 }
 
-func mustSessionByID(t *testing.T, s *SQLite, id string) Session {
+func mustSessionByID(t *testing.T, s *Store, id string) store.Session {
 	t.Helper()
 	sess, err := s.Session(context.Background(), id)
 	if err != nil {
@@ -98,7 +100,7 @@ func mustSessionByID(t *testing.T, s *SQLite, id string) Session {
 }
 
 // eventKinds lists a session's event kinds, newest first.
-func eventKinds(t *testing.T, s *SQLite, sessionID string) []string {
+func eventKinds(t *testing.T, s *Store, sessionID string) []string {
 	t.Helper()
 	events, err := s.SessionEvents(context.Background(), sessionID, 0)
 	if err != nil {
@@ -112,7 +114,7 @@ func eventKinds(t *testing.T, s *SQLite, sessionID string) []string {
 }
 
 // count runs a SELECT count(*) query.
-func count(t *testing.T, s *SQLite, query string, args ...any) int {
+func count(t *testing.T, s *Store, query string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := s.db.QueryRow(query, args...).Scan(&n); err != nil {
@@ -194,9 +196,9 @@ func TestCreateUser(t *testing.T) {
 		username string
 		wantErr  error
 	}{
-		{"nok, same name", "Alice", ErrUsernameTaken},
-		{"nok, same name lower case", "alice", ErrUsernameTaken},
-		{"nok, same name upper case", "ALICE", ErrUsernameTaken},
+		{"nok, same name", "Alice", store.ErrUsernameTaken},
+		{"nok, same name lower case", "alice", store.ErrUsernameTaken},
+		{"nok, same name upper case", "ALICE", store.ErrUsernameTaken},
 		{"ok, another name", "bob", nil},
 	}
 	for _, tt := range tests {
@@ -220,15 +222,15 @@ func TestUserLookups(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		lookup  func() (User, error)
+		lookup  func() (store.User, error)
 		wantErr error
 	}{
-		{"ok, username as created", func() (User, error) { return s.UserByUsername(ctx, "Alice") }, nil},
-		{"ok, username lower case", func() (User, error) { return s.UserByUsername(ctx, "alice") }, nil},
-		{"ok, username upper case", func() (User, error) { return s.UserByUsername(ctx, "ALICE") }, nil},
-		{"nok, unknown username", func() (User, error) { return s.UserByUsername(ctx, "bob") }, ErrNotFound},
-		{"ok, by id", func() (User, error) { return s.UserByID(ctx, alice.ID) }, nil},
-		{"nok, unknown id", func() (User, error) { return s.UserByID(ctx, "nope") }, ErrNotFound},
+		{"ok, username as created", func() (store.User, error) { return s.UserByUsername(ctx, "Alice") }, nil},
+		{"ok, username lower case", func() (store.User, error) { return s.UserByUsername(ctx, "alice") }, nil},
+		{"ok, username upper case", func() (store.User, error) { return s.UserByUsername(ctx, "ALICE") }, nil},
+		{"nok, unknown username", func() (store.User, error) { return s.UserByUsername(ctx, "bob") }, store.ErrNotFound},
+		{"ok, by id", func() (store.User, error) { return s.UserByID(ctx, alice.ID) }, nil},
+		{"nok, unknown id", func() (store.User, error) { return s.UserByID(ctx, "nope") }, store.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,7 +252,7 @@ func TestCreateSession(t *testing.T) {
 	alice := mustUser(t, s, "alice")
 
 	sess := mustSession(t, s, alice.ID, "h1")
-	want := Session{
+	want := store.Session{
 		ID:                sess.ID,
 		UserID:            alice.ID,
 		CreatedAt:         t0,
@@ -275,13 +277,13 @@ func TestCreateSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantEvent := Event{ID: events[0].ID, SessionID: sess.ID, UserID: alice.ID, Kind: EventLogin, At: t0, IP: owner.IP, UserAgent: owner.UserAgent}
+	wantEvent := store.Event{ID: events[0].ID, SessionID: sess.ID, UserID: alice.ID, Kind: store.EventLogin, At: t0, IP: owner.IP, UserAgent: owner.UserAgent}
 	if len(events) != 1 || events[0] != wantEvent {
 		t.Errorf("events = %+v, want [%+v]", events, wantEvent)
 	}
 
 	t.Run("idle expiry capped by max age", func(t *testing.T) {
-		sess, err := s.CreateSession(ctx, NewSession{UserID: alice.ID, RefreshHash: "h-cap", IdleTTL: 48 * time.Hour, MaxAge: maxAge})
+		sess, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h-cap", IdleTTL: 48 * time.Hour, MaxAge: maxAge})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,14 +292,14 @@ func TestCreateSession(t *testing.T) {
 		}
 	})
 	t.Run("nok, unknown user", func(t *testing.T) {
-		_, err := s.CreateSession(ctx, NewSession{UserID: "nope", RefreshHash: "h-x", IdleTTL: idleTTL, MaxAge: maxAge})
-		if !errors.Is(err, ErrNotFound) {
+		_, err := s.CreateSession(ctx, store.NewSession{UserID: "nope", RefreshHash: "h-x", IdleTTL: idleTTL, MaxAge: maxAge})
+		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("error = %v, want ErrNotFound", err)
 		}
 	})
 	t.Run("nok, duplicate refresh hash rolls back", func(t *testing.T) {
 		before := count(t, s, `SELECT count(*) FROM sessions`)
-		_, err := s.CreateSession(ctx, NewSession{UserID: alice.ID, RefreshHash: "h1", IdleTTL: idleTTL, MaxAge: maxAge})
+		_, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h1", IdleTTL: idleTTL, MaxAge: maxAge})
 		if err == nil {
 			t.Fatal("CreateSession with a hash already in use succeeded")
 		}
@@ -306,7 +308,7 @@ func TestCreateSession(t *testing.T) {
 		}
 	})
 	t.Run("nok, missing settings", func(t *testing.T) {
-		if _, err := s.CreateSession(ctx, NewSession{UserID: alice.ID, RefreshHash: "h-y"}); err == nil {
+		if _, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h-y"}); err == nil {
 			t.Error("CreateSession without TTLs succeeded")
 		}
 	})
@@ -319,7 +321,7 @@ func TestRotateRefreshTokenScenarios(t *testing.T) {
 		advance   time.Duration // clock moves this much before the step
 		presented string
 		next      string
-		client    Client
+		client    store.Client
 		wantErr   error
 	}
 	tests := []struct {
@@ -335,7 +337,7 @@ func TestRotateRefreshTokenScenarios(t *testing.T) {
 				{advance: 10 * time.Minute, presented: "h2", next: "h3"},
 				{advance: 50 * time.Minute, presented: "h3", next: "h4"},
 			},
-			wantKinds: []string{EventRefresh, EventRefresh, EventRefresh, EventLogin},
+			wantKinds: []string{store.EventRefresh, store.EventRefresh, store.EventRefresh, store.EventLogin},
 		},
 		{
 			name: "ok, old token again within grace",
@@ -345,7 +347,7 @@ func TestRotateRefreshTokenScenarios(t *testing.T) {
 				{advance: 5*time.Second - time.Millisecond, presented: "h1", next: "h2c"}, // the window's last millisecond
 				{advance: time.Millisecond, presented: "h2", next: "h3"},
 			},
-			wantKinds: []string{EventRefresh, EventRefreshGrace, EventRefreshGrace, EventRefresh, EventLogin},
+			wantKinds: []string{store.EventRefresh, store.EventRefreshGrace, store.EventRefreshGrace, store.EventRefresh, store.EventLogin},
 		},
 		{
 			name: "ok, retired sibling inside the window of the fork",
@@ -355,16 +357,16 @@ func TestRotateRefreshTokenScenarios(t *testing.T) {
 				{advance: 2 * time.Second, presented: "h2", next: "h3"}, // retires h2b, which keeps the fork's deadline
 				{advance: 2 * time.Second, presented: "h2b", next: "h3b"},
 			},
-			wantKinds: []string{EventRefreshGrace, EventRefresh, EventRefreshGrace, EventRefresh, EventLogin},
+			wantKinds: []string{store.EventRefreshGrace, store.EventRefresh, store.EventRefreshGrace, store.EventRefresh, store.EventLogin},
 		},
 		{
 			name: "nok, old token at the end of the window",
 			steps: []step{
 				{advance: time.Minute, presented: "h1", next: "h2"},
-				{advance: grace, presented: "h1", next: "hx", client: thief, wantErr: ErrRefreshReused},
+				{advance: grace, presented: "h1", next: "hx", client: thief, wantErr: store.ErrRefreshReused},
 			},
-			wantKinds:   []string{EventReuseDetected, EventRefresh, EventLogin},
-			wantRevoked: EventReuseDetected,
+			wantKinds:   []string{store.EventReuseDetected, store.EventRefresh, store.EventLogin},
+			wantRevoked: store.EventReuseDetected,
 		},
 		{
 			name: "nok, retired sibling after the window of the fork",
@@ -372,30 +374,30 @@ func TestRotateRefreshTokenScenarios(t *testing.T) {
 				{advance: time.Minute, presented: "h1", next: "h2"},
 				{advance: 5 * time.Second, presented: "h1", next: "h2b"},
 				{advance: 6 * time.Second, presented: "h2", next: "h3"}, // a new window for h2, not for h2b
-				{presented: "h2b", next: "h3b", client: thief, wantErr: ErrRefreshReused},
+				{presented: "h2b", next: "h3b", client: thief, wantErr: store.ErrRefreshReused},
 			},
-			wantKinds:   []string{EventReuseDetected, EventRefresh, EventRefreshGrace, EventRefresh, EventLogin},
-			wantRevoked: EventReuseDetected,
+			wantKinds:   []string{store.EventReuseDetected, store.EventRefresh, store.EventRefreshGrace, store.EventRefresh, store.EventLogin},
+			wantRevoked: store.EventReuseDetected,
 		},
 		{
 			name: "nok, old token after grace revokes the session",
 			steps: []step{
 				{advance: time.Minute, presented: "h1", next: "h2"},
-				{advance: grace + time.Millisecond, presented: "h1", next: "hx", client: thief, wantErr: ErrRefreshReused},
-				{presented: "h2", next: "h3", wantErr: ErrSessionRevoked},
-				{presented: "h1", next: "h3", wantErr: ErrSessionRevoked},
-				{presented: "hx", next: "h3", wantErr: ErrRefreshUnknown},
+				{advance: grace + time.Millisecond, presented: "h1", next: "hx", client: thief, wantErr: store.ErrRefreshReused},
+				{presented: "h2", next: "h3", wantErr: store.ErrSessionRevoked},
+				{presented: "h1", next: "h3", wantErr: store.ErrSessionRevoked},
+				{presented: "hx", next: "h3", wantErr: store.ErrRefreshUnknown},
 			},
-			wantKinds:   []string{EventReuseDetected, EventRefresh, EventLogin},
-			wantRevoked: EventReuseDetected,
+			wantKinds:   []string{store.EventReuseDetected, store.EventRefresh, store.EventLogin},
+			wantRevoked: store.EventReuseDetected,
 		},
 		{
 			name: "nok, idle expiry",
 			steps: []step{
 				{advance: idleTTL - time.Millisecond, presented: "h1", next: "h2"},
-				{advance: idleTTL, presented: "h2", next: "h3", wantErr: ErrSessionExpired},
+				{advance: idleTTL, presented: "h2", next: "h3", wantErr: store.ErrSessionExpired},
 			},
-			wantKinds: []string{EventRefresh, EventLogin},
+			wantKinds: []string{store.EventRefresh, store.EventLogin},
 		},
 		{
 			name: "nok, max age however often refreshed",
@@ -409,14 +411,14 @@ func TestRotateRefreshTokenScenarios(t *testing.T) {
 					prev = next
 				}
 				// ... and then the 24 hours are up.
-				return append(steps, step{advance: maxAge - 28*50*time.Minute, presented: prev, next: "late", wantErr: ErrSessionExpired})
+				return append(steps, step{advance: maxAge - 28*50*time.Minute, presented: prev, next: "late", wantErr: store.ErrSessionExpired})
 			}(),
-			wantKinds: append(slices.Repeat([]string{EventRefresh}, 28), EventLogin),
+			wantKinds: append(slices.Repeat([]string{store.EventRefresh}, 28), store.EventLogin),
 		},
 		{
 			name:      "nok, unknown token",
-			steps:     []step{{presented: "nope", next: "h2", wantErr: ErrRefreshUnknown}},
-			wantKinds: []string{EventLogin},
+			steps:     []step{{presented: "nope", next: "h2", wantErr: store.ErrRefreshUnknown}},
+			wantKinds: []string{store.EventLogin},
 		},
 	}
 	for _, tt := range tests {
@@ -427,7 +429,7 @@ func TestRotateRefreshTokenScenarios(t *testing.T) {
 			for i, st := range tt.steps {
 				now = now.Add(st.advance)
 				c := st.client
-				if c == (Client{}) {
+				if c == (store.Client{}) {
 					c = owner
 				}
 				if _, err := rotate(s, st.presented, st.next, c); !errors.Is(err, st.wantErr) {
@@ -452,7 +454,7 @@ func TestRotateRefreshTokenSlidesExpiry(t *testing.T) {
 	created := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
 
 	now = t0.Add(10 * time.Minute)
-	laptop := Client{IP: "198.51.100.7", UserAgent: "laptop"}
+	laptop := store.Client{IP: "198.51.100.7", UserAgent: "laptop"}
 	got, err := rotate(s, "h1", "h2", laptop)
 	if err != nil {
 		t.Fatal(err)
@@ -513,7 +515,7 @@ func TestRotateRefreshTokenSlidesExpiry(t *testing.T) {
 				now.Sub(t0), got.IdleExpiresAt, got.AbsoluteExpiresAt, wantIdle, t0.Add(maxAge))
 		}
 	}
-	if _, err := rotate(s, prev, "too-late", owner); !errors.Is(err, ErrSessionExpired) {
+	if _, err := rotate(s, prev, "too-late", owner); !errors.Is(err, store.ErrSessionExpired) {
 		t.Errorf("after max age: error = %v, want ErrSessionExpired", err)
 	}
 }
@@ -528,16 +530,16 @@ func TestRotateRefreshTokenReuse(t *testing.T) {
 
 	now = now.Add(time.Minute)
 	got, err := rotate(s, "h1", "stolen-next", thief)
-	if !errors.Is(err, ErrRefreshReused) {
+	if !errors.Is(err, store.ErrRefreshReused) {
 		t.Fatalf("reuse error = %v, want ErrRefreshReused", err)
 	}
-	if got.ID != sess.ID || !got.RevokedAt.Equal(now) || got.RevokeReason != EventReuseDetected {
+	if got.ID != sess.ID || !got.RevokedAt.Equal(now) || got.RevokeReason != store.EventReuseDetected {
 		t.Errorf("returned session = %+v, want it revoked at %v for reuse", got, now)
 	}
 
 	// Committed despite the error.
 	stored := mustSessionByID(t, s, sess.ID)
-	if !stored.Revoked() || stored.RevokeReason != EventReuseDetected {
+	if !stored.Revoked() || stored.RevokeReason != store.EventReuseDetected {
 		t.Errorf("stored session = %+v, want revoked for reuse", stored)
 	}
 	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE session_id = ? AND used_at IS NULL`, sess.ID); n != 0 {
@@ -546,11 +548,11 @@ func TestRotateRefreshTokenReuse(t *testing.T) {
 
 	// The owner's newest token is dead too, and says why.
 	got, err = rotate(s, "h3", "h4", owner)
-	if !errors.Is(err, ErrSessionRevoked) {
+	if !errors.Is(err, store.ErrSessionRevoked) {
 		t.Fatalf("newest token error = %v, want ErrSessionRevoked", err)
 	}
-	if got.RevokeReason != EventReuseDetected {
-		t.Errorf("RevokeReason = %q, want %q", got.RevokeReason, EventReuseDetected)
+	if got.RevokeReason != store.EventReuseDetected {
+		t.Errorf("RevokeReason = %q, want %q", got.RevokeReason, store.EventReuseDetected)
 	}
 
 	events, err := s.SessionEvents(ctx, sess.ID, 1)
@@ -561,7 +563,7 @@ func TestRotateRefreshTokenReuse(t *testing.T) {
 		t.Fatalf("SessionEvents(limit 1) returned %d events", len(events))
 	}
 	e := events[0]
-	if e.Kind != EventReuseDetected || e.IP != thief.IP || e.UserAgent != thief.UserAgent || !e.At.Equal(now) || e.Detail == "" {
+	if e.Kind != store.EventReuseDetected || e.IP != thief.IP || e.UserAgent != thief.UserAgent || !e.At.Equal(now) || e.Detail == "" {
 		t.Errorf("newest event = %+v, want reuse_detected from %+v at %v with a detail", e, thief, now)
 	}
 
@@ -574,10 +576,10 @@ func TestSessionLookupsNotFound(t *testing.T) {
 	now := t0
 	s := newStore(t, &now)
 	ctx := context.Background()
-	if _, err := s.Session(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Session(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Session error = %v, want ErrNotFound", err)
 	}
-	if _, err := s.SessionByRefreshHash(ctx, "nope"); !errors.Is(err, ErrRefreshUnknown) {
+	if _, err := s.SessionByRefreshHash(ctx, "nope"); !errors.Is(err, store.ErrRefreshUnknown) {
 		t.Errorf("SessionByRefreshHash error = %v, want ErrRefreshUnknown", err)
 	}
 	if events, err := s.SessionEvents(ctx, "nope", 10); err != nil || len(events) != 0 {
@@ -601,10 +603,10 @@ func TestRevokeSession(t *testing.T) {
 		wantErr   error
 		wantKinds []string
 	}{
-		{"nok, another user's session", bob.ID, sess.ID, EventRevoked, ErrNotFound, []string{EventLogin}},
-		{"nok, unknown session", alice.ID, "nope", EventRevoked, ErrNotFound, []string{EventLogin}},
-		{"ok, logout", alice.ID, sess.ID, EventLogout, nil, []string{EventLogout, EventLogin}},
-		{"ok, already revoked: no second event", alice.ID, sess.ID, EventRevoked, nil, []string{EventLogout, EventLogin}},
+		{"nok, another user's session", bob.ID, sess.ID, store.EventRevoked, store.ErrNotFound, []string{store.EventLogin}},
+		{"nok, unknown session", alice.ID, "nope", store.EventRevoked, store.ErrNotFound, []string{store.EventLogin}},
+		{"ok, logout", alice.ID, sess.ID, store.EventLogout, nil, []string{store.EventLogout, store.EventLogin}},
+		{"ok, already revoked: no second event", alice.ID, sess.ID, store.EventRevoked, nil, []string{store.EventLogout, store.EventLogin}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -620,13 +622,13 @@ func TestRevokeSession(t *testing.T) {
 	}
 
 	got := mustSessionByID(t, s, sess.ID)
-	if got.RevokeReason != EventLogout || !got.RevokedAt.Equal(t0.Add(3*time.Minute)) {
+	if got.RevokeReason != store.EventLogout || !got.RevokedAt.Equal(t0.Add(3*time.Minute)) {
 		t.Errorf("session = %+v, want revoked by logout at +3m", got)
 	}
-	if _, err := rotate(s, "h1", "h2", owner); !errors.Is(err, ErrSessionRevoked) {
+	if _, err := rotate(s, "h1", "h2", owner); !errors.Is(err, store.ErrSessionRevoked) {
 		t.Errorf("rotate after logout: error = %v, want ErrSessionRevoked", err)
 	}
-	if err := s.RevokeSession(ctx, alice.ID, sess.ID, EventRefresh, owner); err == nil {
+	if err := s.RevokeSession(ctx, alice.ID, sess.ID, store.EventRefresh, owner); err == nil {
 		t.Error("RevokeSession accepted kind refresh")
 	}
 }
@@ -650,7 +652,7 @@ func TestRevokeUserSessions(t *testing.T) {
 		t.Fatalf("RevokeUserSessions(except current) = %d, %v; want 2", n, err)
 	}
 	for _, tc := range []struct {
-		sess        Session
+		sess        store.Session
 		wantRevoked bool
 	}{
 		{expired, false}, // expired is not live: nothing to revoke
@@ -664,10 +666,10 @@ func TestRevokeUserSessions(t *testing.T) {
 			t.Errorf("session %s revoked = %v, want %v", tc.sess.ID, got.Revoked(), tc.wantRevoked)
 		}
 		if tc.wantRevoked {
-			if got.RevokeReason != EventRevoked {
-				t.Errorf("RevokeReason = %q, want %q", got.RevokeReason, EventRevoked)
+			if got.RevokeReason != store.EventRevoked {
+				t.Errorf("RevokeReason = %q, want %q", got.RevokeReason, store.EventRevoked)
 			}
-			if kinds := eventKinds(t, s, tc.sess.ID); !slices.Equal(kinds, []string{EventRevoked, EventLogin}) {
+			if kinds := eventKinds(t, s, tc.sess.ID); !slices.Equal(kinds, []string{store.EventRevoked, store.EventLogin}) {
 				t.Errorf("events = %v", kinds)
 			}
 		}
@@ -698,7 +700,7 @@ func TestActiveSessions(t *testing.T) {
 	newer := mustSession(t, s, alice.ID, "newer")
 	revoked := mustSession(t, s, alice.ID, "revoked")
 	mustSession(t, s, bob.ID, "bobs")
-	if err := s.RevokeSession(ctx, alice.ID, revoked.ID, EventLogout, owner); err != nil {
+	if err := s.RevokeSession(ctx, alice.ID, revoked.ID, store.EventLogout, owner); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(time.Minute)
@@ -733,16 +735,16 @@ func TestDeleteExpired(t *testing.T) {
 	ctx := context.Background()
 	alice := mustUser(t, s, "alice")
 
-	var doomed []Session
+	var doomed []store.Session
 	for i := range 5 {
 		doomed = append(doomed, mustSession(t, s, alice.ID, fmt.Sprintf("expired-%d", i)))
 	}
 	// Revoked at t0 but, with long TTLs, not expired at the end.
-	oldRevoked, err := s.CreateSession(ctx, NewSession{UserID: alice.ID, RefreshHash: "old-revoked", IdleTTL: 48 * time.Hour, MaxAge: 72 * time.Hour})
+	oldRevoked, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "old-revoked", IdleTTL: 48 * time.Hour, MaxAge: 72 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeSession(ctx, alice.ID, oldRevoked.ID, EventLogout, owner); err != nil {
+	if err := s.RevokeSession(ctx, alice.ID, oldRevoked.ID, store.EventLogout, owner); err != nil {
 		t.Fatal(err)
 	}
 	doomed = append(doomed, oldRevoked)
@@ -750,7 +752,7 @@ func TestDeleteExpired(t *testing.T) {
 	now = t0.Add(25*time.Hour - time.Minute)
 	live := mustSession(t, s, alice.ID, "live-1")
 	recentRevoked := mustSession(t, s, alice.ID, "recent-revoked")
-	if err := s.RevokeSession(ctx, alice.ID, recentRevoked.ID, EventLogout, owner); err != nil {
+	if err := s.RevokeSession(ctx, alice.ID, recentRevoked.ID, store.EventLogout, owner); err != nil {
 		t.Fatal(err)
 	}
 	// Now the first five have long expired and oldRevoked was revoked 25h ago.
@@ -773,7 +775,7 @@ func TestDeleteExpired(t *testing.T) {
 	}
 
 	for _, sess := range doomed {
-		if _, err := s.Session(ctx, sess.ID); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Session(ctx, sess.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("session %s: error = %v, want ErrNotFound", sess.ID, err)
 		}
 		if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE session_id = ?`, sess.ID); n != 0 {
@@ -783,14 +785,14 @@ func TestDeleteExpired(t *testing.T) {
 			t.Errorf("session %s left %d events", sess.ID, n)
 		}
 	}
-	for _, sess := range []Session{live, recentRevoked} {
+	for _, sess := range []store.Session{live, recentRevoked} {
 		if _, err := s.Session(ctx, sess.ID); err != nil {
 			t.Errorf("session %s: %v, want it kept", sess.ID, err)
 		}
 	}
 	// Reuse detection still sees the old token of the live session.
 	now = now.Add(time.Minute)
-	if _, err := rotate(s, "live-1", "x", thief); !errors.Is(err, ErrRefreshReused) {
+	if _, err := rotate(s, "live-1", "x", thief); !errors.Is(err, store.ErrRefreshReused) {
 		t.Errorf("old token of a live session: error = %v, want ErrRefreshReused", err)
 	}
 }
@@ -832,9 +834,9 @@ func TestRotateRefreshTokenConcurrent(t *testing.T) {
 			var refreshes, graces int
 			for _, k := range kinds {
 				switch k {
-				case EventRefresh:
+				case store.EventRefresh:
 					refreshes++
-				case EventRefreshGrace:
+				case store.EventRefreshGrace:
 					graces++
 				}
 			}
@@ -854,7 +856,7 @@ func TestRotateRefreshTokenConcurrent(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	now := t0
 	path := filepath.Join(t.TempDir(), "tokenflow.db")
-	s, err := OpenSQLite(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -875,13 +877,13 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Errorf("SessionByRefreshHash after reopen = %+v, %v", got, err)
 	}
 	now = now.Add(time.Minute)
-	if _, err := rotate(s, "h1", "h3", thief); !errors.Is(err, ErrRefreshReused) {
+	if _, err := rotate(s, "h1", "h3", thief); !errors.Is(err, store.ErrRefreshReused) {
 		t.Errorf("reuse after reopen: error = %v, want ErrRefreshReused", err)
 	}
 }
 
 func TestNowDefaultsToTimeNow(t *testing.T) {
-	s, err := OpenSQLite(filepath.Join(t.TempDir(), "tokenflow.db"))
+	s, err := Open(filepath.Join(t.TempDir(), "tokenflow.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -913,10 +915,10 @@ func TestRotateRefreshTokenGraceSiblingCannotForkTheSession(t *testing.T) {
 	mustRotate(t, s, "owner-2", "owner-3") // the owner's branch goes on and retires the sibling
 
 	now = now.Add(time.Minute)
-	if _, err := rotate(s, "thief-2", "thief-3", thief); !errors.Is(err, ErrRefreshReused) {
+	if _, err := rotate(s, "thief-2", "thief-3", thief); !errors.Is(err, store.ErrRefreshReused) {
 		t.Fatalf("sibling after the owner rotated: %v, want ErrRefreshReused", err)
 	}
-	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != EventReuseDetected {
+	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != store.EventReuseDetected {
 		t.Fatalf("session = %+v, want revoked for reuse", got)
 	}
 }
@@ -926,7 +928,7 @@ func TestSessionByRefreshHashIgnoresRotatedTokens(t *testing.T) {
 	s := newStore(t, &now)
 	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
 	mustRotate(t, s, "h1", "h2")
-	if _, err := s.SessionByRefreshHash(context.Background(), "h1"); !errors.Is(err, ErrRefreshUnknown) {
+	if _, err := s.SessionByRefreshHash(context.Background(), "h1"); !errors.Is(err, store.ErrRefreshUnknown) {
 		t.Errorf("rotated token: %v, want ErrRefreshUnknown", err)
 	}
 	if got, err := s.SessionByRefreshHash(context.Background(), "h2"); err != nil || got.ID != sess.ID {
