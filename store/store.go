@@ -32,6 +32,17 @@ var (
 // RefreshRateLimitWindow is the window of Rotation.RateLimit.
 const RefreshRateLimitWindow = time.Minute
 
+// RevokedRetention is how long a revoked session is kept before
+// DeleteExpired removes it, so "you were logged out because your refresh
+// token was reused" can still be explained for a while.
+const RevokedRetention = 24 * time.Hour
+
+// MaxEventsPerSession bounds a session's timeline: a session refreshed
+// every few minutes for a month would otherwise keep thousands of rows. 100
+// is twice what the dashboard shows. Past it, the oldest events go, except
+// the login event: the only record of where and how the session began.
+const MaxEventsPerSession = 100
+
 // RefreshRateLimitedError is what RotateRefreshToken returns when the
 // session has refreshed Rotation.RateLimit times in the last
 // RefreshRateLimitWindow. errors.Is(err, ErrRefreshRateLimited) holds.

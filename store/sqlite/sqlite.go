@@ -24,11 +24,6 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// revokedRetention is how long a revoked session is kept before
-// DeleteExpired removes it, so "you were logged out because your refresh
-// token was reused" can still be explained for a while.
-const revokedRetention = 24 * time.Hour
-
 // defaultDeleteBatch is used by DeleteExpired when it is given no batch size.
 const defaultDeleteBatch = 500
 
@@ -746,7 +741,7 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
 		SELECT id FROM sessions
 		WHERE idle_expires_at < ? OR absolute_expires_at < ? OR revoked_at < ?
 		LIMIT ?)`,
-		toMillis(now), toMillis(now), toMillis(now.Add(-revokedRetention)), batch)
+		toMillis(now), toMillis(now), toMillis(now.Add(-store.RevokedRetention)), batch)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
@@ -802,16 +797,11 @@ func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now ti
 	return res.LastInsertId()
 }
 
-// maxEventsPerSession bounds a session's timeline: a session refreshed
-// every few minutes for a month would otherwise keep thousands of rows. 100
-// is twice what the dashboard shows.
-const maxEventsPerSession = 100
-
 // trimEventsSQL deletes a session's events beyond the newest ones, sparing
 // its login event: the only record of where and how the session began (the
 // session row keeps only the latest address and browser). The subquery walks
 // session_events_session_at newest first, so a trim reads about
-// maxEventsPerSession entries of one session, whatever the table's size.
+// store.MaxEventsPerSession entries of one session, whatever the table's size.
 // Arguments: session id, EventLogin, how many non-login events to keep.
 const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 	SELECT id FROM session_events
@@ -820,14 +810,14 @@ const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 	LIMIT -1 OFFSET ?)`
 
 // insertEvent records an event, and drops the session's oldest ones beyond
-// maxEventsPerSession in the same transaction.
+// store.MaxEventsPerSession in the same transaction.
 func insertEvent(ctx context.Context, tx *sql.Tx, sess store.Session, kind string, at time.Time, c store.Client, detail string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO session_events
 		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, trimEventsSQL, sess.ID, store.EventLogin, maxEventsPerSession-1)
+	_, err := tx.ExecContext(ctx, trimEventsSQL, sess.ID, store.EventLogin, store.MaxEventsPerSession-1)
 	return err
 }
 

@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"tokenflow/store"
 )
 
-func rotateLimited(s *Store, presented, next string, limit int, c store.Client) (store.Session, error) {
+func rotateLimited(s store.Store, presented, next string, limit int, c store.Client) (store.Session, error) {
 	return s.RotateRefreshToken(context.Background(), store.Rotation{
 		PresentedHash: presented, NewHash: next, IdleTTL: idleTTL, Grace: grace, RateLimit: limit, Client: c,
 	})
@@ -18,10 +18,10 @@ func rotateLimited(s *Store, presented, next string, limit int, c store.Client) 
 
 // Past RateLimit refreshes of one session in a minute, a refresh writes
 // nothing and says when to come back; the session is unharmed.
-func TestRotateRefreshTokenRateLimit(t *testing.T) {
+func (c contract) rotateRefreshTokenRateLimit(t *testing.T) {
 	const limit = 3
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h0")
 
 	// limit refreshes, 100 ms apart, one of them a grace replay: all count.
@@ -37,7 +37,6 @@ func TestRotateRefreshTokenRateLimit(t *testing.T) {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 	}
-	tokensBefore := count(t, s, `SELECT count(*) FROM refresh_tokens`)
 	eventsBefore := len(eventKinds(t, s, sess.ID))
 
 	now = now.Add(100 * time.Millisecond)
@@ -50,8 +49,11 @@ func TestRotateRefreshTokenRateLimit(t *testing.T) {
 	if want := firstAt.Add(time.Minute).Sub(now); limited.RetryAfter != want {
 		t.Errorf("RetryAfter = %v, want %v (when the oldest counted refresh leaves the minute)", limited.RetryAfter, want)
 	}
-	if n := count(t, s, `SELECT count(*) FROM refresh_tokens`); n != tokensBefore {
-		t.Errorf("tokens went from %d to %d: a limited refresh wrote one", tokensBefore, n)
+	if !refreshUnknown(t, s, "over") {
+		t.Error("a limited refresh stored its new token")
+	}
+	if refreshUnknown(t, s, token) {
+		t.Error("a limited refresh used up the presented token")
 	}
 	if n := len(eventKinds(t, s, sess.ID)); n != eventsBefore {
 		t.Errorf("events went from %d to %d: a limited refresh recorded one", eventsBefore, n)
@@ -69,9 +71,9 @@ func TestRotateRefreshTokenRateLimit(t *testing.T) {
 
 // Reuse is detected even past the limit: a token presented after its
 // window is theft whatever the rate.
-func TestRotateRefreshTokenRateLimitDoesNotHideReuse(t *testing.T) {
+func (c contract) rotateRefreshTokenRateLimitDoesNotHideReuse(t *testing.T) {
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
 	if _, err := rotateLimited(s, "h1", "h2", 1, owner); err != nil {
 		t.Fatal(err)
