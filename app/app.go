@@ -20,7 +20,7 @@ import (
 	"tokenflow/config"
 	"tokenflow/handlers"
 	"tokenflow/password"
-	"tokenflow/store"
+	"tokenflow/store/sqlite"
 	"tokenflow/tokens"
 )
 
@@ -48,7 +48,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 
 	_, statErr := os.Stat(cfg.SQLitePath())
 	newDatabase := errors.Is(statErr, fs.ErrNotExist)
-	st, err := store.OpenSQLite(cfg.SQLitePath())
+	st, err := sqlite.Open(cfg.SQLitePath())
 	if err != nil {
 		return fmt.Errorf("opening the database %s: %w", cfg.SQLitePath(), err)
 	}

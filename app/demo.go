@@ -21,7 +21,7 @@ const DemoUsername = "demo"
 // ensureDemoUser creates the demo account once, with a random password kept
 // in DATA_DIR/demo-password (0600) so each start can print it again.
 // Production never calls this.
-func ensureDemoUser(ctx context.Context, st *store.SQLite, h *password.Hasher, dataDir string, stdout io.Writer) error {
+func ensureDemoUser(ctx context.Context, st store.Store, h *password.Hasher, dataDir string, stdout io.Writer) error {
 	path := filepath.Join(dataDir, "demo-password")
 	_, err := st.UserByUsername(ctx, DemoUsername)
 	switch {

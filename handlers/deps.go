@@ -15,7 +15,7 @@ import (
 	"tokenflow/tokens"
 )
 
-// Store is what the handlers need from persistence. store.SQLite implements
+// Store is what the handlers need from persistence. *sqlite.Store implements
 // it; the error values are the store package's sentinels.
 type Store interface {
 	Ping(ctx context.Context) error

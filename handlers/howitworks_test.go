@@ -27,7 +27,7 @@ var howItWorksFiles = []string{
 	"handlers/dev.go",
 	"tokens/access.go",
 	"tokens/refresh.go",
-	"store/sqlite.go",
+	"store/sqlite/sqlite.go",
 	"password/password.go",
 	"static/app.js",
 	"static/interstitial.js",

@@ -15,6 +15,7 @@ import (
 
 	"tokenflow/password"
 	"tokenflow/store"
+	"tokenflow/store/sqlite"
 	"tokenflow/tokens"
 )
 
@@ -40,7 +41,7 @@ func (c *testClock) Advance(d time.Duration) {
 // argon2 parameters so tests stay fast.
 type testApp struct {
 	e        *echo.Echo
-	store    *store.SQLite
+	store    *sqlite.Store
 	tokens   *tokens.Manager
 	clock    *testClock
 	settings Settings
@@ -52,7 +53,7 @@ const testSecret = "test-secret-test-secret-test-secret!"
 func newTestApp(t testing.TB, edit ...func(*Deps)) *testApp {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	st, err := store.OpenSQLite(filepath.Join(t.TempDir(), "test.db"))
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

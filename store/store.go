@@ -1,9 +1,11 @@
 // Package store keeps users, sessions, refresh tokens and session events.
 //
 // It knows nothing about HTTP or JWTs: callers hand it hashes of refresh
-// tokens (never the tokens themselves) and read back plain structs. The
-// SQLite implementation lives in sqlite.go; a PostgreSQL one will sit beside
-// it with the same method set, which handlers consume through interfaces.
+// tokens (never the tokens themselves) and read back plain structs. This
+// package holds only the domain types, the sentinel errors and the Store
+// interface; each backend is a subpackage (store/sqlite, later
+// store/postgres) held to the same behaviour by the contract suite in
+// store/storetest. Handlers consume it through narrower interfaces.
 package store
 
 import (
@@ -29,6 +31,17 @@ var (
 
 // RefreshRateLimitWindow is the window of Rotation.RateLimit.
 const RefreshRateLimitWindow = time.Minute
+
+// RevokedRetention is how long a revoked session is kept before
+// DeleteExpired removes it, so "you were logged out because your refresh
+// token was reused" can still be explained for a while.
+const RevokedRetention = 24 * time.Hour
+
+// MaxEventsPerSession bounds a session's timeline: a session refreshed
+// every few minutes for a month would otherwise keep thousands of rows. 100
+// is twice what the dashboard shows. Past it, the oldest events go, except
+// the login event: the only record of where and how the session began.
+const MaxEventsPerSession = 100
 
 // RefreshRateLimitedError is what RotateRefreshToken returns when the
 // session has refreshed Rotation.RateLimit times in the last
@@ -151,10 +164,10 @@ type Rotation struct {
 	BeforeCommit func(Session, User) error
 }
 
-// Store is the full method set of a store implementation. SQLite
+// Store is the full method set of a store implementation. sqlite.Store
 // implements it, and so will the PostgreSQL store; handlers depend on
 // narrower interfaces of their own. The comment above each method names the
-// sentinel errors it can return; see *SQLite for the full contract.
+// sentinel errors it can return; see sqlite.Store for the full contract.
 type Store interface {
 	Ping(ctx context.Context) error
 	Close() error

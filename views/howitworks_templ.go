@@ -190,7 +190,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("store/sqlite.go", "UserByUsername", "SQLite.UserByUsername").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("store/sqlite/sqlite.go", "UserByUsername", "sqlite.Store.UserByUsername").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -270,7 +270,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("store/sqlite.go", "CreateSession", "SQLite.CreateSession").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("store/sqlite/sqlite.go", "CreateSession", "sqlite.Store.CreateSession").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -599,7 +599,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("store/sqlite.go", "RotateRefreshToken", "SQLite.RotateRefreshToken").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("store/sqlite/sqlite.go", "RotateRefreshToken", "sqlite.Store.RotateRefreshToken").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -693,7 +693,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("store/sqlite.go", "RevokeSession", "SQLite.RevokeSession").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("store/sqlite/sqlite.go", "RevokeSession", "sqlite.Store.RevokeSession").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

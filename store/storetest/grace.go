@@ -1,13 +1,13 @@
-package store
+package storetest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
 // The grace window forgives a replay only until the deadline of the
@@ -17,7 +17,7 @@ import (
 // of those rotations (its token was retired by them). The replay must be
 // forgiven only before the original fork's deadline, and the first replay
 // at or after it must revoke the session.
-func TestGraceWindowCannotBeChained(t *testing.T) {
+func (c contract) graceWindowCannotBeChained(t *testing.T) {
 	tests := []struct {
 		name string
 		// siblingRotates: the party holding the grace sibling is the one
@@ -34,7 +34,7 @@ func TestGraceWindowCannotBeChained(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := t0
-			s := newStore(t, &now)
+			s := c.open(t, &now)
 			sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
 
 			now = now.Add(time.Minute)
@@ -53,7 +53,7 @@ func TestGraceWindowCannotBeChained(t *testing.T) {
 				now = now.Add(tt.every)
 				next := fmt.Sprintf("rotator-%d", i)
 				if _, err := rotate(s, rotatorToken, next, owner); err != nil {
-					if errors.Is(err, ErrSessionRevoked) && now.After(forkDeadline) {
+					if errors.Is(err, store.ErrSessionRevoked) && now.After(forkDeadline) {
 						break // revoked by the replayer's previous attempt, as it must be
 					}
 					t.Fatalf("rotation %d at +%s: %v", i, now.Sub(t0), err)
@@ -70,17 +70,17 @@ func TestGraceWindowCannotBeChained(t *testing.T) {
 					replayerToken = replayed
 					continue
 				}
-				if !errors.Is(err, ErrRefreshReused) {
+				if !errors.Is(err, store.ErrRefreshReused) {
 					t.Fatalf("replay %d at +%s, after the fork's deadline +%s: error = %v, want ErrRefreshReused",
 						i, now.Sub(t0), forkDeadline.Sub(t0), err)
 				}
 				break
 			}
 			got := mustSessionByID(t, s, sess.ID)
-			if got.RevokeReason != EventReuseDetected {
+			if got.RevokeReason != store.EventReuseDetected {
 				t.Fatalf("session after ten rotations = %+v, want it revoked for reuse", got)
 			}
-			if _, err := rotate(s, rotatorToken, "after", owner); !errors.Is(err, ErrSessionRevoked) {
+			if _, err := rotate(s, rotatorToken, "after", owner); !errors.Is(err, store.ErrSessionRevoked) {
 				t.Errorf("the rotator's newest token after the revocation: %v, want ErrSessionRevoked", err)
 			}
 		})
@@ -89,9 +89,9 @@ func TestGraceWindowCannotBeChained(t *testing.T) {
 
 // A grace sibling issued near the end of the window gets no window of its
 // own once a normal rotation retires it.
-func TestRetiredSiblingKeepsTheForkDeadline(t *testing.T) {
+func (c contract) retiredSiblingKeepsTheForkDeadline(t *testing.T) {
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
 	mustRotate(t, s, "h1", "h2") // fork deadline t0+grace
 	now = now.Add(grace - time.Millisecond)
@@ -100,19 +100,19 @@ func TestRetiredSiblingKeepsTheForkDeadline(t *testing.T) {
 	}
 	mustRotate(t, s, "h2", "h3") // retires h2b
 	now = now.Add(time.Millisecond)
-	if _, err := rotate(s, "h2b", "h3b", thief); !errors.Is(err, ErrRefreshReused) {
+	if _, err := rotate(s, "h2b", "h3b", thief); !errors.Is(err, store.ErrRefreshReused) {
 		t.Fatalf("retired sibling at the fork's deadline: %v, want ErrRefreshReused", err)
 	}
 }
 
 // With REFRESH_REUSE_GRACE=0 nothing is forgiven, not even a replay in the
 // same millisecond.
-func TestZeroGraceIsStrict(t *testing.T) {
+func (c contract) zeroGraceIsStrict(t *testing.T) {
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
 	strict := func(presented, next string) error {
-		_, err := s.RotateRefreshToken(context.Background(), Rotation{
+		_, err := s.RotateRefreshToken(context.Background(), store.Rotation{
 			PresentedHash: presented, NewHash: next, IdleTTL: idleTTL, Grace: 0, Client: owner,
 		})
 		return err
@@ -120,61 +120,18 @@ func TestZeroGraceIsStrict(t *testing.T) {
 	if err := strict("h1", "h2"); err != nil {
 		t.Fatal(err)
 	}
-	if err := strict("h1", "h2b"); !errors.Is(err, ErrRefreshReused) {
+	if err := strict("h1", "h2b"); !errors.Is(err, store.ErrRefreshReused) {
 		t.Fatalf("replay at the same instant with grace 0: %v, want ErrRefreshReused", err)
 	}
-	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != EventReuseDetected {
+	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != store.EventReuseDetected {
 		t.Fatalf("session = %+v, want revoked for reuse", got)
-	}
-}
-
-// A database made before grace_until existed keeps working: its rotated
-// tokens get no forgiveness (their deadline is their use), its current
-// tokens rotate as before.
-func TestMigrationBackfillsGraceUntil(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tokenflow.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := migrationFiles.ReadFile("migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := t0.UnixMilli()
-	for _, q := range []string{
-		`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
-		string(first),
-		fmt.Sprintf(`INSERT INTO schema_migrations VALUES ('0001_init.sql', %d)`, at),
-		fmt.Sprintf(`INSERT INTO users VALUES ('u1', 'alice', 'alice', 'hash', %d)`, at),
-		fmt.Sprintf(`INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at)
-			VALUES ('s1', 'u1', %d, %d, %d, %d)`, at, at, at+idleTTL.Milliseconds(), at+maxAge.Milliseconds()),
-		fmt.Sprintf(`INSERT INTO refresh_tokens (id, session_id, token_hash, created_at) VALUES (2, 's1', 'old-current', %d)`, at),
-		fmt.Sprintf(`INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, used_at, replaced_by) VALUES (1, 's1', 'old-rotated', %d, %d, 2)`, at, at),
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	db.Close()
-
-	now := t0.Add(time.Second) // inside what used to be the rotated token's window
-	s := openStore(t, path, &now)
-	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL AND grace_until = used_at`); n != 1 {
-		t.Errorf("%d rotated tokens backfilled with grace_until = used_at, want 1", n)
-	}
-	if _, err := rotate(s, "old-current", "new", owner); err != nil {
-		t.Fatalf("current token after the migration: %v", err)
-	}
-	if _, err := rotate(s, "old-rotated", "x", thief); !errors.Is(err, ErrRefreshReused) {
-		t.Fatalf("token rotated before the migration: %v, want ErrRefreshReused", err)
 	}
 }
 
 // DetectRefreshReuse applies the reuse rule to a token presented where it
 // is not rotated (logout): a rotated token at or after its grace deadline
 // revokes its session; anything else changes nothing.
-func TestDetectRefreshReuse(t *testing.T) {
+func (c contract) detectRefreshReuse(t *testing.T) {
 	tests := []struct {
 		name      string
 		presented string
@@ -190,7 +147,7 @@ func TestDetectRefreshReuse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := t0
-			s := newStore(t, &now)
+			s := c.open(t, &now)
 			sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
 			mustRotate(t, s, "h1", "h2")
 			now = now.Add(tt.after)
@@ -206,14 +163,14 @@ func TestDetectRefreshReuse(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrRefreshReused) || got.ID != sess.ID || got.RevokeReason != EventReuseDetected {
-				t.Fatalf("DetectRefreshReuse = %+v, %v; want the session revoked for reuse and ErrRefreshReused", got, err)
+			if !errors.Is(err, store.ErrRefreshReused) || got.ID != sess.ID || got.RevokeReason != store.EventReuseDetected {
+				t.Fatalf("DetectRefreshReuse = %+v, %v; want the session revoked for reuse and store.ErrRefreshReused", got, err)
 			}
-			if after := mustSessionByID(t, s, sess.ID); after.RevokeReason != EventReuseDetected {
+			if after := mustSessionByID(t, s, sess.ID); after.RevokeReason != store.EventReuseDetected {
 				t.Fatalf("session = %+v, want revoked for reuse", after)
 			}
-			if _, err := rotate(s, "h2", "h3", thief); !errors.Is(err, ErrSessionRevoked) {
-				t.Errorf("the current token after the reuse: %v, want ErrSessionRevoked", err)
+			if _, err := rotate(s, "h2", "h3", thief); !errors.Is(err, store.ErrSessionRevoked) {
+				t.Errorf("the current token after the reuse: %v, want store.ErrSessionRevoked", err)
 			}
 			// A second report finds the session already revoked and adds nothing.
 			events := len(eventKinds(t, s, sess.ID))

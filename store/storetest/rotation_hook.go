@@ -1,27 +1,29 @@
-package store
+package storetest
 
 import (
 	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
 // BeforeCommit sees the rotated session and its user inside the
 // transaction; when it fails, nothing of the rotation is kept.
-func TestRotateRefreshTokenBeforeCommit(t *testing.T) {
+func (c contract) rotateRefreshTokenBeforeCommit(t *testing.T) {
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	alice := mustUser(t, s, "alice")
 	sess := mustSession(t, s, alice.ID, "h1")
 	now = now.Add(time.Minute)
 
 	signing := errors.New("signing failed")
-	var seenSession Session
-	var seenUser User
-	_, err := s.RotateRefreshToken(context.Background(), Rotation{
+	var seenSession store.Session
+	var seenUser store.User
+	_, err := s.RotateRefreshToken(context.Background(), store.Rotation{
 		PresentedHash: "h1", NewHash: "h2", IdleTTL: idleTTL, Grace: grace, Client: owner,
-		BeforeCommit: func(rs Session, u User) error {
+		BeforeCommit: func(rs store.Session, u store.User) error {
 			seenSession, seenUser = rs, u
 			return signing
 		},
@@ -35,7 +37,7 @@ func TestRotateRefreshTokenBeforeCommit(t *testing.T) {
 	if got := mustSessionByID(t, s, sess.ID); got != sess {
 		t.Errorf("session after the failed hook = %+v, want it unchanged %+v", got, sess)
 	}
-	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE token_hash = 'h2'`); n != 0 {
+	if !refreshUnknown(t, s, "h2") {
 		t.Error("the new token was kept")
 	}
 	if kinds := eventKinds(t, s, sess.ID); len(kinds) != 1 {

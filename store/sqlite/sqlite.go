@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -17,23 +17,20 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"tokenflow/store"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// revokedRetention is how long a revoked session is kept before
-// DeleteExpired removes it, so "you were logged out because your refresh
-// token was reused" can still be explained for a while.
-const revokedRetention = 24 * time.Hour
-
 // defaultDeleteBatch is used by DeleteExpired when it is given no batch size.
 const defaultDeleteBatch = 500
 
-// SQLite is the store on one SQLite file. It is safe for concurrent use,
+// Store is the store on one SQLite file. It is safe for concurrent use,
 // also by several processes on the same file: every write runs in a
 // BEGIN IMMEDIATE transaction, so SQLite itself serialises writers.
-type SQLite struct {
+type Store struct {
 	// Now is the store's clock. Optional. Default value time.Now. Tests
 	// replace it to move time without sleeping.
 	Now func() time.Time
@@ -41,13 +38,13 @@ type SQLite struct {
 	db *sql.DB
 }
 
-var _ Store = (*SQLite)(nil)
+var _ store.Store = (*Store)(nil)
 
-// OpenSQLite opens (creating if needed) the database file at path, creating
+// Open opens (creating if needed) the database file at path, creating
 // its parent directory with mode 0700, and applies pending migrations. The
 // file and its -wal and -shm companions are readable by the owner only
 // (0600), whatever the folder's mode and the umask.
-func OpenSQLite(path string) (*SQLite, error) {
+func Open(path string) (*Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: create database directory: %w", err)
@@ -70,7 +67,7 @@ func OpenSQLite(path string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &SQLite{Now: time.Now, db: db}
+	s := &Store{Now: time.Now, db: db}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -111,10 +108,10 @@ func makePrivate(path string) error {
 }
 
 // Close closes the database.
-func (s *SQLite) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.db.Close() }
 
 // Ping reports whether the database answers a query.
-func (s *SQLite) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
@@ -126,7 +123,7 @@ func (s *SQLite) Ping(ctx context.Context) error {
 // recorded in schema_migrations. Each runs in its own transaction together
 // with its bookkeeping row, so a crash leaves it either fully applied or
 // not at all, and two processes opening the file at once cannot both apply it.
-func (s *SQLite) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    TEXT    PRIMARY KEY,
 		applied_at INTEGER NOT NULL
@@ -145,7 +142,7 @@ func (s *SQLite) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (s *SQLite) applyMigration(ctx context.Context, name string) error {
+func (s *Store) applyMigration(ctx context.Context, name string) error {
 	version := path.Base(name)
 	body, err := migrationFiles.ReadFile(name)
 	if err != nil {
@@ -181,8 +178,8 @@ func (s *SQLite) applyMigration(ctx context.Context, name string) error {
 
 // CreateUser adds a user. Usernames are unique regardless of case.
 // Returns ErrUsernameTaken when another user has the same username in any case.
-func (s *SQLite) CreateUser(ctx context.Context, username, passwordHash string) (User, error) {
-	u := User{
+func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (store.User, error) {
+	u := store.User{
 		ID:           newID(),
 		Username:     username,
 		PasswordHash: passwordHash,
@@ -194,38 +191,38 @@ func (s *SQLite) CreateUser(ctx context.Context, username, passwordHash string) 
 		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 		u.ID, u.Username, usernameKey(username), u.PasswordHash, toMillis(u.CreatedAt))
 	if isUniqueViolation(err, "users.username_key") {
-		return User{}, ErrUsernameTaken
+		return store.User{}, store.ErrUsernameTaken
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("store: create user: %w", err)
+		return store.User{}, fmt.Errorf("store: create user: %w", err)
 	}
 	return u, nil
 }
 
 // UserByUsername finds a user by username, ignoring case.
 // Returns ErrNotFound when there is none.
-func (s *SQLite) UserByUsername(ctx context.Context, username string) (User, error) {
+func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
 	return s.user(ctx, `username_key = ?`, usernameKey(username))
 }
 
 // UserByID finds a user by ID. Returns ErrNotFound when there is none.
-func (s *SQLite) UserByID(ctx context.Context, id string) (User, error) {
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 	return s.user(ctx, `id = ?`, id)
 }
 
-func (s *SQLite) user(ctx context.Context, where string, arg any) (User, error) {
+func (s *Store) user(ctx context.Context, where string, arg any) (store.User, error) {
 	var (
-		u       User
+		u       store.User
 		created int64
 	)
 	err := s.db.QueryRowContext(ctx,
 		`SELECT id, username, password_hash, created_at FROM users WHERE `+where, arg).
 		Scan(&u.ID, &u.Username, &u.PasswordHash, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, ErrNotFound
+		return store.User{}, store.ErrNotFound
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("store: find user: %w", err)
+		return store.User{}, fmt.Errorf("store: find user: %w", err)
 	}
 	u.CreatedAt = fromMillis(created)
 	return u, nil
@@ -237,28 +234,28 @@ func (s *SQLite) user(ctx context.Context, where string, arg any) (User, error) 
 // user would then have more than ns.MaxLiveSessions live sessions, the least
 // recently used end (EventEvicted) in the same transaction, so racing logins
 // cannot leave more alive. Returns ErrNotFound when the user does not exist.
-func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, error) {
+func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
 	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
-		return Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
+		return store.Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Session{}, fmt.Errorf("store: create session: %w", err)
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	defer tx.Rollback()
 
 	// Inside BEGIN IMMEDIATE nobody else writes, so this check cannot race.
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id = ?`, ns.UserID).Scan(&n); err != nil {
-		return Session{}, fmt.Errorf("store: create session: %w", err)
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	if n == 0 {
-		return Session{}, ErrNotFound
+		return store.Session{}, store.ErrNotFound
 	}
 
 	now := s.now()
 	absolute := now.Add(ns.MaxAge)
-	sess := Session{
+	sess := store.Session{
 		ID:                newID(),
 		UserID:            ns.UserID,
 		CreatedAt:         now,
@@ -273,21 +270,21 @@ func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, err
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
 		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
-		return Session{}, fmt.Errorf("store: create session: %w", err)
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	if _, err := insertToken(ctx, tx, sess.ID, ns.RefreshHash, now, sql.NullInt64{}); err != nil {
-		return Session{}, fmt.Errorf("store: create session: %w", err)
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
-	if err := insertEvent(ctx, tx, sess, EventLogin, now, ns.Client, ""); err != nil {
-		return Session{}, fmt.Errorf("store: create session: %w", err)
+	if err := insertEvent(ctx, tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	if ns.MaxLiveSessions > 0 {
 		if err := evictPastCap(ctx, tx, sess, ns.MaxLiveSessions, now, ns.Client); err != nil {
-			return Session{}, fmt.Errorf("store: create session: %w", err)
+			return store.Session{}, fmt.Errorf("store: create session: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return Session{}, fmt.Errorf("store: create session: commit: %w", err)
+		return store.Session{}, fmt.Errorf("store: create session: commit: %w", err)
 	}
 	return sess, nil
 }
@@ -298,7 +295,7 @@ func (s *SQLite) CreateSession(ctx context.Context, ns NewSession) (Session, err
 // must outlive a spree of new logins elsewhere; the one that goes is the one
 // nobody has refreshed for longest. It reads the user's sessions through
 // sessions_user_last_used.
-func evictPastCap(ctx context.Context, tx *sql.Tx, sess Session, max int, now time.Time, c Client) error {
+func evictPastCap(ctx context.Context, tx *sql.Tx, sess store.Session, max int, now time.Time, c store.Client) error {
 	rows, err := tx.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
 		WHERE s.user_id = ? AND s.id <> ? AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?
@@ -308,7 +305,7 @@ func evictPastCap(ctx context.Context, tx *sql.Tx, sess Session, max int, now ti
 	if err != nil {
 		return err
 	}
-	var past []Session
+	var past []store.Session
 	for rows.Next() {
 		old, err := scanSession(rows)
 		if err != nil {
@@ -323,7 +320,7 @@ func evictPastCap(ctx context.Context, tx *sql.Tx, sess Session, max int, now ti
 	}
 	detail := fmt.Sprintf("ended by a newer login (session %s): at most %d live sessions per account", sess.ID, max)
 	for _, old := range past {
-		if err := revoke(ctx, tx, old, EventEvicted, now, c, detail); err != nil {
+		if err := revoke(ctx, tx, old, store.EventEvicted, now, c, detail); err != nil {
 			return err
 		}
 	}
@@ -363,13 +360,13 @@ func evictPastCap(ctx context.Context, tx *sql.Tx, sess Session, max int, now ti
 // after its grace deadline (with the now revoked Session); a
 // *RefreshRateLimitedError (errors.Is ErrRefreshRateLimited, with the
 // Session) when the session is past r.RateLimit, having written nothing.
-func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, error) {
+func (s *Store) RotateRefreshToken(ctx context.Context, r store.Rotation) (store.Session, error) {
 	if r.Grace < 0 {
-		return Session{}, errors.New("store: rotate refresh token: negative grace")
+		return store.Session{}, errors.New("store: rotate refresh token: negative grace")
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 	}
 	defer tx.Rollback()
 	// Read the clock once the write lock is held, so the times written by
@@ -379,7 +376,7 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 	var (
 		tokenID            int64
 		usedAt, graceUntil sql.NullInt64
-		user               User
+		user               store.User
 		userCreated        int64
 	)
 	// The user comes with the token, for BeforeCommit (a session's user
@@ -392,19 +389,19 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 		&user.ID, &user.Username, &user.PasswordHash, &userCreated)
 	user.CreatedAt = fromMillis(userCreated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, ErrRefreshUnknown
+		return store.Session{}, store.ErrRefreshUnknown
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 	}
 	if sess.Revoked() {
-		return sess, ErrSessionRevoked
+		return sess, store.ErrSessionRevoked
 	}
 	if !now.Before(sess.ExpiresAt()) {
-		return sess, ErrSessionExpired
+		return sess, store.ErrSessionExpired
 	}
 
-	kind, detail := EventRefresh, ""
+	kind, detail := store.EventRefresh, ""
 	// forkDeadline is set when the presented token was already used: the
 	// end of the window that may still forgive it.
 	var forkDeadline sql.NullInt64
@@ -416,14 +413,14 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 				fmt.Sprintf("refresh token presented again %s after it was used; its grace window ended at %s",
 					since, deadline.Format(time.RFC3339Nano)))
 			if err != nil {
-				return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+				return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 			}
 			if err := tx.Commit(); err != nil {
-				return Session{}, fmt.Errorf("store: rotate refresh token: commit revocation: %w", err)
+				return store.Session{}, fmt.Errorf("store: rotate refresh token: commit revocation: %w", err)
 			}
-			return sess, ErrRefreshReused
+			return sess, store.ErrRefreshReused
 		}
-		kind = EventRefreshGrace
+		kind = store.EventRefreshGrace
 		detail = fmt.Sprintf("refresh token presented again %s after it was used, inside the grace window ending at %s",
 			since, deadline.Format(time.RFC3339Nano))
 		forkDeadline = sql.NullInt64{Int64: toMillis(deadline), Valid: true}
@@ -434,16 +431,16 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 	if r.RateLimit > 0 {
 		retryAfter, limited, err := refreshRateLimited(ctx, tx, sess.ID, r.RateLimit, now)
 		if err != nil {
-			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+			return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 		}
 		if limited {
-			return sess, &RefreshRateLimitedError{RetryAfter: retryAfter}
+			return sess, &store.RefreshRateLimitedError{RetryAfter: retryAfter}
 		}
 	}
 
 	newTokenID, err := insertToken(ctx, tx, sess.ID, r.NewHash, now, forkDeadline)
 	if err != nil {
-		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 	}
 	if forkDeadline.Valid {
 		// A fork: the presented token keeps its use and its deadline, and
@@ -453,13 +450,13 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 			SET grace_until = min(coalesce(grace_until, ?1), ?1)
 			WHERE session_id = ?2 AND used_at IS NULL`,
 			forkDeadline.Int64, sess.ID); err != nil {
-			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+			return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 		}
 	} else {
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE refresh_tokens SET used_at = ?, replaced_by = ?, grace_until = ? WHERE id = ?`,
 			toMillis(now), newTokenID, toMillis(now.Add(r.Grace)), tokenID); err != nil {
-			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+			return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 		}
 		// A normal rotation also retires every other live token of the
 		// session: the siblings a grace window handed out. A browser keeps
@@ -473,7 +470,7 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 			SET used_at = ?1, grace_until = coalesce(grace_until, ?1)
 			WHERE session_id = ?2 AND used_at IS NULL AND id <> ?3`,
 			toMillis(now), sess.ID, newTokenID); err != nil {
-			return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+			return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 		}
 	}
 
@@ -485,18 +482,18 @@ func (s *SQLite) RotateRefreshToken(ctx context.Context, r Rotation) (Session, e
 		SET last_used_at = ?, idle_expires_at = ?, ip = ?, user_agent = ?
 		WHERE id = ?`,
 		toMillis(now), toMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
-		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 	}
 	if err := insertEvent(ctx, tx, sess, kind, now, r.Client, detail); err != nil {
-		return Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
+		return store.Session{}, fmt.Errorf("store: rotate refresh token: %w", err)
 	}
 	if r.BeforeCommit != nil {
 		if err := r.BeforeCommit(sess, user); err != nil {
-			return Session{}, fmt.Errorf("store: rotate refresh token: before commit: %w", err)
+			return store.Session{}, fmt.Errorf("store: rotate refresh token: before commit: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return Session{}, fmt.Errorf("store: rotate refresh token: commit: %w", err)
+		return store.Session{}, fmt.Errorf("store: rotate refresh token: commit: %w", err)
 	}
 	return sess, nil
 }
@@ -510,14 +507,14 @@ func refreshRateLimited(ctx context.Context, tx *sql.Tx, sessionID string, limit
 	err := tx.QueryRowContext(ctx, `SELECT at FROM session_events
 		WHERE session_id = ? AND kind IN (?, ?) AND at > ?
 		ORDER BY at DESC, id DESC LIMIT 1 OFFSET ?`,
-		sessionID, EventRefresh, EventRefreshGrace, toMillis(now.Add(-RefreshRateLimitWindow)), limit-1).Scan(&at)
+		sessionID, store.EventRefresh, store.EventRefreshGrace, toMillis(now.Add(-store.RefreshRateLimitWindow)), limit-1).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("count refreshes: %w", err)
 	}
-	return fromMillis(at).Add(RefreshRateLimitWindow).Sub(now), true, nil
+	return fromMillis(at).Add(store.RefreshRateLimitWindow).Sub(now), true, nil
 }
 
 // DetectRefreshReuse applies RotateRefreshToken's reuse rule to a refresh
@@ -528,10 +525,10 @@ func refreshRateLimited(ctx context.Context, tx *sql.Tx, sessionID string, limit
 // comes back with ErrRefreshReused. A current token, one inside its grace
 // window, an unknown one, or one of a session already ended changes
 // nothing and returns no error.
-func (s *SQLite) DetectRefreshReuse(ctx context.Context, presentedHash string, c Client) (Session, error) {
+func (s *Store) DetectRefreshReuse(ctx context.Context, presentedHash string, c store.Client) (store.Session, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Session{}, fmt.Errorf("store: detect refresh reuse: %w", err)
+		return store.Session{}, fmt.Errorf("store: detect refresh reuse: %w", err)
 	}
 	defer tx.Rollback()
 	now := s.now()
@@ -542,28 +539,28 @@ func (s *SQLite) DetectRefreshReuse(ctx context.Context, presentedHash string, c
 		WHERE t.token_hash = ?`, presentedHash)
 	sess, err := scanSession(row, &usedAt, &graceUntil)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, nil
+		return store.Session{}, nil
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("store: detect refresh reuse: %w", err)
+		return store.Session{}, fmt.Errorf("store: detect refresh reuse: %w", err)
 	}
 	if !usedAt.Valid || !sess.Active(now) {
-		return Session{}, nil
+		return store.Session{}, nil
 	}
 	deadline := reuseDeadline(usedAt, graceUntil)
 	if now.Before(deadline) {
-		return Session{}, nil
+		return store.Session{}, nil
 	}
 	sess, err = revokeForReuse(ctx, tx, sess, now, c,
 		fmt.Sprintf("refresh token presented again outside a refresh %s after it was used; its grace window ended at %s",
 			now.Sub(fromMillis(usedAt.Int64)), deadline.Format(time.RFC3339Nano)))
 	if err != nil {
-		return Session{}, fmt.Errorf("store: detect refresh reuse: %w", err)
+		return store.Session{}, fmt.Errorf("store: detect refresh reuse: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return Session{}, fmt.Errorf("store: detect refresh reuse: commit: %w", err)
+		return store.Session{}, fmt.Errorf("store: detect refresh reuse: commit: %w", err)
 	}
-	return sess, ErrRefreshReused
+	return sess, store.ErrRefreshReused
 }
 
 // reuseDeadline is when a used token stops being forgiven: its grace_until,
@@ -578,21 +575,21 @@ func reuseDeadline(usedAt, graceUntil sql.NullInt64) time.Time {
 // revokeForReuse ends a session whose rotated refresh token came back: it
 // is revoked and every token of it is marked used, so neither the thief's
 // nor the owner's newest token works any more.
-func revokeForReuse(ctx context.Context, tx *sql.Tx, sess Session, now time.Time, c Client, detail string) (Session, error) {
+func revokeForReuse(ctx context.Context, tx *sql.Tx, sess store.Session, now time.Time, c store.Client, detail string) (store.Session, error) {
 	sess.RevokedAt = now
-	sess.RevokeReason = EventReuseDetected
+	sess.RevokeReason = store.EventReuseDetected
 	if _, err := tx.ExecContext(ctx,
 		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
 		toMillis(now), sess.RevokeReason, sess.ID); err != nil {
-		return Session{}, err
+		return store.Session{}, err
 	}
 	if _, err := tx.ExecContext(ctx,
 		`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL`,
 		toMillis(now), sess.ID); err != nil {
-		return Session{}, err
+		return store.Session{}, err
 	}
-	if err := insertEvent(ctx, tx, sess, EventReuseDetected, now, c, detail); err != nil {
-		return Session{}, err
+	if err := insertEvent(ctx, tx, sess, store.EventReuseDetected, now, c, detail); err != nil {
+		return store.Session{}, err
 	}
 	return sess, nil
 }
@@ -601,37 +598,37 @@ func revokeForReuse(ctx context.Context, tx *sql.Tx, sess Session, now time.Time
 // been rotated yet, whatever the session's state (callers check Active). A
 // rotated token identifies nobody: its holder may be a thief. Returns
 // ErrRefreshUnknown when no unused token has that hash.
-func (s *SQLite) SessionByRefreshHash(ctx context.Context, hash string) (Session, error) {
+func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.token_hash = ? AND t.used_at IS NULL`, hash)
 	sess, err := scanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, ErrRefreshUnknown
+		return store.Session{}, store.ErrRefreshUnknown
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("store: session by refresh token: %w", err)
+		return store.Session{}, fmt.Errorf("store: session by refresh token: %w", err)
 	}
 	return sess, nil
 }
 
 // Session finds a session by ID, whatever its state. Returns ErrNotFound
 // when there is none.
-func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
+func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ?`, id)
 	sess, err := scanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, ErrNotFound
+		return store.Session{}, store.ErrNotFound
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("store: session: %w", err)
+		return store.Session{}, fmt.Errorf("store: session: %w", err)
 	}
 	return sess, nil
 }
 
 // ActiveSessions lists the user's sessions that are neither revoked nor
 // expired, most recently used first. It returns no sentinel errors.
-func (s *SQLite) ActiveSessions(ctx context.Context, userID string) ([]Session, error) {
+func (s *Store) ActiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
 	now := toMillis(s.now())
 	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
 		WHERE s.user_id = ? AND s.revoked_at IS NULL
@@ -641,7 +638,7 @@ func (s *SQLite) ActiveSessions(ctx context.Context, userID string) ([]Session, 
 		return nil, fmt.Errorf("store: active sessions: %w", err)
 	}
 	defer rows.Close()
-	var out []Session
+	var out []store.Session
 	for rows.Next() {
 		sess, err := scanSession(rows)
 		if err != nil {
@@ -659,9 +656,9 @@ func (s *SQLite) ActiveSessions(ctx context.Context, userID string) ([]Session, 
 // kind, which must be EventLogout or EventRevoked. Revoking a session that
 // is already revoked does nothing and is not an error. Returns ErrNotFound
 // when the session does not exist or belongs to another user.
-func (s *SQLite) RevokeSession(ctx context.Context, userID, sessionID, kind string, client Client) error {
-	if kind != EventLogout && kind != EventRevoked {
-		return fmt.Errorf("store: revoke session: kind %q is not %q or %q", kind, EventLogout, EventRevoked)
+func (s *Store) RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) error {
+	if kind != store.EventLogout && kind != store.EventRevoked {
+		return fmt.Errorf("store: revoke session: kind %q is not %q or %q", kind, store.EventLogout, store.EventRevoked)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -674,7 +671,7 @@ func (s *SQLite) RevokeSession(ctx context.Context, userID, sessionID, kind stri
 	sess, err := scanSession(row)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && sess.UserID != userID) {
 		// Someone else's session looks exactly like a missing one.
-		return ErrNotFound
+		return store.ErrNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("store: revoke session: %w", err)
@@ -695,7 +692,7 @@ func (s *SQLite) RevokeSession(ctx context.Context, userID, sessionID, kind stri
 // of the user except exceptSessionID ("" revokes them all), recording
 // EventRevoked for each, and returns how many it revoked. It returns no
 // sentinel errors.
-func (s *SQLite) RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client Client) (int, error) {
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
@@ -710,7 +707,7 @@ func (s *SQLite) RevokeUserSessions(ctx context.Context, userID, exceptSessionID
 	if err != nil {
 		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
 	}
-	var live []Session
+	var live []store.Session
 	for rows.Next() {
 		sess, err := scanSession(rows)
 		if err != nil {
@@ -729,7 +726,7 @@ func (s *SQLite) RevokeUserSessions(ctx context.Context, userID, exceptSessionID
 		detail = "revoked from session " + exceptSessionID
 	}
 	for _, sess := range live {
-		if err := revoke(ctx, tx, sess, EventRevoked, now, client, detail); err != nil {
+		if err := revoke(ctx, tx, sess, store.EventRevoked, now, client, detail); err != nil {
 			return 0, fmt.Errorf("store: revoke user sessions: %w", err)
 		}
 	}
@@ -739,7 +736,7 @@ func (s *SQLite) RevokeUserSessions(ctx context.Context, userID, exceptSessionID
 	return len(live), nil
 }
 
-func revoke(ctx context.Context, tx *sql.Tx, sess Session, kind string, now time.Time, c Client, detail string) error {
+func revoke(ctx context.Context, tx *sql.Tx, sess store.Session, kind string, now time.Time, c store.Client, detail string) error {
 	if _, err := tx.ExecContext(ctx,
 		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
 		toMillis(now), kind, sess.ID); err != nil {
@@ -751,7 +748,7 @@ func revoke(ctx context.Context, tx *sql.Tx, sess Session, kind string, now time
 // SessionEvents returns up to limit events of a session, newest first; a
 // limit of zero or less means all of them. It returns no sentinel errors: an
 // unknown session simply has no events.
-func (s *SQLite) SessionEvents(ctx context.Context, sessionID string, limit int) ([]Event, error) {
+func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -762,10 +759,10 @@ func (s *SQLite) SessionEvents(ctx context.Context, sessionID string, limit int)
 		return nil, fmt.Errorf("store: session events: %w", err)
 	}
 	defer rows.Close()
-	var out []Event
+	var out []store.Event
 	for rows.Next() {
 		var (
-			e  Event
+			e  store.Event
 			at int64
 		)
 		if err := rows.Scan(&e.ID, &e.SessionID, &e.UserID, &e.Kind, &at, &e.IP, &e.UserAgent, &e.Detail); err != nil {
@@ -786,7 +783,7 @@ func (s *SQLite) SessionEvents(ctx context.Context, sessionID string, limit int)
 // sessions it deleted; callers repeat while that equals batch. Used tokens of
 // live sessions are kept: reuse detection needs them. It returns no sentinel
 // errors.
-func (s *SQLite) DeleteExpired(ctx context.Context, batch int) (int, error) {
+func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
 	if batch <= 0 {
 		batch = defaultDeleteBatch
 	}
@@ -796,7 +793,7 @@ func (s *SQLite) DeleteExpired(ctx context.Context, batch int) (int, error) {
 		SELECT id FROM sessions
 		WHERE idle_expires_at < ? OR absolute_expires_at < ? OR revoked_at < ?
 		LIMIT ?)`,
-		toMillis(now), toMillis(now), toMillis(now.Add(-revokedRetention)), batch)
+		toMillis(now), toMillis(now), toMillis(now.Add(-store.RevokedRetention)), batch)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
@@ -815,9 +812,9 @@ const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.idle_ex
 type scanner interface{ Scan(dest ...any) error }
 
 // scanSession scans sessionColumns, after any leading destinations.
-func scanSession(row scanner, leading ...any) (Session, error) {
+func scanSession(row scanner, leading ...any) (store.Session, error) {
 	var (
-		sess                              Session
+		sess                              store.Session
 		created, lastUsed, idle, absolute int64
 		revoked                           sql.NullInt64
 	)
@@ -825,7 +822,7 @@ func scanSession(row scanner, leading ...any) (Session, error) {
 		&sess.ID, &sess.UserID, &created, &lastUsed, &idle,
 		&absolute, &sess.UserAgent, &sess.IP, &revoked, &sess.RevokeReason)
 	if err := row.Scan(dest...); err != nil {
-		return Session{}, err
+		return store.Session{}, err
 	}
 	sess.CreatedAt = fromMillis(created)
 	sess.LastUsedAt = fromMillis(lastUsed)
@@ -852,16 +849,11 @@ func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now ti
 	return res.LastInsertId()
 }
 
-// maxEventsPerSession bounds a session's timeline: a session refreshed
-// every few minutes for a month would otherwise keep thousands of rows. 100
-// is twice what the dashboard shows.
-const maxEventsPerSession = 100
-
 // trimEventsSQL deletes a session's events beyond the newest ones, sparing
 // its login event: the only record of where and how the session began (the
 // session row keeps only the latest address and browser). The subquery walks
 // session_events_session_at newest first, so a trim reads about
-// maxEventsPerSession entries of one session, whatever the table's size.
+// store.MaxEventsPerSession entries of one session, whatever the table's size.
 // Arguments: session id, EventLogin, how many non-login events to keep.
 const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 	SELECT id FROM session_events
@@ -870,20 +862,20 @@ const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 	LIMIT -1 OFFSET ?)`
 
 // insertEvent records an event, and drops the session's oldest ones beyond
-// maxEventsPerSession in the same transaction.
-func insertEvent(ctx context.Context, tx *sql.Tx, sess Session, kind string, at time.Time, c Client, detail string) error {
+// store.MaxEventsPerSession in the same transaction.
+func insertEvent(ctx context.Context, tx *sql.Tx, sess store.Session, kind string, at time.Time, c store.Client, detail string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO session_events
 		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, trimEventsSQL, sess.ID, EventLogin, maxEventsPerSession-1)
+	_, err := tx.ExecContext(ctx, trimEventsSQL, sess.ID, store.EventLogin, store.MaxEventsPerSession-1)
 	return err
 }
 
 // now reads the clock at the precision the database keeps, so a time that
 // goes in comes back out equal.
-func (s *SQLite) now() time.Time {
+func (s *Store) now() time.Time {
 	clock := s.Now
 	if clock == nil {
 		clock = time.Now

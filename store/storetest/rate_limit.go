@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -6,20 +6,22 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
-func rotateLimited(s *SQLite, presented, next string, limit int, c Client) (Session, error) {
-	return s.RotateRefreshToken(context.Background(), Rotation{
+func rotateLimited(s store.Store, presented, next string, limit int, c store.Client) (store.Session, error) {
+	return s.RotateRefreshToken(context.Background(), store.Rotation{
 		PresentedHash: presented, NewHash: next, IdleTTL: idleTTL, Grace: grace, RateLimit: limit, Client: c,
 	})
 }
 
 // Past RateLimit refreshes of one session in a minute, a refresh writes
 // nothing and says when to come back; the session is unharmed.
-func TestRotateRefreshTokenRateLimit(t *testing.T) {
+func (c contract) rotateRefreshTokenRateLimit(t *testing.T) {
 	const limit = 3
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h0")
 
 	// limit refreshes, 100 ms apart, one of them a grace replay: all count.
@@ -35,21 +37,23 @@ func TestRotateRefreshTokenRateLimit(t *testing.T) {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 	}
-	tokensBefore := count(t, s, `SELECT count(*) FROM refresh_tokens`)
 	eventsBefore := len(eventKinds(t, s, sess.ID))
 
 	now = now.Add(100 * time.Millisecond)
 	firstAt := t0.Add(100 * time.Millisecond)
 	_, err := rotateLimited(s, token, "over", limit, owner)
-	var limited *RefreshRateLimitedError
-	if !errors.Is(err, ErrRefreshRateLimited) || !errors.As(err, &limited) {
+	var limited *store.RefreshRateLimitedError
+	if !errors.Is(err, store.ErrRefreshRateLimited) || !errors.As(err, &limited) {
 		t.Fatalf("refresh %d: %v, want ErrRefreshRateLimited", limit+1, err)
 	}
 	if want := firstAt.Add(time.Minute).Sub(now); limited.RetryAfter != want {
 		t.Errorf("RetryAfter = %v, want %v (when the oldest counted refresh leaves the minute)", limited.RetryAfter, want)
 	}
-	if n := count(t, s, `SELECT count(*) FROM refresh_tokens`); n != tokensBefore {
-		t.Errorf("tokens went from %d to %d: a limited refresh wrote one", tokensBefore, n)
+	if !refreshUnknown(t, s, "over") {
+		t.Error("a limited refresh stored its new token")
+	}
+	if refreshUnknown(t, s, token) {
+		t.Error("a limited refresh used up the presented token")
 	}
 	if n := len(eventKinds(t, s, sess.ID)); n != eventsBefore {
 		t.Errorf("events went from %d to %d: a limited refresh recorded one", eventsBefore, n)
@@ -67,18 +71,18 @@ func TestRotateRefreshTokenRateLimit(t *testing.T) {
 
 // Reuse is detected even past the limit: a token presented after its
 // window is theft whatever the rate.
-func TestRotateRefreshTokenRateLimitDoesNotHideReuse(t *testing.T) {
+func (c contract) rotateRefreshTokenRateLimitDoesNotHideReuse(t *testing.T) {
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
 	if _, err := rotateLimited(s, "h1", "h2", 1, owner); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(grace)
-	if _, err := rotateLimited(s, "h1", "x", 1, thief); !errors.Is(err, ErrRefreshReused) {
+	if _, err := rotateLimited(s, "h1", "x", 1, thief); !errors.Is(err, store.ErrRefreshReused) {
 		t.Fatalf("replay after the window, over the limit: %v, want ErrRefreshReused", err)
 	}
-	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != EventReuseDetected {
+	if got := mustSessionByID(t, s, sess.ID); got.RevokeReason != store.EventReuseDetected {
 		t.Fatalf("session = %+v, want revoked for reuse", got)
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -8,15 +8,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
 // newcomer is the client of the login that goes past the cap.
-var newcomer = Client{IP: "198.51.100.20", UserAgent: "new-browser"}
+var newcomer = store.Client{IP: "198.51.100.20", UserAgent: "new-browser"}
 
 // capped creates a session under a cap of max live sessions per user.
-func capped(t *testing.T, s *SQLite, userID, refreshHash string, max int) (Session, error) {
+func capped(t *testing.T, s store.Store, userID, refreshHash string, max int) (store.Session, error) {
 	t.Helper()
-	return s.CreateSession(context.Background(), NewSession{
+	return s.CreateSession(context.Background(), store.NewSession{
 		UserID:          userID,
 		RefreshHash:     refreshHash,
 		IdleTTL:         idleTTL,
@@ -26,7 +28,7 @@ func capped(t *testing.T, s *SQLite, userID, refreshHash string, max int) (Sessi
 	})
 }
 
-func mustCapped(t *testing.T, s *SQLite, userID, refreshHash string, max int) Session {
+func mustCapped(t *testing.T, s store.Store, userID, refreshHash string, max int) store.Session {
 	t.Helper()
 	sess, err := capped(t, s, userID, refreshHash, max)
 	if err != nil {
@@ -35,7 +37,7 @@ func mustCapped(t *testing.T, s *SQLite, userID, refreshHash string, max int) Se
 	return sess
 }
 
-func activeIDs(t *testing.T, s *SQLite, userID string) []string {
+func activeIDs(t *testing.T, s store.Store, userID string) []string {
 	t.Helper()
 	active, err := s.ActiveSessions(context.Background(), userID)
 	if err != nil {
@@ -49,7 +51,7 @@ func activeIDs(t *testing.T, s *SQLite, userID string) []string {
 	return ids
 }
 
-func sortedIDs(sessions ...Session) []string {
+func sortedIDs(sessions ...store.Session) []string {
 	var ids []string
 	for _, sess := range sessions {
 		ids = append(ids, sess.ID)
@@ -60,9 +62,9 @@ func sortedIDs(sessions ...Session) []string {
 
 // A login past MaxLiveSessions ends the least recently used live session,
 // in the transaction that creates the new one, with an evicted event.
-func TestCreateSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
+func (c contract) createSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	ctx := context.Background()
 	alice := mustUser(t, s, "alice")
 	bob := mustUser(t, s, "bob")
@@ -82,14 +84,14 @@ func TestCreateSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
 		t.Fatalf("active %v, want %v: the least recently used (%s) should have ended", got, want, second.ID)
 	}
 	ended := mustSessionByID(t, s, second.ID)
-	if ended.RevokeReason != EventEvicted || !ended.RevokedAt.Equal(now) {
-		t.Errorf("ended session %+v, want revoked now as %q", ended, EventEvicted)
+	if ended.RevokeReason != store.EventEvicted || !ended.RevokedAt.Equal(now) {
+		t.Errorf("ended session %+v, want revoked now as %q", ended, store.EventEvicted)
 	}
 	events, err := s.SessionEvents(ctx, second.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 2 || events[0].Kind != EventEvicted || events[0].IP != newcomer.IP ||
+	if len(events) != 2 || events[0].Kind != store.EventEvicted || events[0].IP != newcomer.IP ||
 		!strings.Contains(events[0].Detail, fourth.ID) || !strings.Contains(events[0].Detail, "3") {
 		t.Errorf("events %+v, want evicted (by the new login, naming it and the cap) then login", events)
 	}
@@ -103,24 +105,26 @@ func TestCreateSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
 	t.Run("revoked and expired sessions do not count", func(t *testing.T) {
 		carol := mustUser(t, s, "carol")
 		gone := mustCapped(t, s, carol.ID, "c1", 2)
-		if err := s.RevokeSession(ctx, carol.ID, gone.ID, EventLogout, owner); err != nil {
+		if err := s.RevokeSession(ctx, carol.ID, gone.ID, store.EventLogout, owner); err != nil {
 			t.Fatal(err)
 		}
-		mustCapped(t, s, carol.ID, "c2", 2)
+		c2 := mustCapped(t, s, carol.ID, "c2", 2)
 		now = now.Add(idleTTL) // c2 expires
 		c3 := mustCapped(t, s, carol.ID, "c3", 2)
 		c4 := mustCapped(t, s, carol.ID, "c4", 2)
 		if got := activeIDs(t, s, carol.ID); !slices.Equal(got, sortedIDs(c3, c4)) {
 			t.Errorf("active %v, want c3 and c4", got)
 		}
-		if n := count(t, s, `SELECT count(*) FROM session_events WHERE user_id = ? AND kind = ?`, carol.ID, EventEvicted); n != 0 {
-			t.Errorf("%d evictions, want none", n)
+		for _, sess := range []store.Session{gone, c2, c3, c4} {
+			if kinds := eventKinds(t, s, sess.ID); slices.Contains(kinds, store.EventEvicted) {
+				t.Errorf("session %s events %v, want no eviction", sess.ID, kinds)
+			}
 		}
 	})
 
 	t.Run("an account far past the cap is brought back to it at once", func(t *testing.T) {
 		dave := mustUser(t, s, "dave")
-		var old []Session
+		var old []store.Session
 		for i := range 6 {
 			now = now.Add(time.Second)
 			old = append(old, mustCapped(t, s, dave.ID, fmt.Sprintf("d%d", i), 0)) // 0: no cap (sessions from before it)
@@ -144,18 +148,19 @@ func TestCreateSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
 }
 
 // Logins racing for one account never leave more than the cap alive.
-func TestCreateSessionCapHoldsUnderConcurrency(t *testing.T) {
+func (c contract) createSessionCapHoldsUnderConcurrency(t *testing.T) {
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	alice := mustUser(t, s, "alice")
 	const workers, max = 16, 3
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
+	created := make([]store.Session, workers)
 	start := make(chan struct{})
 	for i := range workers {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = capped(t, s, alice.ID, fmt.Sprintf("h%d", i), max)
+			created[i], errs[i] = capped(t, s, alice.ID, fmt.Sprintf("h%d", i), max)
 		})
 	}
 	close(start)
@@ -168,21 +173,27 @@ func TestCreateSessionCapHoldsUnderConcurrency(t *testing.T) {
 	if got := len(activeIDs(t, s, alice.ID)); got != max {
 		t.Errorf("%d live sessions, want %d", got, max)
 	}
-	if n := count(t, s, `SELECT count(*) FROM sessions WHERE revoke_reason = ?`, EventEvicted); n != workers-max {
-		t.Errorf("%d evicted, want %d", n, workers-max)
+	evicted := 0
+	for _, sess := range created {
+		if mustSessionByID(t, s, sess.ID).RevokeReason == store.EventEvicted {
+			evicted++
+		}
+	}
+	if evicted != workers-max {
+		t.Errorf("%d evicted, want %d", evicted, workers-max)
 	}
 }
 
-// A session keeps at most maxEventsPerSession events: the oldest go, in the
+// A session keeps at most store.MaxEventsPerSession events: the oldest go, in the
 // transaction that adds the new one, except the login event, the only
 // record of where the session began.
-func TestSessionEventsAreCapped(t *testing.T) {
+func (c contract) sessionEventsAreCapped(t *testing.T) {
 	now := t0
-	s := newStore(t, &now)
+	s := c.open(t, &now)
 	alice := mustUser(t, s, "alice")
 	sess := mustSession(t, s, alice.ID, "r0")
 	other := mustSession(t, s, alice.ID, "other")
-	const rotations = maxEventsPerSession + 20
+	const rotations = store.MaxEventsPerSession + 20
 	for i := range rotations {
 		now = now.Add(time.Second)
 		mustRotate(t, s, fmt.Sprintf("r%d", i), fmt.Sprintf("r%d", i+1))
@@ -191,42 +202,18 @@ func TestSessionEventsAreCapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != maxEventsPerSession {
-		t.Fatalf("%d events, want %d", len(events), maxEventsPerSession)
-	}
-	if n := count(t, s, `SELECT count(*) FROM session_events WHERE session_id = ?`, sess.ID); n != maxEventsPerSession {
-		t.Errorf("%d rows, want %d", n, maxEventsPerSession)
+	if len(events) != store.MaxEventsPerSession {
+		t.Fatalf("%d events, want %d", len(events), store.MaxEventsPerSession)
 	}
 	last := events[len(events)-1]
-	if last.Kind != EventLogin || !last.At.Equal(t0) {
+	if last.Kind != store.EventLogin || !last.At.Equal(t0) {
 		t.Errorf("oldest kept event %+v, want the login", last)
 	}
 	// The newest refreshes are kept, the oldest dropped.
-	if !events[0].At.Equal(now) || !events[len(events)-2].At.Equal(now.Add(-time.Duration(maxEventsPerSession-2)*time.Second)) {
-		t.Errorf("kept refreshes from %v to %v, want the newest %d", events[len(events)-2].At, events[0].At, maxEventsPerSession-1)
+	if !events[0].At.Equal(now) || !events[len(events)-2].At.Equal(now.Add(-time.Duration(store.MaxEventsPerSession-2)*time.Second)) {
+		t.Errorf("kept refreshes from %v to %v, want the newest %d", events[len(events)-2].At, events[0].At, store.MaxEventsPerSession-1)
 	}
-	if kinds := eventKinds(t, s, other.ID); !slices.Equal(kinds, []string{EventLogin}) {
+	if kinds := eventKinds(t, s, other.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
 		t.Errorf("another session's events %v", kinds)
 	}
-
-	t.Run("the trim reads the session's events through its index", func(t *testing.T) {
-		rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+trimEventsSQL, sess.ID, EventLogin, maxEventsPerSession-1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		joined := strings.Join(plan, "; ")
-		if strings.Contains(joined, "SCAN session_events") || !strings.Contains(joined, "session_events_session_at") {
-			t.Errorf("plan: %s", joined)
-		}
-	})
 }

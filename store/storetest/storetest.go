@@ -1,0 +1,173 @@
+// Package storetest is the contract every store.Store implementation
+// passes: users, sessions, refresh-token rotation (grace windows anchored at
+// the fork, reuse detection, the per-session rate limit, BeforeCommit),
+// revocation, the session cap, the event cap, cleanup, and many goroutines
+// rotating one token at once. A backend's own tests call Run; what can only
+// be seen in its tables (file modes, migrations, query plans) stays in that
+// backend's package.
+//
+// Every case goes through the interface alone and moves time through the
+// injected clock, never by sleeping.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"tokenflow/store"
+)
+
+// NewStore returns an empty store whose clock is now, closed when t ends.
+// Each call must give a store that shares nothing with the others.
+type NewStore func(t *testing.T, now func() time.Time) store.Store
+
+// Run runs every contract case against stores made by newStore, each case
+// (and each table row that needs one) on a fresh store.
+func Run(t *testing.T, newStore NewStore) {
+	c := contract{newStore: newStore}
+	cases := []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"CreateUser", c.createUser},
+		{"UserLookups", c.userLookups},
+		{"CreateSession", c.createSession},
+		{"RotateRefreshTokenScenarios", c.rotateRefreshTokenScenarios},
+		{"RotateRefreshTokenSlidesExpiry", c.rotateRefreshTokenSlidesExpiry},
+		{"RotateRefreshTokenReuse", c.rotateRefreshTokenReuse},
+		{"SessionLookupsNotFound", c.sessionLookupsNotFound},
+		{"RevokeSession", c.revokeSession},
+		{"RevokeUserSessions", c.revokeUserSessions},
+		{"ActiveSessions", c.activeSessions},
+		{"DeleteExpired", c.deleteExpired},
+		{"RotateRefreshTokenConcurrent", c.rotateRefreshTokenConcurrent},
+		{"RotateRefreshTokenGraceSiblingCannotForkTheSession", c.rotateRefreshTokenGraceSiblingCannotForkTheSession},
+		{"SessionByRefreshHashIgnoresRotatedTokens", c.sessionByRefreshHashIgnoresRotatedTokens},
+		{"GraceWindowCannotBeChained", c.graceWindowCannotBeChained},
+		{"RetiredSiblingKeepsTheForkDeadline", c.retiredSiblingKeepsTheForkDeadline},
+		{"ZeroGraceIsStrict", c.zeroGraceIsStrict},
+		{"DetectRefreshReuse", c.detectRefreshReuse},
+		{"CreateSessionEndsTheLeastRecentlyUsedPastTheCap", c.createSessionEndsTheLeastRecentlyUsedPastTheCap},
+		{"CreateSessionCapHoldsUnderConcurrency", c.createSessionCapHoldsUnderConcurrency},
+		{"SessionEventsAreCapped", c.sessionEventsAreCapped},
+		{"RotateRefreshTokenRateLimit", c.rotateRefreshTokenRateLimit},
+		{"RotateRefreshTokenRateLimitDoesNotHideReuse", c.rotateRefreshTokenRateLimitDoesNotHideReuse},
+		{"RotateRefreshTokenBeforeCommit", c.rotateRefreshTokenBeforeCommit},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, tc.run)
+	}
+}
+
+// contract carries the backend's constructor to the cases.
+type contract struct {
+	newStore NewStore
+}
+
+// open makes a fresh store whose clock reads *now, so a case moves time by
+// assigning to its own variable.
+func (c contract) open(t *testing.T, now *time.Time) store.Store {
+	t.Helper()
+	return c.newStore(t, func() time.Time { return *now })
+}
+
+// t0 is when every test starts; tests move their clock forward from it.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const (
+	idleTTL = time.Hour
+	maxAge  = 24 * time.Hour
+	grace   = 10 * time.Second
+)
+
+var (
+	owner = store.Client{IP: "192.0.2.1", UserAgent: "owner-browser"}
+	thief = store.Client{IP: "203.0.113.9", UserAgent: "thief-script"}
+)
+
+func mustUser(t *testing.T, s store.Store, username string) store.User {
+	t.Helper()
+	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
+	if err != nil {
+		t.Fatalf("CreateUser(%q): %v", username, err)
+	}
+	return u
+}
+
+func mustSession(t *testing.T, s store.Store, userID, refreshHash string) store.Session {
+	t.Helper()
+	sess, err := s.CreateSession(context.Background(), store.NewSession{
+		UserID:      userID,
+		RefreshHash: refreshHash,
+		IdleTTL:     idleTTL,
+		MaxAge:      maxAge,
+		Client:      owner,
+	})
+	if err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	return sess
+}
+
+func rotate(s store.Store, presented, next string, c store.Client) (store.Session, error) {
+	return s.RotateRefreshToken(context.Background(), store.Rotation{
+		PresentedHash: presented,
+		NewHash:       next,
+		IdleTTL:       idleTTL,
+		Grace:         grace,
+		Client:        c,
+	})
+}
+
+func mustRotate(t *testing.T, s store.Store, presented, next string) store.Session {
+	t.Helper()
+	sess, err := rotate(s, presented, next, owner)
+	if err != nil {
+		t.Fatalf("rotate %s -> %s: %v", presented, next, err)
+	}
+	return sess
+}
+
+func mustSessionByID(t *testing.T, s store.Store, id string) store.Session {
+	t.Helper()
+	sess, err := s.Session(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Session(%s): %v", id, err)
+	}
+	return sess
+}
+
+// eventKinds lists a session's event kinds, newest first.
+func eventKinds(t *testing.T, s store.Store, sessionID string) []string {
+	t.Helper()
+	events, err := s.SessionEvents(context.Background(), sessionID, 0)
+	if err != nil {
+		t.Fatalf("SessionEvents: %v", err)
+	}
+	kinds := make([]string, len(events))
+	for i, e := range events {
+		kinds[i] = e.Kind
+	}
+	return kinds
+}
+
+// refreshUnknown reports whether no unrotated refresh token has the hash:
+// what the interface shows of a token that was never stored, was rotated,
+// or went with its session.
+func refreshUnknown(t *testing.T, s store.Store, hash string) bool {
+	t.Helper()
+	_, err := s.SessionByRefreshHash(context.Background(), hash)
+	if err != nil && !errors.Is(err, store.ErrRefreshUnknown) {
+		t.Fatalf("SessionByRefreshHash(%s): %v", hash, err)
+	}
+	return err != nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
