@@ -65,6 +65,13 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 			return fmt.Errorf("JWT_SECRET: generating a development secret: %w", err)
 		}
 	}
+	minSecret := tokens.MinSecretLength
+	if cfg.Production() {
+		minSecret = tokens.MinProductionSecretLength
+	}
+	if err := tokens.CheckSecretLength(secret, minSecret); err != nil {
+		return fmt.Errorf("JWT_SECRET: %w", err)
+	}
 	tm, err := tokens.NewManager(tokens.Config{
 		Secret:   secret,
 		Issuer:   cfg.JWTIssuer,
@@ -75,6 +82,12 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	var expiredTokens handlers.TokenIssuer
+	if !cfg.Production() {
+		if expiredTokens, err = expiredTokenIssuer(tm.Keys(), cfg); err != nil {
+			return err
+		}
+	}
 	hasher := password.NewHasher(password.DefaultParams(), 0)
 
 	if cfg.DemoUser {
@@ -84,10 +97,11 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 
 	e, err := handlers.New(handlers.Deps{
-		Store:     st,
-		Tokens:    tm,
-		Passwords: hasher,
-		Logger:    log,
+		Store:         st,
+		Tokens:        tm,
+		ExpiredTokens: expiredTokens,
+		Passwords:     hasher,
+		Logger:        log,
 		Settings: handlers.Settings{
 			Production:        cfg.Production(),
 			RefreshTokenTTL:   cfg.RefreshTokenTTL,
@@ -254,4 +268,18 @@ func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, lo
 			log.Info("cleanup", "sessions_deleted", total)
 		}
 	}
+}
+
+// expiredTokenIssuer is the development "expire my access token" button's
+// issuer: the same keys and claims as the real one, with a clock one TTL
+// and a minute (well beyond tokens.MaxLeeway) behind, so its tokens are
+// refused as expired like any other and the refresh flow can be watched.
+func expiredTokenIssuer(keys *tokens.KeySet, cfg config.Config) (*tokens.Issuer, error) {
+	behind := cfg.AccessTokenTTL + time.Minute
+	return tokens.NewIssuer(keys, tokens.IssuerConfig{
+		Issuer:   cfg.JWTIssuer,
+		Audience: cfg.JWTAudience,
+		TTL:      cfg.AccessTokenTTL,
+		Now:      func() time.Time { return time.Now().Add(-behind) },
+	})
 }
