@@ -29,7 +29,7 @@ import (
 // one error naming the cause. ready, if not nil, receives the base URL once
 // the server listens.
 func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
-	cfg, err := config.Load(getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
@@ -64,13 +64,6 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		if err != nil {
 			return fmt.Errorf("JWT_SECRET: generating a development secret: %w", err)
 		}
-	}
-	minSecret := tokens.MinSecretLength
-	if cfg.Production() {
-		minSecret = tokens.MinProductionSecretLength
-	}
-	if err := tokens.CheckSecretLength(secret, minSecret); err != nil {
-		return fmt.Errorf("JWT_SECRET: %w", err)
 	}
 	tm, err := tokens.NewManager(tokens.Config{
 		Secret:   secret,
@@ -282,4 +275,27 @@ func expiredTokenIssuer(keys *tokens.KeySet, cfg config.Config) (*tokens.Issuer,
 		TTL:      cfg.AccessTokenTTL,
 		Now:      func() time.Time { return time.Now().Add(-behind) },
 	})
+}
+
+// loadConfig loads the settings, then asks the tokens package about the
+// ones it owns (secret length, leeway), before anything is created, so a
+// bad value is refused like any other setting.
+func loadConfig(getenv func(string) string) (config.Config, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return config.Config{}, err
+	}
+	if cfg.JWTSecret != nil {
+		minSecret := tokens.MinSecretLength
+		if cfg.Production() {
+			minSecret = tokens.MinProductionSecretLength
+		}
+		if err := tokens.CheckSecretLength(cfg.JWTSecret, minSecret); err != nil {
+			return config.Config{}, fmt.Errorf("JWT_SECRET: %w", err)
+		}
+	}
+	if err := tokens.CheckLeeway(cfg.AccessTokenLeeway); err != nil {
+		return config.Config{}, fmt.Errorf("ACCESS_TOKEN_LEEWAY: %w", err)
+	}
+	return cfg, nil
 }
