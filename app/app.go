@@ -29,7 +29,7 @@ import (
 // one error naming the cause. ready, if not nil, receives the base URL once
 // the server listens.
 func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
-	cfg, err := config.Load(getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
@@ -75,6 +75,12 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
+	var expiredTokens handlers.TokenIssuer
+	if !cfg.Production() {
+		if expiredTokens, err = expiredTokenIssuer(tm.Keys(), cfg); err != nil {
+			return err
+		}
+	}
 	hasher := password.NewHasher(password.DefaultParams(), 0)
 
 	if cfg.DemoUser {
@@ -84,10 +90,11 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 
 	e, err := handlers.New(handlers.Deps{
-		Store:     st,
-		Tokens:    tm,
-		Passwords: hasher,
-		Logger:    log,
+		Store:         st,
+		Tokens:        tm,
+		ExpiredTokens: expiredTokens,
+		Passwords:     hasher,
+		Logger:        log,
 		Settings: handlers.Settings{
 			Production:        cfg.Production(),
 			RefreshTokenTTL:   cfg.RefreshTokenTTL,
@@ -254,4 +261,41 @@ func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, lo
 			log.Info("cleanup", "sessions_deleted", total)
 		}
 	}
+}
+
+// expiredTokenIssuer is the development "expire my access token" button's
+// issuer: the same keys and claims as the real one, with a clock one TTL
+// and a minute (well beyond tokens.MaxLeeway) behind, so its tokens are
+// refused as expired like any other and the refresh flow can be watched.
+func expiredTokenIssuer(keys *tokens.KeySet, cfg config.Config) (*tokens.Issuer, error) {
+	behind := cfg.AccessTokenTTL + time.Minute
+	return tokens.NewIssuer(keys, tokens.IssuerConfig{
+		Issuer:   cfg.JWTIssuer,
+		Audience: cfg.JWTAudience,
+		TTL:      cfg.AccessTokenTTL,
+		Now:      func() time.Time { return time.Now().Add(-behind) },
+	})
+}
+
+// loadConfig loads the settings, then asks the tokens package about the
+// ones it owns (secret length, leeway), before anything is created, so a
+// bad value is refused like any other setting.
+func loadConfig(getenv func(string) string) (config.Config, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return config.Config{}, err
+	}
+	if cfg.JWTSecret != nil {
+		minSecret := tokens.MinSecretLength
+		if cfg.Production() {
+			minSecret = tokens.MinProductionSecretLength
+		}
+		if err := tokens.CheckSecretLength(cfg.JWTSecret, minSecret); err != nil {
+			return config.Config{}, fmt.Errorf("JWT_SECRET: %w", err)
+		}
+	}
+	if err := tokens.CheckLeeway(cfg.AccessTokenLeeway); err != nil {
+		return config.Config{}, fmt.Errorf("ACCESS_TOKEN_LEEWAY: %w", err)
+	}
+	return cfg, nil
 }

@@ -169,6 +169,9 @@ func TestRunRefusesBadSettings(t *testing.T) {
 		{"nok, malformed TTL", map[string]string{"ACCESS_TOKEN_TTL": "banana"}, "ACCESS_TOKEN_TTL"},
 		{"nok, production without secret", map[string]string{"APP_ENV": "production"}, "JWT_SECRET"},
 		{"nok, production with a short secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": "0123456789"}, "JWT_SECRET"},
+		{"nok, production with a 31-byte secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 31)}, "JWT_SECRET"},
+		{"nok, development with a tiny secret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
+		{"nok, leeway above 5s", map[string]string{"ACCESS_TOKEN_LEEWAY": "6s"}, "ACCESS_TOKEN_LEEWAY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

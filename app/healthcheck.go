@@ -6,16 +6,20 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"tokenflow/config"
 )
 
-// HealthCheck asks the server on ADDR for /healthz and returns the exit code
+// HealthCheck asks the server on ADDR (as config loads it) for /healthz and returns the exit code
 // for `tokenflow healthcheck`: 0 when it answers 200.
 func HealthCheck(getenv func(string) string) int {
-	addr := getenv("ADDR")
-	if addr == "" {
-		addr = ":8080"
+	// The server's own settings, so its default address is written once.
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 2
 	}
-	host, port, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "healthcheck: ADDR:", err)
 		return 2

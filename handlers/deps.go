@@ -33,11 +33,28 @@ type Store interface {
 	SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error)
 }
 
-// AccessTokens issues and verifies access tokens (tokens.Manager).
-type AccessTokens interface {
+// TokenIssuer signs access tokens (tokens.Issuer).
+type TokenIssuer interface {
 	Issue(userID, username, sessionID string) (string, tokens.Claims, error)
+}
+
+// TokenVerifier checks access tokens (tokens.Verifier).
+type TokenVerifier interface {
 	Verify(token string) (*tokens.Claims, error)
 }
+
+// AccessTokens issues and verifies access tokens (tokens.Manager: an
+// Issuer and a Verifier on one key set).
+type AccessTokens interface {
+	TokenIssuer
+	TokenVerifier
+}
+
+var (
+	_ TokenIssuer   = (*tokens.Issuer)(nil)
+	_ TokenVerifier = (*tokens.Verifier)(nil)
+	_ AccessTokens  = (*tokens.Manager)(nil)
+)
 
 // Passwords hashes and checks passwords (password.Hasher).
 type Passwords interface {
@@ -89,6 +106,11 @@ type Deps struct {
 	Settings  Settings
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// ExpiredTokens signs the already-expired tokens of the development
+	// "expire my access token" button: an Issuer on the same keys whose
+	// clock runs behind. Optional, development only; nil: the button
+	// answers 501.
+	ExpiredTokens TokenIssuer
 
 	// hashWait replaces maxHashWait in tests (zero: maxHashWait).
 	hashWait time.Duration
@@ -98,6 +120,7 @@ type Deps struct {
 type handler struct {
 	store     Store
 	tokens    AccessTokens
+	expired   TokenIssuer // Deps.ExpiredTokens
 	passwords Passwords
 	settings  Settings
 	log       *slog.Logger

@@ -7,18 +7,7 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-
-	"tokenflow/tokens"
 )
-
-// expiredTokens is what the development tool needs beyond AccessTokens. It
-// is a separate interface so fakes of AccessTokens need not grow a method
-// that production never calls.
-type expiredTokens interface {
-	IssueExpired(userID, username, sessionID string) (string, tokens.Claims, error)
-}
-
-var _ expiredTokens = (*tokens.Manager)(nil)
 
 // expireAccess is POST /dev/expire-access (development only, behind the
 // page guard): it swaps the access cookie for a token of the same user and
@@ -30,13 +19,12 @@ var _ expiredTokens = (*tokens.Manager)(nil)
 // state for the expired token (as GET /api/session would give), shows it
 // in place, and the next API call refreshes without a reload.
 func (h *handler) expireAccess(c echo.Context) error {
-	issuer, ok := h.tokens.(expiredTokens)
-	if !ok {
-		return echo.NewHTTPError(http.StatusNotImplemented, "This token manager cannot issue expired tokens.")
+	if h.expired == nil {
+		return echo.NewHTTPError(http.StatusNotImplemented, "This server has no issuer of expired tokens.")
 	}
 	cl := claimsFrom(c)
 	sess := liveSessionFrom(c) // requireLiveSession: an ended session never gets here
-	expired, expiredClaims, err := issuer.IssueExpired(cl.Subject, cl.Username, cl.SessionID)
+	expired, expiredClaims, err := h.expired.Issue(cl.Subject, cl.Username, cl.SessionID)
 	if err != nil {
 		return err
 	}

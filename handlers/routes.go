@@ -36,6 +36,7 @@ func New(d Deps) (*echo.Echo, error) {
 	h := &handler{
 		store:     d.Store,
 		tokens:    d.Tokens,
+		expired:   d.ExpiredTokens,
 		passwords: d.Passwords,
 		settings:  d.Settings,
 		log:       d.Logger,

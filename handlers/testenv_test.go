@@ -66,11 +66,21 @@ func newTestApp(t testing.TB, edit ...func(*Deps)) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As app wires it: a second issuer on the same keys, its clock one
+	// TTL and a minute behind.
+	expired, err := tokens.NewIssuer(tm.Keys(), tokens.IssuerConfig{
+		Issuer: "tokenflow", Audience: "tokenflow", TTL: 5 * time.Minute,
+		Now: func() time.Time { return clock.Now().Add(-5*time.Minute - time.Minute) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	d := Deps{
-		Store:     st,
-		Tokens:    tm,
-		Passwords: password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 4),
-		Now:       clock.Now,
+		Store:         st,
+		Tokens:        tm,
+		ExpiredTokens: expired,
+		Passwords:     password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 4),
+		Now:           clock.Now,
 		Settings: Settings{
 			RefreshTokenTTL:   time.Hour,
 			SessionMaxAge:     24 * time.Hour,

@@ -20,15 +20,7 @@ import (
 // 400 bytes; anything this long is refused before any decoding work.
 const MaxTokenLength = 8 << 10
 
-// MaxLeeway is the largest clock skew a Manager tolerates.
-const MaxLeeway = 5 * time.Second
-
-// minSecretLength is a floor against obvious mistakes. The 32-byte rule for
-// production is enforced where the configuration is loaded, so development
-// and tests can use shorter keys.
-const minSecretLength = 16
-
-// ErrInvalidToken wraps every error returned by Manager.Verify. golang-jwt's
+// ErrInvalidToken wraps every error returned by Verifier.Verify. golang-jwt's
 // sentinels (jwt.ErrTokenExpired, jwt.ErrTokenSignatureInvalid, ...) stay
 // reachable through errors.Is on the same error.
 var ErrInvalidToken = errors.New("tokens: invalid access token")
@@ -42,10 +34,32 @@ type Claims struct {
 	jwt.RegisteredClaims
 }
 
-// Config configures a Manager.
+// Validate checks the claims golang-jwt does not know are required: sub,
+// sid and iat. The parser calls it (jwt.ClaimsValidator) after the
+// registered claims; the error wraps jwt.ErrTokenRequiredClaimMissing.
+func (c Claims) Validate() error {
+	var missing []string
+	if c.Subject == "" {
+		missing = append(missing, "sub")
+	}
+	if c.SessionID == "" {
+		missing = append(missing, "sid")
+	}
+	if c.IssuedAt == nil {
+		missing = append(missing, "iat")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", jwt.ErrTokenRequiredClaimMissing, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+var _ jwt.ClaimsValidator = Claims{}
+
+// Config configures a Manager: one HS256 key, as set by JWT_SECRET.
 type Config struct {
-	// Secret is the HS256 key. Required; at least 16 bytes (production
-	// configuration demands 32).
+	// Secret is the HS256 key. Required; at least MinSecretLength bytes
+	// (production asks for MinProductionSecretLength).
 	Secret []byte
 	// Issuer is written to and required in the iss claim. Required.
 	Issuer string
@@ -61,154 +75,36 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Manager issues and verifies access tokens. It is safe for concurrent use.
+// Manager is the auth server's pair: an Issuer and a Verifier sharing one
+// key set. Services that only check tokens use a Verifier alone.
 type Manager struct {
-	// method, signKey and verifyKey are the seam for asymmetric signing
-	// (EdDSA/ES256/RS256 with kid and JWKS) later: only HS256 is built now,
-	// and Verify never takes a key from the token itself.
-	method    jwt.SigningMethod
-	signKey   any
-	verifyKey any
-
-	issuer   string
-	audience string
-	ttl      time.Duration
-	now      func() time.Time
-	parser   *jwt.Parser
+	*Issuer
+	*Verifier
+	keys *KeySet
 }
 
 // NewManager checks cfg and returns a Manager. It refuses an empty or short
 // secret, an empty issuer or audience, a TTL <= 0 and a leeway outside
 // [0, MaxLeeway].
 func NewManager(cfg Config) (*Manager, error) {
-	switch {
-	case len(cfg.Secret) == 0:
-		return nil, errors.New("tokens: secret is empty")
-	case len(cfg.Secret) < minSecretLength:
-		return nil, fmt.Errorf("tokens: secret is %d bytes, want at least %d", len(cfg.Secret), minSecretLength)
-	case cfg.Issuer == "":
-		return nil, errors.New("tokens: issuer is empty")
-	case cfg.Audience == "":
-		return nil, errors.New("tokens: audience is empty")
-	case cfg.TTL <= 0:
-		return nil, fmt.Errorf("tokens: TTL %v must be positive", cfg.TTL)
-	case cfg.Leeway < 0 || cfg.Leeway > MaxLeeway:
-		return nil, fmt.Errorf("tokens: leeway %v must be between 0 and %v", cfg.Leeway, MaxLeeway)
-	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
-	}
-	// Copy the key so a caller reusing its slice cannot change it under us.
-	secret := bytes.Clone(cfg.Secret)
-	m := &Manager{
-		method:    jwt.SigningMethodHS256,
-		signKey:   secret,
-		verifyKey: secret,
-		issuer:    cfg.Issuer,
-		audience:  cfg.Audience,
-		ttl:       cfg.TTL,
-		now:       now,
-	}
-	m.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{m.method.Alg()}),
-		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(cfg.Leeway),
-		jwt.WithTimeFunc(now),
-		// Refuse non-canonical base64 (e.g. altered unused trailing bits),
-		// so one signature has exactly one spelling.
-		jwt.WithStrictDecoding(),
-	)
-	return m, nil
-}
-
-// TTL returns the access-token lifetime.
-func (m *Manager) TTL() time.Duration { return m.ttl }
-
-// Issue signs a new access token for the user in the session. It returns the
-// claims it signed, with times truncated to seconds as they appear in the
-// token. userID and sessionID must not be empty.
-func (m *Manager) Issue(userID, username, sessionID string) (string, Claims, error) {
-	return m.issue(userID, username, sessionID, m.now())
-}
-
-// IssueExpired signs a token like Issue, but one that expired a minute ago
-// (well beyond MaxLeeway), as if its TTL had passed. It exists for the
-// development tool that lets people watch a refresh happen; Verify refuses
-// its tokens with jwt.ErrTokenExpired like any other expired token.
-func (m *Manager) IssueExpired(userID, username, sessionID string) (string, Claims, error) {
-	return m.issue(userID, username, sessionID, m.now().Add(-time.Minute-m.ttl))
-}
-
-// issue signs a token issued at iat, expiring TTL later.
-func (m *Manager) issue(userID, username, sessionID string, iat time.Time) (string, Claims, error) {
-	if userID == "" || sessionID == "" {
-		return "", Claims{}, errors.New("tokens: issue: user id and session id are required")
-	}
-	claims := Claims{
-		Username:  username,
-		SessionID: sessionID,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    m.issuer,
-			Subject:   userID,
-			Audience:  jwt.ClaimStrings{m.audience},
-			ExpiresAt: jwt.NewNumericDate(iat.Add(m.ttl)),
-			IssuedAt:  jwt.NewNumericDate(iat),
-			ID:        RandomID(),
-		},
-	}
-	return m.sign(claims)
-}
-
-func (m *Manager) sign(claims Claims) (string, Claims, error) {
-	token, err := jwt.NewWithClaims(m.method, claims).SignedString(m.signKey)
+	keys, err := NewHS256KeySet(cfg.Secret)
 	if err != nil {
-		return "", Claims{}, fmt.Errorf("tokens: issue: %w", err)
+		return nil, err
 	}
-	return token, claims, nil
-}
-
-// Verify checks the token's signature (HS256 only, with the configured
-// secret), iss, aud, exp (required), iat, nbf, and that sub, sid and iat are
-// present. Every error wraps ErrInvalidToken and golang-jwt's sentinel for the
-// cause, e.g. jwt.ErrTokenExpired (see Expired), jwt.ErrTokenSignatureInvalid,
-// jwt.ErrTokenMalformed, jwt.ErrTokenRequiredClaimMissing.
-func (m *Manager) Verify(token string) (*Claims, error) {
-	if err := precheck(token); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
-	}
-	claims := &Claims{}
-	_, err := m.parser.ParseWithClaims(token, claims, m.keyFunc)
+	issuer, err := NewIssuer(keys, IssuerConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TTL, Now: cfg.Now})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, err
 	}
-	var missing []string
-	if claims.Subject == "" {
-		missing = append(missing, "sub")
+	verifier, err := NewVerifier(keys.Verification(), VerifierConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now})
+	if err != nil {
+		return nil, err
 	}
-	if claims.SessionID == "" {
-		missing = append(missing, "sid")
-	}
-	if claims.IssuedAt == nil {
-		missing = append(missing, "iat")
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: %w: %s", ErrInvalidToken, jwt.ErrTokenRequiredClaimMissing, strings.Join(missing, ", "))
-	}
-	return claims, nil
+	return &Manager{Issuer: issuer, Verifier: verifier, keys: keys}, nil
 }
 
-// keyFunc hands golang-jwt the one key we trust. It never looks at the
-// token's kid, jku, jwk or x5u headers: a token cannot choose its own key.
-func (m *Manager) keyFunc(t *jwt.Token) (any, error) {
-	if t.Method != m.method {
-		return nil, fmt.Errorf("unexpected signing method %v", t.Header["alg"])
-	}
-	return m.verifyKey, nil
-}
+// Keys returns the manager's key set, for a second Issuer on the same keys
+// (the development tool's, with a shifted clock).
+func (m *Manager) Keys() *KeySet { return m.keys }
 
 // Expired reports whether err says the token has expired, which is the one
 // failure a client can cure by refreshing.
@@ -216,8 +112,14 @@ func Expired(err error) bool {
 	return errors.Is(err, jwt.ErrTokenExpired)
 }
 
+// keyHints are the header parameters that point a verifier at a key (RFC
+// 7515 §4.1.2-4.1.6). Our tokens never carry them; a token that does is
+// trying to choose its own key, so it is refused outright rather than
+// merely ignored.
+var keyHints = []string{"jku", "jwk", "x5u", "x5c"}
+
 // precheck refuses what golang-jwt would let through or spend effort on:
-// oversized tokens; a header or payload that is not exactly one JSON object
+// oversized tokens; key hints (keyHints); a header or payload that is not exactly one JSON object
 // with unique member names (see strictObject); a crit header, which names
 // extensions the verifier must understand (RFC 7515 §4.1.11) and we
 // understand none; and exp, iat or nbf written as anything but a JSON number
@@ -236,6 +138,11 @@ func precheck(token string) error {
 	}
 	if _, ok := header["crit"]; ok {
 		return fmt.Errorf("%w: header: crit names extensions this verifier does not understand", jwt.ErrTokenMalformed)
+	}
+	for _, hint := range keyHints {
+		if _, ok := header[hint]; ok {
+			return fmt.Errorf("%w: header: %s: keys come from the verifier's own set, never from the token", jwt.ErrTokenUnverifiable, hint)
+		}
 	}
 	payload, err := strictSegment("payload", parts[1])
 	if err != nil {

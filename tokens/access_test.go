@@ -203,9 +203,46 @@ func verifyCases() []verifyCase {
 		{name: "ok, expired but within leeway", token: func(_ testing.TB, f *fixture) string { return f.token }, at: testTTL + testLeeway - time.Second},
 		{name: "ok, clock behind issuer within leeway", token: func(_ testing.TB, f *fixture) string { return f.token }, at: -testLeeway},
 		{name: "ok, re-signed valid claims", token: hs256(validClaims())},
-		{name: "ok, kid header is ignored", token: func(tb testing.TB, _ *fixture) string {
-			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": "some-other-key"})
+		{name: "ok, kid of the current key", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": tokens.HS256Kid(testSecret)})
 		}},
+		{name: "ok, no kid (issued before kids) with a one-key HS256 set", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), nil)
+		}},
+		{name: "nok, unknown kid with the right secret", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": "some-other-key"})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid path traversal with the right secret", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": "../../etc/passwd"})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid path traversal signed with the file's contents", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, []byte("root:x:0:0:root:/root:/bin/bash\n"), validClaims(), map[string]any{"kid": "../../etc/passwd"})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid SQL injection with the right secret", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": "' OR 1=1"})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid not a string", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": map[string]any{"$ne": ""}})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, right kid with the attacker's secret", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, attackerSecret, validClaims(), map[string]any{"kid": tokens.HS256Kid(testSecret)})
+		}, want: jwt.ErrTokenSignatureInvalid},
+		{name: "nok, right kid and secret, alg HS384", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS384, testSecret, validClaims(), map[string]any{"kid": tokens.HS256Kid(testSecret)})
+		}, want: jwt.ErrTokenSignatureInvalid},
+		{name: "nok, jku elsewhere on a token signed with the real key", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"jku": "https://attacker.example/jwks.json"})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, x5u elsewhere on a token signed with the real key", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"x5u": "https://attacker.example/cert.pem"})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, jwk header on a token signed with the real key", token: func(tb testing.TB, _ *fixture) string {
+			jwk := map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(testSecret)}
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"jwk": jwk})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, x5c header on a token signed with the real key", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"x5c": []string{"MIIB"}})
+		}, want: jwt.ErrTokenUnverifiable},
 		{name: "ok, future nbf within leeway", token: hs256(claimsWith(func(c map[string]any) { c["nbf"] = testNow.Add(testLeeway).Unix() }))},
 
 		{name: "nok, expired", token: func(_ testing.TB, f *fixture) string { return f.token }, at: testTTL + testLeeway, want: jwt.ErrTokenExpired},
@@ -231,18 +268,18 @@ func verifyCases() []verifyCase {
 				"e":   "AQAB",
 			}
 			return sign(tb, jwt.SigningMethodRS256, f.rsaKey, validClaims(), map[string]any{"jwk": jwk})
-		}, want: jwt.ErrTokenSignatureInvalid},
+		}, want: jwt.ErrTokenUnverifiable},
 		{name: "nok, HS256 with the attacker's secret in a jwk header", token: func(tb testing.TB, _ *fixture) string {
 			jwk := map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(attackerSecret)}
 			return sign(tb, jwt.SigningMethodHS256, attackerSecret, validClaims(), map[string]any{"jwk": jwk})
-		}, want: jwt.ErrTokenSignatureInvalid},
+		}, want: jwt.ErrTokenUnverifiable},
 		{name: "nok, attacker's key with jku, x5u and kid headers", token: func(tb testing.TB, _ *fixture) string {
 			return sign(tb, jwt.SigningMethodHS256, attackerSecret, validClaims(), map[string]any{
 				"jku": "https://attacker.example/jwks.json",
 				"x5u": "https://attacker.example/cert.pem",
 				"kid": "attacker",
 			})
-		}, want: jwt.ErrTokenSignatureInvalid},
+		}, want: jwt.ErrTokenUnverifiable},
 		{name: "nok, other secret", token: func(tb testing.TB, _ *fixture) string {
 			return sign(tb, jwt.SigningMethodHS256, attackerSecret, validClaims(), nil)
 		}, want: jwt.ErrTokenSignatureInvalid},

@@ -300,7 +300,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("tokens/access.go", "Issue", "Manager.Issue").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("tokens/issuer.go", "Issue", "Issuer.Issue").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -439,7 +439,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("tokens/access.go", "Verify", "Manager.Verify").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("tokens/verifier.go", "Verify", "Verifier.Verify").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -464,7 +464,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "</pre><p><code>New</code> puts echo-jwt in front of each protected route. It takes the token from <code>Authorization: Bearer</code> or from the access cookie (never from the URL) and hands it to <code>Manager.Verify</code>, which accepts only HS256 with our key and requires the right <code>iss</code>, <code>aud</code>, a future <code>exp</code> (with <code>ACCESS_TOKEN_LEEWAY</code>, 5 seconds by default, for clock skew), and <code>sub</code>, <code>sid</code> and <code>iat</code>. That is all: no database lookup, which is why any number of servers can check tokens. The same guard serves JSON, with either credential:</p><pre class=\"http\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "</pre><p><code>New</code> puts echo-jwt in front of each protected route. It takes the token from <code>Authorization: Bearer</code> or from the access cookie (never from the URL) and hands it to <code>Verifier.Verify</code>, which looks the key up by the token's <code>kid</code> in its own key set only (never from <code>jku</code>, <code>jwk</code> or <code>x5u</code>), accepts only that key's algorithm (HS256 today) and requires the right <code>iss</code>, <code>aud</code>, a future <code>exp</code> (with <code>ACCESS_TOKEN_LEEWAY</code>, 5 seconds by default, for clock skew), and <code>sub</code>, <code>sid</code> and <code>iat</code>. That is all: no database lookup, which is why any number of servers can check tokens. The same guard serves JSON, with either credential:</p><pre class=\"http\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -801,7 +801,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 54, "</pre></section><section class=\"card\" id=\"caveats\" aria-labelledby=\"caveats-title\"><h2 id=\"caveats-title\">JWT caveats, and what this app does about them</h2><ul><li><strong>The payload is only base64.</strong> It is signed, not encrypted: anyone holding the token can read it. Nothing secret goes in, just ids, times and the username.</li><li><strong>A token cannot be recalled.</strong> Once issued, it is valid until <code>exp</code> wherever it is; the server keeps no list to strike it from. Hence short access lifetimes (5 minutes) and refresh tokens that are stored, rotate on every use, and can be revoked.</li><li><strong>Claims go stale until reissued.</strong> Rename a user and their current token still says the old name until the next refresh signs a new one; decide nothing important from a claim that may have changed.</li><li><strong>Keep the payload small.</strong> The token rides on every request, and a cookie holds about 4 KB. The guard refuses anything longer than 8 KB before decoding it.</li></ul></section><section class=\"card\" id=\"distributed\" aria-labelledby=\"distributed-title\"><h2 id=\"distributed-title\">The distributed form (a later step, not built yet)</h2><p>Because checking an access token needs no database, the same idea scales out: an authentication server signs tokens with a private key (EdDSA, ES256 or RS256, with a <code>kid</code>) and publishes its public keys at <code>/.well-known/jwks.json</code>; an API gateway verifies each request's signature with those public keys alone and forwards it to the backend services. Only the refresh-token store is shared state. tokenflow does not do this yet: today one app signs and verifies with one HS256 secret, and <code>tokens.Manager</code> keeps the seam (separate signing and verifying keys) for that step.</p></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 54, "</pre></section><section class=\"card\" id=\"caveats\" aria-labelledby=\"caveats-title\"><h2 id=\"caveats-title\">JWT caveats, and what this app does about them</h2><ul><li><strong>The payload is only base64.</strong> It is signed, not encrypted: anyone holding the token can read it. Nothing secret goes in, just ids, times and the username.</li><li><strong>A token cannot be recalled.</strong> Once issued, it is valid until <code>exp</code> wherever it is; the server keeps no list to strike it from. Hence short access lifetimes (5 minutes) and refresh tokens that are stored, rotate on every use, and can be revoked.</li><li><strong>Claims go stale until reissued.</strong> Rename a user and their current token still says the old name until the next refresh signs a new one; decide nothing important from a claim that may have changed.</li><li><strong>Keep the payload small.</strong> The token rides on every request, and a cookie holds about 4 KB. The guard refuses anything longer than 8 KB before decoding it.</li></ul></section><section class=\"card\" id=\"distributed\" aria-labelledby=\"distributed-title\"><h2 id=\"distributed-title\">The distributed form (a later step, not built yet)</h2><p>Because checking an access token needs no database, the same idea scales out: an authentication server signs tokens with a private key (EdDSA, ES256 or RS256, with a <code>kid</code>) and publishes its public keys at <code>/.well-known/jwks.json</code>; an API gateway verifies each request's signature with those public keys alone and forwards it to the backend services. Only the refresh-token store is shared state. tokenflow does not do this yet: today one app signs and verifies with one HS256 secret, and <code>tokens</code> keeps the seam for that step: a key set with a current signing key and verification keys by <code>kid</code>, shared by an <code>Issuer</code> and a <code>Verifier</code> that holds no signing key.</p></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -841,7 +841,7 @@ func step(id, title string) templ.Component {
 		var templ_7745c5c3_Var31 string
 		templ_7745c5c3_Var31, templ_7745c5c3_Err = templruntime.NewAttributeExpression(id).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 342, Col: 35}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 343, Col: 35}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var31)
 		if templ_7745c5c3_Err != nil {
@@ -854,7 +854,7 @@ func step(id, title string) templ.Component {
 		var templ_7745c5c3_Var32 string
 		templ_7745c5c3_Var32, templ_7745c5c3_Err = templruntime.NewAttributeExpression(id + "-title").Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 342, Col: 69}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 343, Col: 69}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var32)
 		if templ_7745c5c3_Err != nil {
@@ -867,7 +867,7 @@ func step(id, title string) templ.Component {
 		var templ_7745c5c3_Var33 string
 		templ_7745c5c3_Var33, templ_7745c5c3_Err = templruntime.NewAttributeExpression(id + "-title").Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 343, Col: 24}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 344, Col: 24}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var33)
 		if templ_7745c5c3_Err != nil {
@@ -880,7 +880,7 @@ func step(id, title string) templ.Component {
 		var templ_7745c5c3_Var34 string
 		templ_7745c5c3_Var34, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 343, Col: 34}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 344, Col: 34}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var34))
 		if templ_7745c5c3_Err != nil {
@@ -928,7 +928,7 @@ func ref(file, fn, display string) templ.Component {
 		var templ_7745c5c3_Var36 string
 		templ_7745c5c3_Var36, templ_7745c5c3_Err = templruntime.NewAttributeExpression(file).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 351, Col: 35}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 352, Col: 35}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var36)
 		if templ_7745c5c3_Err != nil {
@@ -941,7 +941,7 @@ func ref(file, fn, display string) templ.Component {
 		var templ_7745c5c3_Var37 string
 		templ_7745c5c3_Var37, templ_7745c5c3_Err = templruntime.NewAttributeExpression(fn).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 351, Col: 52}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 352, Col: 52}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var37)
 		if templ_7745c5c3_Err != nil {
@@ -954,7 +954,7 @@ func ref(file, fn, display string) templ.Component {
 		var templ_7745c5c3_Var38 string
 		templ_7745c5c3_Var38, templ_7745c5c3_Err = templ.JoinStringErrs(file)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 351, Col: 67}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 352, Col: 67}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var38))
 		if templ_7745c5c3_Err != nil {
@@ -967,7 +967,7 @@ func ref(file, fn, display string) templ.Component {
 		var templ_7745c5c3_Var39 string
 		templ_7745c5c3_Var39, templ_7745c5c3_Err = templ.JoinStringErrs(display)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 351, Col: 95}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 352, Col: 95}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var39))
 		if templ_7745c5c3_Err != nil {
