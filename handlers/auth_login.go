@@ -86,7 +86,7 @@ func (h *handler) login(c echo.Context) error {
 	// Its wait for attempts in flight shares the hashing wait's bound.
 	hashCtx, cancel := h.hashing(c)
 	defer cancel()
-	attempt, wait, err := h.throttle.beginLogin(hashCtx, username, c.RealIP(), h.now)
+	attempt, wait, err := h.throttle.BeginLogin(hashCtx, username, c.RealIP(), h.now)
 	if err != nil {
 		if hashTimedOut(err) {
 			h.busy(c, "login")
@@ -102,14 +102,14 @@ func (h *handler) login(c echo.Context) error {
 		return render(c, http.StatusTooManyRequests, views.LoginPage(view))
 	}
 	// Whatever way the check ends without saying otherwise, it failed.
-	defer attempt.failed()
+	defer attempt.Failed()
 
 	user, err := h.store.UserByUsername(c.Request().Context(), username)
 	known := err == nil
 	if errors.Is(err, store.ErrNotFound) {
 		err = nil
 	} else if err != nil {
-		attempt.aborted()
+		attempt.Aborted()
 		return err
 	}
 	ok := false
@@ -130,7 +130,7 @@ func (h *handler) login(c echo.Context) error {
 	if err != nil {
 		// The check did not happen (or we do not act on it): not the
 		// caller's failure.
-		attempt.aborted()
+		attempt.Aborted()
 		if hashTimedOut(err) {
 			h.busy(c, "login")
 			view.Error = serverBusy
@@ -139,11 +139,11 @@ func (h *handler) login(c echo.Context) error {
 		return err
 	}
 	if !known || !ok {
-		attempt.failed()
+		attempt.Failed()
 		view.Error = loginFailed
 		return render(c, http.StatusUnauthorized, views.LoginPage(view))
 	}
-	attempt.succeeded()
+	attempt.Succeeded()
 	if err := h.startSession(c, user); err != nil {
 		return err
 	}

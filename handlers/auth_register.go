@@ -55,7 +55,7 @@ func (h *handler) register(c echo.Context) error {
 
 	// Counted once the form is valid: that is where the argon2 work and a
 	// new row begin.
-	if wait := h.throttle.allowRegistration(c.RealIP(), h.now()); wait > 0 {
+	if wait := h.throttle.AllowRegistration(c.RealIP(), h.now()); wait > 0 {
 		h.log.Warn("registration throttled", "ip", c.RealIP(), "retry_after_s", retryAfterSeconds(wait))
 		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(wait)))
 		view.Errors["form"] = "Too many registrations from your network. Please try again later."
@@ -68,7 +68,7 @@ func (h *handler) register(c echo.Context) error {
 	if err != nil {
 		if hashTimedOut(err) {
 			// Nothing was hashed or created: the attempt does not count.
-			h.throttle.registrationAborted(c.RealIP())
+			h.throttle.RegistrationAborted(c.RealIP())
 			h.busy(c, "registration")
 			view.Errors["form"] = serverBusy
 			return render(c, http.StatusServiceUnavailable, views.RegisterPage(view))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tokenflow/store"
+	"tokenflow/throttle"
 	"tokenflow/tokens"
 )
 
@@ -101,7 +102,7 @@ type handler struct {
 	settings  Settings
 	log       *slog.Logger
 	now       func() time.Time
-	throttle  *throttle
+	throttle  *throttle.Throttle
 	hashWait  time.Duration // see maxHashWait
 	// cookieNames are fixed by Settings.Production in New (CookieNames).
 	cookieNames authCookieNames

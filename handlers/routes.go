@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"tokenflow/static"
+	"tokenflow/throttle"
 )
 
 // New builds the Echo server with every route. main and the tests (browser
@@ -52,7 +53,15 @@ func New(d Deps) (*echo.Echo, error) {
 	if h.hashWait <= 0 {
 		h.hashWait = maxHashWait
 	}
-	h.throttle = newThrottle(d.Settings, h.log)
+	h.throttle = throttle.New(throttle.NewMemory(throttle.Limits{
+		LoginFailures:   d.Settings.LoginFailureLimit,
+		AddressFailures: d.Settings.IPFailureLimit,
+		Logins:          d.Settings.LoginRateLimit,
+		Registrations:   d.Settings.RegisterRateLimit,
+		// An attempt resolves within the hashing wait, which bounds both
+		// its wait for room and its hash.
+		AttemptTimeout: maxHashWait,
+	}, h.log))
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
