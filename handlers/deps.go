@@ -11,8 +11,8 @@ import (
 	"net/netip"
 	"time"
 
+	"tokenflow/auth"
 	"tokenflow/store"
-	"tokenflow/throttle"
 	"tokenflow/tokens"
 )
 
@@ -90,7 +90,7 @@ type Deps struct {
 	Logger    *slog.Logger
 	Now       func() time.Time
 
-	// hashWait replaces maxHashWait in tests (zero: maxHashWait).
+	// hashWait replaces auth.MaxHashWait in tests (zero: auth.MaxHashWait).
 	hashWait time.Duration
 }
 
@@ -102,8 +102,8 @@ type handler struct {
 	settings  Settings
 	log       *slog.Logger
 	now       func() time.Time
-	throttle  *throttle.Throttle
-	hashWait  time.Duration // see maxHashWait
+	auth      *auth.Service
+	hashWait  time.Duration // see auth.MaxHashWait
 	// cookieNames are fixed by Settings.Production in New (CookieNames).
 	cookieNames authCookieNames
 }

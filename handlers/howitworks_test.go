@@ -24,6 +24,7 @@ var howItWorksFiles = []string{
 	"handlers/pages.go",
 	"handlers/middleware.go",
 	"handlers/dev.go",
+	"auth/service.go",
 	"tokens/access.go",
 	"tokens/refresh.go",
 	"store/sqlite.go",
