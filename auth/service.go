@@ -1,5 +1,5 @@
-// Package auth is the session service: login, registration and refresh,
-// with their throttling, password checks, session creation and token
+// Package auth is the session service: login, registration, refresh,
+// logout and revocation, with their throttling, password checks, session creation and token
 // issuing, behind plain inputs, a Result, and typed errors. It knows
 // nothing of HTTP: the handlers decide where the tokens travel and how an
 // error reads.
@@ -30,6 +30,10 @@ type Store interface {
 	UserByUsername(ctx context.Context, username string) (store.User, error)
 	CreateSession(ctx context.Context, s store.NewSession) (store.Session, error)
 	RotateRefreshToken(ctx context.Context, r store.Rotation) (store.Session, error)
+	SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error)
+	Session(ctx context.Context, id string) (store.Session, error)
+	RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) error
+	RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (int, error)
 }
 
 // Issuer signs access tokens (tokens.Manager).

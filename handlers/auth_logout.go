@@ -1,20 +1,18 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
-	"tokenflow/store"
-	"tokenflow/tokens"
+	"tokenflow/auth"
 )
 
-// Logout scopes, as in Supabase Auth.
+// Logout scopes, named as the form sends them.
 const (
-	scopeLocal  = "local"  // this session
-	scopeOthers = "others" // every other session of the user
-	scopeGlobal = "global" // all sessions of the user
+	scopeLocal  = string(auth.ScopeLocal)
+	scopeOthers = string(auth.ScopeOthers)
+	scopeGlobal = string(auth.ScopeGlobal)
 )
 
 // logout is POST /auth/logout. It finds the caller's live session through
@@ -40,22 +38,13 @@ func (h *handler) logout(c echo.Context) error {
 	}
 
 	ctx := c.Request().Context()
-	sess, ok, err := h.currentSession(c)
+	presented, _ := authCookie(c, h.cookieNames.refresh) // ambiguous or absent: "", which names nobody
+	sess, ok, err := h.auth.CurrentSession(ctx, presented, h.accessCookieClaims(c))
 	if err != nil {
 		return err
 	}
 	if ok {
-		switch scope {
-		case scopeLocal:
-			err = h.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client(c))
-		case scopeOthers:
-			_, err = h.store.RevokeUserSessions(ctx, sess.UserID, sess.ID, client(c))
-		case scopeGlobal:
-			if err = h.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client(c)); err == nil {
-				_, err = h.store.RevokeUserSessions(ctx, sess.UserID, "", client(c))
-			}
-		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := h.auth.Logout(ctx, sess, auth.Scope(scope), client(c)); err != nil {
 			return err
 		}
 	}
@@ -65,46 +54,4 @@ func (h *handler) logout(c echo.Context) error {
 	h.clearAuthCookies(c)
 	h.setNotice(c, noticeLogout)
 	return c.Redirect(http.StatusSeeOther, "/auth/login")
-}
-
-// currentSession identifies the caller's live session for logout: through
-// the refresh cookie (it reaches /auth) when it is the session's current
-// token, else through a valid access token. ok is false when neither names a
-// session that is still alive: a rotated or revoked token identifies nobody,
-// so a thief replaying an old token cannot end the owner's other sessions.
-func (h *handler) currentSession(c echo.Context) (sess store.Session, ok bool, err error) {
-	ctx := c.Request().Context()
-	sess, err = h.store.SessionByRefreshHash(ctx, h.refreshHash(c))
-	if err == nil {
-		return sess, sess.Active(h.now()), nil
-	}
-	if !errors.Is(err, store.ErrRefreshUnknown) {
-		return store.Session{}, false, err
-	}
-	cl := h.accessCookieClaims(c)
-	if cl == nil {
-		return store.Session{}, false, nil
-	}
-	sess, err = h.store.Session(ctx, cl.SessionID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Session{}, false, nil
-	case err != nil:
-		return store.Session{}, false, err
-	}
-	return sess, sess.UserID == cl.Subject && sess.Active(h.now()), nil
-}
-
-// refreshHash is the hash of the refresh cookie, or "" when there is no
-// well-formed, unambiguous one ("" matches no stored token).
-func (h *handler) refreshHash(c echo.Context) string {
-	value, err := authCookie(c, h.cookieNames.refresh)
-	if err != nil {
-		return ""
-	}
-	hash, err := tokens.HashRefreshToken(value)
-	if err != nil {
-		return ""
-	}
-	return hash
 }
