@@ -146,9 +146,12 @@ type Tx interface {
 	Now() time.Time
 
 	// TokenForUpdate returns the refresh token with the hash, used or not,
-	// with its session and the session's user, and locks the token so that
-	// every other transaction asking for it waits until this one ends.
-	// ErrRefreshUnknown when no token has the hash.
+	// with its session and the session's user, and locks the session: every
+	// other transaction asking for any token of it waits until this one
+	// ends, so two branches of one session (a grace sibling and its
+	// successor) never rotate at once (PostgreSQL: FOR UPDATE of the
+	// session row, not only the token's). ErrRefreshUnknown when no token
+	// has the hash.
 	TokenForUpdate(ctx context.Context, hash string) (RefreshToken, Session, User, error)
 	// InsertRefreshToken adds a current token to the session, created at
 	// Now, with graceUntil recorded (zero: none), and returns its ID. An

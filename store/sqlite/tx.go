@@ -44,7 +44,7 @@ var _ store.Tx = (*tx)(nil)
 func (t *tx) Now() time.Time { return t.now }
 
 // TokenForUpdate needs no locking clause: the transaction already holds
-// the database's write lock.
+// the database's write lock, which covers every session.
 func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToken, store.Session, store.User, error) {
 	var (
 		tok                store.RefreshToken

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"InTxRollsBackOnError", c.inTxRollsBackOnError},
 		{"InTxRollsBackOnPanic", c.inTxRollsBackOnPanic},
 		{"InTxSerializesOneToken", c.inTxSerializesOneToken},
+		{"InTxSerializesOneSession", c.inTxSerializesOneSession},
 		{"TokenForUpdate", c.tokenForUpdate},
 		{"InsertRefreshTokenRefusesDuplicates", c.insertRefreshTokenRefusesDuplicates},
 		{"RetireLiveTokensKeepsDeadlines", c.retireLiveTokensKeepsDeadlines},

@@ -231,6 +231,53 @@ func (c contract) inTxSerializesOneToken(t *testing.T) {
 	}
 }
 
+// Transactions through different tokens of one session run one after the
+// other too: each reads the session through its own token and moves its
+// last use on by a millisecond, and no move is lost.
+func (c contract) inTxSerializesOneSession(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "branch-0")
+	ctx := context.Background()
+	const branches, perBranch = 4, 4
+	inTx(t, s, func(tx store.Tx) error {
+		for b := 1; b < branches; b++ {
+			if _, err := tx.InsertRefreshToken(ctx, sess.ID, fmt.Sprintf("branch-%d", b), time.Time{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, branches*perBranch)
+	)
+	for i := range errs {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.InTx(ctx, func(tx store.Tx) error {
+				_, got, _, err := tx.TokenForUpdate(ctx, fmt.Sprintf("branch-%d", i%branches))
+				if err != nil {
+					return err
+				}
+				got.LastUsedAt = got.LastUsedAt.Add(time.Millisecond)
+				return tx.SetSessionUse(ctx, got)
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	if got, want := mustSessionByID(t, s, sess.ID).LastUsedAt, t0.Add(time.Duration(len(errs))*time.Millisecond); !got.Equal(want) {
+		t.Errorf("LastUsedAt = %v, want %v: %d moves were lost", got, want, want.Sub(got)/time.Millisecond)
+	}
+}
+
 // TokenForUpdate finds a token used or not, with its session and user, in
 // whatever state the session is.
 func (c contract) tokenForUpdate(t *testing.T) {
