@@ -24,8 +24,7 @@ type Store interface {
 	UserByUsername(ctx context.Context, username string) (store.User, error)
 	UserByID(ctx context.Context, id string) (store.User, error)
 	CreateSession(ctx context.Context, s store.NewSession) (store.Session, error)
-	RotateRefreshToken(ctx context.Context, r store.Rotation) (store.Session, error)
-	DetectRefreshReuse(ctx context.Context, presentedHash string, client store.Client) (store.Session, error)
+	InTx(ctx context.Context, fn func(store.Tx) error) error
 	SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error)
 	Session(ctx context.Context, id string) (store.Session, error)
 	ActiveSessions(ctx context.Context, userID string) ([]store.Session, error)
@@ -88,7 +87,7 @@ type Settings struct {
 	// per hour. Required (> 0).
 	RegisterRateLimit int
 	// RefreshRateLimit is the number of refreshes per session per minute
-	// (store.RefreshRateLimitWindow). Required (> 0).
+	// (auth.RefreshRateLimitWindow). Required (> 0).
 	RefreshRateLimit int
 
 	// LoginRateLimit is the number of logins per client address per 15
