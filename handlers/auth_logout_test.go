@@ -50,7 +50,7 @@ func TestLogoutOthersDoesNotRevealWhetherTheTokenIsCurrent(t *testing.T) {
 // the session's only live chain; the owner's cookie is now a rotated token.
 // When the owner then logs out from a tab whose access token has expired,
 // the rotated token is presented again after its grace window: that is
-// theft, wherever it shows up (DESIGN.md), as it is at /auth/refresh. If
+// theft, wherever it shows up (docs/ARCHITECTURE.md), as it is at /auth/refresh. If
 // logout only said "You have logged out" and deleted the cookie, the
 // thief's chain would live on undetected and the evidence would be gone.
 // The answer itself stays the one every logout gets.
