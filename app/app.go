@@ -17,10 +17,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"tokenflow/auth"
 	"tokenflow/config"
 	"tokenflow/handlers"
 	"tokenflow/password"
 	"tokenflow/store/sqlite"
+	"tokenflow/throttle"
 	"tokenflow/tokens"
 )
 
@@ -29,6 +31,25 @@ import (
 // one error naming the cause. ready, if not nil, receives the base URL once
 // the server listens.
 func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	return RunWith(ctx, Options{}, getenv, stdout, stderr, ready)
+}
+
+// Options change what no setting may: they are for tests, which pass them
+// in code, so an operator cannot set them by accident. The zero value is
+// what main runs.
+type Options struct {
+	// Now replaces the wall clock everywhere a lifetime is decided: the
+	// store, the token issuers and the verifier, the session service and
+	// the handlers. Optional. Default value time.Now.
+	Now func() time.Time
+}
+
+// RunWith is Run with Options.
+func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -53,6 +74,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return fmt.Errorf("opening the database %s: %w", cfg.SQLitePath(), err)
 	}
 	defer st.Close()
+	st.Now = now
 	printDataFolder(stdout, cfg.DataDir, newDatabase)
 	warnIfOpenToOthers(log, cfg.DataDir, filepath.Dir(cfg.SQLitePath()))
 
@@ -71,13 +93,14 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		Audience: cfg.JWTAudience,
 		TTL:      cfg.AccessTokenTTL,
 		Leeway:   cfg.AccessTokenLeeway,
+		Now:      now,
 	})
 	if err != nil {
 		return err
 	}
 	var expiredTokens handlers.TokenIssuer
 	if !cfg.Production() {
-		if expiredTokens, err = expiredTokenIssuer(tm.Keys(), cfg); err != nil {
+		if expiredTokens, err = expiredTokenIssuer(tm.Keys(), cfg, now); err != nil {
 			return err
 		}
 	}
@@ -90,24 +113,15 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 
 	e, err := handlers.New(handlers.Deps{
+		Auth:          newSessionService(cfg, st, tm, hasher, log, now),
 		Store:         st,
 		Tokens:        tm,
 		ExpiredTokens: expiredTokens,
-		Passwords:     hasher,
 		Logger:        log,
+		Now:           now,
 		Settings: handlers.Settings{
-			Production:        cfg.Production(),
-			RefreshTokenTTL:   cfg.RefreshTokenTTL,
-			SessionMaxAge:     cfg.SessionMaxAge,
-			RefreshReuseGrace: cfg.RefreshReuseGrace,
-			TrustedProxies:    cfg.TrustedProxies,
-			LoginFailureLimit: cfg.LoginFailureLimit,
-			IPFailureLimit:    cfg.IPFailureLimit,
-			RegisterRateLimit: cfg.RegisterRateLimit,
-			RefreshRateLimit:  cfg.RefreshRateLimit,
-
-			LoginRateLimit:     cfg.LoginRateLimit,
-			MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+			Production:     cfg.Production(),
+			TrustedProxies: cfg.TrustedProxies,
 		},
 	})
 	if err != nil {
@@ -267,14 +281,51 @@ func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, lo
 // issuer: the same keys and claims as the real one, with a clock one TTL
 // and a minute (well beyond tokens.MaxLeeway) behind, so its tokens are
 // refused as expired like any other and the refresh flow can be watched.
-func expiredTokenIssuer(keys *tokens.KeySet, cfg config.Config) (*tokens.Issuer, error) {
+func expiredTokenIssuer(keys *tokens.KeySet, cfg config.Config, now func() time.Time) (*tokens.Issuer, error) {
 	behind := cfg.AccessTokenTTL + time.Minute
 	return tokens.NewIssuer(keys, tokens.IssuerConfig{
 		Issuer:   cfg.JWTIssuer,
 		Audience: cfg.JWTAudience,
 		TTL:      cfg.AccessTokenTTL,
-		Now:      func() time.Time { return time.Now().Add(-behind) },
+		Now:      func() time.Time { return now().Add(-behind) },
 	})
+}
+
+// newSessionService is the session service over the store, with the
+// throttle in this process's memory.
+func newSessionService(cfg config.Config, st auth.Store, issuer auth.Issuer, passwords auth.Passwords, log *slog.Logger, now func() time.Time) *auth.Service {
+	return auth.NewService(auth.Deps{
+		Store:     st,
+		Issuer:    issuer,
+		Passwords: passwords,
+		Throttle:  throttle.New(throttle.NewMemory(throttleLimits(cfg), log)),
+		Config:    sessionConfig(cfg),
+		Now:       now,
+	})
+}
+
+// throttleLimits are the throttle's settings.
+func throttleLimits(cfg config.Config) throttle.Limits {
+	return throttle.Limits{
+		LoginFailures:   cfg.LoginFailureLimit,
+		AddressFailures: cfg.IPFailureLimit,
+		Logins:          cfg.LoginRateLimit,
+		Registrations:   cfg.RegisterRateLimit,
+		// An attempt resolves within the hashing wait, which bounds both
+		// its wait for room and its hash.
+		AttemptTimeout: auth.MaxHashWait,
+	}
+}
+
+// sessionConfig are the session service's settings.
+func sessionConfig(cfg config.Config) auth.Config {
+	return auth.Config{
+		RefreshTokenTTL:    cfg.RefreshTokenTTL,
+		SessionMaxAge:      cfg.SessionMaxAge,
+		RefreshReuseGrace:  cfg.RefreshReuseGrace,
+		RefreshRateLimit:   cfg.RefreshRateLimit,
+		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+	}
 }
 
 // loadConfig loads the settings, then asks the tokens package about the

@@ -234,7 +234,7 @@ func TestProductionCookieNamesCarryPrefixes(t *testing.T) {
 		t.Fatalf("development names %q, %q, want %q, %q", da, dr, AccessCookie, RefreshCookie)
 	}
 
-	a := newTestApp(t, func(d *Deps) { d.Settings.Production = true })
+	a := newTestApp(t, func(d *testDeps) { d.Settings.Production = true })
 	b := a.browser()
 	w := b.post("/auth/register", url.Values{"username": {"prod"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
 	if w.Code != http.StatusSeeOther {
