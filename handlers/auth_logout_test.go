@@ -99,3 +99,43 @@ func logoutAnswer(w *httptest.ResponseRecorder) (int, string, []string) {
 	slices.Sort(cookies)
 	return w.Code, w.Header().Get("Location"), cookies
 }
+
+// A refresh token that no longer names a live session (rotated, or its
+// session revoked) must not let its holder log the owner out elsewhere.
+func TestLogoutWithAStaleRefreshTokenEndsNothingElse(t *testing.T) {
+	for _, afterReuse := range []bool{false, true} {
+		name := "rotated token, session alive"
+		if afterReuse {
+			name = "token whose session was revoked for reuse"
+		}
+		t.Run(name, func(t *testing.T) {
+			a := newTestApp(t)
+			laptop := a.mustRegister(t, "victim", goodPassword)
+			phone := a.mustLogin(t, "victim", goodPassword)
+			stolen := laptop.cookie(RefreshCookie)
+			if w := laptop.fetchRefresh(); w.Code != http.StatusOK {
+				t.Fatalf("owner refresh: %d", w.Code)
+			}
+			thief := a.browser()
+			thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: stolen, Path: "/auth"}
+			if afterReuse {
+				a.clock.Advance(a.settings.RefreshReuseGrace + time.Second)
+				if w := thief.fetchRefresh(); w.Code != http.StatusUnauthorized {
+					t.Fatalf("replay: %d", w.Code)
+				}
+				thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: stolen, Path: "/auth"}
+			}
+			if w := thief.post("/auth/logout", url.Values{"scope": {"global"}}); w.Code != http.StatusSeeOther {
+				t.Fatalf("logout: %d", w.Code)
+			}
+			if w := phone.fetchRefresh(); w.Code != http.StatusOK {
+				t.Fatalf("the owner's other session was ended by a stale token: %d", w.Code)
+			}
+			if !afterReuse {
+				if w := laptop.fetchRefresh(); w.Code != http.StatusOK {
+					t.Fatalf("the owner's own session was ended by a stale token: %d", w.Code)
+				}
+			}
+		})
+	}
+}

@@ -280,3 +280,18 @@ func TestProductionCookieNamesCarryPrefixes(t *testing.T) {
 		}
 	}
 }
+
+// A stray access cookie of the same name makes the request ambiguous: it
+// is refused like a missing one, not tried after the good one (see
+// TestConflictingAccessCookiesGrantNothing for why).
+func TestStrayAccessCookieIsAmbiguous(t *testing.T) {
+	a := newTestApp(t)
+	b := a.mustRegister(t, "shadowed", goodPassword)
+	r := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+	r.Header.Set("Cookie", AccessCookie+"=aaa.bbb.ccc; "+AccessCookie+"="+b.cookie(AccessCookie))
+	w := httptest.NewRecorder()
+	a.e.ServeHTTP(w, r)
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/auth/login?next=") {
+		t.Fatalf("status %d to %q, want 303 to the login page", w.Code, w.Header().Get("Location"))
+	}
+}
