@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net"
@@ -65,12 +66,18 @@ func startInProcess(t *testing.T, vars map[string]string) (string, *syncBuffer, 
 // startInProcessLogs is startInProcess that also returns stderr (the log).
 func startInProcessLogs(t *testing.T, vars map[string]string) (string, *syncBuffer, *syncBuffer, func() error) {
 	t.Helper()
+	return startWith(t, Options{}, vars)
+}
+
+// startWith is startInProcessLogs with Options.
+func startWith(t *testing.T, opts Options, vars map[string]string) (string, *syncBuffer, *syncBuffer, func() error) {
+	t.Helper()
 	getenv := func(k string) string { return vars[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, getenv, stdout, stderr, func(u string) { ready <- u }) }()
+	go func() { done <- RunWith(ctx, opts, getenv, stdout, stderr, func(u string) { ready <- u }) }()
 	select {
 	case u := <-ready:
 		stop := func() error { cancel(); return <-done }
@@ -392,5 +399,70 @@ func TestRunAcceptsAShortSessionMaxAgeAndNoGrace(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "REFRESH_TOKEN_TTL not set: capped to SESSION_MAX_AGE (12h0m0s)") {
 		t.Errorf("log:\n%s", stderr.String())
+	}
+}
+
+// Options.Now is the clock of every part that decides a lifetime: tokens
+// are stamped and checked by it, the store dates sessions by it, and a
+// token expires when it passes, with no wall-clock wait.
+func TestRunWithClockReachesEveryPart(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	vars := testEnv(t)
+	vars["ACCESS_TOKEN_TTL"], vars["REFRESH_REUSE_GRACE"] = "1m", "10s"
+	base, _, _, _ := startWith(t, Options{Now: clock}, vars)
+	c := newClient(t)
+	register(t, c, base, "clocked", "correct horse battery")
+
+	var me struct {
+		IssuedAt int64 `json:"iat"`
+	}
+	getJSON(t, c, base+"/api/me", &me)
+	if want := clock().Unix(); me.IssuedAt != want {
+		t.Errorf("iat %d, want the injected clock's %d", me.IssuedAt, want)
+	}
+	advance(2 * time.Minute)
+	if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusUnauthorized {
+		t.Fatalf("/api/me after the clock passed the token's expiry: %d, want 401", got)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/auth/refresh", nil)
+	req.Header.Set("Accept", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refreshed struct {
+		AccessExpiresAt  time.Time `json:"access_expires_at"`
+		RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&refreshed)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: %d, %v", res.StatusCode, err)
+	}
+	if want := clock().Add(time.Minute); !refreshed.AccessExpiresAt.Equal(want) {
+		t.Errorf("access_expires_at %v, want %v", refreshed.AccessExpiresAt, want)
+	}
+	if want := clock().Add(168 * time.Hour); !refreshed.RefreshExpiresAt.Equal(want) {
+		t.Errorf("refresh_expires_at %v, want the store's %v", refreshed.RefreshExpiresAt, want)
+	}
+}
+
+func getJSON(t *testing.T, c *http.Client, u string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Accept", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, res.StatusCode)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -73,7 +73,7 @@ func TestExpiredTokenRefreshesThroughInterstitial(t *testing.T) {
 	b.register("alan")
 	before := b.cookieValue(accessCookie)
 
-	srv.waitAccessExpired(t, before)
+	srv.expireAccess(t, before)
 	reqs := b.recordRequests()
 	b.open("/dashboard")
 	b.waitPage("/dashboard", `[data-testid="username"]`)
@@ -97,7 +97,7 @@ func TestAPIButtonAfterExpiryRefreshesOnceAndShowsResult(t *testing.T) {
 	b := newBrowser(t, srv)
 	b.register("barbara")
 
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 	reqs := b.recordRequests()
 	b.click("#call-api")
 
@@ -168,7 +168,7 @@ func TestTwoTabsRefreshingAtOnceKeepSession(t *testing.T) {
 				}
 			}
 
-			srv.waitAccessExpired(t, first.cookieValue(accessCookie))
+			srv.expireAccess(t, first.cookieValue(accessCookie))
 			firstReqs, secondReqs := first.recordRequests(), second.recordRequests()
 			clickAtOnce(t, `document.getElementById("call-api").click()`, first, second)
 
@@ -291,7 +291,7 @@ func TestRefreshOutageKeepsSession(t *testing.T) {
 	srv := startServer(t)
 	b := newBrowser(t, srv)
 	b.register("katherine")
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 
 	stop := b.intercept("*/auth/refresh", fetch.RequestStageRequest, answerStatus(http.StatusServiceUnavailable))
 	b.click("#call-api")
@@ -325,7 +325,7 @@ func TestInterstitialRefreshesOnlyOnceWhenThePageStillRefuses(t *testing.T) {
 	srv := startServer(t)
 	b := newBrowser(t, srv)
 	b.register("ida")
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 
 	// (Rewriting the server's answer at the response stage would not do:
 	// Chromium stores the cookies before the interception sees them.)
@@ -366,16 +366,15 @@ func TestReplayedRefreshTokenAfterGraceRevokesSession(t *testing.T) {
 	if !evalJS[bool](b, `window.tokenflow.refresh()`) {
 		t.Fatal("the page's refresh failed")
 	}
-	rotated := time.Now()
 	current := b.cookieValue(refreshCookie)
 	if current == stolen {
 		t.Fatal("the refresh did not rotate the refresh token")
 	}
 
-	// Past the grace window (a clock wait: nothing to observe), and past
-	// the access token's expiry, so the next page load needs a refresh.
-	time.Sleep(time.Until(rotated.Add(reuseGrace + 200*time.Millisecond)))
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	// Past the grace window, and past the access token's expiry, so the
+	// next page load needs a refresh.
+	srv.clock.Advance(reuseGrace + time.Second)
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 
 	b.setRefreshCookie(stolen) // the replay, injected through DevTools
 	b.open("/dashboard")
@@ -401,7 +400,7 @@ func TestNoScriptInterstitialContinueButtonRefreshes(t *testing.T) {
 	b.waitPage("/dashboard", `[data-testid="username"]`)
 	before := b.cookieValue(accessCookie)
 
-	srv.waitAccessExpired(t, before)
+	srv.expireAccess(t, before)
 	b.open("/dashboard")
 	b.waitPage("/dashboard", `[data-testid="continue"]`)
 	// Nothing happens by itself without a script: the page says to press
@@ -447,7 +446,7 @@ func TestSessionsPageRevokesOtherDevice(t *testing.T) {
 	laptop.click(`tr[data-session]:not(:has([data-testid="current-session"])) [data-testid="revoke-session"]`)
 	laptop.waitPage("/sessions", `table[data-testid="sessions"] tbody tr:only-child [data-testid="current-session"]`)
 
-	srv.waitAccessExpired(t, phoneAccess)
+	srv.expireAccess(t, phoneAccess)
 	phone.open("/dashboard")
 	phone.waitPage("/auth/login", `form[data-testid="login-form"]`)
 

@@ -45,7 +45,7 @@ func TestScreenshotsForREADME(t *testing.T) {
 	b.waitPage("/sessions", `[data-testid="current-session"]`)
 	b.screenshot("sessions.png")
 
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 	b.disableScripts(true)
 	b.open("/dashboard")
 	b.waitPage("/dashboard", `[data-testid="continue"]`)
