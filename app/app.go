@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"tokenflow/auth"
@@ -328,13 +330,21 @@ func sessionConfig(cfg config.Config) auth.Config {
 	}
 }
 
-// loadConfig loads the settings, then asks the tokens package about the
-// ones it owns (secret length, leeway), before anything is created, so a
-// bad value is refused like any other setting.
+// loadConfig loads the settings, then asks each component about the ones
+// it owns (the server its address, the store its path, tokens the secret
+// and the leeway, the session service and the throttle their limits),
+// before anything is created, so a bad value is refused like any other
+// setting.
 func loadConfig(getenv func(string) string) (config.Config, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return config.Config{}, err
+	}
+	if err := checkAddr(cfg.Addr); err != nil {
+		return config.Config{}, fmt.Errorf("ADDR: %w", err)
+	}
+	if err := checkDatabaseURL(cfg); err != nil {
+		return config.Config{}, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	if cfg.JWTSecret != nil {
 		minSecret := tokens.MinSecretLength
@@ -348,5 +358,46 @@ func loadConfig(getenv func(string) string) (config.Config, error) {
 	if err := tokens.CheckLeeway(cfg.AccessTokenLeeway); err != nil {
 		return config.Config{}, fmt.Errorf("ACCESS_TOKEN_LEEWAY: %w", err)
 	}
+	if err := auth.CheckRefreshReuseGrace(cfg.RefreshReuseGrace); err != nil {
+		return config.Config{}, fmt.Errorf("REFRESH_REUSE_GRACE: %w", err)
+	}
+	if err := auth.CheckRefreshRateLimit(cfg.RefreshRateLimit); err != nil {
+		return config.Config{}, fmt.Errorf("REFRESH_RATE_LIMIT: %w", err)
+	}
+	// config reads each limit as a positive number; this only catches a
+	// limit added to throttle.Limits but not wired here.
+	if err := throttleLimits(cfg).Validate(); err != nil {
+		return config.Config{}, err
+	}
 	return cfg, nil
+}
+
+// checkAddr checks the listen address before anything is created, rather
+// than leaving it to net.Listen: a bad port must stop start-up first. Port
+// 0 asks for any free port (tests use it).
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (for example :8080 or 127.0.0.1:8080)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.TrimLeft(port, "0123456789") != "" {
+		return fmt.Errorf("port %q is not a number from 1 to 65535 (or 0 for any free port)", port)
+	}
+	return nil
+}
+
+// checkDatabaseURL checks that DATABASE_URL selects the one store this
+// version has, SQLite, with a path the store accepts.
+func checkDatabaseURL(cfg config.Config) error {
+	if cfg.DatabaseURL == "" {
+		return nil
+	}
+	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") && !strings.HasPrefix(cfg.DatabaseURL, "file:") {
+		// PostgreSQL is a later step; refuse rather than silently use SQLite.
+		return errors.New("only SQLite is supported in this version (leave it empty, or use sqlite:PATH)")
+	}
+	if err := sqlite.CheckPath(cfg.SQLitePath()); err != nil {
+		return fmt.Errorf("%q: %w (use sqlite:PATH, for example sqlite:data/tokenflow.db)", cfg.DatabaseURL, err)
+	}
+	return nil
 }

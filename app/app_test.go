@@ -179,6 +179,20 @@ func TestRunRefusesBadSettings(t *testing.T) {
 		{"nok, production with a 31-byte secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 31)}, "JWT_SECRET"},
 		{"nok, development with a tiny secret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
 		{"nok, leeway above 5s", map[string]string{"ACCESS_TOKEN_LEEWAY": "6s"}, "ACCESS_TOKEN_LEEWAY"},
+		{"nok, address without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
+		{"nok, port above 65535", map[string]string{"ADDR": "127.0.0.1:99999"}, "ADDR"},
+		{"nok, negative port", map[string]string{"ADDR": ":-1"}, "ADDR"},
+		{"nok, empty port", map[string]string{"ADDR": "127.0.0.1:"}, "ADDR"},
+		{"nok, port not a number", map[string]string{"ADDR": ":http"}, "ADDR"},
+		{"nok, postgres not yet", map[string]string{"DATABASE_URL": "postgres://x"}, "DATABASE_URL"},
+		{"nok, sqlite without a path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL"},
+		{"nok, file without a path", map[string]string{"DATABASE_URL": "file:"}, "DATABASE_URL"},
+		{"nok, sqlite path of spaces", map[string]string{"DATABASE_URL": "sqlite:   "}, "DATABASE_URL"},
+		{"nok, sqlite with DSN options", map[string]string{"DATABASE_URL": "sqlite:data/x.db?_pragma=foreign_keys(0)"}, "DATABASE_URL"},
+		{"nok, file with DSN options", map[string]string{"DATABASE_URL": "file:x.db?mode=ro"}, "DATABASE_URL"},
+		{"nok, reuse grace above a minute", map[string]string{"REFRESH_REUSE_GRACE": "168h"}, "REFRESH_REUSE_GRACE"},
+		{"nok, refresh rate limit above 60", map[string]string{"REFRESH_RATE_LIMIT": "61"}, "REFRESH_RATE_LIMIT"},
+		{"nok, refresh rate limit far above 60", map[string]string{"REFRESH_RATE_LIMIT": "2000"}, "REFRESH_RATE_LIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,10 +201,21 @@ func TestRunRefusesBadSettings(t *testing.T) {
 				vars[k] = v
 			}
 			err := Run(context.Background(), func(k string) string { return vars[k] }, &bytes.Buffer{}, &bytes.Buffer{}, nil)
-			if err == nil || !strings.HasPrefix(err.Error(), tt.setting) {
-				t.Fatalf("err = %v, want one naming %s", err, tt.setting)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.setting+":") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line naming %s", err, tt.setting)
+			}
+			if _, statErr := os.Stat(vars["DATA_DIR"]); !errors.Is(statErr, fs.ErrNotExist) {
+				t.Errorf("the data folder was created before the setting was refused (%v)", statErr)
 			}
 		})
+	}
+}
+
+func TestCheckAddrAcceptsPorts0To65535(t *testing.T) {
+	for _, addr := range []string{":0", "127.0.0.1:1", "[::1]:65535", ":8080"} {
+		if err := checkAddr(addr); err != nil {
+			t.Errorf("ADDR=%s: %v", addr, err)
+		}
 	}
 }
 
