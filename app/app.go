@@ -301,8 +301,14 @@ func newSessionService(cfg config.Config, st auth.Store, issuer auth.Issuer, pas
 		Issuer:    issuer,
 		Passwords: passwords,
 		Throttle:  throttle.New(throttle.NewMemory(throttleLimits(cfg), log)),
-		Config:    sessionConfig(cfg),
-		Now:       now,
+		Config: auth.Config{
+			RefreshTokenTTL:    cfg.RefreshTokenTTL,
+			SessionMaxAge:      cfg.SessionMaxAge,
+			RefreshReuseGrace:  cfg.RefreshReuseGrace,
+			RefreshRateLimit:   cfg.RefreshRateLimit,
+			MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		},
+		Now: now,
 	})
 }
 
@@ -316,17 +322,6 @@ func throttleLimits(cfg config.Config) throttle.Limits {
 		// An attempt resolves within the hashing wait, which bounds both
 		// its wait for room and its hash.
 		AttemptTimeout: auth.MaxHashWait,
-	}
-}
-
-// sessionConfig are the session service's settings.
-func sessionConfig(cfg config.Config) auth.Config {
-	return auth.Config{
-		RefreshTokenTTL:    cfg.RefreshTokenTTL,
-		SessionMaxAge:      cfg.SessionMaxAge,
-		RefreshReuseGrace:  cfg.RefreshReuseGrace,
-		RefreshRateLimit:   cfg.RefreshRateLimit,
-		MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 	}
 }
 

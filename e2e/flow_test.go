@@ -81,12 +81,8 @@ func TestExpiredTokenRefreshesThroughInterstitial(t *testing.T) {
 	if after := b.cookieValue(accessCookie); after == before {
 		t.Error("the access cookie is unchanged after the interstitial refresh")
 	}
-	if n := reqs.count(http.MethodPost, "/auth/refresh"); n != 1 {
-		t.Errorf("POST /auth/refresh sent %d times, want 1 (requests: %s)", n, reqs)
-	}
-	if n := reqs.count(http.MethodGet, "/dashboard"); n != 2 {
-		t.Errorf("GET /dashboard sent %d times, want 2: the interstitial, then the page (requests: %s)", n, reqs)
-	}
+	reqs.expect(t, http.MethodPost, "/auth/refresh", 1, "")
+	reqs.expect(t, http.MethodGet, "/dashboard", 2, ": the interstitial, then the page")
 }
 
 // The dashboard's "call the API" button, after the token expired: /api/me
@@ -110,12 +106,8 @@ func TestAPIButtonAfterExpiryRefreshesOnceAndShowsResult(t *testing.T) {
 	if log := b.text("#api-log"); !strings.Contains(log, `"barbara"`) {
 		t.Errorf("API log does not show the caller's claims:\n%s", log)
 	}
-	if n := reqs.count(http.MethodPost, "/auth/refresh"); n != 1 {
-		t.Errorf("POST /auth/refresh sent %d times, want exactly 1 (requests: %s)", n, reqs)
-	}
-	if n := reqs.count(http.MethodGet, "/api/me"); n != 2 {
-		t.Errorf("GET /api/me sent %d times, want 2: refused, then retried (requests: %s)", n, reqs)
-	}
+	reqs.expect(t, http.MethodPost, "/auth/refresh", 1, "")
+	reqs.expect(t, http.MethodGet, "/api/me", 2, ": refused, then retried")
 }
 
 // fetchWithRefresh asks for JSON even when the caller passes headers of its
@@ -340,12 +332,8 @@ func TestInterstitialRefreshesOnlyOnceWhenThePageStillRefuses(t *testing.T) {
 	reqs := b.recordRequests()
 	b.open("/dashboard")
 	b.waitPage("/dashboard", `[data-testid="interstitial"][data-state="loop"] a[data-testid="interstitial-action"]`)
-	if n := reqs.count(http.MethodPost, "/auth/refresh"); n != 1 {
-		t.Errorf("POST /auth/refresh sent %d times, want 1 (requests: %s)", n, reqs)
-	}
-	if n := reqs.count(http.MethodGet, "/dashboard"); n != 2 {
-		t.Errorf("GET /dashboard sent %d times, want 2: interstitial, refresh, interstitial again (requests: %s)", n, reqs)
-	}
+	reqs.expect(t, http.MethodPost, "/auth/refresh", 1, "")
+	reqs.expect(t, http.MethodGet, "/dashboard", 2, ": interstitial, refresh, interstitial again")
 
 	b.click(`[data-testid="interstitial-action"]`)
 	search := b.waitPage("/auth/login", `form[data-testid="login-form"]`)
@@ -425,14 +413,10 @@ func TestSessionsPageRevokesOtherDevice(t *testing.T) {
 	srv := startServer(t)
 	srv.createUser(t, "radia")
 	laptop := newBrowser(t, srv)
-	laptop.open("/auth/login")
-	laptop.login("radia")
-	laptop.waitPage("/dashboard", `[data-testid="username"]`)
+	laptop.logInToDashboard("radia")
 
 	phone := laptop.newSeparateProfile()
-	phone.open("/auth/login")
-	phone.login("radia")
-	phone.waitPage("/dashboard", `[data-testid="username"]`)
+	phone.logInToDashboard("radia")
 	phoneAccess := phone.cookieValue(accessCookie)
 	if laptop.cookieValue(accessCookie) == phoneAccess {
 		t.Fatal("the two profiles share a cookie jar")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,22 +61,11 @@ type server struct {
 // only grows. The server's time jumps when a test advances it; the browser
 // and every timeout keep real time, which the page scripts never compare
 // with the server's (they act on its answers).
-type serverClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
+type serverClock struct{ offset atomic.Int64 } // nanoseconds
 
-func (c *serverClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
+func (c *serverClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
 
-func (c *serverClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
+func (c *serverClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // startServer runs the real app on 127.0.0.1:0 with a fresh data folder and
 // short lifetimes; settings, if given, override some of them. Cleanup
@@ -451,6 +441,15 @@ func (b *tab) login(username string) {
 	b.click(`form[data-testid="login-form"] button[type="submit"]`)
 }
 
+// logInToDashboard opens the login page, logs in, and waits for the
+// dashboard.
+func (b *tab) logInToDashboard(username string) {
+	b.t.Helper()
+	b.open("/auth/login")
+	b.login(username)
+	b.waitPage("/dashboard", `[data-testid="username"]`)
+}
+
 // cookie returns the browser's cookie of that name for the server, read
 // through DevTools (page scripts cannot see HttpOnly cookies), or nil.
 func (b *tab) cookie(name string) *network.Cookie {
@@ -643,6 +642,15 @@ func (l *netLog) count(method, path string) int {
 		}
 	}
 	return n
+}
+
+// expect fails the test unless the log holds want requests of method to
+// path; why says what those requests are.
+func (l *netLog) expect(t *testing.T, method, path string, want int, why string) {
+	t.Helper()
+	if n := l.count(method, path); n != want {
+		t.Errorf("%s %s sent %d times, want %d%s (requests: %s)", method, path, n, want, why, l)
+	}
 }
 
 func (l *netLog) String() string {

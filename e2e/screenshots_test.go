@@ -38,9 +38,7 @@ func TestScreenshotsForREADME(t *testing.T) {
 	b.screenshot("dashboard.png")
 
 	phone := b.newSeparateProfile()
-	phone.open("/auth/login")
-	phone.login("ada")
-	phone.waitPage("/dashboard", `[data-testid="username"]`)
+	phone.logInToDashboard("ada")
 	b.open("/sessions")
 	b.waitPage("/sessions", `[data-testid="current-session"]`)
 	b.screenshot("sessions.png")

@@ -29,6 +29,12 @@ type stalledPasswords struct {
 
 var errWaitedWithoutDeadline = errors.New("test: waited for a hashing slot without a deadline")
 
+// wrap puts p in front of the app's hasher (an edit for newTestApp).
+func (p *stalledPasswords) wrap(d *testDeps) {
+	p.Passwords = d.Passwords
+	d.Passwords = p
+}
+
 func (p *stalledPasswords) wait(ctx context.Context) error {
 	if !p.stalled.Load() {
 		return nil
@@ -90,9 +96,7 @@ func assertBusy(t *testing.T, w *httptest.ResponseRecorder) {
 func TestHashingWaitIsBounded(t *testing.T) {
 	pw := &stalledPasswords{}
 	var logs bytes.Buffer
-	app := newTestApp(t, func(d *testDeps) {
-		pw.Passwords = d.Passwords
-		d.Passwords = pw
+	app := newTestApp(t, pw.wrap, func(d *testDeps) {
 		d.hashWait = 50 * time.Millisecond
 		d.Settings.Limits.Registrations = 2
 		d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -141,9 +145,7 @@ func TestHashingWaitIsBounded(t *testing.T) {
 func TestClientGoneIsNotAnError(t *testing.T) {
 	pw := &stalledPasswords{}
 	var logs bytes.Buffer
-	app := newTestApp(t, func(d *testDeps) {
-		pw.Passwords = d.Passwords
-		d.Passwords = pw
+	app := newTestApp(t, pw.wrap, func(d *testDeps) {
 		d.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	app.mustRegister(t, "leaver", throttlePW)

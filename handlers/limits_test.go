@@ -87,6 +87,15 @@ type gatedPasswords struct {
 	checks  atomic.Int32
 }
 
+// withGatedPasswords puts the app's hasher behind a gate and stores the
+// gate in *pw.
+func withGatedPasswords(pw **gatedPasswords) func(*testDeps) {
+	return func(d *testDeps) {
+		*pw = newGatedPasswords(d.Passwords, 64)
+		d.Passwords = *pw
+	}
+}
+
 func newGatedPasswords(inner auth.Passwords, capacity int) *gatedPasswords {
 	return &gatedPasswords{Passwords: inner, entered: make(chan struct{}, capacity), gate: make(chan struct{})}
 }
@@ -146,7 +155,7 @@ func burst(t *testing.T, app *testApp, pw *gatedPasswords, n, inFlight int, addr
 func TestConcurrentCorrectLoginsAreNotThrottled(t *testing.T) {
 	t.Run("one account", func(t *testing.T) { // LoginFailureLimit 5
 		var pw *gatedPasswords
-		app := newTestApp(t, func(d *testDeps) { pw = newGatedPasswords(d.Passwords, 64); d.Passwords = pw })
+		app := newTestApp(t, withGatedPasswords(&pw))
 		app.mustRegister(t, "popular", throttlePW)
 		counts := burst(t, app, pw, 8, 5, "203.0.113.50:1", func(int) string { return "popular" }, throttlePW)
 		if counts[http.StatusSeeOther] != 8 {
@@ -155,11 +164,7 @@ func TestConcurrentCorrectLoginsAreNotThrottled(t *testing.T) {
 	})
 	t.Run("one address", func(t *testing.T) {
 		var pw *gatedPasswords
-		app := newTestApp(t, func(d *testDeps) {
-			pw = newGatedPasswords(d.Passwords, 64)
-			d.Passwords = pw
-			d.Settings.Limits.AddressFailures = 3
-		})
+		app := newTestApp(t, withGatedPasswords(&pw), func(d *testDeps) { d.Settings.Limits.AddressFailures = 3 })
 		for i := range 8 {
 			app.mustRegister(t, fmt.Sprintf("colleague%d", i), throttlePW)
 		}
@@ -175,7 +180,7 @@ func TestConcurrentCorrectLoginsAreNotThrottled(t *testing.T) {
 func TestConcurrentGuessesStayBounded(t *testing.T) {
 	t.Run("one account", func(t *testing.T) { // LoginFailureLimit 5
 		var pw *gatedPasswords
-		app := newTestApp(t, func(d *testDeps) { pw = newGatedPasswords(d.Passwords, 64); d.Passwords = pw })
+		app := newTestApp(t, withGatedPasswords(&pw))
 		app.mustRegister(t, "target", throttlePW)
 		counts := burst(t, app, pw, 20, 5, "203.0.113.60:1", func(int) string { return "target" }, "wrong guess")
 		if counts[http.StatusUnauthorized] != 5 || counts[http.StatusTooManyRequests] != 15 || pw.checks.Load() != 5 {
@@ -186,9 +191,7 @@ func TestConcurrentGuessesStayBounded(t *testing.T) {
 	})
 	t.Run("one address, many accounts", func(t *testing.T) {
 		var pw *gatedPasswords
-		app := newTestApp(t, func(d *testDeps) {
-			pw = newGatedPasswords(d.Passwords, 64)
-			d.Passwords = pw
+		app := newTestApp(t, withGatedPasswords(&pw), func(d *testDeps) {
 			d.Settings.Limits.AddressFailures = 3
 			d.Settings.Limits.LoginFailures = 100
 		})
@@ -203,11 +206,8 @@ func TestConcurrentGuessesStayBounded(t *testing.T) {
 // past it the answer is 503, and nothing is counted.
 func TestWaitForRoomIsBounded(t *testing.T) {
 	var pw *gatedPasswords
-	app := newTestApp(t, func(d *testDeps) {
-		pw = newGatedPasswords(d.Passwords, 64) // never opened: every check stalls
-		d.Passwords = pw
-		d.hashWait = 50 * time.Millisecond
-	})
+	// The gate is never opened: every check stalls.
+	app := newTestApp(t, withGatedPasswords(&pw), func(d *testDeps) { d.hashWait = 50 * time.Millisecond })
 	app.mustRegister(t, "stalled", throttlePW) // registration hashes outside the gate
 	var wg sync.WaitGroup
 	codes := make([]int, 8)
