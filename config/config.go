@@ -169,45 +169,34 @@ func (r *reader) str(name, def string) string {
 	return def
 }
 
+// duration reads a positive Go duration.
 func (r *reader) duration(name string, def time.Duration) time.Duration {
-	v := strings.TrimSpace(r.getenv(name))
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		r.fail(name, v, "a positive Go duration such as 5m, 90s or 168h")
-		return def
-	}
-	return d
+	return r.parseDuration(name, def, false, "a positive Go duration such as 5m, 90s or 168h")
 }
 
 // durationOrZero reads a duration of zero or more: for a window where 0 is
 // the strict setting (REFRESH_REUSE_GRACE=0: no grace at all).
 func (r *reader) durationOrZero(name string, def time.Duration) time.Duration {
-	v := strings.TrimSpace(r.getenv(name))
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		r.fail(name, v, "a Go duration of zero or more, such as 0s, 10s or 1m")
-		return def
-	}
-	return d
+	return r.parseDuration(name, def, true, "a Go duration of zero or more, such as 0s, 10s or 1m")
 }
 
 // leeway reads a non-negative Go duration; "0" and "0s" turn the leeway
 // off (the browser tests do, so tokens expire on time). Its upper bound is
 // the tokens package's (tokens.CheckLeeway), asked by app right after Load.
 func (r *reader) leeway(name string, def time.Duration) time.Duration {
+	return r.parseDuration(name, def, true, "a Go duration from 0s to 5s")
+}
+
+// parseDuration reads a Go duration, positive or (zeroOK) zero or more;
+// want is what the error says was expected.
+func (r *reader) parseDuration(name string, def time.Duration, zeroOK bool, want string) time.Duration {
 	v := strings.TrimSpace(r.getenv(name))
 	if v == "" {
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		r.fail(name, v, "a Go duration from 0s to 5s")
+	if err != nil || d < 0 || (d == 0 && !zeroOK) {
+		r.fail(name, v, want)
 		return def
 	}
 	return d

@@ -483,36 +483,31 @@ func (b *tab) cookieValue(name string) string {
 // attributes the server gives it.
 func (b *tab) setRefreshCookie(value string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
-	defer cancel()
-	_, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
-		Name:     refreshCookie,
-		Value:    value,
-		URL:      b.srv.URL + "/auth/refresh",
-		Path:     "/auth",
-		HTTPOnly: new(true),
-		SameSite: network.CookieSameSiteStrict,
-	})
-	if err != nil {
-		b.t.Fatalf("setting the refresh cookie: %v", err)
-	}
+	b.setCookie("the refresh cookie", refreshCookie, value, "/auth", network.CookieSameSiteStrict)
 }
 
 // setAccessCookie writes the access cookie through DevTools.
 func (b *tab) setAccessCookie(value string) {
 	b.t.Helper()
+	b.setCookie("the access cookie", accessCookie, value, "/", network.CookieSameSiteLax)
+}
+
+// setCookie writes an HttpOnly cookie for the server through DevTools, as
+// the server (or another site that shares its parent domain) could.
+func (b *tab) setCookie(what, name, value, path string, sameSite network.CookieSameSite) {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
 	defer cancel()
 	_, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
-		Name:     accessCookie,
+		Name:     name,
 		Value:    value,
-		URL:      b.srv.URL + "/",
-		Path:     "/",
+		URL:      b.srv.URL + path,
+		Path:     path,
 		HTTPOnly: new(true),
-		SameSite: network.CookieSameSiteLax,
+		SameSite: sameSite,
 	})
 	if err != nil {
-		b.t.Fatalf("setting the access cookie: %v", err)
+		b.t.Fatalf("setting %s: %v", what, err)
 	}
 }
 
