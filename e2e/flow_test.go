@@ -3,7 +3,6 @@ package e2e
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -56,10 +55,7 @@ func TestLoginWithNextLandsOnRequestedPage(t *testing.T) {
 	b := newBrowser(t, srv)
 
 	b.open("/sessions")
-	search := b.waitPage("/auth/login", `form[data-testid="login-form"]`)
-	if q, _ := url.ParseQuery(strings.TrimPrefix(search, "?")); q.Get("next") != "/sessions" {
-		t.Errorf("login page query %q, want next=/sessions", search)
-	}
+	b.waitLoginFor("/sessions", "an anonymous visit to /sessions")
 	b.login("grace")
 	b.waitPage("/sessions", `[data-testid="current-session"]`)
 }
@@ -232,10 +228,7 @@ func TestLogoutEndsSessionInEveryTab(t *testing.T) {
 			if notice := first.text(`[data-testid="notice"]`); notice != "You have logged out." {
 				t.Errorf("the tab that logged out shows the notice %q, want %q", notice, "You have logged out.")
 			}
-			search := second.waitPage("/auth/login", `form[data-testid="login-form"]`)
-			if !strings.Contains(search, "next=%2Fdashboard") {
-				t.Errorf("the other tab went to the login page with query %q, want next=%%2Fdashboard", search)
-			}
+			second.waitLoginFor("/dashboard", "the other tab")
 			if c := first.cookie(accessCookie); c != nil {
 				t.Errorf("the access cookie survived logout")
 			}
@@ -244,10 +237,7 @@ func TestLogoutEndsSessionInEveryTab(t *testing.T) {
 			}
 
 			first.open("/dashboard")
-			search = first.waitPage("/auth/login", `form[data-testid="login-form"]`)
-			if !strings.Contains(search, "next=%2Fdashboard") {
-				t.Errorf("after logout /dashboard went to the login page with query %q, want next=%%2Fdashboard", search)
-			}
+			first.waitLoginFor("/dashboard", "/dashboard after logout")
 		})
 	}
 }
@@ -336,10 +326,7 @@ func TestInterstitialRefreshesOnlyOnceWhenThePageStillRefuses(t *testing.T) {
 	reqs.expect(t, http.MethodGet, "/dashboard", 2, ": interstitial, refresh, interstitial again")
 
 	b.click(`[data-testid="interstitial-action"]`)
-	search := b.waitPage("/auth/login", `form[data-testid="login-form"]`)
-	if !strings.Contains(search, "next=%2Fdashboard") {
-		t.Errorf("log in again went to the login page with query %q, want next=%%2Fdashboard", search)
-	}
+	b.waitLoginFor("/dashboard", "log in again")
 }
 
 // A refresh token replayed after the grace window is taken as stolen: the

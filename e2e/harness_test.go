@@ -441,6 +441,16 @@ func (b *tab) login(username string) {
 	b.click(`form[data-testid="login-form"] button[type="submit"]`)
 }
 
+// waitLoginFor waits for the login form and checks that it will continue
+// to next; how says what led there.
+func (b *tab) waitLoginFor(next, how string) {
+	b.t.Helper()
+	search := b.waitPage("/auth/login", `form[data-testid="login-form"]`)
+	if q, _ := url.ParseQuery(strings.TrimPrefix(search, "?")); q.Get("next") != next {
+		b.t.Errorf("%s went to the login page with query %q, want next=%s", how, search, next)
+	}
+}
+
 // logInToDashboard opens the login page, logs in, and waits for the
 // dashboard.
 func (b *tab) logInToDashboard(username string) {
