@@ -392,7 +392,7 @@ func checkDatabaseURL(cfg config.Config) error {
 		return errors.New("only SQLite is supported in this version (leave it empty, or use sqlite:PATH)")
 	}
 	if err := sqlite.CheckPath(cfg.SQLitePath()); err != nil {
-		return fmt.Errorf("%q: %w (use sqlite:PATH, for example sqlite:data/tokenflow.db)", cfg.DatabaseURL, err)
+		return fmt.Errorf("%q: %w; use sqlite:PATH, for example sqlite:data/tokenflow.db", cfg.DatabaseURL, err)
 	}
 	return nil
 }
