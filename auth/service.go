@@ -116,6 +116,10 @@ func (r Result) AccessExpiresAt() time.Time { return r.Claims.ExpiresAt.Time }
 // SessionExpiresAt is when the session (and its refresh token) expires.
 func (r Result) SessionExpiresAt() time.Time { return r.Session.ExpiresAt() }
 
+// HashWait is how long a login or registration waits for a password
+// hashing slot (MaxHashWait unless Config.HashWait says otherwise).
+func (s *Service) HashWait() time.Duration { return s.cfg.HashWait }
+
 // hashing returns the context a password hash or check runs under: the
 // caller's, bounded by the hashing wait.
 func (s *Service) hashing(ctx context.Context) (context.Context, context.CancelFunc) {
