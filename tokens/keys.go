@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -56,6 +57,13 @@ type VerificationKey struct {
 	kid    string
 	method jwt.SigningMethod
 	key    any
+	// typ is the typ header the token must carry ("" for HS256, whose
+	// tokens predate it); AccessTokenType for asymmetric keys.
+	typ string
+	// public and jwkBase are the published half of an asymmetric key;
+	// nil and empty for HS256, which is never published.
+	public  any
+	jwkBase JWK
 }
 
 // Alg is the one JWS algorithm this key verifies.
@@ -164,6 +172,51 @@ func newVerificationKeys(keys []VerificationKey) (*VerificationKeys, error) {
 		vk.sole = &sole
 	}
 	return vk, nil
+}
+
+// Keys returns the keys of the set in kid order.
+func (vk *VerificationKeys) Keys() []VerificationKey {
+	kids := make([]string, 0, len(vk.byKid))
+	for kid := range vk.byKid {
+		kids = append(kids, kid)
+	}
+	slices.Sort(kids)
+	keys := make([]VerificationKey, 0, len(kids))
+	for _, kid := range kids {
+		keys = append(keys, vk.byKid[kid])
+	}
+	return keys
+}
+
+// Current returns the key the set signs with.
+func (s *KeySet) Current() SigningKey { return s.current }
+
+// Keyring holds the key set in use, replaced whole when keys rotate or
+// are revoked, so an Issuer or Verifier built on it follows without being
+// rebuilt. It is safe for concurrent use.
+type Keyring struct {
+	set atomic.Pointer[KeySet]
+}
+
+// NewKeyring returns a keyring holding set.
+func NewKeyring(set *KeySet) (*Keyring, error) {
+	if set == nil {
+		return nil, errors.New("tokens: keyring: no key set")
+	}
+	r := &Keyring{}
+	r.set.Store(set)
+	return r, nil
+}
+
+// Load returns the key set in use.
+func (r *Keyring) Load() *KeySet { return r.set.Load() }
+
+// Replace makes set the one in use; tokens issued from now on are signed
+// with its current key, and only its keys verify. A nil set is ignored.
+func (r *Keyring) Replace(set *KeySet) {
+	if set != nil {
+		r.set.Store(set)
+	}
 }
 
 // lookup finds the key for a token header. It looks only in the set: the
