@@ -1,8 +1,8 @@
 // Package storetest is the contract every store.Store implementation
 // passes: users, sessions, refresh-token rotation (grace windows anchored at
 // the fork, reuse detection, the per-session rate limit, BeforeCommit),
-// revocation, the session cap, the event cap, cleanup, and many goroutines
-// rotating one token at once. A backend's own tests call Run; what can only
+// revocation, the session cap, the event cap, cleanup, many goroutines
+// rotating one token at once, and the signing keys' states. A backend's own tests call Run; what can only
 // be seen in its tables (file modes, migrations, query plans) stays in that
 // backend's package.
 //
@@ -55,6 +55,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RotateRefreshTokenRateLimit", c.rotateRefreshTokenRateLimit},
 		{"RotateRefreshTokenRateLimitDoesNotHideReuse", c.rotateRefreshTokenRateLimitDoesNotHideReuse},
 		{"RotateRefreshTokenBeforeCommit", c.rotateRefreshTokenBeforeCommit},
+		{"SigningKeysLifecycle", c.signingKeysLifecycle},
+		{"SigningKeysRefusals", c.signingKeysRefusals},
+		{"SigningKeysPlansAreSerialised", c.signingKeysPlansAreSerialised},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, tc.run)
