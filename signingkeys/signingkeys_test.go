@@ -247,6 +247,14 @@ func TestRotationFollowsTheSchedule(t *testing.T) {
 		t.Fatal("the previous key left the JWKS before its tokens expired")
 	}
 
+	e.now = t0.Add(rotation + keepPrevious - time.Second)
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(published(m), first) {
+		t.Fatal("the previous key left the JWKS before its last token expired")
+	}
+
 	e.now = t0.Add(rotation + keepPrevious)
 	if err := m.Refresh(ctx); err != nil {
 		t.Fatal(err)
