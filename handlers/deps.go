@@ -93,6 +93,15 @@ type Settings struct {
 	// LoginRateLimit is the number of logins per client address per 15
 	// minutes, successful and failed alike. Required (> 0).
 	LoginRateLimit int
+	// JWTIssuer is the iss of our tokens, named in the discovery document.
+	JWTIssuer string
+	// JWKSMaxAge is how long caches may keep the JWKS. Optional; 0 with
+	// Deps.Keys set means max-age=0.
+	JWKSMaxAge time.Duration
+	// PublicURL is the server's public base URL (PUBLIC_URL). Optional;
+	// "": derived from each request.
+	PublicURL string
+
 	// MaxSessionsPerUser is the number of live sessions an account may
 	// have; a login past it ends the least recently used. Required (> 0).
 	MaxSessionsPerUser int
@@ -112,6 +121,10 @@ type Deps struct {
 	// answers 501.
 	ExpiredTokens TokenIssuer
 
+	// Keys are the published signing keys: their public halves are the
+	// JWKS. Optional; nil (HS256) answers the JWKS with 404.
+	Keys *tokens.Keyring
+
 	// hashWait replaces maxHashWait in tests (zero: maxHashWait).
 	hashWait time.Duration
 }
@@ -121,6 +134,7 @@ type handler struct {
 	store     Store
 	tokens    AccessTokens
 	expired   TokenIssuer // Deps.ExpiredTokens
+	keys      *tokens.Keyring
 	passwords Passwords
 	settings  Settings
 	log       *slog.Logger
