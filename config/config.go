@@ -53,7 +53,7 @@ type Config struct {
 	JWKSMaxAge       time.Duration // Cache-Control max-age of the JWKS
 	// PublicURL is the server's public base URL for the discovery
 	// document; "": derived from each request.
-	PublicURL string
+	PublicURL         string
 	JWTIssuer         string
 	JWTAudience       string
 	TrustedProxies    []netip.Prefix
