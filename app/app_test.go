@@ -133,7 +133,7 @@ func TestRunStartsCreatesDataAndShutsDownGracefully(t *testing.T) {
 	if !strings.Contains(out, "listening on "+base) || !strings.Contains(out, `demo account created: username "demo", password "`) {
 		t.Errorf("stdout:\n%s", out)
 	}
-	for _, f := range []string{"tokenflow.db", "jwt-secret", "demo-password"} {
+	for _, f := range []string{"tokenflow.db", "key-encryption-key", "demo-password"} {
 		info, err := os.Stat(filepath.Join(vars["DATA_DIR"], f))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
@@ -355,7 +355,7 @@ func TestRunKeepsDataPrivateInAnOpenFolder(t *testing.T) {
 	}
 	base, _, stderr, stop := startInProcessLogs(t, vars)
 	register(t, newClient(t), base, "private", "a long password") // a write: the WAL is in use
-	for _, f := range []string{"tokenflow.db", "tokenflow.db-wal", "tokenflow.db-shm", "jwt-secret", "demo-password"} {
+	for _, f := range []string{"tokenflow.db", "tokenflow.db-wal", "tokenflow.db-shm", "key-encryption-key", "demo-password"} {
 		info, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
