@@ -1,9 +1,9 @@
 package tokens
 
 // The key set: one current signing key, and the keys that verify, found by
-// kid. Only HS256 is built; the types already separate the signing half
-// from the verifying half, so asymmetric keys (ES256, EdDSA, RS256) drop
-// in with a public verification key and a private signing key.
+// kid. HS256 keys are here; asymmetric ones (ES256, EdDSA, RS256) are in
+// asymmetric.go. The signing half and the verifying half are separate
+// types, so a Verifier never holds anything that signs.
 
 import (
 	"bytes"
@@ -50,7 +50,7 @@ func CheckSecretLength(secret []byte, minimum int) error {
 
 // VerificationKey is what a verifier holds: the algorithm it is pinned to,
 // its kid, and the key that checks signatures. For HS256 that key is the
-// shared secret itself (symmetric); for asymmetric algorithms it will be a
+// shared secret itself (symmetric); for asymmetric algorithms it is the
 // public key, and the private half never reaches a Verifier.
 type VerificationKey struct {
 	alg    string
@@ -110,7 +110,7 @@ func HS256Kid(secret []byte) string {
 
 // KeySet is the current signing key and every key that verifies (the
 // current one included), by kid. It is immutable and safe for concurrent
-// use; rotation will build a new set.
+// use; rotation builds a new set and swaps it into a Keyring.
 type KeySet struct {
 	current      SigningKey
 	verification *VerificationKeys
