@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"tokenflow/auth"
 	"tokenflow/store"
 	"tokenflow/tokens"
 )
@@ -125,7 +126,7 @@ type Deps struct {
 	// JWKS. Optional; nil (HS256) answers the JWKS with 404.
 	Keys *tokens.Keyring
 
-	// hashWait replaces maxHashWait in tests (zero: maxHashWait).
+	// hashWait replaces auth.MaxHashWait in tests (zero: auth.MaxHashWait).
 	hashWait time.Duration
 }
 
@@ -139,8 +140,8 @@ type handler struct {
 	settings  Settings
 	log       *slog.Logger
 	now       func() time.Time
-	throttle  *throttle
-	hashWait  time.Duration // see maxHashWait
+	auth      *auth.Service
+	hashWait  time.Duration // see auth.MaxHashWait
 	// cookieNames are fixed by Settings.Production in New (CookieNames).
 	cookieNames authCookieNames
 }
