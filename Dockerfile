@@ -12,7 +12,7 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/tokenflow /tokenflow
 COPY --from=build --chown=65532:65532 /out/data /data
 # Production unless told otherwise: no demo account (whose password would
-# be in `docker logs`), no /dev routes, Secure cookies, and JWT_SECRET
+# be in `docker logs`), no /dev routes, Secure cookies, and KEY_ENCRYPTION_KEY
 # required. Try it locally with -e APP_ENV=development.
 ENV DATA_DIR=/data ADDR=:8080 APP_ENV=production
 EXPOSE 8080

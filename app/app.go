@@ -23,6 +23,7 @@ import (
 	"tokenflow/config"
 	"tokenflow/handlers"
 	"tokenflow/password"
+	"tokenflow/signingkeys"
 	"tokenflow/store/sqlite"
 	"tokenflow/throttle"
 	"tokenflow/tokens"
@@ -80,29 +81,38 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 	printDataFolder(stdout, cfg.DataDir, newDatabase)
 	warnIfOpenToOthers(log, cfg.DataDir, filepath.Dir(cfg.SQLitePath()))
 
-	secret := cfg.JWTSecret
-	if secret == nil {
-		// Development only (production refuses to start without one): a
-		// random key kept beside the database, so restarts keep sessions.
-		secret, err = tokens.LoadOrCreateSecret(cfg.DataDir + "/jwt-secret")
-		if err != nil {
-			return fmt.Errorf("JWT_SECRET: generating a development secret: %w", err)
-		}
-	}
-	tm, err := tokens.NewManager(tokens.Config{
-		Secret:   secret,
+	tokenConfig := tokens.Config{
 		Issuer:   cfg.JWTIssuer,
 		Audience: cfg.JWTAudience,
 		TTL:      cfg.AccessTokenTTL,
 		Leeway:   cfg.AccessTokenLeeway,
 		Now:      now,
-	})
+	}
+	var published *tokens.Keyring // the JWKS; nil under HS256
+	if cfg.Asymmetric() {
+		keys, stopKeys, err := startSigningKeys(ctx, cfg, st, log)
+		if err != nil {
+			return err
+		}
+		defer stopKeys() // before st.Close, deferred earlier
+		tokenConfig.Keys, published = keys.Keyring(), keys.Keyring()
+	} else {
+		tokenConfig.Secret = cfg.JWTSecret
+		if tokenConfig.Secret == nil {
+			// Development only (production refuses to start without one): a
+			// random key kept beside the database, so restarts keep sessions.
+			if tokenConfig.Secret, err = tokens.LoadOrCreateSecret(cfg.DataDir + "/jwt-secret"); err != nil {
+				return fmt.Errorf("JWT_SECRET: generating a development secret: %w", err)
+			}
+		}
+	}
+	tm, err := tokens.NewManager(tokenConfig)
 	if err != nil {
 		return err
 	}
 	var expiredTokens handlers.TokenIssuer
 	if !cfg.Production() {
-		if expiredTokens, err = expiredTokenIssuer(tm.Keys(), cfg, now); err != nil {
+		if expiredTokens, err = expiredTokenIssuer(tm.Keyring(), cfg, now); err != nil {
 			return err
 		}
 	}
@@ -119,11 +129,15 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		Store:         st,
 		Tokens:        tm,
 		ExpiredTokens: expiredTokens,
+		Keys:          published,
 		Logger:        log,
 		Now:           now,
 		Settings: handlers.Settings{
 			Production:     cfg.Production(),
 			TrustedProxies: cfg.TrustedProxies,
+			JWTIssuer:      cfg.JWTIssuer,
+			JWKSMaxAge:     cfg.JWKSMaxAge,
+			PublicURL:      cfg.PublicURL,
 		},
 	})
 	if err != nil {
@@ -283,9 +297,9 @@ func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, lo
 // issuer: the same keys and claims as the real one, with a clock one TTL
 // and a minute (well beyond tokens.MaxLeeway) behind, so its tokens are
 // refused as expired like any other and the refresh flow can be watched.
-func expiredTokenIssuer(keys *tokens.KeySet, cfg config.Config, now func() time.Time) (*tokens.Issuer, error) {
+func expiredTokenIssuer(keys *tokens.Keyring, cfg config.Config, now func() time.Time) (*tokens.Issuer, error) {
 	behind := cfg.AccessTokenTTL + time.Minute
-	return tokens.NewIssuer(keys, tokens.IssuerConfig{
+	return tokens.NewKeyringIssuer(keys, tokens.IssuerConfig{
 		Issuer:   cfg.JWTIssuer,
 		Audience: cfg.JWTAudience,
 		TTL:      cfg.AccessTokenTTL,
@@ -341,7 +355,15 @@ func loadConfig(getenv func(string) string) (config.Config, error) {
 	if err := checkDatabaseURL(cfg); err != nil {
 		return config.Config{}, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	if cfg.JWTSecret != nil {
+	if err := tokens.CheckAlg(cfg.JWTAlg); err != nil {
+		return config.Config{}, fmt.Errorf("JWT_ALG: %w", err)
+	}
+	if cfg.KeyEncryptionKey != "" {
+		if err := signingkeys.CheckKeyEncryptionKey(cfg.KeyEncryptionKey); err != nil {
+			return config.Config{}, fmt.Errorf("KEY_ENCRYPTION_KEY: %w", err)
+		}
+	}
+	if cfg.JWTSecret != nil && !cfg.Asymmetric() {
 		minSecret := tokens.MinSecretLength
 		if cfg.Production() {
 			minSecret = tokens.MinProductionSecretLength

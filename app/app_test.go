@@ -140,7 +140,7 @@ func TestRunStartsCreatesDataAndShutsDownGracefully(t *testing.T) {
 	if !strings.Contains(out, "listening on "+base) || !strings.Contains(out, `demo account created: username "demo", password "`) {
 		t.Errorf("stdout:\n%s", out)
 	}
-	for _, f := range []string{"tokenflow.db", "jwt-secret", "demo-password"} {
+	for _, f := range []string{"tokenflow.db", "key-encryption-key", "demo-password"} {
 		info, err := os.Stat(filepath.Join(vars["DATA_DIR"], f))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
@@ -174,10 +174,17 @@ func TestRunRefusesBadSettings(t *testing.T) {
 		setting string
 	}{
 		{"nok, malformed TTL", map[string]string{"ACCESS_TOKEN_TTL": "banana"}, "ACCESS_TOKEN_TTL"},
-		{"nok, production without secret", map[string]string{"APP_ENV": "production"}, "JWT_SECRET"},
-		{"nok, production with a short secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": "0123456789"}, "JWT_SECRET"},
-		{"nok, production with a 31-byte secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 31)}, "JWT_SECRET"},
-		{"nok, development with a tiny secret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
+		{"nok, production HS256 without secret", map[string]string{"APP_ENV": "production", "JWT_ALG": "HS256"}, "JWT_SECRET"},
+		{"nok, production with a short secret", map[string]string{"APP_ENV": "production", "JWT_ALG": "HS256", "JWT_SECRET": "0123456789"}, "JWT_SECRET"},
+		{"nok, production with a 31-byte secret", map[string]string{"APP_ENV": "production", "JWT_ALG": "HS256", "JWT_SECRET": strings.Repeat("s", 31)}, "JWT_SECRET"},
+		{"nok, production ES256 without key encryption key", map[string]string{"APP_ENV": "production"}, "KEY_ENCRYPTION_KEY"},
+		{"nok, production with a 31-character key encryption key", map[string]string{"APP_ENV": "production", "KEY_ENCRYPTION_KEY": strings.Repeat("k", 31)}, "KEY_ENCRYPTION_KEY"},
+		{"nok, development with a short key encryption key", map[string]string{"KEY_ENCRYPTION_KEY": "short"}, "KEY_ENCRYPTION_KEY"},
+		{"nok, unknown algorithm", map[string]string{"JWT_ALG": "HS512"}, "JWT_ALG"},
+		{"nok, alg none", map[string]string{"JWT_ALG": "none"}, "JWT_ALG"},
+		{"nok, rotation within the publication delay", map[string]string{"JWT_KEY_ROTATION": "10m", "JWKS_MAX_AGE": "5m"}, "JWT_KEY_ROTATION"},
+		{"nok, public URL with a path", map[string]string{"PUBLIC_URL": "https://auth.example.com/x"}, "PUBLIC_URL"},
+		{"nok, development with a tiny secret", map[string]string{"JWT_ALG": "HS256", "JWT_SECRET": "short"}, "JWT_SECRET"},
 		{"nok, leeway above 5s", map[string]string{"ACCESS_TOKEN_LEEWAY": "6s"}, "ACCESS_TOKEN_LEEWAY"},
 		{"nok, address without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
 		{"nok, port above 65535", map[string]string{"ADDR": "127.0.0.1:99999"}, "ADDR"},
@@ -380,7 +387,7 @@ func TestRunKeepsDataPrivateInAnOpenFolder(t *testing.T) {
 	}
 	base, _, stderr, stop := startInProcessLogs(t, vars)
 	register(t, newClient(t), base, "private", "a long password") // a write: the WAL is in use
-	for _, f := range []string{"tokenflow.db", "tokenflow.db-wal", "tokenflow.db-shm", "jwt-secret", "demo-password"} {
+	for _, f := range []string{"tokenflow.db", "tokenflow.db-wal", "tokenflow.db-shm", "key-encryption-key", "demo-password"} {
 		info, err := os.Stat(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,17 @@ type Config struct {
 
 	// Tokens: the access token's key, claims and lifetime.
 	JWTSecret         []byte // nil: generate and persist one (development only)
+	// JWTAlg is ES256, EdDSA, RS256 or HS256 (JWT_ALG); the tokens
+	// package says which it supports (app asks it after Load).
+	JWTAlg string
+	// KeyEncryptionKey seals the asymmetric private keys in the store;
+	// "": generate and persist one (development only).
+	KeyEncryptionKey string
+	JWTKeyRotation   time.Duration // how long a key signs
+	JWKSMaxAge       time.Duration // Cache-Control max-age of the JWKS
+	// PublicURL is the server's public base URL for the discovery
+	// document; "": derived from each request.
+	PublicURL         string
 	JWTIssuer         string
 	JWTAudience       string
 	AccessTokenTTL    time.Duration
@@ -90,6 +102,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if s := getenv("JWT_SECRET"); s != "" {
 		c.JWTSecret = []byte(s)
 	}
+	c.JWTAlg = r.str("JWT_ALG", "ES256")
+	c.KeyEncryptionKey = getenv("KEY_ENCRYPTION_KEY")
+	c.JWTKeyRotation = r.duration("JWT_KEY_ROTATION", 720*time.Hour)
+	c.JWKSMaxAge = r.duration("JWKS_MAX_AGE", 5*time.Minute)
+	c.PublicURL = strings.TrimRight(r.str("PUBLIC_URL", ""), "/")
 	// 100 logins per address per quarter hour, successful ones included:
 	// an honest login is needed only when a session ends (a week idle, a
 	// month at most), so even an office of a thousand people behind one NAT
@@ -127,9 +144,26 @@ func (c *Config) validate(refreshTTLSet bool) error {
 	if c.AccessTokenTTL > c.RefreshTokenTTL {
 		return fmt.Errorf("ACCESS_TOKEN_TTL: %v must not be longer than REFRESH_TOKEN_TTL (%v) or SESSION_MAX_AGE (%v)", c.AccessTokenTTL, c.RefreshTokenTTL, c.SessionMaxAge)
 	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("PUBLIC_URL: %q is not a base URL such as https://auth.example.com", c.PublicURL)
+		}
+	}
+	if c.Asymmetric() {
+		if publishAhead := 2 * c.JWKSMaxAge; c.JWTKeyRotation <= publishAhead {
+			return fmt.Errorf("JWT_KEY_ROTATION: %v must be longer than twice JWKS_MAX_AGE (%v): a new key is published that long before it signs", c.JWTKeyRotation, publishAhead)
+		}
+		if len(c.JWTSecret) > 0 {
+			c.Notices = append(c.Notices, fmt.Sprintf("JWT_SECRET is set but JWT_ALG is %s: the secret is not used (set JWT_ALG=HS256 to keep signing with it)", c.JWTAlg))
+		}
+	}
 	if c.Production() {
-		if len(c.JWTSecret) == 0 {
-			return errors.New("JWT_SECRET: required when APP_ENV=production (at least 32 random bytes, e.g. openssl rand -base64 48)")
+		if c.Asymmetric() && c.KeyEncryptionKey == "" {
+			return errors.New("KEY_ENCRYPTION_KEY: required when APP_ENV=production with JWT_ALG=" + c.JWTAlg + " (at least 32 characters, e.g. openssl rand -base64 32; the same on every instance)")
+		}
+		if !c.Asymmetric() && len(c.JWTSecret) == 0 {
+			return errors.New("JWT_SECRET: required when APP_ENV=production with JWT_ALG=HS256 (at least 32 random bytes, e.g. openssl rand -base64 48)")
 		}
 		// How long the secret must be is the tokens package's rule; app
 		// asks it (tokens.CheckSecretLength) right after Load.
@@ -138,6 +172,10 @@ func (c *Config) validate(refreshTTLSet bool) error {
 	}
 	return nil
 }
+
+// Asymmetric reports whether tokens are signed with a published key pair
+// (anything but HS256).
+func (c Config) Asymmetric() bool { return c.JWTAlg != "HS256" }
 
 // SQLitePath is the database file for the SQLite store.
 func (c Config) SQLitePath() string {

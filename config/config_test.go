@@ -42,7 +42,12 @@ func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
 		{"nok, bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.1, nonsense"}, "TRUSTED_PROXIES"},
 		{"nok, access longer than refresh", map[string]string{"ACCESS_TOKEN_TTL": "200h"}, "ACCESS_TOKEN_TTL"},
 		{"nok, refresh longer than max age", map[string]string{"REFRESH_TOKEN_TTL": "800h"}, "REFRESH_TOKEN_TTL"},
-		{"nok, production without secret", map[string]string{"APP_ENV": "production"}, "JWT_SECRET"},
+		{"nok, production HS256 without secret", map[string]string{"APP_ENV": "production", "JWT_ALG": "HS256"}, "JWT_SECRET"},
+		{"nok, production ES256 without key encryption key", map[string]string{"APP_ENV": "production"}, "KEY_ENCRYPTION_KEY"},
+		{"nok, production EdDSA with only a JWT secret", map[string]string{"APP_ENV": "production", "JWT_ALG": "EdDSA", "JWT_SECRET": strings.Repeat("k", 32)}, "KEY_ENCRYPTION_KEY"},
+		{"nok, rotation within the publication delay", map[string]string{"JWT_KEY_ROTATION": "10m"}, "JWT_KEY_ROTATION"},
+		{"nok, public URL with a query", map[string]string{"PUBLIC_URL": "https://auth.example.com?x=1"}, "PUBLIC_URL"},
+		{"nok, public URL without scheme", map[string]string{"PUBLIC_URL": "auth.example.com"}, "PUBLIC_URL"},
 		{"nok, negative leeway", map[string]string{"ACCESS_TOKEN_LEEWAY": "-1s"}, "ACCESS_TOKEN_LEEWAY"},
 	}
 	for _, tt := range tests {
@@ -58,9 +63,19 @@ func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
 	}
 }
 
+func TestLoadAsymmetricDefaults(t *testing.T) {
+	c, err := Load(env(map[string]string{"APP_ENV": "production", "KEY_ENCRYPTION_KEY": strings.Repeat("k", 32)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JWTAlg != "ES256" || !c.Asymmetric() || c.JWTKeyRotation != 720*time.Hour || c.JWKSMaxAge != 5*time.Minute || c.PublicURL != "" {
+		t.Fatalf("%+v", c)
+	}
+}
+
 func TestLoadProduction(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"APP_ENV": "production", "JWT_SECRET": strings.Repeat("k", 32),
+		"APP_ENV": "production", "JWT_ALG": "HS256", "JWT_SECRET": strings.Repeat("k", 32),
 		"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5", "ACCESS_TOKEN_TTL": "20s",
 	}))
 	if err != nil {

@@ -50,6 +50,14 @@ type Settings struct {
 	// TrustedProxies are the peers whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed. Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix
+	// JWTIssuer is the iss of our tokens, named in the discovery document.
+	JWTIssuer string
+	// JWKSMaxAge is how long caches may keep the JWKS. Optional; 0 with
+	// Deps.Keys set means max-age=0.
+	JWKSMaxAge time.Duration
+	// PublicURL is the server's public base URL (PUBLIC_URL). Optional;
+	// "": derived from each request.
+	PublicURL string
 }
 
 // Deps are everything New needs, built by package app. Now and Logger are
@@ -68,6 +76,10 @@ type Deps struct {
 	// clock runs behind. Optional, development only; nil: the button
 	// answers 501.
 	ExpiredTokens TokenIssuer
+
+	// Keys are the published signing keys: their public halves are the
+	// JWKS. Optional; nil (HS256) answers the JWKS with 404.
+	Keys *tokens.Keyring
 }
 
 // handler carries the dependencies of every route.
@@ -76,6 +88,7 @@ type handler struct {
 	store    Store
 	tokens   TokenVerifier
 	expired  TokenIssuer // Deps.ExpiredTokens
+	keys     *tokens.Keyring
 	settings Settings
 	log      *slog.Logger
 	now      func() time.Time

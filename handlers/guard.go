@@ -17,8 +17,8 @@ import (
 )
 
 // guard returns the echo-jwt guard (httpx.GuardConfig) on the access
-// cookie and the Authorization header, verified with our own parser: HS256
-// only, issuer, audience and a required exp. onError decides what an
+// cookie and the Authorization header, verified with our own parser: each
+// key pinned to its algorithm, issuer, audience and a required exp. onError decides what an
 // unauthenticated caller sees.
 func (h *handler) guard(onError func(echo.Context, error) error) echo.MiddlewareFunc {
 	mw, err := httpx.GuardConfig{

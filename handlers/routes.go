@@ -28,6 +28,7 @@ func New(d Deps) (*echo.Echo, error) {
 		store:    d.Store,
 		tokens:   d.Tokens,
 		expired:  d.ExpiredTokens,
+		keys:     d.Keys,
 		settings: d.Settings,
 		log:      d.Logger,
 		now:      d.Now,
@@ -56,7 +57,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}))
 	// Every answer is no-store (pages depend on who is asking: 401s, the
 	// interstitial, refresh and logout answers included); only the static
-	// route below is cacheable, and handleError repeats no-store for its
+	// route and the JWKS below are cacheable, and handleError repeats no-store for its
 	// errors.
 	e.Use(httpx.SecurityHeaders(proxies))
 	e.Use(middleware.BodyLimit("64K"))
@@ -67,6 +68,8 @@ func New(d Deps) (*echo.Echo, error) {
 	e.GET("/healthz", h.health)
 	e.GET("/how-it-works", h.howItWorks)
 	e.GET("/static/*", staticFiles(static.FS), httpx.PublicCache)
+	e.GET(JWKSPath, h.jwks)
+	e.GET("/.well-known/oauth-authorization-server", h.authorizationServerMetadata)
 
 	// Login, registration, refresh and logout. Unsafe methods only change
 	// state: a GET to /auth/refresh or /auth/logout is 405 and does nothing.

@@ -75,6 +75,7 @@ type testDeps struct {
 		TokenVerifier
 	}
 	ExpiredTokens TokenIssuer
+	Keys          *tokens.Keyring // the JWKS; nil: HS256
 	Passwords     auth.Passwords
 	Settings      testSettings
 	Logger        *slog.Logger
@@ -161,6 +162,7 @@ func newTestApp(t testing.TB, edit ...func(*testDeps)) *testApp {
 		Store:         d.Store,
 		Tokens:        d.Tokens,
 		ExpiredTokens: d.ExpiredTokens,
+		Keys:          d.Keys,
 		Settings:      d.Settings.Settings,
 		Logger:        d.Logger,
 		Now:           d.Now,

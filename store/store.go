@@ -220,4 +220,52 @@ type Store interface {
 	SessionEvents(ctx context.Context, sessionID string, limit int) ([]Event, error)
 	// No sentinel errors.
 	DeleteExpired(ctx context.Context, batch int) (int, error)
+
+	// No sentinel errors.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// ErrNotFound (an update or delete names no key), ErrKeyConflict, or
+	// the plan's own error (wrapped); nothing is changed on any error.
+	ChangeSigningKeys(ctx context.Context, plan SigningKeyPlan) error
 }
+
+// ErrKeyConflict is a signing-key change that would leave two keys with
+// one kid, or two current keys.
+var ErrKeyConflict = errors.New("store: signing key conflict")
+
+// Signing-key states, in the order a key goes through them.
+const (
+	KeyNext     = "next"     // published, not signing yet
+	KeyCurrent  = "current"  // signs new tokens; at most one
+	KeyPrevious = "previous" // published until its last token has expired
+)
+
+// SigningKey is one asymmetric signing key as kept in the store. The
+// private half arrives sealed; the store never sees it in the clear.
+type SigningKey struct {
+	Kid              string
+	Alg              string
+	State            string // KeyNext, KeyCurrent or KeyPrevious
+	PublicKey        []byte // PKIX DER
+	SealedPrivateKey []byte
+	CreatedAt        time.Time
+	// ActivatesAt is, for a next key, the earliest it may sign; for a
+	// current or previous key, when it began signing.
+	ActivatesAt time.Time
+	// ExpiresAt is, for a previous key, when it is deleted (its last token
+	// has expired); zero otherwise.
+	ExpiresAt time.Time
+}
+
+// SigningKeyChanges is what a SigningKeyPlan decides. Updates change
+// State, ActivatesAt and ExpiresAt of the key with that Kid.
+type SigningKeyChanges struct {
+	Insert []SigningKey
+	Update []SigningKey
+	Delete []string // kids
+}
+
+// SigningKeyPlan decides changes from the keys as they are, read inside
+// the transaction that applies them: two instances planning at once
+// queue up, and the second plans from the first one's result. It must be
+// quick and must not use the store.
+type SigningKeyPlan func(keys []SigningKey) (SigningKeyChanges, error)

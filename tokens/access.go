@@ -56,11 +56,15 @@ func (c Claims) Validate() error {
 
 var _ jwt.ClaimsValidator = Claims{}
 
-// Config configures a Manager: one HS256 key, as set by JWT_SECRET.
+// Config configures a Manager: one HS256 key, as set by JWT_SECRET, or a
+// Keyring whose keys rotate.
 type Config struct {
-	// Secret is the HS256 key. Required; at least MinSecretLength bytes
-	// (production asks for MinProductionSecretLength).
+	// Secret is the HS256 key. Required unless Keys is set; at least
+	// MinSecretLength bytes (production asks for MinProductionSecretLength).
 	Secret []byte
+	// Keys is the keyring to sign and verify with. Optional; when set,
+	// Secret must be empty.
+	Keys *Keyring
 	// Issuer is written to and required in the iss claim. Required.
 	Issuer string
 	// Audience is written to and required in the aud claim. Required.
@@ -80,31 +84,49 @@ type Config struct {
 type Manager struct {
 	*Issuer
 	*Verifier
-	keys *KeySet
+	keys *Keyring
 }
 
 // NewManager checks cfg and returns a Manager. It refuses an empty or short
 // secret, an empty issuer or audience, a TTL <= 0 and a leeway outside
 // [0, MaxLeeway].
 func NewManager(cfg Config) (*Manager, error) {
-	keys, err := NewHS256KeySet(cfg.Secret)
+	ring := cfg.Keys
+	verifierConfig := VerifierConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now}
+	var verifier *Verifier
+	if ring == nil {
+		keys, err := NewHS256KeySet(cfg.Secret)
+		if err != nil {
+			return nil, err
+		}
+		if ring, err = NewKeyring(keys); err != nil {
+			return nil, err
+		}
+		if verifier, err = NewVerifier(keys.Verification(), verifierConfig); err != nil {
+			return nil, err
+		}
+	} else {
+		if len(cfg.Secret) > 0 {
+			return nil, errors.New("tokens: manager: both a secret and a keyring")
+		}
+		var err error
+		if verifier, err = NewKeyringVerifier(ring, verifierConfig); err != nil {
+			return nil, err
+		}
+	}
+	issuer, err := NewKeyringIssuer(ring, IssuerConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TTL, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}
-	issuer, err := NewIssuer(keys, IssuerConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.TTL, Now: cfg.Now})
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := NewVerifier(keys.Verification(), VerifierConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now})
-	if err != nil {
-		return nil, err
-	}
-	return &Manager{Issuer: issuer, Verifier: verifier, keys: keys}, nil
+	return &Manager{Issuer: issuer, Verifier: verifier, keys: ring}, nil
 }
 
-// Keys returns the manager's key set, for a second Issuer on the same keys
-// (the development tool's, with a shifted clock).
-func (m *Manager) Keys() *KeySet { return m.keys }
+// Keys returns the manager's key set in use now.
+func (m *Manager) Keys() *KeySet { return m.keys.Load() }
+
+// Keyring returns the manager's keyring, for a second Issuer that follows
+// the same rotations (the development tool's, with a shifted clock).
+func (m *Manager) Keyring() *Keyring { return m.keys }
 
 // Expired reports whether err says the token has expired, which is the one
 // failure a client can cure by refreshing.

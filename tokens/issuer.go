@@ -23,7 +23,7 @@ type IssuerConfig struct {
 // Issuer signs access tokens with the current key of its set and names
 // that key in the kid header. It is safe for concurrent use.
 type Issuer struct {
-	key      SigningKey
+	keys     *Keyring
 	issuer   string
 	audience string
 	ttl      time.Duration
@@ -32,9 +32,22 @@ type Issuer struct {
 
 // NewIssuer checks cfg and returns an Issuer signing with keys' current key.
 func NewIssuer(keys *KeySet, cfg IssuerConfig) (*Issuer, error) {
-	switch {
-	case keys == nil:
+	if keys == nil {
 		return nil, errors.New("tokens: issuer: no key set")
+	}
+	ring, err := NewKeyring(keys)
+	if err != nil {
+		return nil, err
+	}
+	return NewKeyringIssuer(ring, cfg)
+}
+
+// NewKeyringIssuer checks cfg and returns an Issuer signing with the
+// current key of whatever set ring holds at the time of each Issue.
+func NewKeyringIssuer(ring *Keyring, cfg IssuerConfig) (*Issuer, error) {
+	switch {
+	case ring == nil:
+		return nil, errors.New("tokens: issuer: no keyring")
 	case cfg.Issuer == "":
 		return nil, errors.New("tokens: issuer is empty")
 	case cfg.Audience == "":
@@ -46,7 +59,7 @@ func NewIssuer(keys *KeySet, cfg IssuerConfig) (*Issuer, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Issuer{key: keys.current, issuer: cfg.Issuer, audience: cfg.Audience, ttl: cfg.TTL, now: now}, nil
+	return &Issuer{keys: ring, issuer: cfg.Issuer, audience: cfg.Audience, ttl: cfg.TTL, now: now}, nil
 }
 
 // TTL returns the access-token lifetime.
@@ -73,9 +86,13 @@ func (i *Issuer) Issue(userID, username, sessionID string) (string, Claims, erro
 	if err := claims.Validate(); err != nil {
 		return "", Claims{}, fmt.Errorf("tokens: issue: %w", err)
 	}
-	t := jwt.NewWithClaims(i.key.method, claims)
-	t.Header["kid"] = i.key.kid
-	token, err := t.SignedString(i.key.signingKey)
+	key := i.keys.Load().current
+	t := jwt.NewWithClaims(key.method, claims)
+	t.Header["kid"] = key.kid
+	if key.typ != "" {
+		t.Header["typ"] = key.typ
+	}
+	token, err := t.SignedString(key.signingKey)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("tokens: issue: %w", err)
 	}

@@ -1,9 +1,9 @@
 package tokens
 
 // The key set: one current signing key, and the keys that verify, found by
-// kid. Only HS256 is built; the types already separate the signing half
-// from the verifying half, so asymmetric keys (ES256, EdDSA, RS256) drop
-// in with a public verification key and a private signing key.
+// kid. HS256 keys are here; asymmetric ones (ES256, EdDSA, RS256) are in
+// asymmetric.go. The signing half and the verifying half are separate
+// types, so a Verifier never holds anything that signs.
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -49,13 +50,20 @@ func CheckSecretLength(secret []byte, minimum int) error {
 
 // VerificationKey is what a verifier holds: the algorithm it is pinned to,
 // its kid, and the key that checks signatures. For HS256 that key is the
-// shared secret itself (symmetric); for asymmetric algorithms it will be a
+// shared secret itself (symmetric); for asymmetric algorithms it is the
 // public key, and the private half never reaches a Verifier.
 type VerificationKey struct {
 	alg    string
 	kid    string
 	method jwt.SigningMethod
 	key    any
+	// typ is the typ header the token must carry ("" for HS256, whose
+	// tokens predate it); AccessTokenType for asymmetric keys.
+	typ string
+	// public and jwkBase are the published half of an asymmetric key;
+	// nil and empty for HS256, which is never published.
+	public  any
+	jwkBase JWK
 }
 
 // Alg is the one JWS algorithm this key verifies.
@@ -102,7 +110,7 @@ func HS256Kid(secret []byte) string {
 
 // KeySet is the current signing key and every key that verifies (the
 // current one included), by kid. It is immutable and safe for concurrent
-// use; rotation will build a new set.
+// use; rotation builds a new set and swaps it into a Keyring.
 type KeySet struct {
 	current      SigningKey
 	verification *VerificationKeys
@@ -164,6 +172,51 @@ func newVerificationKeys(keys []VerificationKey) (*VerificationKeys, error) {
 		vk.sole = &sole
 	}
 	return vk, nil
+}
+
+// Keys returns the keys of the set in kid order.
+func (vk *VerificationKeys) Keys() []VerificationKey {
+	kids := make([]string, 0, len(vk.byKid))
+	for kid := range vk.byKid {
+		kids = append(kids, kid)
+	}
+	slices.Sort(kids)
+	keys := make([]VerificationKey, 0, len(kids))
+	for _, kid := range kids {
+		keys = append(keys, vk.byKid[kid])
+	}
+	return keys
+}
+
+// Current returns the key the set signs with.
+func (s *KeySet) Current() SigningKey { return s.current }
+
+// Keyring holds the key set in use, replaced whole when keys rotate or
+// are revoked, so an Issuer or Verifier built on it follows without being
+// rebuilt. It is safe for concurrent use.
+type Keyring struct {
+	set atomic.Pointer[KeySet]
+}
+
+// NewKeyring returns a keyring holding set.
+func NewKeyring(set *KeySet) (*Keyring, error) {
+	if set == nil {
+		return nil, errors.New("tokens: keyring: no key set")
+	}
+	r := &Keyring{}
+	r.set.Store(set)
+	return r, nil
+}
+
+// Load returns the key set in use.
+func (r *Keyring) Load() *KeySet { return r.set.Load() }
+
+// Replace makes set the one in use; tokens issued from now on are signed
+// with its current key, and only its keys verify. A nil set is ignored.
+func (r *Keyring) Replace(set *KeySet) {
+	if set != nil {
+		r.set.Store(set)
+	}
 }
 
 // lookup finds the key for a token header. It looks only in the set: the

@@ -330,7 +330,7 @@ func tokenInspector(t TokenParts) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</pre></div></div><h3 class=\"jwt-signature-title\">Signature</h3><p>HMAC-SHA256 over <code>header.payload</code> with the server's secret. Change one character of the payload and the signature no longer matches.</p><table class=\"claims\"><caption>What each claim means</caption> <thead><tr><th scope=\"col\">Claim</th><th scope=\"col\">Value</th><th scope=\"col\">Meaning</th></tr></thead> <tbody data-testid=\"claims\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</pre></div></div><h3 class=\"jwt-signature-title\">Signature</h3><p>Made over <code>header.payload</code> with the server's signing key, by the algorithm the header's <code>alg</code> names: ES256 by default, with a private key that never leaves the server (verifiers use its public half from <code>/.well-known/jwks.json</code>, found by <code>kid</code>), or HS256 with the server's secret. Change one character of the payload and the signature no longer matches.</p><table class=\"claims\"><caption>What each claim means</caption> <thead><tr><th scope=\"col\">Claim</th><th scope=\"col\">Value</th><th scope=\"col\">Meaning</th></tr></thead> <tbody data-testid=\"claims\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -24,7 +24,11 @@ Content-Type: text/html; charset=UTF-8
 
 …the form again, with "The username or password is not right."`
 
-const jwtHeaderJSON = `{"alg":"HS256","typ":"JWT"}`
+const jwtHeaderJSON = `{
+  "alg": "ES256",
+  "kid": "Rt6FqgSzDzNsnbfnYZEKMFYKXulIk7o6TWCb8I-XwaY",
+  "typ": "at+jwt"
+}`
 
 const jwtPayloadJSON = `{
   "username": "demo",
@@ -217,7 +221,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var4 string
 				templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeLogin)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 159, Col: 36}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 163, Col: 36}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 				if templ_7745c5c3_Err != nil {
@@ -230,7 +234,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var5 string
 				templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeLoginFailed)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 166, Col: 42}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 170, Col: 42}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 				if templ_7745c5c3_Err != nil {
@@ -319,7 +323,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var8 string
 				templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(jwtHeaderJSON)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 190, Col: 44}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 194, Col: 44}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 				if templ_7745c5c3_Err != nil {
@@ -332,13 +336,13 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var9 string
 				templ_7745c5c3_Var9, templ_7745c5c3_Err = templ.JoinStringErrs(jwtPayloadJSON)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 194, Col: 46}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 198, Col: 46}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var9))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</pre></div></div><p><span class=\"jwt-signature-title\">The signature</span> is HMAC-SHA256 over <code>header.payload</code> with the server's secret (<code>JWT_SECRET</code>). <code>sub</code> is the user id, <code>sid</code> the session, <code>jti</code> a random id for this one token, and <code>exp</code> is five minutes after <code>iat</code> by default (<code>ACCESS_TOKEN_TTL</code>). Anyone holding the token can read this payload; only the holder of the secret can produce a signature that matches it.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</pre></div></div><p><span class=\"jwt-signature-title\">The signature</span> is ES256 (ECDSA P-256, <code>JWT_ALG</code>) over <code>header.payload</code> with the server's current private key; <code>kid</code> names that key (its RFC 7638 thumbprint) and <code>typ: at+jwt</code> marks an access token (RFC 9068). With <code>JWT_ALG=HS256</code> it is an HMAC with <code>JWT_SECRET</code> instead. <code>sub</code> is the user id, <code>sid</code> the session, <code>jti</code> a random id for this one token, and <code>exp</code> is five minutes after <code>iat</code> by default (<code>ACCESS_TOKEN_TTL</code>). Anyone holding the token can read this payload; only the holder of the private key can produce a signature that matches it.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -383,7 +387,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var11 string
 				templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeCookies)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 210, Col: 38}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 216, Col: 38}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 				if templ_7745c5c3_Err != nil {
@@ -466,20 +470,20 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var13 string
 				templ_7745c5c3_Var13, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeGuard)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 232, Col: 36}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 238, Col: 36}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var13))
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "</pre><p><code>New</code> puts echo-jwt in front of each protected route. It takes the token from <code>Authorization: Bearer</code> or from the access cookie (never from the URL) and hands it to <code>Verifier.Verify</code>, which looks the key up by the token's <code>kid</code> in its own key set only (never from <code>jku</code>, <code>jwk</code> or <code>x5u</code>), accepts only that key's algorithm (HS256 today) and requires the right <code>iss</code>, <code>aud</code>, a future <code>exp</code> (with <code>ACCESS_TOKEN_LEEWAY</code>, 5 seconds by default, for clock skew), and <code>sub</code>, <code>sid</code> and <code>iat</code>. That is all: no database lookup, which is why any number of servers can check tokens. The same guard serves JSON, with either credential:</p><pre class=\"http\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "</pre><p><code>New</code> puts echo-jwt in front of each protected route. It takes the token from <code>Authorization: Bearer</code> or from the access cookie (never from the URL) and hands it to <code>Verifier.Verify</code>, which looks the key up by the token's <code>kid</code> in its own key set only (never from <code>jku</code>, <code>jwk</code> or <code>x5u</code>), accepts only that key's algorithm (and, for a published key, only <code>typ: at+jwt</code>) and requires the right <code>iss</code>, <code>aud</code>, a future <code>exp</code> (with <code>ACCESS_TOKEN_LEEWAY</code>, 5 seconds by default, for clock skew), and <code>sub</code>, <code>sid</code> and <code>iat</code>. That is all: no database lookup, which is why any number of servers can check tokens. The same guard serves JSON, with either credential:</p><pre class=\"http\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var14 string
 				templ_7745c5c3_Var14, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeBearer)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 241, Col: 37}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 247, Col: 37}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var14))
 				if templ_7745c5c3_Err != nil {
@@ -492,7 +496,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var15 string
 				templ_7745c5c3_Var15, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeNoToken)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 243, Col: 38}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 249, Col: 38}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var15))
 				if templ_7745c5c3_Err != nil {
@@ -559,7 +563,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var17 string
 				templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeExpired)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 252, Col: 38}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 258, Col: 38}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 				if templ_7745c5c3_Err != nil {
@@ -642,7 +646,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var19 string
 				templ_7745c5c3_Var19, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeRefresh)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 269, Col: 38}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 275, Col: 38}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var19))
 				if templ_7745c5c3_Err != nil {
@@ -655,7 +659,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var20 string
 				templ_7745c5c3_Var20, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeReuse)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 277, Col: 36}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 283, Col: 36}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var20))
 				if templ_7745c5c3_Err != nil {
@@ -668,7 +672,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var21 string
 				templ_7745c5c3_Var21, templ_7745c5c3_Err = templ.JoinStringErrs(" ")
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 280, Col: 9}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 286, Col: 9}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var21))
 				if templ_7745c5c3_Err != nil {
@@ -685,7 +689,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var22 string
 				templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeCrossSite)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 285, Col: 40}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 291, Col: 40}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 				if templ_7745c5c3_Err != nil {
@@ -744,7 +748,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				var templ_7745c5c3_Var24 string
 				templ_7745c5c3_Var24, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeLogout)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 293, Col: 37}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 299, Col: 37}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var24))
 				if templ_7745c5c3_Err != nil {
@@ -767,7 +771,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 			var templ_7745c5c3_Var25 string
 			templ_7745c5c3_Var25, templ_7745c5c3_Err = templ.JoinStringErrs(devRecipe)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 304, Col: 32}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 310, Col: 32}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var25))
 			if templ_7745c5c3_Err != nil {
@@ -780,7 +784,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 			var templ_7745c5c3_Var26 string
 			templ_7745c5c3_Var26, templ_7745c5c3_Err = templ.JoinStringErrs(" ")
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 309, Col: 9}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 315, Col: 9}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var26))
 			if templ_7745c5c3_Err != nil {
@@ -797,7 +801,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 			var templ_7745c5c3_Var27 string
 			templ_7745c5c3_Var27, templ_7745c5c3_Err = templ.JoinStringErrs(" ")
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 311, Col: 9}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 317, Col: 9}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var27))
 			if templ_7745c5c3_Err != nil {
@@ -810,7 +814,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 			var templ_7745c5c3_Var28 string
 			templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(" ")
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 314, Col: 9}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 320, Col: 9}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var28))
 			if templ_7745c5c3_Err != nil {
@@ -827,13 +831,13 @@ func HowItWorksPage(nav Nav) templ.Component {
 			var templ_7745c5c3_Var29 string
 			templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(exchangeDevExpire)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 320, Col: 40}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 326, Col: 40}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var29))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, "</pre></section><section class=\"card\" id=\"caveats\" aria-labelledby=\"caveats-title\"><h2 id=\"caveats-title\">JWT caveats, and what this app does about them</h2><ul><li><strong>The payload is only base64.</strong> It is signed, not encrypted: anyone holding the token can read it. Nothing secret goes in, just ids, times and the username.</li><li><strong>A token cannot be recalled.</strong> Once issued, it is valid until <code>exp</code> wherever it is; the server keeps no list to strike it from. Hence short access lifetimes (5 minutes) and refresh tokens that are stored, rotate on every use, and can be revoked.</li><li><strong>Claims go stale until reissued.</strong> Rename a user and their current token still says the old name until the next refresh signs a new one; decide nothing important from a claim that may have changed.</li><li><strong>Keep the payload small.</strong> The token rides on every request, and a cookie holds about 4 KB. The guard refuses anything longer than 8 KB before decoding it.</li></ul></section><section class=\"card\" id=\"distributed\" aria-labelledby=\"distributed-title\"><h2 id=\"distributed-title\">The distributed form (a later step, not built yet)</h2><p>Because checking an access token needs no database, the same idea scales out: an authentication server signs tokens with a private key (EdDSA, ES256 or RS256, with a <code>kid</code>) and publishes its public keys at <code>/.well-known/jwks.json</code>; an API gateway verifies each request's signature with those public keys alone and forwards it to the backend services. Only the refresh-token store is shared state. tokenflow does not do this yet: today one app signs and verifies with one HS256 secret, and <code>tokens</code> keeps the seam for that step: a key set with a current signing key and verification keys by <code>kid</code>, shared by an <code>Issuer</code> and a <code>Verifier</code> that holds no signing key.</p></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, "</pre></section><section class=\"card\" id=\"caveats\" aria-labelledby=\"caveats-title\"><h2 id=\"caveats-title\">JWT caveats, and what this app does about them</h2><ul><li><strong>The payload is only base64.</strong> It is signed, not encrypted: anyone holding the token can read it. Nothing secret goes in, just ids, times and the username.</li><li><strong>A token cannot be recalled.</strong> Once issued, it is valid until <code>exp</code> wherever it is; the server keeps no list to strike it from. Hence short access lifetimes (5 minutes) and refresh tokens that are stored, rotate on every use, and can be revoked.</li><li><strong>Claims go stale until reissued.</strong> Rename a user and their current token still says the old name until the next refresh signs a new one; decide nothing important from a claim that may have changed.</li><li><strong>Keep the payload small.</strong> The token rides on every request, and a cookie holds about 4 KB. The guard refuses anything longer than 8 KB before decoding it.</li></ul></section><section class=\"card\" id=\"distributed\" aria-labelledby=\"distributed-title\"><h2 id=\"distributed-title\">The distributed form (a later step, not built yet)</h2><p>Because checking an access token needs no database, the same idea scales out: an authentication server signs tokens with a private key (EdDSA, ES256 or RS256, with a <code>kid</code>) and publishes its public keys at <code>/.well-known/jwks.json</code>; an API gateway verifies each request's signature with those public keys alone and forwards it to the backend services. Only the refresh-token store is shared state. The signing half is built: keys rotate in the store (<code>tokenflow keys list</code>, <code>rotate</code>, <code>revoke</code>) and the public ones are at <code>/.well-known/jwks.json</code>; the gateway is not built yet.</p></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -873,7 +877,7 @@ func step(id, title string) templ.Component {
 		var templ_7745c5c3_Var31 string
 		templ_7745c5c3_Var31, templ_7745c5c3_Err = templruntime.NewAttributeExpression(id).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 348, Col: 35}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 353, Col: 35}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var31)
 		if templ_7745c5c3_Err != nil {
@@ -886,7 +890,7 @@ func step(id, title string) templ.Component {
 		var templ_7745c5c3_Var32 string
 		templ_7745c5c3_Var32, templ_7745c5c3_Err = templruntime.NewAttributeExpression(id + "-title").Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 348, Col: 69}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 353, Col: 69}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var32)
 		if templ_7745c5c3_Err != nil {
@@ -899,7 +903,7 @@ func step(id, title string) templ.Component {
 		var templ_7745c5c3_Var33 string
 		templ_7745c5c3_Var33, templ_7745c5c3_Err = templruntime.NewAttributeExpression(id + "-title").Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 349, Col: 24}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 354, Col: 24}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var33)
 		if templ_7745c5c3_Err != nil {
@@ -912,7 +916,7 @@ func step(id, title string) templ.Component {
 		var templ_7745c5c3_Var34 string
 		templ_7745c5c3_Var34, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 349, Col: 34}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 354, Col: 34}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var34))
 		if templ_7745c5c3_Err != nil {
@@ -960,7 +964,7 @@ func ref(file, fn, display string) templ.Component {
 		var templ_7745c5c3_Var36 string
 		templ_7745c5c3_Var36, templ_7745c5c3_Err = templruntime.NewAttributeExpression(file).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 357, Col: 35}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 362, Col: 35}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var36)
 		if templ_7745c5c3_Err != nil {
@@ -973,7 +977,7 @@ func ref(file, fn, display string) templ.Component {
 		var templ_7745c5c3_Var37 string
 		templ_7745c5c3_Var37, templ_7745c5c3_Err = templruntime.NewAttributeExpression(fn).Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 357, Col: 52}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 362, Col: 52}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var37)
 		if templ_7745c5c3_Err != nil {
@@ -986,7 +990,7 @@ func ref(file, fn, display string) templ.Component {
 		var templ_7745c5c3_Var38 string
 		templ_7745c5c3_Var38, templ_7745c5c3_Err = templ.JoinStringErrs(file)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 357, Col: 67}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 362, Col: 67}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var38))
 		if templ_7745c5c3_Err != nil {
@@ -999,7 +1003,7 @@ func ref(file, fn, display string) templ.Component {
 		var templ_7745c5c3_Var39 string
 		templ_7745c5c3_Var39, templ_7745c5c3_Err = templ.JoinStringErrs(display)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 357, Col: 95}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/howitworks.templ`, Line: 362, Col: 95}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var39))
 		if templ_7745c5c3_Err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -648,4 +649,134 @@ func isUniqueViolation(err error, column string) bool {
 		return false
 	}
 	return strings.Contains(e.Error(), "UNIQUE constraint failed: "+column)
+}
+
+// SigningKeys returns every signing key, oldest first. It returns no
+// sentinel errors.
+func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	return signingKeys(ctx, s.db)
+}
+
+// queryer is what signingKeys needs of a database or a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func signingKeys(ctx context.Context, q queryer) ([]store.SigningKey, error) {
+	rows, err := q.QueryContext(ctx, `SELECT kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at
+		FROM signing_keys ORDER BY created_at, kid`)
+	if err != nil {
+		return nil, fmt.Errorf("store: signing keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []store.SigningKey
+	for rows.Next() {
+		var k store.SigningKey
+		var created, activates int64
+		var expires sql.NullInt64
+		if err := rows.Scan(&k.Kid, &k.Alg, &k.State, &k.PublicKey, &k.SealedPrivateKey, &created, &activates, &expires); err != nil {
+			return nil, fmt.Errorf("store: signing keys: %w", err)
+		}
+		k.CreatedAt, k.ActivatesAt = fromMillis(created), fromMillis(activates)
+		if expires.Valid {
+			k.ExpiresAt = fromMillis(expires.Int64)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: signing keys: %w", err)
+	}
+	return keys, nil
+}
+
+// ChangeSigningKeys reads the keys, asks plan what to change, and applies
+// it, all in one write transaction, so rotations by several instances
+// (and the keys command) never interleave. Deletes go first, then updates
+// that leave the current state, then the rest, then inserts: a promotion
+// that demotes the old current key in the same plan never sees two.
+// Returns ErrNotFound when an update or delete names no key,
+// ErrKeyConflict for a duplicate kid or a second current key, or plan's
+// error, wrapped; nothing is changed on any error.
+func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: change signing keys: %w", err)
+	}
+	defer tx.Rollback()
+	keys, err := signingKeys(ctx, tx)
+	if err != nil {
+		return err
+	}
+	changes, err := plan(keys)
+	if err != nil {
+		return fmt.Errorf("store: change signing keys: %w", err)
+	}
+	for _, kid := range changes.Delete {
+		res, err := tx.ExecContext(ctx, `DELETE FROM signing_keys WHERE kid = ?`, kid)
+		if err := expectOneRow(res, err, "delete signing key"); err != nil {
+			return err
+		}
+	}
+	updates := slices.Clone(changes.Update)
+	slices.SortStableFunc(updates, func(a, b store.SigningKey) int {
+		return cmpBool(a.State == store.KeyCurrent, b.State == store.KeyCurrent)
+	})
+	for _, k := range updates {
+		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = ?, activates_at = ?, expires_at = ? WHERE kid = ?`,
+			k.State, toMillis(k.ActivatesAt), nullMillis(k.ExpiresAt), k.Kid)
+		if err := expectOneRow(res, err, "update signing key"); err != nil {
+			return err
+		}
+	}
+	for _, k := range changes.Insert {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys
+			(kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, toMillis(k.CreatedAt), toMillis(k.ActivatesAt), nullMillis(k.ExpiresAt)); err != nil {
+			return signingKeyError("insert signing key", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: change signing keys: commit: %w", err)
+	}
+	return nil
+}
+
+func expectOneRow(res sql.Result, err error, what string) error {
+	if err != nil {
+		return signingKeyError(what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: %s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+func signingKeyError(what string, err error) error {
+	if isUniqueViolation(err, "signing_keys.kid") || isUniqueViolation(err, "signing_keys.state") {
+		return fmt.Errorf("store: %s: %w", what, store.ErrKeyConflict)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+func nullMillis(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: toMillis(t), Valid: true}
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

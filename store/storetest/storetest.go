@@ -1,5 +1,5 @@
 // Package storetest is the contract every store.Store implementation
-// passes: users, sessions, revocation, the session cap, cleanup, and the
+// passes: users, sessions, revocation, the signing keys' states, the session cap, cleanup, and the
 // transaction seam the rotation policy (auth) runs on: InTx commits or
 // leaves nothing, serialises transactions on one token, and each Tx
 // primitive does its one thing (the event cap included). The policy's own
@@ -56,6 +56,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RevokeSessionAndTokens", c.revokeSessionAndTokens},
 		{"EventTimesSince", c.eventTimesSince},
 		{"InsertEventCapsTheTimeline", c.insertEventCapsTheTimeline},
+		{"SigningKeysLifecycle", c.signingKeysLifecycle},
+		{"SigningKeysRefusals", c.signingKeysRefusals},
+		{"SigningKeysPlansAreSerialised", c.signingKeysPlansAreSerialised},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, tc.run)

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"tokenflow/signingkeys"
+	"tokenflow/tokens"
+)
+
+func jwksKids(t *testing.T, base string) []string {
+	t.Helper()
+	res, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, max-age=300" {
+		t.Fatalf("JWKS: %d, Cache-Control %q", res.StatusCode, res.Header.Get("Cache-Control"))
+	}
+	var doc struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+			D   string `json:"d"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range doc.Keys {
+		if k.D != "" {
+			t.Fatal("the JWKS has a private key")
+		}
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
+
+// With no settings the server signs with ES256, publishes the current and
+// the next key, and the keys command works on the same store.
+func TestDefaultSigningIsES256WithPublishedKeys(t *testing.T) {
+	vars := testEnv(t)
+	base, _, stop := startInProcess(t, vars)
+	defer stop()
+	c := newClient(t)
+	register(t, c, base, "keys", "a long password")
+	if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusOK {
+		t.Fatalf("/api/me: %d", got)
+	}
+	kids := jwksKids(t, base)
+	if len(kids) != 2 {
+		t.Fatalf("JWKS kids %v, want the current and the next key", kids)
+	}
+
+	getenv := func(k string) string { return vars[k] }
+	var out bytes.Buffer
+	if err := Keys(context.Background(), []string{"list"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"current", "next", "ES256", kids[0], kids[1]} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("keys list lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := Keys(context.Background(), []string{"rotate"}, getenv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := Keys(context.Background(), []string{"list"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "previous") || strings.Count(out.String(), "ES256") != 3 {
+		t.Fatalf("after rotate:\n%s", out.String())
+	}
+	if err := Keys(context.Background(), []string{"revoke", "no-such-kid"}, getenv, io.Discard); !errors.Is(err, signingkeys.ErrUnknownKid) {
+		t.Fatalf("revoke of an unknown kid: %v", err)
+	}
+	for _, args := range [][]string{nil, {"nope"}, {"revoke"}, {"list", "extra"}} {
+		if err := Keys(context.Background(), args, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "usage") {
+			t.Errorf("keys %v: %v, want usage", args, err)
+		}
+	}
+}
+
+func TestKeysCommandRefusesHS256AndAnotherKeyEncryptionKey(t *testing.T) {
+	vars := testEnv(t)
+	getenv := func(k string) string { return vars[k] }
+	if err := Keys(context.Background(), []string{"list"}, getenv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	vars["KEY_ENCRYPTION_KEY"] = strings.Repeat("x", 40)
+	if err := Keys(context.Background(), []string{"list"}, getenv, io.Discard); !errors.Is(err, signingkeys.ErrUnsealable) {
+		t.Fatalf("keys list with another KEY_ENCRYPTION_KEY: %v", err)
+	}
+	vars["JWT_ALG"] = tokens.AlgHS256
+	if err := Keys(context.Background(), []string{"list"}, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "HS256") {
+		t.Fatalf("keys under HS256: %v", err)
+	}
+}
+
+// HS256 still works as before, with no JWKS.
+func TestHS256HasNoJWKS(t *testing.T) {
+	vars := testEnv(t)
+	vars["JWT_ALG"] = tokens.AlgHS256
+	base, _, stop := startInProcess(t, vars)
+	defer stop()
+	if got := status(t, http.DefaultClient, http.MethodGet, base+"/.well-known/jwks.json"); got != http.StatusNotFound {
+		t.Fatalf("JWKS under HS256: %d", got)
+	}
+	c := newClient(t)
+	register(t, c, base, "hsuser", "a long password")
+	if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusOK {
+		t.Fatalf("/api/me: %d", got)
+	}
+}
