@@ -37,7 +37,7 @@ type Config struct {
 	CleanupInterval time.Duration
 
 	// Tokens: the access token's key, claims and lifetime.
-	JWTSecret         []byte // nil: generate and persist one (development only)
+	JWTSecret []byte // nil: generate and persist one (development only)
 	// JWTAlg is ES256, EdDSA, RS256 or HS256 (JWT_ALG); the tokens
 	// package says which it supports (app asks it after Load).
 	JWTAlg string
