@@ -56,6 +56,9 @@ type VerificationKey struct {
 	kid    string
 	method jwt.SigningMethod
 	key    any
+	// typ is the typ header the token must carry ("" for HS256, whose
+	// tokens predate it); AccessTokenType for asymmetric keys.
+	typ string
 }
 
 // Alg is the one JWS algorithm this key verifies.
@@ -166,6 +169,11 @@ func newVerificationKeys(keys []VerificationKey) (*VerificationKeys, error) {
 	return vk, nil
 }
 
+// ErrUnknownKid: the token names a kid the verifier's set does not hold.
+// A verifier whose keys come from a JWKS may refetch it once (at a bounded
+// rate) and try again; any other verifier refuses the token.
+var ErrUnknownKid = errors.New("tokens: unknown kid")
+
 // lookup finds the key for a token header. It looks only in the set: the
 // kid is a map key, never a path, query or URL.
 func (vk *VerificationKeys) lookup(header map[string]any) (VerificationKey, error) {
@@ -183,7 +191,7 @@ func (vk *VerificationKeys) lookup(header map[string]any) (VerificationKey, erro
 	k, ok := vk.byKid[kid]
 	if !ok {
 		// The kid is the attacker's text: do not echo it into errors.
-		return VerificationKey{}, errors.New("unknown kid")
+		return VerificationKey{}, ErrUnknownKid
 	}
 	return k, nil
 }

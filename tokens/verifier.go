@@ -37,15 +37,20 @@ func CheckLeeway(leeway time.Duration) error {
 // no signing key and no way to get one: it is what a gateway or service
 // imports. It is safe for concurrent use.
 type Verifier struct {
-	keys   *VerificationKeys
+	keys   func() *VerificationKeys
 	parser *jwt.Parser
 }
 
 // NewVerifier checks cfg and returns a Verifier trusting exactly keys.
 func NewVerifier(keys *VerificationKeys, cfg VerifierConfig) (*Verifier, error) {
-	switch {
-	case keys == nil || len(keys.byKid) == 0:
+	if keys == nil || len(keys.byKid) == 0 {
 		return nil, errors.New("tokens: verifier: no keys")
+	}
+	return newVerifier(func() *VerificationKeys { return keys }, keys.algs, cfg)
+}
+
+func newVerifier(keys func() *VerificationKeys, algs []string, cfg VerifierConfig) (*Verifier, error) {
+	switch {
 	case cfg.Issuer == "":
 		return nil, errors.New("tokens: issuer is empty")
 	case cfg.Audience == "":
@@ -59,7 +64,7 @@ func NewVerifier(keys *VerificationKeys, cfg VerifierConfig) (*Verifier, error) 
 		now = time.Now
 	}
 	parser := jwt.NewParser(
-		jwt.WithValidMethods(keys.algs),
+		jwt.WithValidMethods(algs),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
@@ -96,12 +101,19 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 // and only for the algorithm that key is pinned to. jku, jwk, x5u and x5c
 // are refused before this (precheck): a token cannot choose its own key.
 func (v *Verifier) keyFunc(t *jwt.Token) (any, error) {
-	key, err := v.keys.lookup(t.Header)
+	key, err := v.keys().lookup(t.Header)
 	if err != nil {
 		return nil, err
 	}
 	if t.Method != key.method {
 		return nil, fmt.Errorf("signing method %v is not the key's %s", t.Header["alg"], key.alg)
+	}
+	if key.typ != "" {
+		// Exactly our spelling: RFC 9068 tokens are "at+jwt", and one
+		// spelling keeps other JWTs of the same key out.
+		if typ, _ := t.Header["typ"].(string); typ != key.typ {
+			return nil, fmt.Errorf("typ is not %q", key.typ)
+		}
 	}
 	return key.key, nil
 }
