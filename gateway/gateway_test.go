@@ -388,4 +388,3 @@ func TestGatewayBogusKidFloodBounded(t *testing.T) {
 		t.Fatal("a bogus kid was forwarded")
 	}
 }
-
