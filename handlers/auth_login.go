@@ -1,16 +1,13 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"tokenflow/store"
-	"tokenflow/tokens"
+	"tokenflow/auth"
 	"tokenflow/views"
 )
 
@@ -26,28 +23,10 @@ const loginThrottled = "Too many failed attempts. Please wait a few minutes, the
 // time (login and registration alike).
 const serverBusy = "The server is busy; try again in a moment."
 
-// maxHashWait bounds how long a login or registration waits for a password
-// hashing slot. The hasher runs a few argon2 computations at a time and
-// queues the rest; the server sets no handler deadline, so without this
-// bound a flood of requests would pile up waiting goroutines and delay real
-// logins without limit. Past it the request gets 503 with Retry-After, and
-// the queue stays about as long as the hasher clears in five seconds.
-const maxHashWait = 5 * time.Second
-
-// hashing returns the context a password hash or check runs under: the
-// request's, bounded by the hashing wait.
-func (h *handler) hashing(c echo.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.Request().Context(), h.hashWait)
-}
-
-// hashTimedOut reports whether err is the hashing wait running out (as
-// opposed to the client going away, which is context.Canceled).
-func hashTimedOut(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
-
 // busy prepares a 503 answer: the form comes back with serverBusy.
 func (h *handler) busy(c echo.Context, what string) {
 	h.log.Warn(what+": no password hashing slot in time", "ip", c.RealIP(), "wait", h.hashWait.String())
-	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(maxHashWait)))
+	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(auth.MaxHashWait)))
 }
 
 // loginForm is GET /auth/login.
@@ -81,98 +60,25 @@ func (h *handler) login(c echo.Context) error {
 		return render(c, http.StatusBadRequest, views.LoginPage(view))
 	}
 
-	// The throttle comes before any lookup or hashing, so a throttled guess
-	// costs us nothing and tells nothing (unknown accounts are counted too).
-	// Its wait for attempts in flight shares the hashing wait's bound.
-	hashCtx, cancel := h.hashing(c)
-	defer cancel()
-	attempt, wait, err := h.throttle.beginLogin(hashCtx, username, c.RealIP(), h.now)
-	if err != nil {
-		if hashTimedOut(err) {
-			h.busy(c, "login")
-			view.Error = serverBusy
-			return render(c, http.StatusServiceUnavailable, views.LoginPage(view))
-		}
-		return err
-	}
-	if wait > 0 {
-		h.log.Warn("login throttled", "ip", c.RealIP(), "retry_after_s", retryAfterSeconds(wait))
-		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(wait)))
+	res, err := h.auth.Login(c.Request().Context(), username, pw, client(c))
+	var throttled *auth.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		wait := retryAfterSeconds(throttled.RetryAfter)
+		h.log.Warn("login throttled", "ip", c.RealIP(), "retry_after_s", wait)
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(wait))
 		view.Error = loginThrottled
 		return render(c, http.StatusTooManyRequests, views.LoginPage(view))
-	}
-	// Whatever way the check ends without saying otherwise, it failed.
-	defer attempt.failed()
-
-	user, err := h.store.UserByUsername(c.Request().Context(), username)
-	known := err == nil
-	if errors.Is(err, store.ErrNotFound) {
-		err = nil
-	} else if err != nil {
-		attempt.aborted()
-		return err
-	}
-	ok := false
-	if known {
-		ok, err = h.passwords.Verify(hashCtx, pw, user.PasswordHash)
-	} else {
-		// Spend the same time as a real check, so timing does not reveal
-		// whether the account exists.
-		h.passwords.VerifyDummy(hashCtx, pw)
-	}
-	if err == nil {
-		// VerifyDummy reports nothing, so ask the context; and ask it after
-		// a real check too, so both paths answer the same when the wait
-		// ran out or the client left (a result that came just too late is
-		// dropped either way).
-		err = hashCtx.Err()
-	}
-	if err != nil {
-		// The check did not happen (or we do not act on it): not the
-		// caller's failure.
-		attempt.aborted()
-		if hashTimedOut(err) {
-			h.busy(c, "login")
-			view.Error = serverBusy
-			return render(c, http.StatusServiceUnavailable, views.LoginPage(view))
-		}
-		return err
-	}
-	if !known || !ok {
-		attempt.failed()
+	case errors.Is(err, auth.ErrBusy):
+		h.busy(c, "login")
+		view.Error = serverBusy
+		return render(c, http.StatusServiceUnavailable, views.LoginPage(view))
+	case errors.Is(err, auth.ErrBadCredentials):
 		view.Error = loginFailed
 		return render(c, http.StatusUnauthorized, views.LoginPage(view))
-	}
-	attempt.succeeded()
-	if err := h.startSession(c, user); err != nil {
+	case err != nil:
 		return err
 	}
+	h.setAuthCookies(c, res.AccessToken, res.RefreshToken, res.SessionExpiresAt())
 	return c.Redirect(http.StatusSeeOther, nextOr(next, "/dashboard"))
-}
-
-// startSession creates a session with its first refresh token, signs an
-// access token for it, and sets both cookies.
-func (h *handler) startSession(c echo.Context, user store.User) error {
-	refresh, refreshHash, err := tokens.NewRefreshToken()
-	if err != nil {
-		return err
-	}
-	sess, err := h.store.CreateSession(c.Request().Context(), store.NewSession{
-		UserID:      user.ID,
-		RefreshHash: refreshHash,
-		IdleTTL:     h.settings.RefreshTokenTTL,
-		MaxAge:      h.settings.SessionMaxAge,
-		Client:      client(c),
-
-		MaxLiveSessions: h.settings.MaxSessionsPerUser,
-	})
-	if err != nil {
-		return err
-	}
-	access, _, err := h.tokens.Issue(user.ID, user.Username, sess.ID)
-	if err != nil {
-		return err
-	}
-	h.setAuthCookies(c, access, refresh, sess.ExpiresAt())
-	return nil
 }

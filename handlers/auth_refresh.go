@@ -9,8 +9,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"tokenflow/auth"
 	"tokenflow/store"
-	"tokenflow/tokens"
 	"tokenflow/views"
 )
 
@@ -21,12 +21,8 @@ type refreshResponse struct {
 	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
 }
 
-// refresh is POST /auth/refresh: trade the refresh token for a new pair.
-// The store rotates the token inside one transaction and detects reuse; the
-// access token is signed inside that same transaction (BeforeCommit), so a
-// refresh either hands out the new pair or changes nothing: a client must
-// never be left holding a token the store has already retired.
-// fetch callers (Accept: application/json) get JSON; a form post gets a 303
+// refresh is POST /auth/refresh: trade the refresh token for a new pair
+// (auth.Service.Refresh), and say how it went. fetch callers (Accept: application/json) get JSON; a form post gets a 303
 // to its local `next`.
 func (h *handler) refresh(c echo.Context) error {
 	form, err := readForm(c)
@@ -42,61 +38,44 @@ func (h *handler) refresh(c echo.Context) error {
 	if err != nil || value == "" {
 		return h.refreshFailed(c, next, "No refresh token: log in.", "")
 	}
-	presented, err := tokens.HashRefreshToken(value)
-	if err != nil {
-		return h.refreshFailed(c, next, "The refresh token is not valid.", noticeExpired)
-	}
-	fresh, freshHash, err := tokens.NewRefreshToken()
-	if err != nil {
-		return err
-	}
+	res, err := h.auth.Refresh(c.Request().Context(), value, client(c))
 	var (
-		access string
-		claims tokens.Claims
+		limited *auth.RateLimitedError
+		reused  *auth.RefreshReusedError
+		revoked *auth.SessionRevokedError
 	)
-	sess, err := h.store.RotateRefreshToken(c.Request().Context(), store.Rotation{
-		PresentedHash: presented,
-		NewHash:       freshHash,
-		IdleTTL:       h.settings.RefreshTokenTTL,
-		Grace:         h.settings.RefreshReuseGrace,
-		RateLimit:     h.settings.RefreshRateLimit,
-		Client:        client(c),
-		BeforeCommit: func(sess store.Session, user store.User) (err error) {
-			access, claims, err = h.tokens.Issue(user.ID, user.Username, sess.ID)
-			return err
-		},
-	})
-	var limited *store.RefreshRateLimitedError
 	switch {
 	case errors.As(err, &limited):
 		// Not a failed refresh: the token is fine and stays current, so
 		// the cookies stay and the client tries again later (app.js and
 		// interstitial.js give up only on 401).
 		wait := retryAfterSeconds(limited.RetryAfter)
-		h.log.Warn("refresh rate limited", "session_id", sess.ID, "ip", c.RealIP(), "retry_after_s", wait)
+		h.log.Warn("refresh rate limited", "session_id", limited.SessionID, "ip", c.RealIP(), "retry_after_s", wait)
 		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(wait))
 		return echo.NewHTTPError(http.StatusTooManyRequests,
 			fmt.Sprintf("This session has refreshed too often. You are still logged in; try again in %d seconds.", wait))
-	case errors.Is(err, store.ErrRefreshReused):
+	case errors.Is(err, auth.ErrInvalidRefreshToken):
+		return h.refreshFailed(c, next, "The refresh token is not valid.", noticeExpired)
+	case errors.As(err, &reused):
 		h.log.Warn("refresh token reused after the grace window: session revoked",
-			"session_id", sess.ID, "ip", c.RealIP())
+			"session_id", reused.SessionID, "ip", c.RealIP())
 		return h.refreshFailed(c, next, "This refresh token was already used; the session has been ended for your security.", noticeReuse)
-	case errors.Is(err, store.ErrSessionRevoked):
-		if sess.RevokeReason == store.EventReuseDetected {
+	case errors.As(err, &revoked):
+		if revoked.Reason == store.EventReuseDetected {
 			return h.refreshFailed(c, next, "The session was ended for your security.", noticeReuse)
 		}
 		return h.refreshFailed(c, next, "The session has ended.", noticeExpired)
-	case errors.Is(err, store.ErrSessionExpired), errors.Is(err, store.ErrRefreshUnknown):
+	case errors.Is(err, auth.ErrSessionExpired):
 		return h.refreshFailed(c, next, "The session has ended.", noticeExpired)
 	case err != nil:
 		return err
 	}
 
-	h.setAuthCookies(c, access, fresh, sess.ExpiresAt())
+	h.setAuthCookies(c, res.AccessToken, res.RefreshToken, res.SessionExpiresAt())
 	if wantsJSON(c) {
 		return c.JSON(http.StatusOK, refreshResponse{
-			AccessExpiresAt:  claims.ExpiresAt.UTC(),
-			RefreshExpiresAt: sess.ExpiresAt().UTC(),
+			AccessExpiresAt:  res.AccessExpiresAt().UTC(),
+			RefreshExpiresAt: res.SessionExpiresAt().UTC(),
 		})
 	}
 	return c.Redirect(http.StatusSeeOther, next)

@@ -7,8 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"tokenflow/auth"
 	"tokenflow/password"
-	"tokenflow/store"
 	"tokenflow/views"
 )
 
@@ -53,38 +53,25 @@ func (h *handler) register(c echo.Context) error {
 		return render(c, http.StatusUnprocessableEntity, views.RegisterPage(view))
 	}
 
-	// Counted once the form is valid: that is where the argon2 work and a
-	// new row begin.
-	if wait := h.throttle.allowRegistration(c.RealIP(), h.now()); wait > 0 {
-		h.log.Warn("registration throttled", "ip", c.RealIP(), "retry_after_s", retryAfterSeconds(wait))
-		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(wait)))
+	res, err := h.auth.Register(c.Request().Context(), username, pw, client(c))
+	var throttled *auth.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		wait := retryAfterSeconds(throttled.RetryAfter)
+		h.log.Warn("registration throttled", "ip", c.RealIP(), "retry_after_s", wait)
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(wait))
 		view.Errors["form"] = "Too many registrations from your network. Please try again later."
 		return render(c, http.StatusTooManyRequests, views.RegisterPage(view))
-	}
-
-	hashCtx, cancel := h.hashing(c)
-	defer cancel()
-	hash, err := h.passwords.Hash(hashCtx, pw)
-	if err != nil {
-		if hashTimedOut(err) {
-			// Nothing was hashed or created: the attempt does not count.
-			h.throttle.registrationAborted(c.RealIP())
-			h.busy(c, "registration")
-			view.Errors["form"] = serverBusy
-			return render(c, http.StatusServiceUnavailable, views.RegisterPage(view))
-		}
-		return err
-	}
-	user, err := h.store.CreateUser(c.Request().Context(), username, hash)
-	if errors.Is(err, store.ErrUsernameTaken) {
+	case errors.Is(err, auth.ErrBusy):
+		h.busy(c, "registration")
+		view.Errors["form"] = serverBusy
+		return render(c, http.StatusServiceUnavailable, views.RegisterPage(view))
+	case errors.Is(err, auth.ErrUsernameTaken):
 		view.Errors["username"] = "This username is taken."
 		return render(c, http.StatusUnprocessableEntity, views.RegisterPage(view))
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
-	if err := h.startSession(c, user); err != nil {
-		return err
-	}
+	h.setAuthCookies(c, res.AccessToken, res.RefreshToken, res.SessionExpiresAt())
 	return c.Redirect(http.StatusSeeOther, nextOr(view.Next, "/dashboard"))
 }

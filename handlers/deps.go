@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"tokenflow/auth"
 	"tokenflow/store"
 	"tokenflow/tokens"
 )
@@ -112,7 +113,7 @@ type Deps struct {
 	// answers 501.
 	ExpiredTokens TokenIssuer
 
-	// hashWait replaces maxHashWait in tests (zero: maxHashWait).
+	// hashWait replaces auth.MaxHashWait in tests (zero: auth.MaxHashWait).
 	hashWait time.Duration
 }
 
@@ -125,8 +126,8 @@ type handler struct {
 	settings  Settings
 	log       *slog.Logger
 	now       func() time.Time
-	throttle  *throttle
-	hashWait  time.Duration // see maxHashWait
+	auth      *auth.Service
+	hashWait  time.Duration // see auth.MaxHashWait
 	// cookieNames are fixed by Settings.Production in New (CookieNames).
 	cookieNames authCookieNames
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -100,4 +101,11 @@ func wantsJSON(c echo.Context) bool {
 // slug turns a status into a short machine-readable error code.
 func slug(status int) string {
 	return strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
+}
+
+// retryAfterSeconds renders a wait for the Retry-After header: whole
+// seconds, rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
 }

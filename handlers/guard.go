@@ -122,18 +122,9 @@ func (h *handler) requireLiveSession(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// liveSession finds the session a verified access token names and reports
-// whether it is live: neither logged out, revoked nor expired, and the
-// token's user's. It is the one definition of "live" for an access token.
+// liveSession is auth's one definition of a live session (Service.LiveSession).
 func (h *handler) liveSession(ctx context.Context, cl *tokens.Claims) (store.Session, bool, error) {
-	sess, err := h.store.Session(ctx, cl.SessionID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.Session{}, false, nil
-	case err != nil:
-		return store.Session{}, false, err
-	}
-	return sess, sess.UserID == cl.Subject && sess.Active(h.now()), nil
+	return h.auth.LiveSession(ctx, cl)
 }
 
 // liveSessionFrom returns the session requireLiveSession checked.

@@ -25,6 +25,7 @@ var howItWorksFiles = []string{
 	"httpx/guard.go",
 	"httpx/headers.go",
 	"handlers/dev.go",
+	"auth/service.go",
 	"tokens/issuer.go",
 	"tokens/verifier.go",
 	"tokens/refresh.go",

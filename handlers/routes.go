@@ -14,8 +14,10 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"tokenflow/auth"
 	"tokenflow/httpx"
 	"tokenflow/static"
+	"tokenflow/throttle"
 )
 
 // New builds the Echo server with every route. main and the tests (browser
@@ -52,9 +54,31 @@ func New(d Deps) (*echo.Echo, error) {
 		h.now = time.Now
 	}
 	if h.hashWait <= 0 {
-		h.hashWait = maxHashWait
+		h.hashWait = auth.MaxHashWait
 	}
-	h.throttle = newThrottle(d.Settings, h.log)
+	h.auth = auth.NewService(auth.Deps{
+		Store:     d.Store,
+		Issuer:    d.Tokens,
+		Passwords: d.Passwords,
+		Throttle: throttle.New(throttle.NewMemory(throttle.Limits{
+			LoginFailures:   d.Settings.LoginFailureLimit,
+			AddressFailures: d.Settings.IPFailureLimit,
+			Logins:          d.Settings.LoginRateLimit,
+			Registrations:   d.Settings.RegisterRateLimit,
+			// An attempt resolves within the hashing wait, which bounds
+			// both its wait for room and its hash.
+			AttemptTimeout: auth.MaxHashWait,
+		}, h.log)),
+		Config: auth.Config{
+			RefreshTokenTTL:    d.Settings.RefreshTokenTTL,
+			SessionMaxAge:      d.Settings.SessionMaxAge,
+			RefreshReuseGrace:  d.Settings.RefreshReuseGrace,
+			RefreshRateLimit:   d.Settings.RefreshRateLimit,
+			MaxSessionsPerUser: d.Settings.MaxSessionsPerUser,
+			HashWait:           h.hashWait,
+		},
+		Now: h.now,
+	})
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

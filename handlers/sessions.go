@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"tokenflow/store"
+	"tokenflow/auth"
 	"tokenflow/views"
 )
 
@@ -33,8 +33,8 @@ func (h *handler) sessions(c echo.Context) error {
 func (h *handler) revokeSession(c echo.Context) error {
 	cl := claimsFrom(c)
 	id := c.Param("id")
-	err := h.store.RevokeSession(c.Request().Context(), cl.Subject, id, store.EventRevoked, client(c))
-	if errors.Is(err, store.ErrNotFound) {
+	err := h.auth.RevokeSession(c.Request().Context(), cl.Subject, id, client(c))
+	if errors.Is(err, auth.ErrNoSuchSession) {
 		return echo.NewHTTPError(http.StatusNotFound, "There is no such session of yours.")
 	}
 	if err != nil {

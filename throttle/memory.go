@@ -1,30 +1,22 @@
-package handlers
+package throttle
 
-// Brute-force throttling of logins and registrations.
-//
-// The state lives in this process's memory, bounded in size. Several app
-// instances behind one load balancer would each count on their own (an
-// attacker spread over N instances gets N times the attempts); that step
-// needs the counters in the shared store (PostgreSQL) or a shared cache.
+// Memory is the counter store in this process's memory, bounded in size.
+// Several app instances behind one load balancer would each count on their
+// own (an attacker spread over N instances gets N times the attempts); that
+// step needs a Store over the shared database or a shared cache.
 
 import (
 	"cmp"
-	"context"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 )
 
-// The limits themselves (LoginFailureLimit, IPFailureLimit,
-// RegisterRateLimit, LoginRateLimit) have their defaults in one place,
-// package config; New refuses a Settings without them.
-
 // Throttle windows and delays.
 const (
-	// accountBaseDelay is the wait after LoginFailureLimit failures of one
+	// accountBaseDelay is the wait after Limits.LoginFailures failures of one
 	// account; each further failure doubles it, up to accountMaxDelay.
 	accountBaseDelay = 30 * time.Second
 	// accountMaxDelay caps the wait, so an attacker can never lock an
@@ -33,9 +25,9 @@ const (
 	// accountMemory is how long an account's failures are remembered after
 	// the last one; a success forgets them at once.
 	accountMemory = 24 * time.Hour
-	// ipFailureWindow is the window of IPFailureLimit and LoginRateLimit.
+	// ipFailureWindow is the window of Limits.AddressFailures and Limits.Logins.
 	ipFailureWindow = 15 * time.Minute
-	// registerWindow is the window of RegisterRateLimit.
+	// registerWindow is the window of Limits.Registrations.
 	registerWindow = time.Hour
 	// maxThrottleEntries bounds each table (about 150 bytes an entry), so
 	// memory stays bounded whatever an attacker sends. See makeRoom for what
@@ -48,15 +40,11 @@ const (
 	fullWarnEvery = time.Minute
 	// sweepEvery is how often expired entries are dropped, lazily, on use.
 	sweepEvery = time.Minute
-	// inFlightHold is how long an entry with attempts in flight counts as
-	// held when a full table looks for room: an attempt is resolved within
-	// the hashing wait, which bounds both its wait here and its hash.
-	inFlightHold = maxHashWait
 )
 
 // inFlight counts the attempts of one record that passed the throttle and
 // are being checked. They are neither failures nor successes yet; each
-// resolution wakes whoever waits for room (see tryLogin).
+// resolution wakes whoever waits for room (see TryLogin).
 type inFlight struct {
 	n       int
 	changed chan struct{} // made by the first waiter, closed by the next resolution
@@ -107,15 +95,18 @@ func (w *window) restartIfOver(now time.Time, length time.Duration) {
 	}
 }
 
-// throttle counts failed logins per account and per client address, all
+// Memory counts failed logins per account and per client address, all
 // logins per client address, and registrations per client address. It is
 // safe for concurrent use.
-type throttle struct {
+type Memory struct {
 	loginLimit     int
 	ipLimit        int
 	registerLimit  int
 	loginRateLimit int
 	maxEntries     int
+	// inFlightHold is how long an entry with attempts in flight counts as
+	// held when a full table looks for room (Limits.AttemptTimeout).
+	inFlightHold time.Duration
 
 	log *slog.Logger // nil: no warnings
 
@@ -132,14 +123,18 @@ type throttle struct {
 	noRoomUntil map[string]time.Time
 }
 
-// newThrottle needs positive limits (New checks them).
-func newThrottle(s Settings, log *slog.Logger) *throttle {
-	return &throttle{
-		loginLimit:     s.LoginFailureLimit,
-		ipLimit:        s.IPFailureLimit,
-		registerLimit:  s.RegisterRateLimit,
-		loginRateLimit: s.LoginRateLimit,
+var _ Store = (*Memory)(nil)
+
+// NewMemory needs positive limits (the caller checks them; the defaults
+// live in package config). log may be nil: no warnings.
+func NewMemory(l Limits, log *slog.Logger) *Memory {
+	return &Memory{
+		loginLimit:     l.LoginFailures,
+		ipLimit:        l.AddressFailures,
+		registerLimit:  l.Registrations,
+		loginRateLimit: l.Logins,
 		maxEntries:     maxThrottleEntries,
+		inFlightHold:   l.AttemptTimeout,
 		log:            log,
 		accounts:       map[string]*accountFailures{},
 		ipFails:        map[string]*window{},
@@ -149,12 +144,10 @@ func newThrottle(s Settings, log *slog.Logger) *throttle {
 	}
 }
 
-// loginAttempt is a login that passed the throttle and is being checked.
-// It holds its records (which are never evicted while it is in flight) and
-// ends in exactly one of succeeded, failed or aborted; later calls do
-// nothing, so a deferred failed is a safe default.
+// loginAttempt is Memory's Attempt. It holds its records, which are never
+// evicted while it is in flight.
 type loginAttempt struct {
-	t        *throttle
+	t        *Memory
 	account  string // accountKey, to forget an emptied record
 	began    time.Time
 	acc      *accountFailures
@@ -163,28 +156,8 @@ type loginAttempt struct {
 	done     bool
 }
 
-// beginLogin returns an attempt to check, or how long the caller must wait
-// (> 0: answer 429 and check nothing), or ctx's error when ctx ended while
-// attempts in flight left no room (see tryLogin). now is read afresh after
-// each wait.
-func (t *throttle) beginLogin(ctx context.Context, username, ip string, now func() time.Time) (*loginAttempt, time.Duration, error) {
-	for {
-		a, wait, busy := t.tryLogin(username, ip, now())
-		if busy == nil {
-			return a, wait, nil
-		}
-		select {
-		case <-busy:
-		case <-ctx.Done():
-			return nil, 0, ctx.Err()
-		}
-	}
-}
-
-// tryLogin is one look at the limits, without waiting. It returns exactly
-// one of: an attempt (counted as in flight, and as one of the address's
-// logins), a wait (> 0: refused), or a channel to wait on before trying
-// again.
+// TryLogin is one look at the limits, without waiting (see Store). account
+// and address are keys (AccountKey, AddressKey).
 //
 // Attempts in flight are not failures: counting them as failed until told
 // otherwise made correct logins at once throttle one another. Nor may they
@@ -199,8 +172,7 @@ func (t *throttle) beginLogin(ctx context.Context, username, ip string, now func
 // Refused attempts are not counted, so the wait always expires on its own:
 // hammering a locked account does not extend its lock. When a table is
 // full of held entries, a newcomer waits too (makeRoom).
-func (t *throttle) tryLogin(username, ip string, now time.Time) (*loginAttempt, time.Duration, <-chan struct{}) {
-	account, addr := accountKey(username), addressKey(ip)
+func (t *Memory) TryLogin(account, addr string, now time.Time) (Attempt, time.Duration, <-chan struct{}) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.maybeSweep(now)
@@ -302,17 +274,17 @@ func (a *loginAttempt) resolve(outcome func()) {
 	}
 }
 
-// succeeded forgets the account's failures (and any wait they set). The
+// Succeeded forgets the account's failures (and any wait they set). The
 // address's failures stay, and the login stays counted: logging in to one's
 // own account must not reset a guessing budget for others.
-func (a *loginAttempt) succeeded() {
+func (a *loginAttempt) Succeeded() {
 	a.resolve(func() { a.acc.count, a.acc.lockedUntil = 0, time.Time{} })
 }
 
-// failed counts a failure for the account and the address, as of when the
+// Failed counts a failure for the account and the address, as of when the
 // attempt began; at LoginFailureLimit the account waits, longer with each
 // further failure.
-func (a *loginAttempt) failed() {
+func (a *loginAttempt) Failed() {
 	a.resolve(func() {
 		acc := a.acc
 		acc.count++
@@ -324,10 +296,10 @@ func (a *loginAttempt) failed() {
 	})
 }
 
-// aborted takes the attempt back entirely: the check did not happen (a
+// Aborted takes the attempt back entirely: the check did not happen (a
 // store error, no hashing slot in time, the client left), which is not the
 // caller's failure, nor a login.
-func (a *loginAttempt) aborted() {
+func (a *loginAttempt) Aborted() {
 	a.resolve(func() {
 		if a.logins.count > 0 {
 			a.logins.count--
@@ -335,10 +307,9 @@ func (a *loginAttempt) aborted() {
 	})
 }
 
-// allowRegistration counts one registration attempt of the address and
+// AllowRegistration counts one registration attempt of the address and
 // returns 0, or how long to wait (> 0) when the hourly limit is spent.
-func (t *throttle) allowRegistration(ip string, now time.Time) time.Duration {
-	addr := addressKey(ip)
+func (t *Memory) AllowRegistration(addr string, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.maybeSweep(now)
@@ -359,12 +330,12 @@ func (t *throttle) allowRegistration(ip string, now time.Time) time.Duration {
 	return 0
 }
 
-// registrationAborted takes back a registration allowRegistration counted
+// RegistrationAborted takes back a registration AllowRegistration counted
 // whose work did not happen (the server was too busy to hash).
-func (t *throttle) registrationAborted(ip string) {
+func (t *Memory) RegistrationAborted(addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if w := t.registers[addressKey(ip)]; w != nil && w.count > 0 {
+	if w := t.registers[addr]; w != nil && w.count > 0 {
 		w.count--
 	}
 }
@@ -377,8 +348,8 @@ type slot struct {
 	since     time.Time // when the entry's memory started or last grew
 }
 
-func (t *throttle) accountSlot(a *accountFailures, now time.Time) slot {
-	return a.inFlight.hold(now, slot{
+func (t *Memory) accountSlot(a *accountFailures, now time.Time) slot {
+	return a.inFlight.hold(now, t.inFlightHold, slot{
 		expired:   now.Sub(a.last) >= accountMemory && !now.Before(a.lockedUntil),
 		heldUntil: a.lockedUntil,
 		count:     a.count,
@@ -386,33 +357,33 @@ func (t *throttle) accountSlot(a *accountFailures, now time.Time) slot {
 	})
 }
 
-func (t *throttle) ipSlot(w *window, now time.Time) slot {
-	return windowSlot(w, now, ipFailureWindow, t.ipLimit)
+func (t *Memory) ipSlot(w *window, now time.Time) slot {
+	return windowSlot(w, now, ipFailureWindow, t.ipLimit, t.inFlightHold)
 }
 
-func (t *throttle) loginSlot(w *window, now time.Time) slot {
-	return windowSlot(w, now, ipFailureWindow, t.loginRateLimit)
+func (t *Memory) loginSlot(w *window, now time.Time) slot {
+	return windowSlot(w, now, ipFailureWindow, t.loginRateLimit, t.inFlightHold)
 }
 
-func (t *throttle) registerSlot(w *window, now time.Time) slot {
-	return windowSlot(w, now, registerWindow, t.registerLimit)
+func (t *Memory) registerSlot(w *window, now time.Time) slot {
+	return windowSlot(w, now, registerWindow, t.registerLimit, t.inFlightHold)
 }
 
-func windowSlot(w *window, now time.Time, length time.Duration, limit int) slot {
+func windowSlot(w *window, now time.Time, length time.Duration, limit int, hold time.Duration) slot {
 	s := slot{expired: now.Sub(w.start) >= length, count: w.count, since: w.start}
 	if w.count >= limit {
 		s.heldUntil = w.start.Add(length)
 	}
-	return w.inFlight.hold(now, s)
+	return w.inFlight.hold(now, hold, s)
 }
 
 // hold keeps an entry with attempts in flight: they hold pointers to it, so
 // dropping it would lose their results (uncounted guesses). It is held for
-// at most inFlightHold, by when they have resolved.
-func (f *inFlight) hold(now time.Time, s slot) slot {
+// at most hold (Limits.AttemptTimeout), by when they have resolved.
+func (f *inFlight) hold(now time.Time, hold time.Duration, s slot) slot {
 	if f.n > 0 {
 		s.expired = false
-		if until := now.Add(inFlightHold); s.heldUntil.Before(until) {
+		if until := now.Add(hold); s.heldUntil.Before(until) {
 			s.heldUntil = until
 		}
 	}
@@ -446,7 +417,7 @@ func (f *inFlight) hold(now time.Time, s slot) slot {
 //
 // A batch of 1/evictBatch of the table goes at once, so a spray of new names
 // costs one scan of the table per batch. Called with t.mu held.
-func makeRoom[V any](t *throttle, m map[string]V, table string, now time.Time, describe func(V, time.Time) slot) time.Duration {
+func makeRoom[V any](t *Memory, m map[string]V, table string, now time.Time, describe func(V, time.Time) slot) time.Duration {
 	if len(m) < t.maxEntries {
 		return 0
 	}
@@ -497,7 +468,7 @@ func makeRoom[V any](t *throttle, m map[string]V, table string, now time.Time, d
 
 // maybeSweep drops expired entries at most once per sweepEvery. Called with
 // t.mu held.
-func (t *throttle) maybeSweep(now time.Time) {
+func (t *Memory) maybeSweep(now time.Time) {
 	if now.Sub(t.lastSweep) < sweepEvery {
 		return
 	}
@@ -505,7 +476,7 @@ func (t *throttle) maybeSweep(now time.Time) {
 	t.lastSweep = now
 }
 
-func (t *throttle) sweep(now time.Time) {
+func (t *Memory) sweep(now time.Time) {
 	sweepTable(t.accounts, now, t.accountSlot)
 	sweepTable(t.ipFails, now, t.ipSlot)
 	sweepTable(t.registers, now, t.registerSlot)
@@ -518,44 +489,4 @@ func sweepTable[V any](m map[string]V, now time.Time, describe func(V, time.Time
 			delete(m, k)
 		}
 	}
-}
-
-// accountKey folds case: the store treats usernames case-insensitively, so
-// "Ada" and "ada" share one budget.
-func accountKey(username string) string { return strings.ToLower(username) }
-
-// ipv6CountedPrefix is the IPv6 prefix length counted as one client.
-//
-// Counting single IPv6 addresses would give anyone with a /64 (every
-// customer) 2^64 budgets. Counting /64s still gives 256 budgets to every
-// holder of a /56, which is what many ISPs delegate to a home (RIPE-690
-// recommends /56 or /48) and what a cloud VPC gets; an attacker rents one
-// cheaply. So a /56 is one client. The cost: where an ISP gives each
-// customer only a /64 (mobile networks), up to 256 customers share one
-// budget (IP_FAILURE_LIMIT failed logins per 15 minutes, REGISTER_RATE_LIMIT
-// registrations an hour), which honest users rarely come near; the per-
-// account limit does not depend on it. A /48 would make that sharing 65536
-// customers wide, too wide for the per-address limits to stay harmless.
-const ipv6CountedPrefix = 56
-
-// addressKey is the unit a client address is counted in: an IPv4 address,
-// or an IPv6 /56 (see ipv6CountedPrefix).
-func addressKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		p, _ := addr.Prefix(ipv6CountedPrefix)
-		return p.String()
-	}
-	return addr.String()
-}
-
-// retryAfterSeconds renders a wait for the Retry-After header: whole
-// seconds, rounded up, at least 1.
-func retryAfterSeconds(d time.Duration) int {
-	s := int((d + time.Second - 1) / time.Second)
-	return max(s, 1)
 }

@@ -1,0 +1,114 @@
+package auth
+
+import (
+	"context"
+	"errors"
+
+	"tokenflow/store"
+	"tokenflow/tokens"
+)
+
+// Scope is what a logout ends, as in Supabase Auth.
+type Scope string
+
+const (
+	ScopeLocal  Scope = "local"  // this session
+	ScopeOthers Scope = "others" // every other session of the user
+	ScopeGlobal Scope = "global" // all sessions of the user
+)
+
+// ErrNoSuchSession is a revocation of a session that is not the caller's
+// (or does not exist): one error for both.
+var ErrNoSuchSession = errors.New("auth: no such session")
+
+// CurrentSession identifies the caller's live session: through the
+// presented refresh token when it is the session's current one, else
+// through the claims of a valid access token (nil: none). ok is false when
+// neither names a session that is still alive: a rotated or revoked token
+// identifies nobody, so a thief replaying an old token cannot end the
+// owner's other sessions.
+func (s *Service) CurrentSession(ctx context.Context, presentedRefresh string, access *tokens.Claims) (sess store.Session, ok bool, err error) {
+	// A malformed token matches no stored one: "" is looked up and missed.
+	hash, herr := tokens.HashRefreshToken(presentedRefresh)
+	if herr != nil {
+		hash = ""
+	}
+	sess, err = s.store.SessionByRefreshHash(ctx, hash)
+	if err == nil {
+		return sess, sess.Active(s.now()), nil
+	}
+	if !errors.Is(err, store.ErrRefreshUnknown) {
+		return store.Session{}, false, err
+	}
+	if access == nil {
+		return store.Session{}, false, nil
+	}
+	return s.LiveSession(ctx, access)
+}
+
+// LiveSession finds the session a verified access token names and reports
+// whether it is live: neither logged out, revoked nor expired, and the
+// token's user's. It is the one definition of "live" for an access token:
+// the routes that change state (or show what the store knows about a
+// session) ask it; pure-token reads do not.
+func (s *Service) LiveSession(ctx context.Context, access *tokens.Claims) (store.Session, bool, error) {
+	sess, err := s.store.Session(ctx, access.SessionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Session{}, false, nil
+	case err != nil:
+		return store.Session{}, false, err
+	}
+	return sess, sess.UserID == access.Subject && sess.Active(s.now()), nil
+}
+
+// DetectReuse applies the reuse rule to a refresh token presented where it
+// is not rotated (logout). The owner's browser sends a rotated token when a
+// thief refreshed first; if logout only deleted the cookie, the thief's
+// chain would live on and the evidence would be gone. A rotated token past
+// its grace deadline ends its own session (never the user's others) and
+// comes back as a *RefreshReusedError; anything else changes nothing and
+// returns nil.
+func (s *Service) DetectReuse(ctx context.Context, presentedRefresh string, client store.Client) error {
+	hash, err := tokens.HashRefreshToken(presentedRefresh)
+	if err != nil {
+		return nil // malformed or absent: names no token
+	}
+	sess, err := s.store.DetectRefreshReuse(ctx, hash, client)
+	if errors.Is(err, store.ErrRefreshReused) {
+		return &RefreshReusedError{SessionID: sess.ID}
+	}
+	return err
+}
+
+// Logout revokes what scope says around sess (from CurrentSession). A
+// session that ended meanwhile is no error.
+func (s *Service) Logout(ctx context.Context, sess store.Session, scope Scope, client store.Client) error {
+	var err error
+	switch scope {
+	case ScopeLocal:
+		err = s.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client)
+	case ScopeOthers:
+		_, err = s.store.RevokeUserSessions(ctx, sess.UserID, sess.ID, client)
+	case ScopeGlobal:
+		if err = s.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client); err == nil {
+			_, err = s.store.RevokeUserSessions(ctx, sess.UserID, "", client)
+		}
+	default:
+		return errors.New("auth: unknown logout scope " + string(scope))
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// RevokeSession ends one of the user's sessions from another (the sessions
+// page). Errors: ErrNoSuchSession when it is not one of the user's.
+func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string, client store.Client) error {
+	err := s.store.RevokeSession(ctx, userID, sessionID, store.EventRevoked, client)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNoSuchSession
+	}
+	return err
+}
