@@ -169,11 +169,6 @@ func newVerificationKeys(keys []VerificationKey) (*VerificationKeys, error) {
 	return vk, nil
 }
 
-// ErrUnknownKid: the token names a kid the verifier's set does not hold.
-// A verifier whose keys come from a JWKS may refetch it once (at a bounded
-// rate) and try again; any other verifier refuses the token.
-var ErrUnknownKid = errors.New("tokens: unknown kid")
-
 // lookup finds the key for a token header. It looks only in the set: the
 // kid is a map key, never a path, query or URL.
 func (vk *VerificationKeys) lookup(header map[string]any) (VerificationKey, error) {

@@ -33,6 +33,11 @@ const publishedRSAMinBits = 2048
 // auth server publishes three (next, current, previous).
 const MaxJWKSKeys = 32
 
+// ErrUnknownKid: the token names a kid the verifier's set does not hold.
+// A verifier whose keys come from a JWKS may refetch it once (at a bounded
+// rate) and try again; any other verifier refuses the token.
+var ErrUnknownKid = errors.New("tokens: unknown kid")
+
 // ErrBadJWKS wraps every error of ParseJWKS.
 var ErrBadJWKS = errors.New("tokens: bad JWKS")
 
