@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -87,5 +88,69 @@ func TestGatewayAndNotesRefuseBadSettings(t *testing.T) {
 				t.Fatalf("err = %v, want one naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestStackNotesThroughTheGateway logs in at the auth server through the
+// gateway and uses /api/notes there, with the cookie the browser would
+// hold: the gateway and the notes service verify it with the auth
+// server's published keys, fetched over HTTP. It needs an auth server
+// that publishes a JWKS (an asymmetric JWT_ALG) and skips otherwise.
+func TestStackNotesThroughTheGateway(t *testing.T) {
+	vars := testEnv(t)
+	getenv := func(k string) string { return vars[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunStack(ctx, getenv, &syncBuffer{}, &syncBuffer{}, func(u string) { ready <- u })
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("RunStack: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stack did not start")
+	}
+	t.Cleanup(func() { cancel(); <-done })
+	if got := status(t, http.DefaultClient, http.MethodGet, base+"/.well-known/jwks.json"); got != http.StatusOK {
+		t.Skipf("the auth server publishes no JWKS (GET /.well-known/jwks.json: %d)", got)
+	}
+
+	alice, bob := newClient(t), newClient(t)
+	register(t, alice, base, "alice", "correct horse battery staple")
+	register(t, bob, base, "bobby", "correct horse battery staple")
+
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/notes", strings.NewReader(`{"text":"alice's note"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User-ID", "someone-else") // stripped by the gateway
+	res, err := alice.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/notes through the gateway: %d", res.StatusCode)
+	}
+	for _, tc := range []struct {
+		name string
+		c    *http.Client
+		want bool
+	}{{"alice", alice, true}, {"bobby", bob, false}} {
+		res, err := tc.c.Get(base + "/api/notes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list []struct{ Text string }
+		err = json.NewDecoder(res.Body).Decode(&list)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: GET /api/notes: %d %v", tc.name, res.StatusCode, err)
+		}
+		if got := len(list) == 1 && list[0].Text == "alice's note"; got != tc.want {
+			t.Fatalf("%s sees %+v", tc.name, list)
+		}
 	}
 }

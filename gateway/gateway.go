@@ -76,7 +76,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	// X-Real-IP the client sent instead of passing it on.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Pre(StripIdentityHeaders)
-	e.Use(httpx.RequestID, httpx.RequestLog(cfg.Logger), middleware.Recover())
+	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover())
 
 	toNotes := proxyTo(cfg.NotesURL, cfg.Transport)
 	toAuth := proxyTo(cfg.AuthURL, cfg.Transport)
@@ -101,6 +101,16 @@ func proxyTo(target *url.URL, transport http.RoundTripper) echo.MiddlewareFunc {
 }
 
 func unreachable(c echo.Context) error { return echo.ErrNotFound }
+
+// forwardRequestID sends the request id the gateway answers with (the
+// client's when plausible, else a new one) to the server behind it, which
+// keeps a plausible one: one id in all three logs.
+func forwardRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Request().Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
+		return next(c)
+	}
+}
 
 // StripIdentityHeaders removes every inbound header that names an
 // identity header in any spelling: case (Go canonicalises x-user-id to

@@ -388,3 +388,20 @@ func TestGatewayBogusKidFloodBounded(t *testing.T) {
 		t.Fatal("a bogus kid was forwarded")
 	}
 }
+
+func TestGatewayForwardsOneRequestID(t *testing.T) {
+	f := newFixture(t)
+	for name, sent := range map[string]string{"a plausible id is kept": "abc-123", "a hostile one is replaced": "<script>"} {
+		t.Run(name, func(t *testing.T) {
+			resp, _ := f.get(t, "/auth/login", http.Header{"X-Request-Id": {sent}})
+			h, _ := f.auth.lastRequest()
+			got := resp.Header.Get("X-Request-Id")
+			if got == "" || h.Get("X-Request-Id") != got {
+				t.Fatalf("answered %q, forwarded %q", got, h.Get("X-Request-Id"))
+			}
+			if (got == sent) != (sent == "abc-123") {
+				t.Fatalf("sent %q, got %q", sent, got)
+			}
+		})
+	}
+}
