@@ -15,12 +15,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"tokenflow/auth"
 	"tokenflow/config"
 	"tokenflow/handlers"
 	"tokenflow/password"
 	"tokenflow/store/sqlite"
+	"tokenflow/throttle"
 	"tokenflow/tokens"
 )
 
@@ -29,6 +33,25 @@ import (
 // one error naming the cause. ready, if not nil, receives the base URL once
 // the server listens.
 func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	return RunWith(ctx, Options{}, getenv, stdout, stderr, ready)
+}
+
+// Options change what no setting may: they are for tests, which pass them
+// in code, so an operator cannot set them by accident. The zero value is
+// what main runs.
+type Options struct {
+	// Now replaces the wall clock everywhere a lifetime is decided: the
+	// store, the token issuers and the verifier, the session service and
+	// the handlers. Optional. Default value time.Now.
+	Now func() time.Time
+}
+
+// RunWith is Run with Options.
+func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
@@ -53,6 +76,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return fmt.Errorf("opening the database %s: %w", cfg.SQLitePath(), err)
 	}
 	defer st.Close()
+	st.Now = now
 	printDataFolder(stdout, cfg.DataDir, newDatabase)
 	warnIfOpenToOthers(log, cfg.DataDir, filepath.Dir(cfg.SQLitePath()))
 
@@ -71,13 +95,14 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		Audience: cfg.JWTAudience,
 		TTL:      cfg.AccessTokenTTL,
 		Leeway:   cfg.AccessTokenLeeway,
+		Now:      now,
 	})
 	if err != nil {
 		return err
 	}
 	var expiredTokens handlers.TokenIssuer
 	if !cfg.Production() {
-		if expiredTokens, err = expiredTokenIssuer(tm.Keys(), cfg); err != nil {
+		if expiredTokens, err = expiredTokenIssuer(tm.Keys(), cfg, now); err != nil {
 			return err
 		}
 	}
@@ -90,24 +115,15 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 
 	e, err := handlers.New(handlers.Deps{
+		Auth:          newSessionService(cfg, st, tm, hasher, log, now),
 		Store:         st,
 		Tokens:        tm,
 		ExpiredTokens: expiredTokens,
-		Passwords:     hasher,
 		Logger:        log,
+		Now:           now,
 		Settings: handlers.Settings{
-			Production:        cfg.Production(),
-			RefreshTokenTTL:   cfg.RefreshTokenTTL,
-			SessionMaxAge:     cfg.SessionMaxAge,
-			RefreshReuseGrace: cfg.RefreshReuseGrace,
-			TrustedProxies:    cfg.TrustedProxies,
-			LoginFailureLimit: cfg.LoginFailureLimit,
-			IPFailureLimit:    cfg.IPFailureLimit,
-			RegisterRateLimit: cfg.RegisterRateLimit,
-			RefreshRateLimit:  cfg.RefreshRateLimit,
-
-			LoginRateLimit:     cfg.LoginRateLimit,
-			MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+			Production:     cfg.Production(),
+			TrustedProxies: cfg.TrustedProxies,
 		},
 	})
 	if err != nil {
@@ -267,23 +283,63 @@ func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, lo
 // issuer: the same keys and claims as the real one, with a clock one TTL
 // and a minute (well beyond tokens.MaxLeeway) behind, so its tokens are
 // refused as expired like any other and the refresh flow can be watched.
-func expiredTokenIssuer(keys *tokens.KeySet, cfg config.Config) (*tokens.Issuer, error) {
+func expiredTokenIssuer(keys *tokens.KeySet, cfg config.Config, now func() time.Time) (*tokens.Issuer, error) {
 	behind := cfg.AccessTokenTTL + time.Minute
 	return tokens.NewIssuer(keys, tokens.IssuerConfig{
 		Issuer:   cfg.JWTIssuer,
 		Audience: cfg.JWTAudience,
 		TTL:      cfg.AccessTokenTTL,
-		Now:      func() time.Time { return time.Now().Add(-behind) },
+		Now:      func() time.Time { return now().Add(-behind) },
 	})
 }
 
-// loadConfig loads the settings, then asks the tokens package about the
-// ones it owns (secret length, leeway), before anything is created, so a
-// bad value is refused like any other setting.
+// newSessionService is the session service over the store, with the
+// throttle in this process's memory.
+func newSessionService(cfg config.Config, st auth.Store, issuer auth.Issuer, passwords auth.Passwords, log *slog.Logger, now func() time.Time) *auth.Service {
+	return auth.NewService(auth.Deps{
+		Store:     st,
+		Issuer:    issuer,
+		Passwords: passwords,
+		Throttle:  throttle.New(throttle.NewMemory(throttleLimits(cfg), log)),
+		Config: auth.Config{
+			RefreshTokenTTL:    cfg.RefreshTokenTTL,
+			SessionMaxAge:      cfg.SessionMaxAge,
+			RefreshReuseGrace:  cfg.RefreshReuseGrace,
+			RefreshRateLimit:   cfg.RefreshRateLimit,
+			MaxSessionsPerUser: cfg.MaxSessionsPerUser,
+		},
+		Now: now,
+	})
+}
+
+// throttleLimits are the throttle's settings.
+func throttleLimits(cfg config.Config) throttle.Limits {
+	return throttle.Limits{
+		LoginFailures:   cfg.LoginFailureLimit,
+		AddressFailures: cfg.IPFailureLimit,
+		Logins:          cfg.LoginRateLimit,
+		Registrations:   cfg.RegisterRateLimit,
+		// An attempt resolves within the hashing wait, which bounds both
+		// its wait for room and its hash.
+		AttemptTimeout: auth.MaxHashWait,
+	}
+}
+
+// loadConfig loads the settings, then asks each component about the ones
+// it owns (the server its address, the store its path, tokens the secret
+// and the leeway, the session service and the throttle their limits),
+// before anything is created, so a bad value is refused like any other
+// setting.
 func loadConfig(getenv func(string) string) (config.Config, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return config.Config{}, err
+	}
+	if err := checkAddr(cfg.Addr); err != nil {
+		return config.Config{}, fmt.Errorf("ADDR: %w", err)
+	}
+	if err := checkDatabaseURL(cfg); err != nil {
+		return config.Config{}, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	if cfg.JWTSecret != nil {
 		minSecret := tokens.MinSecretLength
@@ -297,5 +353,46 @@ func loadConfig(getenv func(string) string) (config.Config, error) {
 	if err := tokens.CheckLeeway(cfg.AccessTokenLeeway); err != nil {
 		return config.Config{}, fmt.Errorf("ACCESS_TOKEN_LEEWAY: %w", err)
 	}
+	if err := auth.CheckRefreshReuseGrace(cfg.RefreshReuseGrace); err != nil {
+		return config.Config{}, fmt.Errorf("REFRESH_REUSE_GRACE: %w", err)
+	}
+	if err := auth.CheckRefreshRateLimit(cfg.RefreshRateLimit); err != nil {
+		return config.Config{}, fmt.Errorf("REFRESH_RATE_LIMIT: %w", err)
+	}
+	// config reads each limit as a positive number; this only catches a
+	// limit added to throttle.Limits but not wired here.
+	if err := throttleLimits(cfg).Validate(); err != nil {
+		return config.Config{}, err
+	}
 	return cfg, nil
+}
+
+// checkAddr checks the listen address before anything is created, rather
+// than leaving it to net.Listen: a bad port must stop start-up first. Port
+// 0 asks for any free port (tests use it).
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (for example :8080 or 127.0.0.1:8080)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.TrimLeft(port, "0123456789") != "" {
+		return fmt.Errorf("port %q is not a number from 1 to 65535 (or 0 for any free port)", port)
+	}
+	return nil
+}
+
+// checkDatabaseURL checks that DATABASE_URL selects the one store this
+// version has, SQLite, with a path the store accepts.
+func checkDatabaseURL(cfg config.Config) error {
+	if cfg.DatabaseURL == "" {
+		return nil
+	}
+	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") && !strings.HasPrefix(cfg.DatabaseURL, "file:") {
+		// PostgreSQL is a later step; refuse rather than silently use SQLite.
+		return errors.New("only SQLite is supported in this version (leave it empty, or use sqlite:PATH)")
+	}
+	if err := sqlite.CheckPath(cfg.SQLitePath()); err != nil {
+		return fmt.Errorf("%q: %w; use sqlite:PATH, for example sqlite:data/tokenflow.db", cfg.DatabaseURL, err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net"
@@ -65,12 +66,18 @@ func startInProcess(t *testing.T, vars map[string]string) (string, *syncBuffer, 
 // startInProcessLogs is startInProcess that also returns stderr (the log).
 func startInProcessLogs(t *testing.T, vars map[string]string) (string, *syncBuffer, *syncBuffer, func() error) {
 	t.Helper()
+	return startWith(t, Options{}, vars)
+}
+
+// startWith is startInProcessLogs with Options.
+func startWith(t *testing.T, opts Options, vars map[string]string) (string, *syncBuffer, *syncBuffer, func() error) {
+	t.Helper()
 	getenv := func(k string) string { return vars[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, getenv, stdout, stderr, func(u string) { ready <- u }) }()
+	go func() { done <- RunWith(ctx, opts, getenv, stdout, stderr, func(u string) { ready <- u }) }()
 	select {
 	case u := <-ready:
 		stop := func() error { cancel(); return <-done }
@@ -172,6 +179,20 @@ func TestRunRefusesBadSettings(t *testing.T) {
 		{"nok, production with a 31-byte secret", map[string]string{"APP_ENV": "production", "JWT_SECRET": strings.Repeat("s", 31)}, "JWT_SECRET"},
 		{"nok, development with a tiny secret", map[string]string{"JWT_SECRET": "short"}, "JWT_SECRET"},
 		{"nok, leeway above 5s", map[string]string{"ACCESS_TOKEN_LEEWAY": "6s"}, "ACCESS_TOKEN_LEEWAY"},
+		{"nok, address without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
+		{"nok, port above 65535", map[string]string{"ADDR": "127.0.0.1:99999"}, "ADDR"},
+		{"nok, negative port", map[string]string{"ADDR": ":-1"}, "ADDR"},
+		{"nok, empty port", map[string]string{"ADDR": "127.0.0.1:"}, "ADDR"},
+		{"nok, port not a number", map[string]string{"ADDR": ":http"}, "ADDR"},
+		{"nok, postgres not yet", map[string]string{"DATABASE_URL": "postgres://x"}, "DATABASE_URL"},
+		{"nok, sqlite without a path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL"},
+		{"nok, file without a path", map[string]string{"DATABASE_URL": "file:"}, "DATABASE_URL"},
+		{"nok, sqlite path of spaces", map[string]string{"DATABASE_URL": "sqlite:   "}, "DATABASE_URL"},
+		{"nok, sqlite with DSN options", map[string]string{"DATABASE_URL": "sqlite:data/x.db?_pragma=foreign_keys(0)"}, "DATABASE_URL"},
+		{"nok, file with DSN options", map[string]string{"DATABASE_URL": "file:x.db?mode=ro"}, "DATABASE_URL"},
+		{"nok, reuse grace above a minute", map[string]string{"REFRESH_REUSE_GRACE": "168h"}, "REFRESH_REUSE_GRACE"},
+		{"nok, refresh rate limit above 60", map[string]string{"REFRESH_RATE_LIMIT": "61"}, "REFRESH_RATE_LIMIT"},
+		{"nok, refresh rate limit far above 60", map[string]string{"REFRESH_RATE_LIMIT": "2000"}, "REFRESH_RATE_LIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,10 +201,21 @@ func TestRunRefusesBadSettings(t *testing.T) {
 				vars[k] = v
 			}
 			err := Run(context.Background(), func(k string) string { return vars[k] }, &bytes.Buffer{}, &bytes.Buffer{}, nil)
-			if err == nil || !strings.HasPrefix(err.Error(), tt.setting) {
-				t.Fatalf("err = %v, want one naming %s", err, tt.setting)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.setting+":") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line naming %s", err, tt.setting)
+			}
+			if _, statErr := os.Stat(vars["DATA_DIR"]); !errors.Is(statErr, fs.ErrNotExist) {
+				t.Errorf("the data folder was created before the setting was refused (%v)", statErr)
 			}
 		})
+	}
+}
+
+func TestCheckAddrAcceptsPorts0To65535(t *testing.T) {
+	for _, addr := range []string{":0", "127.0.0.1:1", "[::1]:65535", ":8080"} {
+		if err := checkAddr(addr); err != nil {
+			t.Errorf("ADDR=%s: %v", addr, err)
+		}
 	}
 }
 
@@ -392,5 +424,70 @@ func TestRunAcceptsAShortSessionMaxAgeAndNoGrace(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "REFRESH_TOKEN_TTL not set: capped to SESSION_MAX_AGE (12h0m0s)") {
 		t.Errorf("log:\n%s", stderr.String())
+	}
+}
+
+// Options.Now is the clock of every part that decides a lifetime: tokens
+// are stamped and checked by it, the store dates sessions by it, and a
+// token expires when it passes, with no wall-clock wait.
+func TestRunWithClockReachesEveryPart(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	vars := testEnv(t)
+	vars["ACCESS_TOKEN_TTL"], vars["REFRESH_REUSE_GRACE"] = "1m", "10s"
+	base, _, _, _ := startWith(t, Options{Now: clock}, vars)
+	c := newClient(t)
+	register(t, c, base, "clocked", "correct horse battery")
+
+	var me struct {
+		IssuedAt int64 `json:"iat"`
+	}
+	getJSON(t, c, base+"/api/me", &me)
+	if want := clock().Unix(); me.IssuedAt != want {
+		t.Errorf("iat %d, want the injected clock's %d", me.IssuedAt, want)
+	}
+	advance(2 * time.Minute)
+	if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusUnauthorized {
+		t.Fatalf("/api/me after the clock passed the token's expiry: %d, want 401", got)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/auth/refresh", nil)
+	req.Header.Set("Accept", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refreshed struct {
+		AccessExpiresAt  time.Time `json:"access_expires_at"`
+		RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&refreshed)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: %d, %v", res.StatusCode, err)
+	}
+	if want := clock().Add(time.Minute); !refreshed.AccessExpiresAt.Equal(want) {
+		t.Errorf("access_expires_at %v, want %v", refreshed.AccessExpiresAt, want)
+	}
+	if want := clock().Add(168 * time.Hour); !refreshed.RefreshExpiresAt.Equal(want) {
+		t.Errorf("refresh_expires_at %v, want the store's %v", refreshed.RefreshExpiresAt, want)
+	}
+}
+
+func getJSON(t *testing.T, c *http.Client, u string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Accept", "application/json")
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, res.StatusCode)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,15 +6,13 @@ import (
 	"net/http"
 	"os"
 	"time"
-
-	"tokenflow/config"
 )
 
-// HealthCheck asks the server on ADDR (as config loads it) for /healthz and returns the exit code
+// HealthCheck asks the server on ADDR (as the server loads it) for /healthz and returns the exit code
 // for `tokenflow healthcheck`: 0 when it answers 200.
 func HealthCheck(getenv func(string) string) int {
 	// The server's own settings, so its default address is written once.
-	cfg, err := config.Load(getenv)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "healthcheck:", err)
 		return 2

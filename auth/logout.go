@@ -68,17 +68,13 @@ func (s *Service) LiveSession(ctx context.Context, access *tokens.Claims) (store
 // chain would live on and the evidence would be gone. A rotated token past
 // its grace deadline ends its own session (never the user's others) and
 // comes back as a *RefreshReusedError; anything else changes nothing and
-// returns nil.
+// returns nil. The rule is refresh's own (judge, rotation.go).
 func (s *Service) DetectReuse(ctx context.Context, presentedRefresh string, client store.Client) error {
 	hash, err := tokens.HashRefreshToken(presentedRefresh)
 	if err != nil {
 		return nil // malformed or absent: names no token
 	}
-	sess, err := s.store.DetectRefreshReuse(ctx, hash, client)
-	if errors.Is(err, store.ErrRefreshReused) {
-		return &RefreshReusedError{SessionID: sess.ID}
-	}
-	return err
+	return s.detectReuse(ctx, hash, client)
 }
 
 // Logout revokes what scope says around sess (from CurrentSession). A

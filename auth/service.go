@@ -29,9 +29,9 @@ type Store interface {
 	CreateUser(ctx context.Context, username, passwordHash string) (store.User, error)
 	UserByUsername(ctx context.Context, username string) (store.User, error)
 	CreateSession(ctx context.Context, s store.NewSession) (store.Session, error)
-	RotateRefreshToken(ctx context.Context, r store.Rotation) (store.Session, error)
+	// InTx runs the rotation policy (rotation.go) on the store's primitives.
+	InTx(ctx context.Context, fn func(store.Tx) error) error
 	SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error)
-	DetectRefreshReuse(ctx context.Context, presentedHash string, client store.Client) (store.Session, error)
 	Session(ctx context.Context, id string) (store.Session, error)
 	RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) error
 	RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (int, error)
@@ -58,7 +58,8 @@ type Config struct {
 	// RefreshReuseGrace is how long a rotated refresh token may come back
 	// (two tabs, a lost response) before it counts as theft.
 	RefreshReuseGrace time.Duration
-	// RefreshRateLimit is the number of refreshes per session per minute.
+	// RefreshRateLimit is the number of refreshes per session per
+	// RefreshRateLimitWindow; zero: no limit.
 	RefreshRateLimit int
 	// MaxSessionsPerUser is the number of live sessions of an account; a
 	// login past it ends the least recently used.
@@ -114,6 +115,10 @@ func (r Result) AccessExpiresAt() time.Time { return r.Claims.ExpiresAt.Time }
 
 // SessionExpiresAt is when the session (and its refresh token) expires.
 func (r Result) SessionExpiresAt() time.Time { return r.Session.ExpiresAt() }
+
+// HashWait is how long a login or registration waits for a password
+// hashing slot (MaxHashWait unless Config.HashWait says otherwise).
+func (s *Service) HashWait() time.Duration { return s.cfg.HashWait }
 
 // hashing returns the context a password hash or check runs under: the
 // caller's, bounded by the hashing wait.
@@ -242,15 +247,14 @@ func (s *Service) startSession(ctx context.Context, user store.User, client stor
 	return Result{AccessToken: access, Claims: claims, RefreshToken: refresh, Session: sess}, nil
 }
 
-// Refresh trades a refresh token for a new pair. The store rotates the
-// token inside one transaction and detects reuse; the access token is
-// signed inside that same transaction (BeforeCommit), so a refresh either
-// hands out the new pair or changes nothing: a client must never be left
-// holding a token the store has already retired. Errors:
-// ErrInvalidRefreshToken (malformed), ErrSessionExpired (expired or
-// unknown), *RefreshReusedError (the session is now revoked),
-// *SessionRevokedError, *RateLimitedError (the token stays current), or a
-// store or signing error.
+// Refresh trades a refresh token for a new pair, by the rotation policy
+// (rotation.go) in one store transaction; the access token is signed inside
+// that same transaction, so a refresh either hands out the new pair or
+// changes nothing: a client must never be left holding a token the store
+// has already retired. Errors: ErrInvalidRefreshToken (malformed),
+// ErrSessionExpired (expired or unknown), *RefreshReusedError (the session
+// is now revoked), *SessionRevokedError, *RateLimitedError (the token stays
+// current), or a store or signing error.
 func (s *Service) Refresh(ctx context.Context, presented string, client store.Client) (Result, error) {
 	presentedHash, err := tokens.HashRefreshToken(presented)
 	if err != nil {
@@ -260,34 +264,12 @@ func (s *Service) Refresh(ctx context.Context, presented string, client store.Cl
 	if err != nil {
 		return Result{}, err
 	}
-	var (
-		access string
-		claims tokens.Claims
-	)
-	sess, err := s.store.RotateRefreshToken(ctx, store.Rotation{
-		PresentedHash: presentedHash,
-		NewHash:       freshHash,
-		IdleTTL:       s.cfg.RefreshTokenTTL,
-		Grace:         s.cfg.RefreshReuseGrace,
-		RateLimit:     s.cfg.RefreshRateLimit,
-		Client:        client,
-		BeforeCommit: func(sess store.Session, user store.User) (err error) {
-			access, claims, err = s.issuer.Issue(user.ID, user.Username, sess.ID)
-			return err
-		},
-	})
-	var limited *store.RefreshRateLimitedError
-	switch {
-	case errors.As(err, &limited):
-		return Result{}, &RateLimitedError{RetryAfter: limited.RetryAfter, SessionID: sess.ID}
-	case errors.Is(err, store.ErrRefreshReused):
-		return Result{}, &RefreshReusedError{SessionID: sess.ID}
-	case errors.Is(err, store.ErrSessionRevoked):
-		return Result{}, &SessionRevokedError{SessionID: sess.ID, Reason: sess.RevokeReason}
-	case errors.Is(err, store.ErrSessionExpired), errors.Is(err, store.ErrRefreshUnknown):
+	r, err := s.rotate(ctx, presentedHash, freshHash, client)
+	if errors.Is(err, store.ErrRefreshUnknown) {
 		return Result{}, ErrSessionExpired
-	case err != nil:
+	}
+	if err != nil {
 		return Result{}, err
 	}
-	return Result{AccessToken: access, Claims: claims, RefreshToken: fresh, Session: sess}, nil
+	return Result{AccessToken: r.access, Claims: r.claims, RefreshToken: fresh, Session: r.session}, nil
 }

@@ -1,12 +1,13 @@
-// Package config reads tokenflow's settings from the environment and
-// validates them, so a typo stops start-up with one clear line instead of a
-// surprise at the first request.
+// Package config reads tokenflow's settings from the environment, grouped
+// by the component they configure. It parses every value and checks the
+// rules that span components; each component checks its own settings (app
+// asks them right after Load), so a typo or a bad value stops start-up with
+// one clear line instead of a surprise at the first request.
 package config
 
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -19,40 +20,41 @@ const (
 	Production  = "production"
 )
 
-// MaxRefreshReuseGrace bounds REFRESH_REUSE_GRACE: the window only has to
-// cover two tabs refreshing at once or a lost response, and inside it a
-// replayed token goes undetected.
-const MaxRefreshReuseGrace = time.Minute
-
-// MaxRefreshRateLimit bounds REFRESH_RATE_LIMIT. A browser refreshes about
-// once per access-token lifetime (a few more with several tabs); far more
-// than that is a script minting tokens and rows.
-const MaxRefreshRateLimit = 60
-
-// Config is every setting of the app. The zero value is not useful: call Load.
+// Config is every setting of the app, grouped by the component that uses
+// it. The zero value is not useful: call Load.
 type Config struct {
-	Addr              string
-	DatabaseURL       string // "" selects the SQLite file DataDir/tokenflow.db
-	DataDir           string
-	Env               string
-	AccessTokenTTL    time.Duration
-	AccessTokenLeeway time.Duration // clock skew allowed when checking exp, iat, nbf
-	RefreshTokenTTL   time.Duration // idle lifetime of a session
-	SessionMaxAge     time.Duration // absolute lifetime of a session
-	RefreshReuseGrace time.Duration
-	CleanupInterval   time.Duration
+	// Server (app, handlers): where to listen, which environment, whom to
+	// believe about the client's address.
+	Addr           string
+	Env            string
+	TrustedProxies []netip.Prefix
+	DemoUser       bool // create the demo account on start (development default)
+
+	// Store: where the data lives and how often dead sessions are removed.
+	DatabaseURL     string // "" selects the SQLite file DataDir/tokenflow.db
+	DataDir         string
+	CleanupInterval time.Duration
+
+	// Tokens: the access token's key, claims and lifetime.
 	JWTSecret         []byte // nil: generate and persist one (development only)
 	JWTIssuer         string
 	JWTAudience       string
-	TrustedProxies    []netip.Prefix
+	AccessTokenTTL    time.Duration
+	AccessTokenLeeway time.Duration // clock skew allowed when checking exp, iat, nbf
+
+	// Sessions (auth): lifetimes, the reuse grace window, refresh and
+	// session limits.
+	RefreshTokenTTL    time.Duration // idle lifetime of a session
+	SessionMaxAge      time.Duration // absolute lifetime of a session
+	RefreshReuseGrace  time.Duration
+	RefreshRateLimit   int // refreshes per session per minute
+	MaxSessionsPerUser int // live sessions per account; a login past it ends the least recently used
+
+	// Throttle: limits on logins and registrations.
 	LoginFailureLimit int
 	IPFailureLimit    int
+	LoginRateLimit    int // logins per client address per 15 minutes, successful ones too
 	RegisterRateLimit int
-	RefreshRateLimit  int  // refreshes per session per minute
-	DemoUser          bool // create the demo account on start (development default)
-
-	LoginRateLimit     int // logins per client address per 15 minutes, successful ones too
-	MaxSessionsPerUser int // live sessions per account; a login past it ends the least recently used
 
 	// Notices are adjustments Load made to values that were not set
 	// explicitly, one line each, for the operator to read at start-up.
@@ -103,42 +105,15 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, c.validate(strings.TrimSpace(getenv("REFRESH_TOKEN_TTL")) != "")
 }
 
-// validate checks the rules that span settings. refreshTTLSet tells an
-// explicit REFRESH_TOKEN_TTL from the default, which may be capped.
+// validate checks the rules that span components (the environment and the
+// rest, sessions and tokens); each component's own rules are its own.
+// refreshTTLSet tells an explicit REFRESH_TOKEN_TTL from the default, which
+// may be capped.
 func (c *Config) validate(refreshTTLSet bool) error {
 	switch c.Env {
 	case Development, Production:
 	default:
 		return fmt.Errorf("APP_ENV: %q is not one of %q, %q", c.Env, Development, Production)
-	}
-	if c.RefreshReuseGrace > MaxRefreshReuseGrace {
-		return fmt.Errorf("REFRESH_REUSE_GRACE: %v is too long (at most %v): inside the window a replayed refresh token is not detected", c.RefreshReuseGrace, MaxRefreshReuseGrace)
-	}
-	if c.RefreshRateLimit > MaxRefreshRateLimit {
-		return fmt.Errorf("REFRESH_RATE_LIMIT: %d is too high (at most %d refreshes per session per minute)", c.RefreshRateLimit, MaxRefreshRateLimit)
-	}
-	_, port, err := net.SplitHostPort(c.Addr)
-	if err != nil {
-		return fmt.Errorf("ADDR: %q is not host:port (for example :8080 or 127.0.0.1:8080)", c.Addr)
-	}
-	// Checked here, not left to net.Listen: a bad port must stop start-up
-	// before anything is created. 0 asks for any free port (tests use it).
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.TrimLeft(port, "0123456789") != "" {
-		return fmt.Errorf("ADDR: port %q is not a number from 1 to 65535 (or 0 for any free port)", port)
-	}
-	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "file:") {
-		// PostgreSQL is a later step; refuse rather than silently use SQLite.
-		return fmt.Errorf("DATABASE_URL: only SQLite is supported in this version (leave it empty, or use sqlite:PATH)")
-	}
-	if c.DatabaseURL != "" {
-		// The store appends its own DSN options (?_txlock=…&_pragma=…), so
-		// a path must be a plain file name.
-		switch p := c.SQLitePath(); {
-		case strings.TrimSpace(p) == "":
-			return fmt.Errorf("DATABASE_URL: %q names no file (use sqlite:PATH, for example sqlite:data/tokenflow.db)", c.DatabaseURL)
-		case strings.Contains(p, "?"):
-			return fmt.Errorf("DATABASE_URL: %q: the path must not contain '?' (SQLite options are not accepted; the app sets its own)", c.DatabaseURL)
-		}
 	}
 	if c.RefreshTokenTTL > c.SessionMaxAge {
 		if refreshTTLSet {
@@ -194,45 +169,34 @@ func (r *reader) str(name, def string) string {
 	return def
 }
 
+// duration reads a positive Go duration.
 func (r *reader) duration(name string, def time.Duration) time.Duration {
-	v := strings.TrimSpace(r.getenv(name))
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		r.fail(name, v, "a positive Go duration such as 5m, 90s or 168h")
-		return def
-	}
-	return d
+	return r.parseDuration(name, def, false, "a positive Go duration such as 5m, 90s or 168h")
 }
 
 // durationOrZero reads a duration of zero or more: for a window where 0 is
 // the strict setting (REFRESH_REUSE_GRACE=0: no grace at all).
 func (r *reader) durationOrZero(name string, def time.Duration) time.Duration {
-	v := strings.TrimSpace(r.getenv(name))
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		r.fail(name, v, "a Go duration of zero or more, such as 0s, 10s or 1m")
-		return def
-	}
-	return d
+	return r.parseDuration(name, def, true, "a Go duration of zero or more, such as 0s, 10s or 1m")
 }
 
 // leeway reads a non-negative Go duration; "0" and "0s" turn the leeway
 // off (the browser tests do, so tokens expire on time). Its upper bound is
 // the tokens package's (tokens.CheckLeeway), asked by app right after Load.
 func (r *reader) leeway(name string, def time.Duration) time.Duration {
+	return r.parseDuration(name, def, true, "a Go duration from 0s to 5s")
+}
+
+// parseDuration reads a Go duration, positive or (zeroOK) zero or more;
+// want is what the error says was expected.
+func (r *reader) parseDuration(name string, def time.Duration, zeroOK bool, want string) time.Duration {
 	v := strings.TrimSpace(r.getenv(name))
 	if v == "" {
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		r.fail(name, v, "a Go duration from 0s to 5s")
+	if err != nil || d < 0 || (d == 0 && !zeroOK) {
+		r.fail(name, v, want)
 		return def
 	}
 	return d

@@ -36,25 +36,13 @@ func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
 		{"nok, limit not a number", map[string]string{"LOGIN_FAILURE_LIMIT": "five"}, "LOGIN_FAILURE_LIMIT"},
 		{"nok, limit zero", map[string]string{"IP_FAILURE_LIMIT": "0"}, "IP_FAILURE_LIMIT"},
 		{"nok, unknown environment", map[string]string{"APP_ENV": "prod"}, "APP_ENV"},
-		{"nok, address without port", map[string]string{"ADDR": "localhost"}, "ADDR"},
-		{"nok, port above 65535", map[string]string{"ADDR": "127.0.0.1:99999"}, "ADDR"},
-		{"nok, negative port", map[string]string{"ADDR": ":-1"}, "ADDR"},
-		{"nok, empty port", map[string]string{"ADDR": "127.0.0.1:"}, "ADDR"},
-		{"nok, port not a number", map[string]string{"ADDR": ":http"}, "ADDR"},
 		{"nok, explicit refresh TTL longer than an explicit max age", map[string]string{"REFRESH_TOKEN_TTL": "24h", "SESSION_MAX_AGE": "12h"}, "REFRESH_TOKEN_TTL"},
 		{"nok, login rate limit zero", map[string]string{"LOGIN_RATE_LIMIT": "0"}, "LOGIN_RATE_LIMIT"},
 		{"nok, session cap not a number", map[string]string{"MAX_SESSIONS_PER_USER": "ten"}, "MAX_SESSIONS_PER_USER"},
 		{"nok, bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.1, nonsense"}, "TRUSTED_PROXIES"},
-		{"nok, postgres not yet", map[string]string{"DATABASE_URL": "postgres://x"}, "DATABASE_URL"},
-		{"nok, sqlite without a path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL"},
-		{"nok, file without a path", map[string]string{"DATABASE_URL": "file:"}, "DATABASE_URL"},
-		{"nok, sqlite path of spaces", map[string]string{"DATABASE_URL": "sqlite:   "}, "DATABASE_URL"},
-		{"nok, sqlite with DSN options", map[string]string{"DATABASE_URL": "sqlite:data/x.db?_pragma=foreign_keys(0)"}, "DATABASE_URL"},
-		{"nok, file with DSN options", map[string]string{"DATABASE_URL": "file:x.db?mode=ro"}, "DATABASE_URL"},
 		{"nok, access longer than refresh", map[string]string{"ACCESS_TOKEN_TTL": "200h"}, "ACCESS_TOKEN_TTL"},
 		{"nok, refresh longer than max age", map[string]string{"REFRESH_TOKEN_TTL": "800h"}, "REFRESH_TOKEN_TTL"},
 		{"nok, production without secret", map[string]string{"APP_ENV": "production"}, "JWT_SECRET"},
-		{"nok, reuse grace above a minute", map[string]string{"REFRESH_REUSE_GRACE": "168h"}, "REFRESH_REUSE_GRACE"},
 		{"nok, negative leeway", map[string]string{"ACCESS_TOKEN_LEEWAY": "-1s"}, "ACCESS_TOKEN_LEEWAY"},
 	}
 	for _, tt := range tests {
@@ -119,7 +107,8 @@ func TestLoadRefreshRateLimit(t *testing.T) {
 	if c, err := Load(env(map[string]string{"REFRESH_RATE_LIMIT": "60"})); err != nil || c.RefreshRateLimit != 60 {
 		t.Errorf("REFRESH_RATE_LIMIT=60: %d, %v", c.RefreshRateLimit, err)
 	}
-	for _, v := range []string{"0", "-1", "many", "61", "2000"} {
+	// The upper bound is the session service's (auth.CheckRefreshRateLimit).
+	for _, v := range []string{"0", "-1", "many"} {
 		_, err := Load(env(map[string]string{"REFRESH_RATE_LIMIT": v}))
 		if err == nil || !strings.HasPrefix(err.Error(), "REFRESH_RATE_LIMIT:") {
 			t.Errorf("REFRESH_RATE_LIMIT=%s: error %v, want one naming the setting", v, err)
@@ -158,13 +147,6 @@ func TestLoadAcceptsSensibleValues(t *testing.T) {
 			c, err := Load(env(map[string]string{"REFRESH_REUSE_GRACE": v}))
 			if err != nil || c.RefreshReuseGrace != 0 {
 				t.Errorf("REFRESH_REUSE_GRACE=%s: %v, %v", v, c.RefreshReuseGrace, err)
-			}
-		}
-	})
-	t.Run("ok, ports 0 to 65535", func(t *testing.T) {
-		for _, addr := range []string{":0", "127.0.0.1:1", "[::1]:65535", ":8080"} {
-			if _, err := Load(env(map[string]string{"ADDR": addr})); err != nil {
-				t.Errorf("ADDR=%s: %v", addr, err)
 			}
 		}
 	})

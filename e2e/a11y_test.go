@@ -10,7 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// phoneWidth is the narrowest layout DESIGN.md promises to support.
+// phoneWidth is the narrowest layout docs/ARCHITECTURE.md promises to support.
 const phoneWidth = 375
 
 // a11yProblems is a JS function, run in the page with the viewport width,

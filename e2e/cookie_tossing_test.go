@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/chromedp"
 )
 
 // Cookie tossing in a real browser: another account's access cookie planted
@@ -23,18 +21,7 @@ func TestTossedAccessCookieLogsNobodyIn(t *testing.T) {
 	attacker.register("mallory")
 	planted := attacker.cookieValue(accessCookie)
 
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
-	defer cancel()
-	if _, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
-		Name:     accessCookie,
-		Value:    planted,
-		URL:      srv.URL + "/dashboard",
-		Path:     "/dashboard",
-		HTTPOnly: new(true),
-		SameSite: network.CookieSameSiteLax,
-	}); err != nil {
-		t.Fatalf("planting the cookie: %v", err)
-	}
+	b.setCookie("the planted cookie", accessCookie, planted, "/dashboard", network.CookieSameSiteLax)
 
 	b.open("/dashboard")
 	b.waitPage("/auth/login", `[data-testid="notice"]`)

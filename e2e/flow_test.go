@@ -3,7 +3,6 @@ package e2e
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -56,10 +55,7 @@ func TestLoginWithNextLandsOnRequestedPage(t *testing.T) {
 	b := newBrowser(t, srv)
 
 	b.open("/sessions")
-	search := b.waitPage("/auth/login", `form[data-testid="login-form"]`)
-	if q, _ := url.ParseQuery(strings.TrimPrefix(search, "?")); q.Get("next") != "/sessions" {
-		t.Errorf("login page query %q, want next=/sessions", search)
-	}
+	b.waitLoginFor("/sessions", "an anonymous visit to /sessions")
 	b.login("grace")
 	b.waitPage("/sessions", `[data-testid="current-session"]`)
 }
@@ -73,7 +69,7 @@ func TestExpiredTokenRefreshesThroughInterstitial(t *testing.T) {
 	b.register("alan")
 	before := b.cookieValue(accessCookie)
 
-	srv.waitAccessExpired(t, before)
+	srv.expireAccess(t, before)
 	reqs := b.recordRequests()
 	b.open("/dashboard")
 	b.waitPage("/dashboard", `[data-testid="username"]`)
@@ -81,12 +77,8 @@ func TestExpiredTokenRefreshesThroughInterstitial(t *testing.T) {
 	if after := b.cookieValue(accessCookie); after == before {
 		t.Error("the access cookie is unchanged after the interstitial refresh")
 	}
-	if n := reqs.count(http.MethodPost, "/auth/refresh"); n != 1 {
-		t.Errorf("POST /auth/refresh sent %d times, want 1 (requests: %s)", n, reqs)
-	}
-	if n := reqs.count(http.MethodGet, "/dashboard"); n != 2 {
-		t.Errorf("GET /dashboard sent %d times, want 2: the interstitial, then the page (requests: %s)", n, reqs)
-	}
+	reqs.expect(t, http.MethodPost, "/auth/refresh", 1, "")
+	reqs.expect(t, http.MethodGet, "/dashboard", 2, ": the interstitial, then the page")
 }
 
 // The dashboard's "call the API" button, after the token expired: /api/me
@@ -97,7 +89,7 @@ func TestAPIButtonAfterExpiryRefreshesOnceAndShowsResult(t *testing.T) {
 	b := newBrowser(t, srv)
 	b.register("barbara")
 
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 	reqs := b.recordRequests()
 	b.click("#call-api")
 
@@ -110,12 +102,8 @@ func TestAPIButtonAfterExpiryRefreshesOnceAndShowsResult(t *testing.T) {
 	if log := b.text("#api-log"); !strings.Contains(log, `"barbara"`) {
 		t.Errorf("API log does not show the caller's claims:\n%s", log)
 	}
-	if n := reqs.count(http.MethodPost, "/auth/refresh"); n != 1 {
-		t.Errorf("POST /auth/refresh sent %d times, want exactly 1 (requests: %s)", n, reqs)
-	}
-	if n := reqs.count(http.MethodGet, "/api/me"); n != 2 {
-		t.Errorf("GET /api/me sent %d times, want 2: refused, then retried (requests: %s)", n, reqs)
-	}
+	reqs.expect(t, http.MethodPost, "/auth/refresh", 1, "")
+	reqs.expect(t, http.MethodGet, "/api/me", 2, ": refused, then retried")
 }
 
 // fetchWithRefresh asks for JSON even when the caller passes headers of its
@@ -168,7 +156,7 @@ func TestTwoTabsRefreshingAtOnceKeepSession(t *testing.T) {
 				}
 			}
 
-			srv.waitAccessExpired(t, first.cookieValue(accessCookie))
+			srv.expireAccess(t, first.cookieValue(accessCookie))
 			firstReqs, secondReqs := first.recordRequests(), second.recordRequests()
 			clickAtOnce(t, `document.getElementById("call-api").click()`, first, second)
 
@@ -240,10 +228,7 @@ func TestLogoutEndsSessionInEveryTab(t *testing.T) {
 			if notice := first.text(`[data-testid="notice"]`); notice != "You have logged out." {
 				t.Errorf("the tab that logged out shows the notice %q, want %q", notice, "You have logged out.")
 			}
-			search := second.waitPage("/auth/login", `form[data-testid="login-form"]`)
-			if !strings.Contains(search, "next=%2Fdashboard") {
-				t.Errorf("the other tab went to the login page with query %q, want next=%%2Fdashboard", search)
-			}
+			second.waitLoginFor("/dashboard", "the other tab")
 			if c := first.cookie(accessCookie); c != nil {
 				t.Errorf("the access cookie survived logout")
 			}
@@ -252,10 +237,7 @@ func TestLogoutEndsSessionInEveryTab(t *testing.T) {
 			}
 
 			first.open("/dashboard")
-			search = first.waitPage("/auth/login", `form[data-testid="login-form"]`)
-			if !strings.Contains(search, "next=%2Fdashboard") {
-				t.Errorf("after logout /dashboard went to the login page with query %q, want next=%%2Fdashboard", search)
-			}
+			first.waitLoginFor("/dashboard", "/dashboard after logout")
 		})
 	}
 }
@@ -291,7 +273,7 @@ func TestRefreshOutageKeepsSession(t *testing.T) {
 	srv := startServer(t)
 	b := newBrowser(t, srv)
 	b.register("katherine")
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 
 	stop := b.intercept("*/auth/refresh", fetch.RequestStageRequest, answerStatus(http.StatusServiceUnavailable))
 	b.click("#call-api")
@@ -325,7 +307,7 @@ func TestInterstitialRefreshesOnlyOnceWhenThePageStillRefuses(t *testing.T) {
 	srv := startServer(t)
 	b := newBrowser(t, srv)
 	b.register("ida")
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 
 	// (Rewriting the server's answer at the response stage would not do:
 	// Chromium stores the cookies before the interception sees them.)
@@ -340,18 +322,11 @@ func TestInterstitialRefreshesOnlyOnceWhenThePageStillRefuses(t *testing.T) {
 	reqs := b.recordRequests()
 	b.open("/dashboard")
 	b.waitPage("/dashboard", `[data-testid="interstitial"][data-state="loop"] a[data-testid="interstitial-action"]`)
-	if n := reqs.count(http.MethodPost, "/auth/refresh"); n != 1 {
-		t.Errorf("POST /auth/refresh sent %d times, want 1 (requests: %s)", n, reqs)
-	}
-	if n := reqs.count(http.MethodGet, "/dashboard"); n != 2 {
-		t.Errorf("GET /dashboard sent %d times, want 2: interstitial, refresh, interstitial again (requests: %s)", n, reqs)
-	}
+	reqs.expect(t, http.MethodPost, "/auth/refresh", 1, "")
+	reqs.expect(t, http.MethodGet, "/dashboard", 2, ": interstitial, refresh, interstitial again")
 
 	b.click(`[data-testid="interstitial-action"]`)
-	search := b.waitPage("/auth/login", `form[data-testid="login-form"]`)
-	if !strings.Contains(search, "next=%2Fdashboard") {
-		t.Errorf("log in again went to the login page with query %q, want next=%%2Fdashboard", search)
-	}
+	b.waitLoginFor("/dashboard", "log in again")
 }
 
 // A refresh token replayed after the grace window is taken as stolen: the
@@ -366,16 +341,15 @@ func TestReplayedRefreshTokenAfterGraceRevokesSession(t *testing.T) {
 	if !evalJS[bool](b, `window.tokenflow.refresh()`) {
 		t.Fatal("the page's refresh failed")
 	}
-	rotated := time.Now()
 	current := b.cookieValue(refreshCookie)
 	if current == stolen {
 		t.Fatal("the refresh did not rotate the refresh token")
 	}
 
-	// Past the grace window (a clock wait: nothing to observe), and past
-	// the access token's expiry, so the next page load needs a refresh.
-	time.Sleep(time.Until(rotated.Add(reuseGrace + 200*time.Millisecond)))
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	// Past the grace window, and past the access token's expiry, so the
+	// next page load needs a refresh.
+	srv.clock.Advance(reuseGrace + time.Second)
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 
 	b.setRefreshCookie(stolen) // the replay, injected through DevTools
 	b.open("/dashboard")
@@ -401,7 +375,7 @@ func TestNoScriptInterstitialContinueButtonRefreshes(t *testing.T) {
 	b.waitPage("/dashboard", `[data-testid="username"]`)
 	before := b.cookieValue(accessCookie)
 
-	srv.waitAccessExpired(t, before)
+	srv.expireAccess(t, before)
 	b.open("/dashboard")
 	b.waitPage("/dashboard", `[data-testid="continue"]`)
 	// Nothing happens by itself without a script: the page says to press
@@ -426,14 +400,10 @@ func TestSessionsPageRevokesOtherDevice(t *testing.T) {
 	srv := startServer(t)
 	srv.createUser(t, "radia")
 	laptop := newBrowser(t, srv)
-	laptop.open("/auth/login")
-	laptop.login("radia")
-	laptop.waitPage("/dashboard", `[data-testid="username"]`)
+	laptop.logInToDashboard("radia")
 
 	phone := laptop.newSeparateProfile()
-	phone.open("/auth/login")
-	phone.login("radia")
-	phone.waitPage("/dashboard", `[data-testid="username"]`)
+	phone.logInToDashboard("radia")
 	phoneAccess := phone.cookieValue(accessCookie)
 	if laptop.cookieValue(accessCookie) == phoneAccess {
 		t.Fatal("the two profiles share a cookie jar")
@@ -447,7 +417,7 @@ func TestSessionsPageRevokesOtherDevice(t *testing.T) {
 	laptop.click(`tr[data-session]:not(:has([data-testid="current-session"])) [data-testid="revoke-session"]`)
 	laptop.waitPage("/sessions", `table[data-testid="sessions"] tbody tr:only-child [data-testid="current-session"]`)
 
-	srv.waitAccessExpired(t, phoneAccess)
+	srv.expireAccess(t, phoneAccess)
 	phone.open("/dashboard")
 	phone.waitPage("/auth/login", `form[data-testid="login-form"]`)
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,13 +25,13 @@ import (
 	"tokenflow/app"
 )
 
-// Lifetimes the server runs with. The access token lives 2s and the server
-// allows no clock leeway, so a token is refused about 1-2s after issue (exp
-// is whole seconds). A rotated refresh token presented again more than 1s
-// later counts as stolen.
+// Lifetimes the server runs with. The server's clock (serverClock) is moved
+// forward past them when a test needs a token expired or a rotated token
+// out of its grace window, so no test sleeps through either; the lifetimes
+// are long enough that nothing expires on its own while a test runs.
 const (
-	accessTTL  = 2 * time.Second
-	reuseGrace = 1 * time.Second
+	accessTTL  = time.Minute
+	reuseGrace = 10 * time.Second
 
 	// waitTimeout bounds every wait for a page, an element or an attribute.
 	waitTimeout = 5 * time.Second
@@ -48,12 +49,23 @@ const (
 
 const testPassword = "correct horse battery"
 
-// server is one tokenflow started with app.Run for one test.
+// server is one tokenflow started with app.RunWith for one test.
 type server struct {
 	URL      string
 	logs     *syncBuffer
 	chromium string // the browser every test of this package drives
+	clock    *serverClock
 }
+
+// serverClock is the server's clock: the wall clock plus an offset that
+// only grows. The server's time jumps when a test advances it; the browser
+// and every timeout keep real time, which the page scripts never compare
+// with the server's (they act on its answers).
+type serverClock struct{ offset atomic.Int64 } // nanoseconds
+
+func (c *serverClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *serverClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // startServer runs the real app on 127.0.0.1:0 with a fresh data folder and
 // short lifetimes; settings, if given, override some of them. Cleanup
@@ -75,13 +87,14 @@ func startServer(t *testing.T, settings ...map[string]string) *server {
 		maps.Copy(env, set)
 	}
 	logs := &syncBuffer{}
+	clock := &serverClock{}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- app.Run(ctx, func(k string) string { return env[k] }, logs, logs, func(u string) { ready <- u })
+		done <- app.RunWith(ctx, app.Options{Now: clock.Now}, func(k string) string { return env[k] }, logs, logs, func(u string) { ready <- u })
 	}()
-	srv := &server{logs: logs, chromium: browser}
+	srv := &server{logs: logs, chromium: browser, clock: clock}
 	select {
 	case srv.URL = <-ready:
 	case err := <-done:
@@ -168,31 +181,24 @@ func (s *server) refreshOutsideBrowser(t *testing.T, token string) int {
 	return res.StatusCode
 }
 
-// waitAccessExpired waits until the server refuses the access token: it
-// sleeps until the token's exp claim, then asks /api/me until the answer is
-// 401. Waiting on the clock is the point here, and exp says how long.
-func (s *server) waitAccessExpired(t *testing.T, token string) {
+// expireAccess moves the server's clock past the access token's exp, then
+// checks that the server now refuses the token.
+func (s *server) expireAccess(t *testing.T, token string) {
 	t.Helper()
-	if exp, ok := expiry(token); ok {
-		if d := time.Until(exp); d > 0 && d <= accessTTL+time.Second {
-			time.Sleep(d)
-		}
+	exp, ok := expiry(token)
+	if !ok {
+		t.Fatal("the access token has no readable exp claim")
 	}
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/me", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := noRedirects.Do(req)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusUnauthorized {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the access token was still accepted %v after its expiry (last error %v)", waitTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	s.clock.Advance(exp.Sub(s.clock.Now()) + time.Second)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/api/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatalf("GET /api/me: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /api/me with the token past its expiry: %d, want 401", res.StatusCode)
 	}
 }
 
@@ -435,6 +441,25 @@ func (b *tab) login(username string) {
 	b.click(`form[data-testid="login-form"] button[type="submit"]`)
 }
 
+// waitLoginFor waits for the login form and checks that it will continue
+// to next; how says what led there.
+func (b *tab) waitLoginFor(next, how string) {
+	b.t.Helper()
+	search := b.waitPage("/auth/login", `form[data-testid="login-form"]`)
+	if q, _ := url.ParseQuery(strings.TrimPrefix(search, "?")); q.Get("next") != next {
+		b.t.Errorf("%s went to the login page with query %q, want next=%s", how, search, next)
+	}
+}
+
+// logInToDashboard opens the login page, logs in, and waits for the
+// dashboard.
+func (b *tab) logInToDashboard(username string) {
+	b.t.Helper()
+	b.open("/auth/login")
+	b.login(username)
+	b.waitPage("/dashboard", `[data-testid="username"]`)
+}
+
 // cookie returns the browser's cookie of that name for the server, read
 // through DevTools (page scripts cannot see HttpOnly cookies), or nil.
 func (b *tab) cookie(name string) *network.Cookie {
@@ -468,36 +493,31 @@ func (b *tab) cookieValue(name string) string {
 // attributes the server gives it.
 func (b *tab) setRefreshCookie(value string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
-	defer cancel()
-	_, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
-		Name:     refreshCookie,
-		Value:    value,
-		URL:      b.srv.URL + "/auth/refresh",
-		Path:     "/auth",
-		HTTPOnly: new(true),
-		SameSite: network.CookieSameSiteStrict,
-	})
-	if err != nil {
-		b.t.Fatalf("setting the refresh cookie: %v", err)
-	}
+	b.setCookie("the refresh cookie", refreshCookie, value, "/auth", network.CookieSameSiteStrict)
 }
 
 // setAccessCookie writes the access cookie through DevTools.
 func (b *tab) setAccessCookie(value string) {
 	b.t.Helper()
+	b.setCookie("the access cookie", accessCookie, value, "/", network.CookieSameSiteLax)
+}
+
+// setCookie writes an HttpOnly cookie for the server through DevTools, as
+// the server (or another site that shares its parent domain) could.
+func (b *tab) setCookie(what, name, value, path string, sameSite network.CookieSameSite) {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, waitTimeout)
 	defer cancel()
 	_, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
-		Name:     accessCookie,
+		Name:     name,
 		Value:    value,
-		URL:      b.srv.URL + "/",
-		Path:     "/",
+		URL:      b.srv.URL + path,
+		Path:     path,
 		HTTPOnly: new(true),
-		SameSite: network.CookieSameSiteLax,
+		SameSite: sameSite,
 	})
 	if err != nil {
-		b.t.Fatalf("setting the access cookie: %v", err)
+		b.t.Fatalf("setting %s: %v", what, err)
 	}
 }
 
@@ -627,6 +647,15 @@ func (l *netLog) count(method, path string) int {
 		}
 	}
 	return n
+}
+
+// expect fails the test unless the log holds want requests of method to
+// path; why says what those requests are.
+func (l *netLog) expect(t *testing.T, method, path string, want int, why string) {
+	t.Helper()
+	if n := l.count(method, path); n != want {
+		t.Errorf("%s %s sent %d times, want %d%s (requests: %s)", method, path, n, want, why, l)
+	}
 }
 
 func (l *netLog) String() string {

@@ -82,13 +82,9 @@ func TestSessionsFromTheSameBrowserAreToldApart(t *testing.T) {
 	srv := startServer(t)
 	srv.createUser(t, "radia")
 	laptop := newBrowser(t, srv)
-	laptop.open("/auth/login")
-	laptop.login("radia")
-	laptop.waitPage("/dashboard", `[data-testid="username"]`)
+	laptop.logInToDashboard("radia")
 	phone := laptop.newSeparateProfile() // same User-Agent, same address
-	phone.open("/auth/login")
-	phone.login("radia")
-	phone.waitPage("/dashboard", `[data-testid="username"]`)
+	phone.logInToDashboard("radia")
 
 	laptop.open("/sessions")
 	laptop.waitPage("/sessions", `[data-testid="current-session"]`)

@@ -38,14 +38,12 @@ func TestScreenshotsForREADME(t *testing.T) {
 	b.screenshot("dashboard.png")
 
 	phone := b.newSeparateProfile()
-	phone.open("/auth/login")
-	phone.login("ada")
-	phone.waitPage("/dashboard", `[data-testid="username"]`)
+	phone.logInToDashboard("ada")
 	b.open("/sessions")
 	b.waitPage("/sessions", `[data-testid="current-session"]`)
 	b.screenshot("sessions.png")
 
-	srv.waitAccessExpired(t, b.cookieValue(accessCookie))
+	srv.expireAccess(t, b.cookieValue(accessCookie))
 	b.disableScripts(true)
 	b.open("/dashboard")
 	b.waitPage("/dashboard", `[data-testid="continue"]`)

@@ -25,7 +25,7 @@ const serverBusy = "The server is busy; try again in a moment."
 
 // busy prepares a 503 answer: the form comes back with serverBusy.
 func (h *handler) busy(c echo.Context, what string) {
-	h.log.Warn(what+": no password hashing slot in time", "ip", c.RealIP(), "wait", h.hashWait.String())
+	h.log.Warn(what+": no password hashing slot in time", "ip", c.RealIP(), "wait", h.auth.HashWait().String())
 	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(auth.MaxHashWait)))
 }
 

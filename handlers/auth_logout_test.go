@@ -50,7 +50,7 @@ func TestLogoutOthersDoesNotRevealWhetherTheTokenIsCurrent(t *testing.T) {
 // the session's only live chain; the owner's cookie is now a rotated token.
 // When the owner then logs out from a tab whose access token has expired,
 // the rotated token is presented again after its grace window: that is
-// theft, wherever it shows up (DESIGN.md), as it is at /auth/refresh. If
+// theft, wherever it shows up (docs/ARCHITECTURE.md), as it is at /auth/refresh. If
 // logout only said "You have logged out" and deleted the cookie, the
 // thief's chain would live on undetected and the evidence would be gone.
 // The answer itself stays the one every logout gets.
@@ -98,4 +98,44 @@ func logoutAnswer(w *httptest.ResponseRecorder) (int, string, []string) {
 	cookies := w.Header().Values("Set-Cookie")
 	slices.Sort(cookies)
 	return w.Code, w.Header().Get("Location"), cookies
+}
+
+// A refresh token that no longer names a live session (rotated, or its
+// session revoked) must not let its holder log the owner out elsewhere.
+func TestLogoutWithAStaleRefreshTokenEndsNothingElse(t *testing.T) {
+	for _, afterReuse := range []bool{false, true} {
+		name := "rotated token, session alive"
+		if afterReuse {
+			name = "token whose session was revoked for reuse"
+		}
+		t.Run(name, func(t *testing.T) {
+			a := newTestApp(t)
+			laptop := a.mustRegister(t, "victim", goodPassword)
+			phone := a.mustLogin(t, "victim", goodPassword)
+			stolen := laptop.cookie(RefreshCookie)
+			if w := laptop.fetchRefresh(); w.Code != http.StatusOK {
+				t.Fatalf("owner refresh: %d", w.Code)
+			}
+			thief := a.browser()
+			thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: stolen, Path: "/auth"}
+			if afterReuse {
+				a.clock.Advance(a.settings.RefreshReuseGrace + time.Second)
+				if w := thief.fetchRefresh(); w.Code != http.StatusUnauthorized {
+					t.Fatalf("replay: %d", w.Code)
+				}
+				thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: stolen, Path: "/auth"}
+			}
+			if w := thief.post("/auth/logout", url.Values{"scope": {"global"}}); w.Code != http.StatusSeeOther {
+				t.Fatalf("logout: %d", w.Code)
+			}
+			if w := phone.fetchRefresh(); w.Code != http.StatusOK {
+				t.Fatalf("the owner's other session was ended by a stale token: %d", w.Code)
+			}
+			if !afterReuse {
+				if w := laptop.fetchRefresh(); w.Code != http.StatusOK {
+					t.Fatalf("the owner's own session was ended by a stale token: %d", w.Code)
+				}
+			}
+		})
+	}
 }

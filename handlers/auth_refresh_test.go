@@ -57,7 +57,7 @@ func TestThiefCannotChainGraceWindows(t *testing.T) {
 
 // failingSigner is the real token manager whose Issue can be made to fail.
 type failingSigner struct {
-	AccessTokens
+	testTokens
 	fail bool
 }
 
@@ -65,7 +65,7 @@ func (f *failingSigner) Issue(userID, username, sessionID string) (string, token
 	if f.fail {
 		return "", tokens.Claims{}, errors.New("signing key unavailable")
 	}
-	return f.AccessTokens.Issue(userID, username, sessionID)
+	return f.testTokens.Issue(userID, username, sessionID)
 }
 
 // A refresh is one unit: when the access token cannot be signed, the
@@ -74,8 +74,8 @@ func (f *failingSigner) Issue(userID, username, sessionID string) (string, token
 // the grace window has passed.
 func TestRefreshThatCannotSignRotatesNothing(t *testing.T) {
 	signer := &failingSigner{}
-	a := newTestApp(t, func(d *Deps) {
-		signer.AccessTokens = d.Tokens
+	a := newTestApp(t, func(d *testDeps) {
+		signer.testTokens = d.Tokens
 		d.Tokens = signer
 	})
 	b := a.mustRegister(t, "unsigned", goodPassword)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenflow/auth"
 	"tokenflow/store"
 )
 
@@ -21,12 +22,18 @@ import (
 // whose context has no deadline would wait for ever; it gives up after a
 // few seconds instead, with an error that fails the test as a 500.
 type stalledPasswords struct {
-	Passwords
+	auth.Passwords
 	stalled  atomic.Bool
 	deadline atomic.Int64 // the last call's time to its deadline, in ns
 }
 
 var errWaitedWithoutDeadline = errors.New("test: waited for a hashing slot without a deadline")
+
+// wrap puts p in front of the app's hasher (an edit for newTestApp).
+func (p *stalledPasswords) wrap(d *testDeps) {
+	p.Passwords = d.Passwords
+	d.Passwords = p
+}
 
 func (p *stalledPasswords) wait(ctx context.Context) error {
 	if !p.stalled.Load() {
@@ -89,11 +96,9 @@ func assertBusy(t *testing.T, w *httptest.ResponseRecorder) {
 func TestHashingWaitIsBounded(t *testing.T) {
 	pw := &stalledPasswords{}
 	var logs bytes.Buffer
-	app := newTestApp(t, func(d *Deps) {
-		pw.Passwords = d.Passwords
-		d.Passwords = pw
+	app := newTestApp(t, pw.wrap, func(d *testDeps) {
 		d.hashWait = 50 * time.Millisecond
-		d.Settings.RegisterRateLimit = 2
+		d.Settings.Limits.Registrations = 2
 		d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 	app.mustRegister(t, "busyuser", throttlePW)
@@ -140,9 +145,7 @@ func TestHashingWaitIsBounded(t *testing.T) {
 func TestClientGoneIsNotAnError(t *testing.T) {
 	pw := &stalledPasswords{}
 	var logs bytes.Buffer
-	app := newTestApp(t, func(d *Deps) {
-		pw.Passwords = d.Passwords
-		d.Passwords = pw
+	app := newTestApp(t, pw.wrap, func(d *testDeps) {
 		d.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	app.mustRegister(t, "leaver", throttlePW)
@@ -177,8 +180,8 @@ func TestClientGoneIsNotAnError(t *testing.T) {
 
 	t.Run("an internal cancellation is still a 500", func(t *testing.T) {
 		var logs bytes.Buffer
-		app := newTestApp(t, func(d *Deps) {
-			d.Store = cancelledStore{Store: d.Store}
+		app := newTestApp(t, func(d *testDeps) {
+			d.Store = cancelledStore{testStore: d.Store}
 			d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		})
 		w := login(app, "someone", "a password")
@@ -190,7 +193,7 @@ func TestClientGoneIsNotAnError(t *testing.T) {
 
 // cancelledStore fails lookups with context.Canceled while the request
 // itself is alive: a bug of ours, not a client that left.
-type cancelledStore struct{ Store }
+type cancelledStore struct{ testStore }
 
 func (cancelledStore) UserByUsername(context.Context, string) (store.User, error) {
 	return store.User{}, context.Canceled

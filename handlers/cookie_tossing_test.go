@@ -234,7 +234,7 @@ func TestProductionCookieNamesCarryPrefixes(t *testing.T) {
 		t.Fatalf("development names %q, %q, want %q, %q", da, dr, AccessCookie, RefreshCookie)
 	}
 
-	a := newTestApp(t, func(d *Deps) { d.Settings.Production = true })
+	a := newTestApp(t, func(d *testDeps) { d.Settings.Production = true })
 	b := a.browser()
 	w := b.post("/auth/register", url.Values{"username": {"prod"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
 	if w.Code != http.StatusSeeOther {
@@ -278,5 +278,20 @@ func TestProductionCookieNamesCarryPrefixes(t *testing.T) {
 		if c := cleared[name]; c == nil || c.MaxAge >= 0 || c.Path != path || !c.Secure || c.Domain != "" {
 			t.Errorf("logout did not clear %s with its attributes: %+v", name, c)
 		}
+	}
+}
+
+// A stray access cookie of the same name makes the request ambiguous: it
+// is refused like a missing one, not tried after the good one (see
+// TestConflictingAccessCookiesGrantNothing for why).
+func TestStrayAccessCookieIsAmbiguous(t *testing.T) {
+	a := newTestApp(t)
+	b := a.mustRegister(t, "shadowed", goodPassword)
+	r := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+	r.Header.Set("Cookie", AccessCookie+"=aaa.bbb.ccc; "+AccessCookie+"="+b.cookie(AccessCookie))
+	w := httptest.NewRecorder()
+	a.e.ServeHTTP(w, r)
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/auth/login?next=") {
+		t.Fatalf("status %d to %q, want 303 to the login page", w.Code, w.Header().Get("Location"))
 	}
 }

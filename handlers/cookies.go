@@ -97,7 +97,7 @@ const (
 	noticeConflict = "conflict" // see authCookie
 )
 
-// authCookies builds both cookies with the attributes of DESIGN.md. Setting
+// authCookies builds both cookies with the attributes of docs/ARCHITECTURE.md. Setting
 // and clearing go through here, so the attributes always match (a browser
 // only deletes a cookie whose Path and Domain match the one it holds).
 func (h *handler) authCookies(c echo.Context, access, refresh string, expires time.Time) (*http.Cookie, *http.Cookie) {

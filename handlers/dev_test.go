@@ -70,7 +70,7 @@ func TestDevExpireAccessNeedsLogin(t *testing.T) {
 }
 
 func TestDevExpireAccessAbsentInProduction(t *testing.T) {
-	app := newTestApp(t, func(d *Deps) { d.Settings.Production = true })
+	app := newTestApp(t, func(d *testDeps) { d.Settings.Production = true })
 	b := app.mustRegister(t, "ada", "correct horse battery")
 	access := b.cookie(AccessCookie)
 

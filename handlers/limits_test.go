@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"tokenflow/auth"
 	"tokenflow/store"
 )
 
 // LOGIN_RATE_LIMIT counts every login of an address, successful ones too:
 // one client cannot open sessions without end.
 func TestLoginRateLimitCountsSuccesses(t *testing.T) {
-	app := newTestApp(t, func(d *Deps) { d.Settings.LoginRateLimit = 4 })
+	app := newTestApp(t, func(d *testDeps) { d.Settings.Limits.Logins = 4 })
 	app.mustRegister(t, "busy", throttlePW)
 	const addr, other = "198.51.100.10:1", "198.51.100.11:1"
 
@@ -46,7 +47,7 @@ func TestLoginRateLimitCountsSuccesses(t *testing.T) {
 // least recently used session; its refresh token stops working and its
 // timeline says why.
 func TestSessionCapEndsTheLeastRecentlyUsed(t *testing.T) {
-	app := newTestApp(t, func(d *Deps) { d.Settings.MaxSessionsPerUser = 2 })
+	app := newTestApp(t, func(d *testDeps) { d.Settings.MaxSessionsPerUser = 2 })
 	registered := app.mustRegister(t, "capped", throttlePW)
 	app.clock.Advance(time.Minute)
 	second := app.mustLogin(t, "capped", throttlePW)
@@ -80,13 +81,22 @@ func TestSessionCapEndsTheLeastRecentlyUsed(t *testing.T) {
 // gatedPasswords holds every password check at a gate until the test
 // opens it, so a test controls how many checks are in flight at once.
 type gatedPasswords struct {
-	Passwords
+	auth.Passwords
 	entered chan struct{} // one send per check that reached the gate
 	gate    chan struct{} // closed: checks go on
 	checks  atomic.Int32
 }
 
-func newGatedPasswords(inner Passwords, capacity int) *gatedPasswords {
+// withGatedPasswords puts the app's hasher behind a gate and stores the
+// gate in *pw.
+func withGatedPasswords(pw **gatedPasswords) func(*testDeps) {
+	return func(d *testDeps) {
+		*pw = newGatedPasswords(d.Passwords, 64)
+		d.Passwords = *pw
+	}
+}
+
+func newGatedPasswords(inner auth.Passwords, capacity int) *gatedPasswords {
 	return &gatedPasswords{Passwords: inner, entered: make(chan struct{}, capacity), gate: make(chan struct{})}
 }
 
@@ -145,7 +155,7 @@ func burst(t *testing.T, app *testApp, pw *gatedPasswords, n, inFlight int, addr
 func TestConcurrentCorrectLoginsAreNotThrottled(t *testing.T) {
 	t.Run("one account", func(t *testing.T) { // LoginFailureLimit 5
 		var pw *gatedPasswords
-		app := newTestApp(t, func(d *Deps) { pw = newGatedPasswords(d.Passwords, 64); d.Passwords = pw })
+		app := newTestApp(t, withGatedPasswords(&pw))
 		app.mustRegister(t, "popular", throttlePW)
 		counts := burst(t, app, pw, 8, 5, "203.0.113.50:1", func(int) string { return "popular" }, throttlePW)
 		if counts[http.StatusSeeOther] != 8 {
@@ -154,11 +164,7 @@ func TestConcurrentCorrectLoginsAreNotThrottled(t *testing.T) {
 	})
 	t.Run("one address", func(t *testing.T) {
 		var pw *gatedPasswords
-		app := newTestApp(t, func(d *Deps) {
-			pw = newGatedPasswords(d.Passwords, 64)
-			d.Passwords = pw
-			d.Settings.IPFailureLimit = 3
-		})
+		app := newTestApp(t, withGatedPasswords(&pw), func(d *testDeps) { d.Settings.Limits.AddressFailures = 3 })
 		for i := range 8 {
 			app.mustRegister(t, fmt.Sprintf("colleague%d", i), throttlePW)
 		}
@@ -174,7 +180,7 @@ func TestConcurrentCorrectLoginsAreNotThrottled(t *testing.T) {
 func TestConcurrentGuessesStayBounded(t *testing.T) {
 	t.Run("one account", func(t *testing.T) { // LoginFailureLimit 5
 		var pw *gatedPasswords
-		app := newTestApp(t, func(d *Deps) { pw = newGatedPasswords(d.Passwords, 64); d.Passwords = pw })
+		app := newTestApp(t, withGatedPasswords(&pw))
 		app.mustRegister(t, "target", throttlePW)
 		counts := burst(t, app, pw, 20, 5, "203.0.113.60:1", func(int) string { return "target" }, "wrong guess")
 		if counts[http.StatusUnauthorized] != 5 || counts[http.StatusTooManyRequests] != 15 || pw.checks.Load() != 5 {
@@ -185,11 +191,9 @@ func TestConcurrentGuessesStayBounded(t *testing.T) {
 	})
 	t.Run("one address, many accounts", func(t *testing.T) {
 		var pw *gatedPasswords
-		app := newTestApp(t, func(d *Deps) {
-			pw = newGatedPasswords(d.Passwords, 64)
-			d.Passwords = pw
-			d.Settings.IPFailureLimit = 3
-			d.Settings.LoginFailureLimit = 100
+		app := newTestApp(t, withGatedPasswords(&pw), func(d *testDeps) {
+			d.Settings.Limits.AddressFailures = 3
+			d.Settings.Limits.LoginFailures = 100
 		})
 		counts := burst(t, app, pw, 20, 3, "203.0.113.61:1", func(i int) string { return fmt.Sprintf("spray%d", i) }, "pw")
 		if counts[http.StatusUnauthorized] != 3 || counts[http.StatusTooManyRequests] != 17 || pw.checks.Load() != 3 {
@@ -202,11 +206,8 @@ func TestConcurrentGuessesStayBounded(t *testing.T) {
 // past it the answer is 503, and nothing is counted.
 func TestWaitForRoomIsBounded(t *testing.T) {
 	var pw *gatedPasswords
-	app := newTestApp(t, func(d *Deps) {
-		pw = newGatedPasswords(d.Passwords, 64) // never opened: every check stalls
-		d.Passwords = pw
-		d.hashWait = 50 * time.Millisecond
-	})
+	// The gate is never opened: every check stalls.
+	app := newTestApp(t, withGatedPasswords(&pw), func(d *testDeps) { d.hashWait = 50 * time.Millisecond })
 	app.mustRegister(t, "stalled", throttlePW) // registration hashes outside the gate
 	var wg sync.WaitGroup
 	codes := make([]int, 8)

@@ -46,7 +46,7 @@ func TestRegisterSetsBothCookiesAndLogsIn(t *testing.T) {
 }
 
 func TestCookiesAreSecureInProductionAndOverHTTPS(t *testing.T) {
-	prod := newTestApp(t, func(d *Deps) { d.Settings.Production = true })
+	prod := newTestApp(t, func(d *testDeps) { d.Settings.Production = true })
 	b := prod.mustRegister(t, "bob", goodPassword)
 	access, refresh := CookieNames(true)
 	if !b.cookies[access].Secure || !b.cookies[refresh].Secure {

@@ -11,12 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"tokenflow/auth"
 	"tokenflow/httpx"
 )
 
 func TestRequestIDFromTheRequestOnlyWhenPlausible(t *testing.T) {
 	var logs bytes.Buffer
-	app := newTestApp(t, func(d *Deps) { d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	app := newTestApp(t, func(d *testDeps) { d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	get := func(path, id string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, path, nil)
 		if id != "" {
@@ -137,22 +138,25 @@ func TestStaticServesFilesNotDirectories(t *testing.T) {
 	}
 }
 
-// The throttle limits have one default, in config; New wants them set.
-func TestNewRequiresThrottleLimits(t *testing.T) {
+// New builds nothing that app should have built: a missing part is an
+// error at start-up, not a nil dereference at the first request. (The
+// limits are checked by their owners, throttle.Limits.Validate and
+// auth.Config.Validate.)
+func TestNewRequiresItsParts(t *testing.T) {
 	base := newTestApp(t)
-	for _, edit := range []func(*Settings){
-		func(s *Settings) { s.LoginFailureLimit = 0 },
-		func(s *Settings) { s.IPFailureLimit = 0 },
-		func(s *Settings) { s.RegisterRateLimit = -1 },
-		func(s *Settings) { s.RefreshRateLimit = 0 },
-		func(s *Settings) { s.LoginRateLimit = 0 },
-		func(s *Settings) { s.MaxSessionsPerUser = 0 },
+	whole := Deps{Auth: auth.NewService(auth.Deps{}), Store: base.store, Tokens: base.tokens}
+	if _, err := New(whole); err != nil {
+		t.Fatalf("all parts: %v", err)
+	}
+	for name, edit := range map[string]func(*Deps){
+		"no Auth":   func(d *Deps) { d.Auth = nil },
+		"no Store":  func(d *Deps) { d.Store = nil },
+		"no Tokens": func(d *Deps) { d.Tokens = nil },
 	} {
-		s := base.settings
-		edit(&s)
-		_, err := New(Deps{Store: base.store, Tokens: base.tokens, Passwords: &stalledPasswords{}, Settings: s})
-		if err == nil || !strings.Contains(err.Error(), "must be positive") {
-			t.Errorf("%+v: err %v", s, err)
+		d := whole
+		edit(&d)
+		if _, err := New(d); err == nil || !strings.Contains(err.Error(), "required") {
+			t.Errorf("%s: err %v", name, err)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -14,36 +13,24 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"tokenflow/auth"
 	"tokenflow/httpx"
 	"tokenflow/static"
-	"tokenflow/throttle"
 )
 
 // New builds the Echo server with every route. main and the tests (browser
 // tests included) use this same constructor.
 func New(d Deps) (*echo.Echo, error) {
-	if d.Store == nil || d.Tokens == nil || d.Passwords == nil {
-		return nil, errors.New("handlers: Store, Tokens and Passwords are required")
-	}
-	if s := d.Settings; s.LoginFailureLimit <= 0 || s.IPFailureLimit <= 0 || s.RegisterRateLimit <= 0 || s.RefreshRateLimit <= 0 {
-		// No second set of defaults here: config has the one.
-		return nil, fmt.Errorf("handlers: LoginFailureLimit (%d), IPFailureLimit (%d), RegisterRateLimit (%d) and RefreshRateLimit (%d) must be positive",
-			s.LoginFailureLimit, s.IPFailureLimit, s.RegisterRateLimit, s.RefreshRateLimit)
-	}
-	if s := d.Settings; s.LoginRateLimit <= 0 || s.MaxSessionsPerUser <= 0 {
-		return nil, fmt.Errorf("handlers: LoginRateLimit (%d) and MaxSessionsPerUser (%d) must be positive",
-			s.LoginRateLimit, s.MaxSessionsPerUser)
+	if d.Auth == nil || d.Store == nil || d.Tokens == nil {
+		return nil, errors.New("handlers: Auth, Store and Tokens are required")
 	}
 	h := &handler{
-		store:     d.Store,
-		tokens:    d.Tokens,
-		expired:   d.ExpiredTokens,
-		passwords: d.Passwords,
-		settings:  d.Settings,
-		log:       d.Logger,
-		now:       d.Now,
-		hashWait:  d.hashWait,
+		auth:     d.Auth,
+		store:    d.Store,
+		tokens:   d.Tokens,
+		expired:  d.ExpiredTokens,
+		settings: d.Settings,
+		log:      d.Logger,
+		now:      d.Now,
 
 		cookieNames: authCookieNamesFor(d.Settings.Production),
 	}
@@ -53,32 +40,6 @@ func New(d Deps) (*echo.Echo, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
-	if h.hashWait <= 0 {
-		h.hashWait = auth.MaxHashWait
-	}
-	h.auth = auth.NewService(auth.Deps{
-		Store:     d.Store,
-		Issuer:    d.Tokens,
-		Passwords: d.Passwords,
-		Throttle: throttle.New(throttle.NewMemory(throttle.Limits{
-			LoginFailures:   d.Settings.LoginFailureLimit,
-			AddressFailures: d.Settings.IPFailureLimit,
-			Logins:          d.Settings.LoginRateLimit,
-			Registrations:   d.Settings.RegisterRateLimit,
-			// An attempt resolves within the hashing wait, which bounds
-			// both its wait for room and its hash.
-			AttemptTimeout: auth.MaxHashWait,
-		}, h.log)),
-		Config: auth.Config{
-			RefreshTokenTTL:    d.Settings.RefreshTokenTTL,
-			SessionMaxAge:      d.Settings.SessionMaxAge,
-			RefreshReuseGrace:  d.Settings.RefreshReuseGrace,
-			RefreshRateLimit:   d.Settings.RefreshRateLimit,
-			MaxSessionsPerUser: d.Settings.MaxSessionsPerUser,
-			HashWait:           h.hashWait,
-		},
-		Now: h.now,
-	})
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

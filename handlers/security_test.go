@@ -543,7 +543,7 @@ func TestMalformedAccessCookieIsAbsent(t *testing.T) {
 // ---- headers and caching ----
 
 func TestSecurityHeaders(t *testing.T) {
-	app := newTestApp(t, func(d *Deps) {
+	app := newTestApp(t, func(d *testDeps) {
 		d.Settings.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}
 	})
 	b := app.mustRegister(t, "headers", "correct horse battery")
@@ -644,7 +644,7 @@ func TestNoStoreOnCredentialResponses(t *testing.T) {
 // failingStore wraps the real store and fails the lookups a login makes with
 // an error full of internals.
 type failingStore struct {
-	Store
+	testStore
 	panics bool
 }
 
@@ -665,8 +665,8 @@ func TestInternalErrorsShowOnlyARequestID(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			var logs bytes.Buffer
-			app := newTestApp(t, func(d *Deps) {
-				d.Store = failingStore{Store: d.Store, panics: panics}
+			app := newTestApp(t, func(d *testDeps) {
+				d.Store = failingStore{testStore: d.Store, panics: panics}
 				d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			})
 			for _, accept := range []string{"text/html", "application/json"} {
@@ -706,7 +706,7 @@ func TestInternalErrorsShowOnlyARequestID(t *testing.T) {
 
 func TestSecretsNeverReachTheLog(t *testing.T) {
 	var logs bytes.Buffer
-	app := newTestApp(t, func(d *Deps) {
+	app := newTestApp(t, func(d *testDeps) {
 		d.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	const pw = "Tr0ub4dor&3-unique-password"

@@ -179,3 +179,27 @@ func TestDevExpireAccessAnswersAFetch(t *testing.T) {
 		t.Errorf("session %q", st.SessionID)
 	}
 }
+
+// The inspector shows the token the guard accepted, not merely the cookie.
+func TestInspectorShowsTheAcceptedToken(t *testing.T) {
+	a := newTestApp(t)
+	b := a.mustRegister(t, "inspect", goodPassword)
+	expired := b.cookie(AccessCookie)
+	a.clock.Advance(6 * time.Minute)
+	b.fetchRefresh()
+	fresh := b.cookie(AccessCookie)
+
+	r := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
+	r.AddCookie(&http.Cookie{Name: AccessCookie, Value: expired})
+	r.Header.Set("Authorization", "Bearer "+fresh)
+	w := httptest.NewRecorder()
+	a.e.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d", w.Code)
+	}
+	// The inspector shows the start of the signature (inspectToken).
+	preview := func(tok string) string { return tok[strings.LastIndex(tok, ".")+1:][:signaturePreviewLength] }
+	if !strings.Contains(w.Body.String(), preview(fresh)) || strings.Contains(w.Body.String(), preview(expired)) {
+		t.Fatal("the inspector does not show the token that was accepted")
+	}
+}

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,9 +15,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"tokenflow/auth"
 	"tokenflow/password"
 	"tokenflow/store"
 	"tokenflow/store/sqlite"
+	"tokenflow/throttle"
 	"tokenflow/tokens"
 )
 
@@ -44,13 +48,51 @@ type testApp struct {
 	store    *sqlite.Store
 	tokens   *tokens.Manager
 	clock    *testClock
-	settings Settings
+	settings testSettings
 }
 
 const testSecret = "test-secret-test-secret-test-secret!"
 
-// newTestApp builds the app; edit adjusts the settings before New.
-func newTestApp(t testing.TB, edit ...func(*Deps)) *testApp {
+// testStore is the store as both the session service and the handlers see it.
+type testStore interface {
+	auth.Store
+	Store
+}
+
+// testTokens issue access tokens for the session service and verify them
+// for the guard (tokens.Manager).
+type testTokens interface {
+	auth.Issuer
+	TokenVerifier
+}
+
+// testDeps are what newTestApp wires together, as package app does; tests
+// edit them to swap a part or change a limit.
+type testDeps struct {
+	Store  testStore
+	Tokens interface {
+		auth.Issuer
+		TokenVerifier
+	}
+	ExpiredTokens TokenIssuer
+	Passwords     auth.Passwords
+	Settings      testSettings
+	Logger        *slog.Logger
+	Now           func() time.Time
+	// hashWait replaces auth.MaxHashWait (zero: auth.MaxHashWait).
+	hashWait time.Duration
+}
+
+// testSettings are the settings of the three parts: the handlers' own, the
+// session service's, and the throttle's.
+type testSettings struct {
+	Settings
+	auth.Config
+	Limits throttle.Limits
+}
+
+// newTestApp builds the app; edit adjusts the parts before New.
+func newTestApp(t testing.TB, edit ...func(*testDeps)) *testApp {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "test.db"))
@@ -75,29 +117,54 @@ func newTestApp(t testing.TB, edit ...func(*Deps)) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{
+	d := testDeps{
 		Store:         st,
 		Tokens:        tm,
 		ExpiredTokens: expired,
 		Passwords:     password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 4),
 		Now:           clock.Now,
-		Settings: Settings{
-			RefreshTokenTTL:   time.Hour,
-			SessionMaxAge:     24 * time.Hour,
-			RefreshReuseGrace: 10 * time.Second,
-			LoginFailureLimit: 5,
-			IPFailureLimit:    50,
-			RegisterRateLimit: 30,
-			RefreshRateLimit:  20,
-
-			LoginRateLimit:     100,
-			MaxSessionsPerUser: 10,
+		Settings: testSettings{
+			Config: auth.Config{
+				RefreshTokenTTL:    time.Hour,
+				SessionMaxAge:      24 * time.Hour,
+				RefreshReuseGrace:  10 * time.Second,
+				RefreshRateLimit:   20,
+				MaxSessionsPerUser: 10,
+			},
+			Limits: throttle.Limits{
+				LoginFailures:   5,
+				AddressFailures: 50,
+				Logins:          100,
+				Registrations:   30,
+				AttemptTimeout:  auth.MaxHashWait,
+			},
 		},
 	}
 	for _, f := range edit {
 		f(&d)
 	}
-	e, err := New(d)
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	sessions := d.Settings.Config
+	sessions.HashWait = d.hashWait
+	service := auth.NewService(auth.Deps{
+		Store:     d.Store,
+		Issuer:    d.Tokens,
+		Passwords: d.Passwords,
+		Throttle:  throttle.New(throttle.NewMemory(d.Settings.Limits, d.Logger)),
+		Config:    sessions,
+		Now:       d.Now,
+	})
+	e, err := New(Deps{
+		Auth:          service,
+		Store:         d.Store,
+		Tokens:        d.Tokens,
+		ExpiredTokens: d.ExpiredTokens,
+		Settings:      d.Settings.Settings,
+		Logger:        d.Logger,
+		Now:           d.Now,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,9 +173,9 @@ func TestLoginThrottleParallelBurst(t *testing.T) {
 }
 
 func TestLoginThrottlePerAddress(t *testing.T) {
-	app := newTestApp(t, func(d *Deps) {
-		d.Settings.IPFailureLimit = 3
-		d.Settings.LoginFailureLimit = 100
+	app := newTestApp(t, func(d *testDeps) {
+		d.Settings.Limits.AddressFailures = 3
+		d.Settings.Limits.LoginFailures = 100
 	})
 	app.mustRegister(t, "ipuser", throttlePW)
 	const attacker, other = "198.51.100.66:1000", "198.51.100.77:1000"
@@ -208,9 +208,9 @@ func TestLoginThrottlePerAddress(t *testing.T) {
 }
 
 func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
-	limits := func(d *Deps) {
-		d.Settings.IPFailureLimit = 3
-		d.Settings.LoginFailureLimit = 100
+	limits := func(d *testDeps) {
+		d.Settings.Limits.AddressFailures = 3
+		d.Settings.Limits.LoginFailures = 100
 	}
 	t.Run("without trusted proxies, rotating X-Forwarded-For gains nothing", func(t *testing.T) {
 		app := newTestApp(t, limits)
@@ -220,7 +220,7 @@ func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
 		assertThrottled(t, loginFrom(app, "198.51.100.66:1", "192.0.2.200", "u", "pw"), 900)
 	})
 	t.Run("with TRUSTED_PROXIES the forwarded address is the client", func(t *testing.T) {
-		app := newTestApp(t, limits, func(d *Deps) {
+		app := newTestApp(t, limits, func(d *testDeps) {
 			d.Settings.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
 		})
 		const proxy = "10.0.0.5:40000"
@@ -243,7 +243,7 @@ func TestForwardedForOnlyFromTrustedProxies(t *testing.T) {
 }
 
 func TestRegisterRateLimit(t *testing.T) {
-	app := newTestApp(t, func(d *Deps) { d.Settings.RegisterRateLimit = 2 })
+	app := newTestApp(t, func(d *testDeps) { d.Settings.Limits.Registrations = 2 })
 	register := func(remote, username string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, "/auth/register", strings.NewReader(url.Values{
 			"username": {username}, "password": {throttlePW}, "password_confirm": {throttlePW},

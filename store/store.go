@@ -11,7 +11,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -21,16 +20,7 @@ var (
 	ErrNotFound       = errors.New("store: not found")
 	ErrUsernameTaken  = errors.New("store: username taken")
 	ErrRefreshUnknown = errors.New("store: refresh token unknown")
-	ErrSessionExpired = errors.New("store: session expired")
-	ErrSessionRevoked = errors.New("store: session revoked")
-	ErrRefreshReused  = errors.New("store: refresh token reused")
-	// ErrRefreshRateLimited comes as a *RefreshRateLimitedError, which says
-	// when to try again.
-	ErrRefreshRateLimited = errors.New("store: refresh rate limited")
 )
-
-// RefreshRateLimitWindow is the window of Rotation.RateLimit.
-const RefreshRateLimitWindow = time.Minute
 
 // RevokedRetention is how long a revoked session is kept before
 // DeleteExpired removes it, so "you were logged out because your refresh
@@ -42,21 +32,6 @@ const RevokedRetention = 24 * time.Hour
 // is twice what the dashboard shows. Past it, the oldest events go, except
 // the login event: the only record of where and how the session began.
 const MaxEventsPerSession = 100
-
-// RefreshRateLimitedError is what RotateRefreshToken returns when the
-// session has refreshed Rotation.RateLimit times in the last
-// RefreshRateLimitWindow. errors.Is(err, ErrRefreshRateLimited) holds.
-type RefreshRateLimitedError struct {
-	// RetryAfter is how long until the oldest counted refresh leaves the
-	// window, so that one more is allowed.
-	RetryAfter time.Duration
-}
-
-func (e *RefreshRateLimitedError) Error() string {
-	return fmt.Sprintf("%v: retry after %v", ErrRefreshRateLimited, e.RetryAfter)
-}
-
-func (e *RefreshRateLimitedError) Unwrap() error { return ErrRefreshRateLimited }
 
 // User is an account. PasswordHash is a PHC string (argon2id).
 type User struct {
@@ -140,28 +115,70 @@ type NewSession struct {
 	MaxLiveSessions int
 }
 
-// Rotation is what RotateRefreshToken needs.
-type Rotation struct {
-	PresentedHash string        // hash of the refresh token the client sent
-	NewHash       string        // hash of the token that replaces it
-	IdleTTL       time.Duration // how far the idle expiry slides
-	Grace         time.Duration // REFRESH_REUSE_GRACE; zero forgives no replay
-	// RateLimit is how many refreshes (EventRefresh and EventRefreshGrace)
-	// the session may make per RefreshRateLimitWindow (REFRESH_RATE_LIMIT);
-	// zero means no limit. It is counted from the session's events inside
-	// the transaction, so it holds for every process sharing the database.
-	RateLimit int
-	Client    Client
+// RefreshToken is one stored refresh token. Only its hash is kept.
+type RefreshToken struct {
+	ID        int64 // the store's key, for the Tx methods that name a token
+	SessionID string
+	Hash      string
+	CreatedAt time.Time
+	// UsedAt is when the token was rotated or retired; zero while it is
+	// current.
+	UsedAt time.Time
+	// GraceUntil is a deadline the rotation policy recorded on the token
+	// (auth keeps the rule); zero when none was.
+	GraceUntil time.Time
+}
 
-	// BeforeCommit, if set, is called inside the rotation's transaction,
-	// once the rotation is written and before it commits, with the rotated
-	// session and its user. If it returns an error the transaction rolls
-	// back, so the presented token stays current, and RotateRefreshToken
-	// returns that error (wrapped). The caller signs its access token here:
-	// a client must never lose its old refresh token without receiving the
-	// new pair. It runs while the database's write lock is held, so it must
-	// be quick and must not use the store.
-	BeforeCommit func(Session, User) error
+// Used reports whether the token was rotated or retired.
+func (t RefreshToken) Used() bool { return !t.UsedAt.IsZero() }
+
+// Tx is a store transaction, handed to the function given to Store.InTx.
+// Its methods are primitives: each reads or writes one thing and decides
+// nothing, so a policy (auth's refresh rotation) is written once above
+// every backend. A Tx is used by one goroutine, only inside that function,
+// and never together with the Store's own methods (SQLite would wait for
+// its own write lock).
+type Tx interface {
+	// Now is the store's clock, read once when the transaction began and
+	// held its lock, at the precision the store keeps: the times that
+	// successive transactions write never go backwards, and a time that
+	// goes in comes back out equal.
+	Now() time.Time
+
+	// TokenForUpdate returns the refresh token with the hash, used or not,
+	// with its session and the session's user, and locks the session: every
+	// other transaction asking for any token of it waits until this one
+	// ends, so two branches of one session (a grace sibling and its
+	// successor) never rotate at once (PostgreSQL: FOR UPDATE of the
+	// session row, not only the token's). ErrRefreshUnknown when no token
+	// has the hash.
+	TokenForUpdate(ctx context.Context, hash string) (RefreshToken, Session, User, error)
+	// InsertRefreshToken adds a current token to the session, created at
+	// Now, with graceUntil recorded (zero: none), and returns its ID. An
+	// empty or already stored hash is an error.
+	InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error)
+	// MarkRefreshTokenUsed records that token id was used at usedAt,
+	// replaced by the token replacedBy, and may be forgiven until
+	// graceUntil.
+	MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error
+	// CapLiveTokenGrace lowers the recorded deadline of every current token
+	// of the session to deadline, keeping any that is earlier already.
+	CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error
+	// RetireLiveTokens marks every current token of the session but keepID
+	// used at usedAt, keeping the deadlines they carry.
+	RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error
+	// SetSessionUse writes sess's LastUsedAt, IdleExpiresAt, IP and
+	// UserAgent to the session sess.ID.
+	SetSessionUse(ctx context.Context, sess Session) error
+	// RevokeSessionAndTokens ends the session at revokedAt for reason (an
+	// Event kind) and marks every current token of it used then.
+	RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error
+	// EventTimesSince returns when the session's events of the kinds
+	// happened after since, newest first, at most max of them.
+	EventTimesSince(ctx context.Context, sessionID string, kinds []string, since time.Time, max int) ([]time.Time, error)
+	// InsertEvent records e (its ID is ignored) and drops the session's
+	// oldest events beyond MaxEventsPerSession, never its login event.
+	InsertEvent(ctx context.Context, e Event) error
 }
 
 // Store is the full method set of a store implementation. sqlite.Store
@@ -179,13 +196,16 @@ type Store interface {
 	// ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
 
+	// InTx runs fn in one transaction (SQLite: BEGIN IMMEDIATE, so every
+	// transaction holds the write lock; PostgreSQL: TokenForUpdate is
+	// SELECT … FOR UPDATE). When fn returns nil the transaction commits; when
+	// it returns an error or panics, nothing fn wrote is kept and InTx
+	// returns that error as it is (or panics on). A failed commit is an
+	// error of InTx's own.
+	InTx(ctx context.Context, fn func(Tx) error) error
+
 	// ErrNotFound (no such user).
 	CreateSession(ctx context.Context, ns NewSession) (Session, error)
-	// ErrRefreshUnknown, ErrSessionRevoked, ErrSessionExpired, ErrRefreshReused,
-	// ErrRefreshRateLimited (as *RefreshRateLimitedError).
-	RotateRefreshToken(ctx context.Context, r Rotation) (Session, error)
-	// ErrRefreshReused (the session was revoked for reuse); nil otherwise.
-	DetectRefreshReuse(ctx context.Context, presentedHash string, client Client) (Session, error)
 	// ErrRefreshUnknown.
 	SessionByRefreshHash(ctx context.Context, hash string) (Session, error)
 	// ErrNotFound.

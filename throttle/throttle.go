@@ -11,6 +11,7 @@ package throttle
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -36,6 +37,27 @@ type Limits struct {
 	// password check). A full table never evicts an entry held by attempts
 	// in flight for longer than this.
 	AttemptTimeout time.Duration
+}
+
+// Validate reports a limit that is not set (each must be > 0).
+func (l Limits) Validate() error {
+	for _, f := range []struct {
+		name string
+		n    int
+	}{
+		{"LoginFailures", l.LoginFailures},
+		{"AddressFailures", l.AddressFailures},
+		{"Logins", l.Logins},
+		{"Registrations", l.Registrations},
+	} {
+		if f.n <= 0 {
+			return fmt.Errorf("throttle: %s (%d) must be positive", f.name, f.n)
+		}
+	}
+	if l.AttemptTimeout <= 0 {
+		return fmt.Errorf("throttle: AttemptTimeout (%v) must be positive", l.AttemptTimeout)
+	}
+	return nil
 }
 
 // Store keeps the counters. Keys come normalized (AccountKey, AddressKey).

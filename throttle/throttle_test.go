@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,5 +71,27 @@ func TestBeginLoginWaitEndsWithContext(t *testing.T) {
 	first.Succeeded()
 	if a, wait, err := th.BeginLogin(context.Background(), "acct", "192.0.2.1", func() time.Time { return t0 }); a == nil || wait != 0 || err != nil {
 		t.Fatalf("after the first resolved: %v, %v, %v", a, wait, err)
+	}
+}
+
+// The limits have one default, in config; a Limits with one left out is
+// refused, not taken as "no limit".
+func TestLimitsValidateRequiresEveryLimit(t *testing.T) {
+	whole := Limits{LoginFailures: 5, AddressFailures: 50, Logins: 100, Registrations: 30, AttemptTimeout: time.Second}
+	if err := whole.Validate(); err != nil {
+		t.Fatalf("complete limits: %v", err)
+	}
+	for name, edit := range map[string]func(*Limits){
+		"LoginFailures":   func(l *Limits) { l.LoginFailures = 0 },
+		"AddressFailures": func(l *Limits) { l.AddressFailures = 0 },
+		"Logins":          func(l *Limits) { l.Logins = 0 },
+		"Registrations":   func(l *Limits) { l.Registrations = -1 },
+		"AttemptTimeout":  func(l *Limits) { l.AttemptTimeout = 0 },
+	} {
+		l := whole
+		edit(&l)
+		if err := l.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s unset: err %v", name, err)
+		}
 	}
 }

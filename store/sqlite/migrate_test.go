@@ -2,18 +2,15 @@ package sqlite
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"tokenflow/store"
 )
 
 // A database made before grace_until existed keeps working: its rotated
 // tokens get no forgiveness (their deadline is their use), its current
-// tokens rotate as before.
+// tokens stay current.
 func TestMigrationBackfillsGraceUntil(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokenflow.db")
 	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
@@ -46,10 +43,11 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL AND grace_until = used_at`); n != 1 {
 		t.Errorf("%d rotated tokens backfilled with grace_until = used_at, want 1", n)
 	}
-	if _, err := rotate(s, "old-current", "new", owner); err != nil {
-		t.Fatalf("current token after the migration: %v", err)
+	// A deadline at the use is no forgiveness (auth's reuse rule).
+	if tok := mustToken(t, s, "old-rotated"); !tok.Used() || !tok.GraceUntil.Equal(tok.UsedAt) {
+		t.Errorf("token rotated before the migration = %+v, want its deadline at its use", tok)
 	}
-	if _, err := rotate(s, "old-rotated", "x", thief); !errors.Is(err, store.ErrRefreshReused) {
-		t.Fatalf("token rotated before the migration: %v, want ErrRefreshReused", err)
+	if tok := mustToken(t, s, "old-current"); tok.Used() || !tok.GraceUntil.IsZero() {
+		t.Errorf("current token after the migration = %+v, want it current with no deadline", tok)
 	}
 }

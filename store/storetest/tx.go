@@ -1,0 +1,567 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"tokenflow/store"
+)
+
+// The transaction seam: InTx and the store.Tx primitives the rotation
+// policy (auth) composes. Each primitive is checked for its one effect and
+// for leaving everything else alone.
+
+// inTx runs fn in a transaction and fails the test when it fails.
+func inTx(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.InTx(context.Background(), fn); err != nil {
+		t.Fatalf("InTx: %v", err)
+	}
+}
+
+// mustToken reads the token with the hash through TokenForUpdate.
+func mustToken(t *testing.T, s store.Store, hash string) store.RefreshToken {
+	t.Helper()
+	var tok store.RefreshToken
+	inTx(t, s, func(tx store.Tx) (err error) {
+		tok, _, _, err = tx.TokenForUpdate(context.Background(), hash)
+		return err
+	})
+	return tok
+}
+
+// UseToken replaces presented by next the way a refresh writes it (the
+// presented token used now, with no forgiveness; the session used now),
+// with none of the policy: setup for a backend's own tests that need a
+// used token or a recently used session. It returns the session as written.
+func UseToken(t *testing.T, s store.Store, presented, next string) store.Session {
+	t.Helper()
+	ctx := context.Background()
+	var sess store.Session
+	inTx(t, s, func(tx store.Tx) error {
+		tok, got, _, err := tx.TokenForUpdate(ctx, presented)
+		if err != nil {
+			return err
+		}
+		id, err := tx.InsertRefreshToken(ctx, got.ID, next, time.Time{})
+		if err != nil {
+			return err
+		}
+		if err := tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now()); err != nil {
+			return err
+		}
+		got.LastUsedAt = tx.Now()
+		sess = got
+		return tx.SetSessionUse(ctx, got)
+	})
+	return sess
+}
+
+// What InTx commits is there afterwards, and Tx.Now is the store's clock.
+func (c contract) inTxCommits(t *testing.T) {
+	now := t0.Add(time.Minute)
+	s := c.open(t, &now)
+	ctx := context.Background()
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	inTx(t, s, func(tx store.Tx) error {
+		if !tx.Now().Equal(now) {
+			t.Errorf("Tx.Now = %v, want the store's clock %v", tx.Now(), now)
+		}
+		if _, err := tx.InsertRefreshToken(ctx, sess.ID, "h2", time.Time{}); err != nil {
+			return err
+		}
+		return tx.InsertEvent(ctx, store.Event{SessionID: sess.ID, UserID: sess.UserID, Kind: store.EventRefresh, At: now, IP: owner.IP})
+	})
+	if got, err := s.SessionByRefreshHash(ctx, "h2"); err != nil || got.ID != sess.ID {
+		t.Errorf("SessionByRefreshHash(h2) = %+v, %v; want the committed token's session", got, err)
+	}
+	events, err := s.SessionEvents(ctx, sess.ID, 1)
+	if err != nil || len(events) != 1 || events[0].Kind != store.EventRefresh || events[0].IP != owner.IP || !events[0].At.Equal(now) {
+		t.Errorf("newest event = %+v, %v; want the committed refresh", events, err)
+	}
+}
+
+// writeEverything makes every kind of write a Tx can, to the session of h1.
+func writeEverything(ctx context.Context, tx store.Tx, sess store.Session) error {
+	tok, _, _, err := tx.TokenForUpdate(ctx, "h1")
+	if err != nil {
+		return err
+	}
+	id, err := tx.InsertRefreshToken(ctx, sess.ID, "h2", tx.Now().Add(time.Second))
+	if err != nil {
+		return err
+	}
+	if err := tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now().Add(time.Second)); err != nil {
+		return err
+	}
+	if err := tx.CapLiveTokenGrace(ctx, sess.ID, tx.Now()); err != nil {
+		return err
+	}
+	if err := tx.RetireLiveTokens(ctx, sess.ID, 0, tx.Now()); err != nil {
+		return err
+	}
+	moved := sess
+	moved.LastUsedAt, moved.IdleExpiresAt, moved.IP = tx.Now(), tx.Now().Add(time.Minute), "198.51.100.1"
+	if err := tx.SetSessionUse(ctx, moved); err != nil {
+		return err
+	}
+	if err := tx.RevokeSessionAndTokens(ctx, sess.ID, store.EventReuseDetected, tx.Now()); err != nil {
+		return err
+	}
+	return tx.InsertEvent(ctx, store.Event{SessionID: sess.ID, UserID: sess.UserID, Kind: store.EventReuseDetected, At: tx.Now()})
+}
+
+// assertUntouched checks that the session of h1 is as created: no write of
+// a failed transaction is left.
+func assertUntouched(t *testing.T, s store.Store, sess store.Session) {
+	t.Helper()
+	if got := mustSessionByID(t, s, sess.ID); got != sess {
+		t.Errorf("session = %+v, want it as it was %+v", got, sess)
+	}
+	if tok := mustToken(t, s, "h1"); tok.Used() || !tok.GraceUntil.IsZero() {
+		t.Errorf("h1 = %+v, want it current with no deadline", tok)
+	}
+	if !refreshUnknown(t, s, "h2") {
+		t.Error("the inserted token was kept")
+	}
+	if kinds := eventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+		t.Errorf("events = %v, want only the login", kinds)
+	}
+}
+
+// When fn fails, nothing it wrote is kept and its error comes back as it is.
+func (c contract) inTxRollsBackOnError(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	ctx := context.Background()
+	refused := errors.New("refused after writing")
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		if err := writeEverything(ctx, tx, sess); err != nil {
+			t.Errorf("writes: %v", err)
+		}
+		return fmt.Errorf("policy: %w", refused)
+	})
+	if !errors.Is(err, refused) {
+		t.Fatalf("InTx = %v, want fn's error", err)
+	}
+	assertUntouched(t, s, sess)
+}
+
+// A panic in fn rolls back too, and the store goes on working.
+func (c contract) inTxRollsBackOnPanic(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	ctx := context.Background()
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want fn's panic", r)
+			}
+		}()
+		s.InTx(ctx, func(tx store.Tx) error {
+			if err := writeEverything(ctx, tx, sess); err != nil {
+				t.Errorf("writes: %v", err)
+			}
+			panic("boom")
+		})
+	}()
+	assertUntouched(t, s, sess)
+	UseToken(t, s, "h1", "h2") // the lock is free again
+}
+
+// Transactions on one token run one after the other: each sees what the
+// previous one committed, so of many that read the token and replace it
+// when current, exactly one replaces it and every other sees it used.
+func (c contract) inTxSerializesOneToken(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	ctx := context.Background()
+	const workers = 16
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		mu      sync.Mutex
+		winners []int
+		errs    = make([]error, workers)
+	)
+	for i := range workers {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.InTx(ctx, func(tx store.Tx) error {
+				tok, _, _, err := tx.TokenForUpdate(ctx, "h1")
+				if err != nil || tok.Used() {
+					return err
+				}
+				id, err := tx.InsertRefreshToken(ctx, sess.ID, fmt.Sprintf("h2-%d", i), time.Time{})
+				if err != nil {
+					return err
+				}
+				if err := tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now()); err != nil {
+					return err
+				}
+				mu.Lock()
+				winners = append(winners, i)
+				mu.Unlock()
+				return nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d transactions found h1 current (%v), want exactly 1", len(winners), winners)
+	}
+	for i := range workers {
+		if unknown := refreshUnknown(t, s, fmt.Sprintf("h2-%d", i)); unknown == (i == winners[0]) {
+			t.Errorf("token h2-%d: unknown %v, want only the winner's stored", i, unknown)
+		}
+	}
+}
+
+// Transactions through different tokens of one session run one after the
+// other too: each reads the session through its own token and moves its
+// last use on by a millisecond, and no move is lost.
+func (c contract) inTxSerializesOneSession(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "branch-0")
+	ctx := context.Background()
+	const branches, perBranch = 4, 4
+	inTx(t, s, func(tx store.Tx) error {
+		for b := 1; b < branches; b++ {
+			if _, err := tx.InsertRefreshToken(ctx, sess.ID, fmt.Sprintf("branch-%d", b), time.Time{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, branches*perBranch)
+	)
+	for i := range errs {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.InTx(ctx, func(tx store.Tx) error {
+				_, got, _, err := tx.TokenForUpdate(ctx, fmt.Sprintf("branch-%d", i%branches))
+				if err != nil {
+					return err
+				}
+				got.LastUsedAt = got.LastUsedAt.Add(time.Millisecond)
+				return tx.SetSessionUse(ctx, got)
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	if got, want := mustSessionByID(t, s, sess.ID).LastUsedAt, t0.Add(time.Duration(len(errs))*time.Millisecond); !got.Equal(want) {
+		t.Errorf("LastUsedAt = %v, want %v: %d moves were lost", got, want, want.Sub(got)/time.Millisecond)
+	}
+}
+
+// TokenForUpdate finds a token used or not, with its session and user, in
+// whatever state the session is.
+func (c contract) tokenForUpdate(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	sess := mustSession(t, s, alice.ID, "h1")
+
+	inTx(t, s, func(tx store.Tx) error {
+		tok, gotSess, gotUser, err := tx.TokenForUpdate(ctx, "h1")
+		if err != nil {
+			return err
+		}
+		if tok.ID == 0 || tok.SessionID != sess.ID || tok.Hash != "h1" || !tok.CreatedAt.Equal(t0) || tok.Used() || !tok.GraceUntil.IsZero() {
+			t.Errorf("token = %+v, want h1 of the session, current, created at t0", tok)
+		}
+		if gotSess != sess || gotUser != alice {
+			t.Errorf("session, user = %+v, %+v; want %+v, %+v", gotSess, gotUser, sess, alice)
+		}
+		if _, _, _, err := tx.TokenForUpdate(ctx, "nope"); !errors.Is(err, store.ErrRefreshUnknown) {
+			t.Errorf("unknown hash: %v, want ErrRefreshUnknown", err)
+		}
+		return nil
+	})
+
+	now = now.Add(time.Minute)
+	UseToken(t, s, "h1", "h2")
+	if err := s.RevokeSession(ctx, alice.ID, sess.ID, store.EventLogout, owner); err != nil {
+		t.Fatal(err)
+	}
+	tok := mustToken(t, s, "h1")
+	if !tok.UsedAt.Equal(now) || !tok.GraceUntil.Equal(now) {
+		t.Errorf("used token = %+v, want used and its deadline at %v", tok, now)
+	}
+	inTx(t, s, func(tx store.Tx) error {
+		_, gotSess, _, err := tx.TokenForUpdate(ctx, "h2")
+		if err == nil && gotSess.RevokeReason != store.EventLogout {
+			t.Errorf("session of h2 = %+v, want it revoked by logout", gotSess)
+		}
+		return err
+	})
+}
+
+// An empty or already stored hash is refused.
+func (c contract) insertRefreshTokenRefusesDuplicates(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	sess := mustSession(t, s, alice.ID, "h1")
+	other := mustSession(t, s, alice.ID, "other")
+	for _, hash := range []string{"", "h1", "other"} {
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			_, err := tx.InsertRefreshToken(ctx, sess.ID, hash, time.Time{})
+			return err
+		})
+		if err == nil {
+			t.Errorf("InsertRefreshToken(%q) succeeded", hash)
+		}
+	}
+	if got, err := s.SessionByRefreshHash(ctx, "other"); err != nil || got.ID != other.ID {
+		t.Errorf("other's token now names %+v, %v", got, err)
+	}
+}
+
+// RetireLiveTokens marks every current token of the session but one used,
+// keeps their deadlines, and touches neither used tokens nor other sessions.
+func (c contract) retireLiveTokensKeepsDeadlines(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	sess := mustSession(t, s, alice.ID, "h1")
+	mustSession(t, s, alice.ID, "elsewhere")
+	deadline := t0.Add(5 * time.Second)
+	var keep int64
+	inTx(t, s, func(tx store.Tx) (err error) {
+		if _, err = tx.InsertRefreshToken(ctx, sess.ID, "sibling", deadline); err != nil {
+			return err
+		}
+		keep, err = tx.InsertRefreshToken(ctx, sess.ID, "kept", time.Time{})
+		return err
+	})
+	now = now.Add(time.Second)
+	UseToken(t, s, "h1", "h2") // h1 used at +1s, deadline +1s
+	h1 := mustToken(t, s, "h1")
+	now = now.Add(time.Second)
+	inTx(t, s, func(tx store.Tx) error { return tx.RetireLiveTokens(ctx, sess.ID, keep, tx.Now()) })
+
+	if got := mustToken(t, s, "sibling"); !got.UsedAt.Equal(now) || !got.GraceUntil.Equal(deadline) {
+		t.Errorf("sibling = %+v, want used now with its deadline %v", got, deadline)
+	}
+	if got := mustToken(t, s, "h2"); !got.UsedAt.Equal(now) || !got.GraceUntil.IsZero() {
+		t.Errorf("h2 = %+v, want used now with no deadline", got)
+	}
+	if got := mustToken(t, s, "h1"); got != h1 {
+		t.Errorf("used h1 = %+v, want it untouched %+v", got, h1)
+	}
+	if got := mustToken(t, s, "kept"); got.Used() {
+		t.Errorf("kept = %+v, want it current", got)
+	}
+	if got := mustToken(t, s, "elsewhere"); got.Used() {
+		t.Errorf("another session's token = %+v, want it current", got)
+	}
+}
+
+// CapLiveTokenGrace lowers the deadlines of current tokens, never raises
+// one, and leaves used tokens and other sessions alone.
+func (c contract) capLiveTokenGrace(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	sess := mustSession(t, s, alice.ID, "none")
+	mustSession(t, s, alice.ID, "elsewhere")
+	deadline := t0.Add(10 * time.Second)
+	earlier, later := deadline.Add(-time.Second), deadline.Add(time.Second)
+	inTx(t, s, func(tx store.Tx) error {
+		for hash, d := range map[string]time.Time{"later": later, "earlier": earlier, "used": later} {
+			if _, err := tx.InsertRefreshToken(ctx, sess.ID, hash, d); err != nil {
+				return err
+			}
+		}
+		tok, _, _, err := tx.TokenForUpdate(ctx, "used")
+		if err != nil {
+			return err
+		}
+		return tx.MarkRefreshTokenUsed(ctx, tok.ID, tok.ID, tx.Now(), later)
+	})
+	inTx(t, s, func(tx store.Tx) error { return tx.CapLiveTokenGrace(ctx, sess.ID, deadline) })
+	for hash, want := range map[string]time.Time{"none": deadline, "later": deadline, "earlier": earlier, "used": later, "elsewhere": {}} {
+		if got := mustToken(t, s, hash); !got.GraceUntil.Equal(want) {
+			t.Errorf("%s: deadline %v, want %v", hash, got.GraceUntil, want)
+		}
+	}
+}
+
+// SetSessionUse writes when and from where the session was used and its
+// idle expiry, and nothing else.
+func (c contract) setSessionUse(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	moved := sess
+	moved.LastUsedAt = t0.Add(time.Minute)
+	moved.IdleExpiresAt = t0.Add(2 * time.Hour)
+	moved.IP, moved.UserAgent = "198.51.100.7", "laptop"
+	written := moved
+	written.CreatedAt = t0.Add(time.Hour)           // not written
+	written.AbsoluteExpiresAt = t0.Add(time.Minute) // not written
+	written.RevokeReason = store.EventLogout        // not written
+	inTx(t, s, func(tx store.Tx) error { return tx.SetSessionUse(context.Background(), written) })
+	if got := mustSessionByID(t, s, sess.ID); got != moved {
+		t.Errorf("session =\n%+v, want\n%+v", got, moved)
+	}
+}
+
+// RevokeSessionAndTokens ends the session and kills its current tokens,
+// keeps when the used ones were used, records no event, and leaves other
+// sessions alone.
+func (c contract) revokeSessionAndTokens(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	sess := mustSession(t, s, alice.ID, "h1")
+	other := mustSession(t, s, alice.ID, "elsewhere")
+	now = now.Add(time.Minute)
+	UseToken(t, s, "h1", "h2")
+	h1 := mustToken(t, s, "h1")
+	inTx(t, s, func(tx store.Tx) error {
+		_, err := tx.InsertRefreshToken(ctx, sess.ID, "sibling", time.Time{})
+		return err
+	})
+	now = now.Add(time.Minute)
+	inTx(t, s, func(tx store.Tx) error {
+		return tx.RevokeSessionAndTokens(ctx, sess.ID, store.EventReuseDetected, tx.Now())
+	})
+	got := mustSessionByID(t, s, sess.ID)
+	if !got.RevokedAt.Equal(now) || got.RevokeReason != store.EventReuseDetected {
+		t.Errorf("session = %+v, want revoked now for reuse", got)
+	}
+	for _, hash := range []string{"h2", "sibling"} {
+		if tok := mustToken(t, s, hash); !tok.UsedAt.Equal(now) {
+			t.Errorf("%s = %+v, want used now", hash, tok)
+		}
+	}
+	if tok := mustToken(t, s, "h1"); tok != h1 {
+		t.Errorf("h1 = %+v, want it as it was %+v", tok, h1)
+	}
+	if kinds := eventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+		t.Errorf("events = %v, want only the login", kinds)
+	}
+	if got := mustSessionByID(t, s, other.ID); got.Revoked() || mustToken(t, s, "elsewhere").Used() {
+		t.Errorf("another session was harmed: %+v", got)
+	}
+}
+
+// EventTimesSince counts only the session's events of the kinds after
+// since, newest first, at most max.
+func (c contract) eventTimesSince(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	sess := mustSession(t, s, alice.ID, "h1")
+	other := mustSession(t, s, alice.ID, "h-other")
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	inTx(t, s, func(tx store.Tx) error {
+		for _, e := range []store.Event{
+			{SessionID: sess.ID, Kind: store.EventRefresh, At: at(10 * time.Second)}, // at since: not after it
+			{SessionID: sess.ID, Kind: store.EventRefresh, At: at(20 * time.Second)},
+			{SessionID: sess.ID, Kind: store.EventRefreshGrace, At: at(30 * time.Second)},
+			{SessionID: sess.ID, Kind: store.EventLogout, At: at(35 * time.Second)}, // another kind
+			{SessionID: sess.ID, Kind: store.EventRefresh, At: at(40 * time.Second)},
+			{SessionID: other.ID, Kind: store.EventRefresh, At: at(45 * time.Second)}, // another session
+		} {
+			e.UserID = alice.ID
+			if err := tx.InsertEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	kinds := []string{store.EventRefresh, store.EventRefreshGrace}
+	tests := []struct {
+		name  string
+		kinds []string
+		max   int
+		want  []time.Time
+	}{
+		{"ok, all after since", kinds, 10, []time.Time{at(40 * time.Second), at(30 * time.Second), at(20 * time.Second)}},
+		{"ok, at most max, newest first", kinds, 2, []time.Time{at(40 * time.Second), at(30 * time.Second)}},
+		{"ok, one kind", []string{store.EventRefreshGrace}, 10, []time.Time{at(30 * time.Second)}},
+		{"ok, no kinds", nil, 10, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []time.Time
+			inTx(t, s, func(tx store.Tx) (err error) {
+				got, err = tx.EventTimesSince(ctx, sess.ID, tt.kinds, at(10*time.Second), tt.max)
+				return err
+			})
+			if !slices.EqualFunc(got, tt.want, time.Time.Equal) {
+				t.Errorf("EventTimesSince = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A session keeps at most store.MaxEventsPerSession events: the oldest go,
+// in the transaction that adds the new one, except the login event, the
+// only record of where the session began.
+func (c contract) insertEventCapsTheTimeline(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	sess := mustSession(t, s, alice.ID, "r0")
+	other := mustSession(t, s, alice.ID, "other")
+	const inserts = store.MaxEventsPerSession + 20
+	for range inserts {
+		now = now.Add(time.Second)
+		inTx(t, s, func(tx store.Tx) error {
+			return tx.InsertEvent(ctx, store.Event{SessionID: sess.ID, UserID: alice.ID, Kind: store.EventRefresh, At: tx.Now()})
+		})
+	}
+	events, err := s.SessionEvents(ctx, sess.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != store.MaxEventsPerSession {
+		t.Fatalf("%d events, want %d", len(events), store.MaxEventsPerSession)
+	}
+	last := events[len(events)-1]
+	if last.Kind != store.EventLogin || !last.At.Equal(t0) {
+		t.Errorf("oldest kept event %+v, want the login", last)
+	}
+	// The newest refreshes are kept, the oldest dropped.
+	if !events[0].At.Equal(now) || !events[len(events)-2].At.Equal(now.Add(-time.Duration(store.MaxEventsPerSession-2)*time.Second)) {
+		t.Errorf("kept refreshes from %v to %v, want the newest %d", events[len(events)-2].At, events[0].At, store.MaxEventsPerSession-1)
+	}
+	if kinds := eventKinds(t, s, other.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+		t.Errorf("another session's events %v", kinds)
+	}
+}
