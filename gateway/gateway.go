@@ -76,7 +76,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	// X-Real-IP the client sent instead of passing it on.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Pre(StripIdentityHeaders)
-	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover())
+	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover(), RefuseUpgrades)
 
 	toNotes := proxyTo(cfg.NotesURL, cfg.Transport)
 	toAuth := proxyTo(cfg.AuthURL, cfg.Transport)
@@ -108,6 +108,23 @@ func unreachable(c echo.Context) error { return echo.ErrNotFound }
 func forwardRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Request().Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
+		return next(c)
+	}
+}
+
+// RefuseUpgrades answers 400 to any request asking to switch protocols.
+// Neither server behind the gateway speaks WebSocket or h2c, and Echo's
+// proxy answers an Upgrade: websocket request by hijacking the connection
+// and piping raw bytes to the server behind: the first request would keep
+// the client's own X-Forwarded-For (believed by an auth server that trusts
+// the gateway's address, so login limits would count whatever address the
+// client names), and every later request on that connection would pass no
+// check of the gateway's at all.
+func RefuseUpgrades(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, asks := c.Request().Header[echo.HeaderUpgrade]; asks {
+			return c.JSON(http.StatusBadRequest, httpx.APIError{Error: "upgrade_not_supported", Message: "The gateway does not switch protocols."})
+		}
 		return next(c)
 	}
 }
