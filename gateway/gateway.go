@@ -75,6 +75,10 @@ func New(cfg Config) (*echo.Echo, error) {
 	// The TCP peer is the client: echo's proxy then overwrites any
 	// X-Real-IP the client sent instead of passing it on.
 	e.IPExtractor = echo.ExtractIPDirect()
+	// Likewise the scheme is the connection's: Echo would otherwise believe
+	// a client's X-Forwarded-Proto from any private address, and the proxy
+	// would pass it on to an auth server that trusts the gateway's word.
+	e.SchemeExtractor = echo.ExtractSchemeDirect()
 	e.Pre(StripIdentityHeaders)
 	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover(), RefuseUpgrades)
 

@@ -87,3 +87,28 @@ func clientsOwnForwardedFor(h http.Header) bool {
 	xff := h.Get("X-Forwarded-For")
 	return strings.HasPrefix(xff, "203.0.113.") && !strings.Contains(xff, ",")
 }
+
+// Echo's proxy sets X-Forwarded-Proto from the gateway's own view of the
+// scheme, and by default Echo believes a client's X-Forwarded-Proto when
+// the client connects from a loopback or private address (a LAN, a Docker
+// bridge). The auth server trusts the gateway's word, so over plain HTTP
+// it would have answered as if on HTTPS (HSTS, Secure cookies, an https
+// jwks_uri) because the client said so. The gateway is the edge: only its
+// own connection decides.
+func TestGatewayDoesNotVouchForAClientsScheme(t *testing.T) {
+	f := newFixture(t)
+	for _, name := range []string{"X-Forwarded-Proto", "X-Forwarded-Ssl", "X-Url-Scheme", "X-Forwarded-Protocol"} {
+		value := map[string]string{"X-Forwarded-Ssl": "on"}[name]
+		if value == "" {
+			value = "https"
+		}
+		resp, _ := f.get(t, "/auth/login", http.Header{name: {value}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", name, resp.StatusCode)
+		}
+		h, _ := f.auth.lastRequest()
+		if got := h.Values("X-Forwarded-Proto"); len(got) != 1 || got[0] != "http" {
+			t.Errorf("%s: %s from a plain-HTTP client reached the auth server as X-Forwarded-Proto %q, want [http]", name, value, got)
+		}
+	}
+}
