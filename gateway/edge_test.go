@@ -112,3 +112,24 @@ func TestGatewayDoesNotVouchForAClientsScheme(t *testing.T) {
 		}
 	}
 }
+
+// A client naming the identity headers in Connection made the proxy treat
+// them as hop-by-hop and drop the ones the gateway had just set: the notes
+// service got a verified request with no identity headers at all.
+func TestGatewayIdentityHeadersSurviveConnectionTokens(t *testing.T) {
+	f := newFixture(t)
+	token := jwkstest.Token(t, f.key, "u1", f.clock.Now())
+	for _, connection := range []string{"X-User-ID, X-Session-ID, X-Username", "x-user-id", "keep-alive, X-Username,X-Session-Id"} {
+		header := bearer(token)
+		header["Connection"] = []string{connection}
+		resp, _ := f.get(t, "/api/notes", header)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("Connection: %s: status %d", connection, resp.StatusCode)
+		}
+		h, _ := f.notes.lastRequest()
+		if h.Get("X-User-ID") != "u1" || h.Get("X-Session-ID") != "session-u1" || h.Get("X-Username") != "name-u1" {
+			t.Errorf("Connection: %s: the notes service got identity headers %q %q %q", connection,
+				h.Get("X-User-ID"), h.Get("X-Session-ID"), h.Get("X-Username"))
+		}
+	}
+}

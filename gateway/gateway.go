@@ -148,6 +148,25 @@ func StripIdentityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 				delete(h, name)
 			}
 		}
+		// A header named in Connection is hop-by-hop: the proxy drops it
+		// on the way out, after setIdentity has written it. So a client
+		// could remove the identity the gateway sets; the names leave the
+		// Connection header instead.
+		if values, ok := h["Connection"]; ok {
+			var kept []string
+			for _, value := range values {
+				for _, token := range strings.Split(value, ",") {
+					if token = strings.TrimSpace(token); token != "" && !isIdentityHeader(token) {
+						kept = append(kept, token)
+					}
+				}
+			}
+			if len(kept) == 0 {
+				delete(h, "Connection")
+			} else {
+				h["Connection"] = []string{strings.Join(kept, ", ")}
+			}
+		}
 		return next(c)
 	}
 }
