@@ -183,11 +183,14 @@ func RunStack(ctx context.Context, getenv func(string) string, stdout, stderr io
 			return getenv(name)
 		}
 	}
-	trusted := getenv("TRUSTED_PROXIES")
-	if trusted == "" {
-		// The gateway is the auth server's only client: believe its
-		// X-Forwarded-For, so login limits count browsers, not the gateway.
-		trusted = "127.0.0.1/32"
+	// The gateway is the auth server's only client: believe its
+	// X-Forwarded-For, so login limits count browsers, not the gateway.
+	// Proxies in TRUSTED_PROXIES (in front of the gateway) come on top:
+	// trusting them instead of the gateway would make every browser the
+	// gateway's address, one login limit for everyone.
+	trusted := "127.0.0.1/32"
+	if front := getenv("TRUSTED_PROXIES"); front != "" {
+		trusted = front + "," + trusted
 	}
 	authURL, ok := wait(start("auth", Run, loopback(map[string]string{"ADDR": "127.0.0.1:0", "TRUSTED_PROXIES": trusted})))
 	if !ok {
