@@ -112,6 +112,9 @@ type Deps struct {
 	// clock runs behind. Optional, development only; nil: the button
 	// answers 501.
 	ExpiredTokens TokenIssuer
+	// Readiness answers GET /readyz. Optional; nil: ready when the store
+	// answers.
+	Readiness Readiness
 
 	// hashWait replaces auth.MaxHashWait in tests (zero: auth.MaxHashWait).
 	hashWait time.Duration
@@ -128,6 +131,7 @@ type handler struct {
 	now       func() time.Time
 	auth      *auth.Service
 	hashWait  time.Duration // see auth.MaxHashWait
+	readiness Readiness     // Deps.Readiness
 	// cookieNames are fixed by Settings.Production in New (CookieNames).
 	cookieNames authCookieNames
 }

@@ -44,6 +44,7 @@ func New(d Deps) (*echo.Echo, error) {
 		log:       d.Logger,
 		now:       d.Now,
 		hashWait:  d.hashWait,
+		readiness: d.Readiness,
 
 		cookieNames: authCookieNamesFor(d.Settings.Production),
 	}
@@ -104,6 +105,7 @@ func New(d Deps) (*echo.Echo, error) {
 	// Anyone.
 	e.GET("/", h.landing)
 	e.GET("/healthz", h.health)
+	e.GET("/readyz", h.ready)
 	e.GET("/how-it-works", h.howItWorks)
 	e.GET("/static/*", staticFiles(static.FS), httpx.PublicCache)
 
