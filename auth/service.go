@@ -75,6 +75,8 @@ type Deps struct {
 	Throttle  *throttle.Throttle
 	Config    Config
 	Now       func() time.Time
+	// Observer is told the outcomes, for metrics. Optional.
+	Observer Observer
 }
 
 // Service runs logins, registrations and refreshes.
@@ -85,6 +87,7 @@ type Service struct {
 	throttle  *throttle.Throttle
 	cfg       Config
 	now       func() time.Time
+	observer  Observer
 }
 
 // NewService returns a Service over d.
@@ -92,6 +95,9 @@ func NewService(d Deps) *Service {
 	s := &Service{store: d.Store, issuer: d.Issuer, passwords: d.Passwords, throttle: d.Throttle, cfg: d.Config, now: d.Now}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.observer = d.Observer; s.observer == nil {
+		s.observer = noObserver{}
 	}
 	if s.cfg.HashWait <= 0 {
 		s.cfg.HashWait = MaxHashWait
@@ -130,10 +136,10 @@ func busyOr(err error) error {
 	return err
 }
 
-// Login checks the password and starts a session. Errors: *ThrottledError,
+// login checks the password and starts a session. Errors: *ThrottledError,
 // ErrBusy, ErrBadCredentials (unknown user and wrong password alike), the
 // context's error, or a store or signing error.
-func (s *Service) Login(ctx context.Context, username, password string, client store.Client) (Result, error) {
+func (s *Service) login(ctx context.Context, username, password string, client store.Client) (Result, error) {
 	// The throttle comes before any lookup or hashing, so a throttled guess
 	// costs us nothing and tells nothing (unknown accounts are counted too).
 	// Its wait for attempts in flight shares the hashing wait's bound.
@@ -242,7 +248,7 @@ func (s *Service) startSession(ctx context.Context, user store.User, client stor
 	return Result{AccessToken: access, Claims: claims, RefreshToken: refresh, Session: sess}, nil
 }
 
-// Refresh trades a refresh token for a new pair. The store rotates the
+// refresh trades a refresh token for a new pair. The store rotates the
 // token inside one transaction and detects reuse; the access token is
 // signed inside that same transaction (BeforeCommit), so a refresh either
 // hands out the new pair or changes nothing: a client must never be left
@@ -251,7 +257,7 @@ func (s *Service) startSession(ctx context.Context, user store.User, client stor
 // unknown), *RefreshReusedError (the session is now revoked),
 // *SessionRevokedError, *RateLimitedError (the token stays current), or a
 // store or signing error.
-func (s *Service) Refresh(ctx context.Context, presented string, client store.Client) (Result, error) {
+func (s *Service) refresh(ctx context.Context, presented string, client store.Client) (Result, error) {
 	presentedHash, err := tokens.HashRefreshToken(presented)
 	if err != nil {
 		return Result{}, ErrInvalidRefreshToken

@@ -112,6 +112,8 @@ type Deps struct {
 	// clock runs behind. Optional, development only; nil: the button
 	// answers 501.
 	ExpiredTokens TokenIssuer
+	// Observer is told how logins and refreshes end (metrics). Optional.
+	Observer auth.Observer
 	// Readiness answers GET /readyz. Optional; nil: ready when the store
 	// answers.
 	Readiness Readiness

@@ -78,7 +78,8 @@ func New(d Deps) (*echo.Echo, error) {
 			MaxSessionsPerUser: d.Settings.MaxSessionsPerUser,
 			HashWait:           h.hashWait,
 		},
-		Now: h.now,
+		Now:      h.now,
+		Observer: d.Observer,
 	})
 
 	e := echo.New()
