@@ -33,7 +33,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(cfg.LogFormat, stderr)
 	for _, notice := range cfg.Notices {
 		log.Info(notice)
 	}
@@ -45,6 +45,11 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close() // on an early return; after Serve it is closed already
+	metricsLn, err := listenMetrics(cfg.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	defer metricsLn.close()
 
 	_, statErr := os.Stat(cfg.SQLitePath())
 	newDatabase := errors.Is(statErr, fs.ErrNotExist)
@@ -82,6 +87,8 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		}
 	}
 	hasher := password.NewHasher(password.DefaultParams(), 0)
+	m, observer := newMetrics(metricsLn, st, hasher)
+	readyz := &readiness{store: st, keys: accessKeysWork(tm)}
 
 	if cfg.DemoUser {
 		if err := ensureDemoUser(ctx, st, hasher, cfg.DataDir, stdout); err != nil {
@@ -95,6 +102,8 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		ExpiredTokens: expiredTokens,
 		Passwords:     hasher,
 		Logger:        log,
+		Observer:      observer,
+		Readiness:     readyz,
 		Settings: handlers.Settings{
 			Production:        cfg.Production(),
 			RefreshTokenTTL:   cfg.RefreshTokenTTL,
@@ -112,6 +121,9 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	})
 	if err != nil {
 		return err
+	}
+	if m != nil {
+		e.Use(m.RequestDuration()) // innermost: it sees the route pattern and the status sent
 	}
 
 	srv := &http.Server{
@@ -132,6 +144,7 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
+	metricsLn.start(m, log, stdout)
 	url := baseURL(ln.Addr())
 	fmt.Fprintf(stdout, "tokenflow (%s) listening on %s\n", cfg.Env, url)
 	if ready != nil {
@@ -143,16 +156,10 @@ func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return fmt.Errorf("server stopped: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
-	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := drainAndShutdown(srv, served, readyz, cfg.ShutdownDrain, log); err != nil {
 		return err
 	}
-	return nil
+	return metricsLn.shutdown()
 }
 
 // printDataFolder says where the state lives. DATA_DIR is relative to the
