@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"errors"
 
 	"tokenflow/store"
@@ -90,25 +89,15 @@ func (noObserver) LoginFinished(LoginOutcome)     {}
 func (noObserver) RefreshFinished(RefreshOutcome) {}
 func (noObserver) SessionsRevoked(string, int)    {}
 
-// Login checks the password and starts a session (login), and tells the
-// Observer how it ended. Errors: *ThrottledError, ErrBusy,
-// ErrBadCredentials (unknown user and wrong password alike), the context's
-// error, or a store or signing error.
-func (s *Service) Login(ctx context.Context, username, password string, client store.Client) (Result, error) {
-	res, err := s.login(ctx, username, password, client)
-	s.observer.LoginFinished(LoginOutcomeOf(err))
-	return res, err
-}
+// observeLogin tells the Observer how a login ended.
+func (s *Service) observeLogin(err error) { s.observer.LoginFinished(LoginOutcomeOf(err)) }
 
-// Refresh trades a refresh token for a new pair (refresh), and tells the
-// Observer how it ended and whether reuse revoked the session. Errors as
-// refresh's.
-func (s *Service) Refresh(ctx context.Context, presented string, client store.Client) (Result, error) {
-	res, err := s.refresh(ctx, presented, client)
+// observeRefresh tells the Observer how a refresh ended, and counts the
+// session a detected reuse revoked.
+func (s *Service) observeRefresh(err error) {
 	outcome := RefreshOutcomeOf(err)
 	s.observer.RefreshFinished(outcome)
 	if outcome == RefreshReused {
 		s.observer.SessionsRevoked(store.EventReuseDetected, 1)
 	}
-	return res, err
 }

@@ -136,10 +136,11 @@ func busyOr(err error) error {
 	return err
 }
 
-// login checks the password and starts a session. Errors: *ThrottledError,
+// Login checks the password and starts a session. Errors: *ThrottledError,
 // ErrBusy, ErrBadCredentials (unknown user and wrong password alike), the
 // context's error, or a store or signing error.
-func (s *Service) login(ctx context.Context, username, password string, client store.Client) (Result, error) {
+func (s *Service) Login(ctx context.Context, username, password string, client store.Client) (_ Result, err error) {
+	defer func() { s.observeLogin(err) }()
 	// The throttle comes before any lookup or hashing, so a throttled guess
 	// costs us nothing and tells nothing (unknown accounts are counted too).
 	// Its wait for attempts in flight shares the hashing wait's bound.
@@ -248,7 +249,7 @@ func (s *Service) startSession(ctx context.Context, user store.User, client stor
 	return Result{AccessToken: access, Claims: claims, RefreshToken: refresh, Session: sess}, nil
 }
 
-// refresh trades a refresh token for a new pair. The store rotates the
+// Refresh trades a refresh token for a new pair. The store rotates the
 // token inside one transaction and detects reuse; the access token is
 // signed inside that same transaction (BeforeCommit), so a refresh either
 // hands out the new pair or changes nothing: a client must never be left
@@ -257,7 +258,8 @@ func (s *Service) startSession(ctx context.Context, user store.User, client stor
 // unknown), *RefreshReusedError (the session is now revoked),
 // *SessionRevokedError, *RateLimitedError (the token stays current), or a
 // store or signing error.
-func (s *Service) refresh(ctx context.Context, presented string, client store.Client) (Result, error) {
+func (s *Service) Refresh(ctx context.Context, presented string, client store.Client) (_ Result, err error) {
+	defer func() { s.observeRefresh(err) }()
 	presentedHash, err := tokens.HashRefreshToken(presented)
 	if err != nil {
 		return Result{}, ErrInvalidRefreshToken
