@@ -327,10 +327,32 @@ func soakClient(ctx context.Context, client *http.Client, base *url.URL, name st
 }
 
 // logoutAndCheck ends the session the client holds; afterwards its refresh
-// must fail (the client ended it, so now a 401 is right).
+// must fail (the client ended it, so now a 401 is right). It refreshes
+// first: the run's end (or a kill) may have cut the last refresh after it
+// committed, leaving the client with the token it replaced, and logout
+// with a rotated token rightly ends nothing (a replayed old token must not
+// end its owner's session). The refresh, inside the grace window, brings
+// the ledger back to a current token.
 func logoutAndCheck(client *http.Client, base *url.URL, name, refresh string, l *ledger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	for ctx.Err() == nil {
+		res, err := postForm(ctx, client, base, "/auth/refresh", nil, refresh)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if res.StatusCode == http.StatusTooManyRequests {
+			time.Sleep(time.Second)
+			continue
+		}
+		if res.StatusCode != http.StatusOK {
+			l.violation("%s: the last refresh answered %d", name, res.StatusCode)
+			return
+		}
+		refresh, _ = tokensFrom(res, refresh, "")
+		break
+	}
 	for ctx.Err() == nil {
 		res, err := postForm(ctx, client, base, "/auth/logout", nil, refresh)
 		if err != nil {
