@@ -43,7 +43,7 @@ func LabPage(v LabView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"card\" aria-labelledby=\"lab-title\" data-testid=\"lab\"><h1 id=\"lab-title\">Token lab</h1><p>Edit a token, send it, and see which check of the verifier refuses it and why. Your real access token stays in its HttpOnly cookie: a page script that could read it could also steal it. So the lab works on a <strong>lab token</strong>: the server signs your own claims with the same current key, but for the audience <code>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<section class=\"card\" id=\"lab\" aria-labelledby=\"lab-title\" data-testid=\"lab\"><h1 id=\"lab-title\">Token lab</h1><p>Edit a token, send it, and see which check of the verifier refuses it and why. Your real access token stays in its HttpOnly cookie: a page script that could read it could also steal it. So the lab works on a <strong>lab token</strong>: the server signs your own claims with the same current key, but for the audience <code>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
