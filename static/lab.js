@@ -71,6 +71,7 @@
     resetEditor();
     $("lab-editor").hidden = false;
     clearResults();
+    tick();
   }
 
   function clearResults() {
