@@ -309,3 +309,24 @@ func TestLabVerifyBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestLabInProduction: the lab is no development tool. It exists in
+// production, where it still hands out lab tokens only.
+func TestLabInProduction(t *testing.T) {
+	prod := newTestApp(t, func(d *testDeps) { d.Settings.Production = true })
+	b := prod.mustRegister(t, "prodlab", "correct horse battery")
+	if w := b.get("/lab"); w.Code != http.StatusOK {
+		t.Fatalf("GET /lab in production = %d", w.Code)
+	}
+	lab := mintLab(t, b)
+	if code, v, _ := labVerify(t, b, lab); code != http.StatusOK || v.Claims.Audience[0] != tokens.LabAudience {
+		t.Fatalf("lab token in production: %d %+v", code, v)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/api/me", nil)
+	r.Header.Set("Authorization", "Bearer "+lab)
+	w := httptest.NewRecorder()
+	prod.e.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("/api/me with a lab token in production = %d", w.Code)
+	}
+}
