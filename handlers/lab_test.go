@@ -6,8 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,7 +102,7 @@ func hs256(key []byte, signingInput string) string {
 // POST /lab/verify and checks the check that refused it, the reason, and
 // that the answer is what /api/me would say (401 and its challenge).
 func TestLabVerify(t *testing.T) {
-	withKeys, _ := withES256Keys(t)
+	withKeys, ring := withES256Keys(t)
 	app := newTestApp(t, withKeys)
 	b := app.mustRegister(t, "labuser", "correct horse battery")
 	lab := mintLab(t, b)
@@ -128,6 +131,23 @@ func TestLabVerify(t *testing.T) {
 		input := segment(t, hc) + "." + segment(t, pc)
 		return input + "." + sign(input)
 	}
+	// signedBy signs a genuine lab-audience token on the same keys with
+	// another issuer name or clock: the signature holds, a claim check
+	// must refuse it.
+	signedBy := func(issuer string, shift time.Duration) string {
+		i, err := tokens.NewKeyringIssuer(ring, tokens.IssuerConfig{
+			Issuer: issuer, Audience: tokens.LabAudience, TTL: time.Hour,
+			Now: func() time.Time { return app.clock.Now().Add(shift) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _, err := i.Issue(payload["sub"].(string), "labuser", payload["sid"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
 	keepSig := func(string) string { return sig }
 	noSig := func(string) string { return "" }
 	withPublicKey := func(input string) string { return hs256(jwk, input) }
@@ -152,6 +172,8 @@ func TestLabVerify(t *testing.T) {
 		{"nok, grown past 8 KB", func() string {
 			return resign(nil, map[string]any{"padding": strings.Repeat("x", tokens.MaxTokenLength)}, keepSig)
 		}, "format", "limit 8192", false},
+		{"nok, signed by our key for another issuer", func() string { return signedBy("someone-else", 0) }, "issuer (iss)", "token has invalid issuer", false},
+		{"nok, issued in the future", func() string { return signedBy("tokenflow", time.Hour) }, "issued at (iat) in the future", "token used before issued", false},
 		{"nok, the real access token", func() string { return b.cookie(AccessCookie) }, "audience (aud)", "token has invalid audience", false},
 		{"nok, expired", func() string { return lab }, "expiry (exp)", "token is expired", true},
 	}
@@ -328,5 +350,23 @@ func TestLabInProduction(t *testing.T) {
 	prod.e.ServeHTTP(w, r)
 	if w.Code != http.StatusUnauthorized {
 		t.Fatalf("/api/me with a lab token in production = %d", w.Code)
+	}
+}
+
+// TestLabReadmeSectionsExist: every README section the lab names is a
+// heading of the README, so the page never sends people to nothing.
+func TestLabReadmeSectionsExist(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{labCheckOf(errors.New("none of the sentinels")).Readme}
+	for _, c := range labChecks {
+		names = append(names, c.check.Readme)
+	}
+	for _, name := range names {
+		if !strings.Contains(string(readme), "\n#### "+name+"\n") {
+			t.Errorf("README has no heading %q", "#### "+name)
+		}
 	}
 }
