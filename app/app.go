@@ -121,6 +121,12 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 			return err
 		}
 	}
+	labTokens, labVerifier, err := tokens.NewLab(tm.Keyring(), tokens.LabConfig{
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.AccessTokenLeeway, Now: now,
+	})
+	if err != nil {
+		return fmt.Errorf("JWT_AUDIENCE: %w", err)
+	}
 	hasher := password.NewHasher(password.DefaultParams(), 0)
 	m, observer := newMetrics(metricsLn, st, hasher)
 	readyz := &readiness{store: st, keys: accessKeysWork(tm)}
@@ -137,6 +143,8 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		Tokens:        tm,
 		ExpiredTokens: expiredTokens,
 		Keys:          published,
+		LabTokens:     labTokens,
+		LabVerifier:   labVerifier,
 		Logger:        log,
 		Now:           now,
 		Readiness:     readyz,
