@@ -47,6 +47,8 @@ const (
 	// A fixed KEY_ENCRYPTION_KEY, so the test can open the signing keys
 	// the auth server keeps and forge tokens with its real private key.
 	testKEK = "apache-test-key-encryption-key-of-32+-characters"
+	// JWKS_MAX_AGE in seconds, short so a revocation reaches Apache soon.
+	testJWKSMaxAge = 2
 )
 
 // TestApacheModOAuth2 runs deploy/apache/httpd.conf in a real Apache in
@@ -172,6 +174,29 @@ func TestApacheModOAuth2(t *testing.T) {
 		})
 	}
 
+	t.Run("nok, a token that expires after Apache has cached its verification", func(t *testing.T) {
+		// mod_oauth2 caches each verified token; the cache must not outlive exp.
+		exp := time.Now().Add(2 * time.Second)
+		token := keys.sign(t, jwt.SigningMethodES256, keys.private, keys.kid, withClaims(func(c jwt.MapClaims) { c["exp"] = exp.Unix() }))
+		req := h.request(t, http.MethodGet, "/api/notes", "")
+		sendToken(req, "bearer", token)
+		if res, body := h.do(t, req); res.StatusCode != http.StatusOK {
+			t.Fatalf("before exp: %d %s", res.StatusCode, body)
+		}
+		// exp is in whole seconds and this is another process's clock: wait
+		// for a second past it (no fake clock reaches into Apache).
+		for time.Now().Before(exp.Add(1100 * time.Millisecond)) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		before := h.notes.count()
+		req = h.request(t, http.MethodGet, "/api/notes", "")
+		sendToken(req, "bearer", token)
+		res, body := h.do(t, req)
+		if res.StatusCode != http.StatusUnauthorized || h.notes.count() != before {
+			t.Fatalf("after exp: %d %s, forwarded: %v; want 401 from Apache", res.StatusCode, body, h.notes.count() != before)
+		}
+	})
+
 	// mod_oauth2 accepts a token without kid when one published key
 	// verifies it (seen with 3.3.1); the notes service verifies again and
 	// refuses a token without kid while it publishes more than one key.
@@ -220,6 +245,29 @@ func TestApacheModOAuth2(t *testing.T) {
 		if notes := h.listNotes(t, token); !strings.Contains(notes, "after rotation") {
 			t.Fatalf("alice's notes after rotation: %s", notes)
 		}
+
+		t.Run("nok, then revoked: Apache refuses its tokens within JWKS_MAX_AGE", func(t *testing.T) {
+			if err := app.Keys(context.Background(), []string{"revoke", kid}, h.getenv, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			// The auth server polls its store every 2 s, Apache refetches
+			// after testJWKSMaxAge: wait for the refusal, within a bound
+			// well under mod_oauth2's default JWKS cache of 60 s.
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				before := h.notes.count()
+				req := h.request(t, http.MethodGet, "/api/notes", "")
+				sendToken(req, "bearer", token)
+				res, _ := h.do(t, req)
+				if res.StatusCode == http.StatusUnauthorized && h.notes.count() == before {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Apache still forwards a token of the revoked key %s: %d", kid, res.StatusCode)
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+		})
 	})
 }
 
@@ -257,6 +305,7 @@ func startHarness(t *testing.T, apacheBin string) *harness {
 	authVars := map[string]string{
 		"ADDR": "127.0.0.1:0", "DATA_DIR": filepath.Join(dir, "auth"),
 		"JWT_ISSUER": testIssuer, "JWT_AUDIENCE": testAudience, "KEY_ENCRYPTION_KEY": testKEK,
+		"JWKS_MAX_AGE": fmt.Sprintf("%ds", testJWKSMaxAge),
 	}
 	h := &harness{getenv: func(k string) string { return authVars[k] }}
 	h.auth = start(t, "auth server", func(ctx context.Context, ready func(string)) error {
@@ -292,6 +341,7 @@ func startHarness(t *testing.T, apacheBin string) *harness {
 		"TOKENFLOW_ISSUER="+testIssuer,
 		"TOKENFLOW_AUDIENCE="+testAudience,
 		"TOKENFLOW_ACCESS_COOKIE="+access,
+		fmt.Sprintf("TOKENFLOW_JWKS_MAX_AGE=%d", testJWKSMaxAge),
 	)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
