@@ -197,24 +197,34 @@ func TestApacheModOAuth2(t *testing.T) {
 		}
 	})
 
-	// mod_oauth2 accepts a token without kid when one published key
-	// verifies it (seen with 3.3.1); the notes service verifies again and
-	// refuses a token without kid while it publishes more than one key.
-	t.Run("nok, no kid: Apache may pass it, the notes service refuses it", func(t *testing.T) {
-		before := h.notes.count()
-		req := h.request(t, http.MethodPost, "/api/notes", `{"text":"from a token without kid"}`)
-		sendToken(req, "bearer", keys.sign(t, jwt.SigningMethodES256, keys.private, "", claims))
-		res, body := h.do(t, req)
-		if res.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("no kid: %d %s, want 401", res.StatusCode, body)
-		}
-		if h.notes.count() > before {
-			t.Logf("Apache forwarded the token without kid; the notes service refused it")
-		}
-		if notes := h.listNotes(t, alice); strings.Contains(notes, "without kid") {
-			t.Fatalf("a token without kid made a note: %s", notes)
-		}
-	})
+	// What mod_oauth2 does not check (seen with 3.3.1): a token without kid
+	// passes when a published key verifies it, and typ is not looked at.
+	// The notes service verifies again and refuses both: without kid while
+	// it publishes more than one key, and any typ but at+jwt.
+	passedByApache := []struct {
+		name, text string
+		header     map[string]any
+	}{
+		{"nok, no kid", "from a token without kid", map[string]any{"typ": tokens.AccessTokenType}},
+		{"nok, typ JWT", "from a token with typ JWT", map[string]any{"typ": "JWT", "kid": keys.kid}},
+	}
+	for _, tc := range passedByApache {
+		t.Run(tc.name+": the notes service refuses it", func(t *testing.T) {
+			before := h.notes.count()
+			req := h.request(t, http.MethodPost, "/api/notes", `{"text":"`+tc.text+`"}`)
+			sendToken(req, "bearer", keys.signHeader(t, jwt.SigningMethodES256, keys.private, tc.header, claims))
+			res, body := h.do(t, req)
+			if res.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("%d %s, want 401", res.StatusCode, body)
+			}
+			if h.notes.count() > before {
+				t.Logf("Apache forwarded it; the notes service refused it")
+			}
+			if notes := h.listNotes(t, alice); strings.Contains(notes, tc.text) {
+				t.Fatalf("the token made a note: %s", notes)
+			}
+		})
+	}
 
 	t.Run("ok, a new kid after rotation is accepted without reload", func(t *testing.T) {
 		// Apache has the JWKS cached (the requests above), with the current
@@ -636,10 +646,20 @@ func (h *harness) signingKey(t *testing.T) forger {
 // sign makes a token with typ at+jwt and, unless kid is empty, kid.
 func (f forger) sign(t *testing.T, method jwt.SigningMethod, key any, kid string, claims jwt.MapClaims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	tok.Header["typ"] = tokens.AccessTokenType
+	header := map[string]any{"typ": tokens.AccessTokenType}
 	if kid != "" {
-		tok.Header["kid"] = kid
+		header["kid"] = kid
+	}
+	return f.signHeader(t, method, key, header, claims)
+}
+
+// signHeader makes a token whose header is alg and exactly header.
+func (f forger) signHeader(t *testing.T, method jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, claims)
+	delete(tok.Header, "typ")
+	for k, v := range header {
+		tok.Header[k] = v
 	}
 	s, err := tok.SignedString(key)
 	if err != nil {
