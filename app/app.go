@@ -87,6 +87,9 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		TTL:      cfg.AccessTokenTTL,
 		Leeway:   cfg.AccessTokenLeeway,
 		Now:      now,
+		// The guard answers a browser's repeat of its token from memory;
+		// a revoked key still fails at once (tokens/cache.go).
+		VerifiedCacheSize: tokens.DefaultVerifiedCacheSize,
 	}
 	var published *tokens.Keyring // the JWKS; nil under HS256
 	if cfg.Asymmetric() {
@@ -116,7 +119,7 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 			return err
 		}
 	}
-	hasher := password.NewHasher(password.DefaultParams(), 0)
+	hasher := password.NewHasher(password.DefaultParams(), cfg.PasswordHashWorkers)
 
 	if cfg.DemoUser {
 		if err := ensureDemoUser(ctx, st, hasher, cfg.DataDir, stdout); err != nil {
