@@ -58,6 +58,7 @@ type options struct {
 	targets  []target
 	duration time.Duration
 	sessions int
+	rounds   int
 }
 
 // Hard bounds: this is a measurement, not a stress weapon.
@@ -81,6 +82,7 @@ func parseFlags(args []string) (options, error) {
 	mode := fs.String("mode", "flood", "flood (logins, /dashboard probed) or pages (throughput of -paths)")
 	paths := fs.String("paths", "/,auth:/api/me", "pages mode: comma-separated paths or loopback URLs; auth: sends the access cookie, refresh rotates a session per worker")
 	duration := fs.Duration("d", 5*time.Second, "pages mode: how long each target is measured")
+	rounds := fs.Int("rounds", 6, "pages mode: interleaved slices each row's -d is cut into (1..100)")
 	sessions := fs.Int("sessions", 40, "pages mode, refresh: sessions logged in beforehand, each refreshed at most 50 times (at most 1000)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -119,6 +121,10 @@ func parseFlags(args []string) (options, error) {
 			return options{}, fmt.Errorf("-sessions %d: want 1..1000", *sessions)
 		}
 		opt.sessions = *sessions
+		if *rounds < 1 || *rounds > 100 {
+			return options{}, fmt.Errorf("-rounds %d: want 1..100", *rounds)
+		}
+		opt.rounds = *rounds
 		if *duration <= 0 || *duration > time.Minute {
 			return options{}, fmt.Errorf("-d %v: want up to 1m", *duration)
 		}

@@ -72,15 +72,42 @@ type result struct {
 }
 
 func pages(ctx context.Context, client *http.Client, opt options, cookie *http.Cookie, out io.Writer) error {
-	fmt.Fprintf(out, "target %s, %d concurrent, %v per row\n", opt.base, opt.workers, opt.duration)
+	fmt.Fprintf(out, "target %s, %d concurrent, %v per row in %d interleaved slices\n", opt.base, opt.workers, opt.duration, opt.rounds)
+	var sessions chan *session
+	for _, t := range opt.targets {
+		if t.refresh && sessions == nil {
+			var err error
+			if sessions, err = loginSessions(ctx, client, opt); err != nil {
+				return err
+			}
+		}
+	}
+	// The rows take turns in short slices, so a neighbour's load on a
+	// shared machine falls on every row alike and the ratios hold.
+	results := make([]result, len(opt.targets))
+	slice := opt.duration / time.Duration(opt.rounds)
+	for range opt.rounds {
+		for i, t := range opt.targets {
+			r, err := measure(ctx, client, opt, cookie, t, sessions, slice)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			results[i].lat = append(results[i].lat, r.lat...)
+			results[i].took += r.took
+			results[i].errs += r.errs
+			if results[i].status == nil {
+				results[i].status = map[int]int{}
+			}
+			for k, v := range r.status {
+				results[i].status[k] += v
+			}
+		}
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\trequests\treq/s\tp50\tp99\tratio\tstatuses\t")
 	var first float64
 	for i, t := range opt.targets {
-		r, err := measure(ctx, client, opt, cookie, t)
-		if err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
-		}
+		r := results[i]
 		rate := float64(len(r.lat)) / r.took.Seconds()
 		if i == 0 {
 			first = rate
@@ -91,8 +118,9 @@ func pages(ctx context.Context, client *http.Client, opt options, cookie *http.C
 	return tw.Flush()
 }
 
-// measure runs opt.workers loops against t for opt.duration.
-func measure(ctx context.Context, client *http.Client, opt options, cookie *http.Cookie, t target) (result, error) {
+// measure runs opt.workers loops against t for d; refresh targets take
+// their sessions from sessions.
+func measure(ctx context.Context, client *http.Client, opt options, cookie *http.Cookie, t target, sessions chan *session, d time.Duration) (result, error) {
 	var (
 		mu     sync.Mutex
 		res    = result{status: map[int]int{}}
@@ -100,26 +128,17 @@ func measure(ctx context.Context, client *http.Client, opt options, cookie *http
 		wg     sync.WaitGroup
 		failed error
 	)
-	var sessions chan *http.Cookie
-	if t.refresh {
-		var err error
-		if sessions, err = loginSessions(ctx, client, opt); err != nil {
-			return res, err
-		}
-	}
-	deadline := time.Now().Add(opt.duration)
+	deadline := time.Now().Add(d)
 	start := time.Now()
 	for range opt.workers {
 		wg.Go(func() {
-			var refresh *http.Cookie
-			uses := 0
+			var refresh *session
 			var lat []time.Duration
 			statuses := map[int]int{}
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				if t.refresh && (refresh == nil || uses == refreshesPerSession) {
+				if t.refresh && (refresh == nil || refresh.uses == refreshesPerSession) {
 					select {
 					case refresh = <-sessions:
-						uses = 0
 					default:
 						mu.Lock()
 						failed = fmt.Errorf("out of sessions after %v: raise -sessions", time.Since(start).Round(time.Millisecond))
@@ -127,7 +146,9 @@ func measure(ctx context.Context, client *http.Client, opt options, cookie *http
 						return
 					}
 				}
-				uses++
+				if refresh != nil {
+					refresh.uses++
+				}
 				method := http.MethodGet
 				if t.refresh {
 					method = http.MethodPost
@@ -142,7 +163,7 @@ func measure(ctx context.Context, client *http.Client, opt options, cookie *http
 				}
 				if t.refresh {
 					req.Header.Set("Accept", "application/json")
-					req.AddCookie(&http.Cookie{Name: refresh.Name, Value: refresh.Value})
+					req.AddCookie(&http.Cookie{Name: refresh.cookie.Name, Value: refresh.cookie.Value})
 				}
 				t0 := time.Now()
 				resp, err := client.Do(req)
@@ -157,10 +178,13 @@ func measure(ctx context.Context, client *http.Client, opt options, cookie *http
 				if t.refresh {
 					for _, c := range resp.Cookies() {
 						if strings.Contains(c.Name, "refresh_token") && c.Value != "" {
-							refresh = c
+							refresh.cookie = c
 						}
 					}
 				}
+			}
+			if refresh != nil && refresh.uses < refreshesPerSession {
+				sessions <- refresh // its next slice goes on with it
 			}
 			mu.Lock()
 			res.lat = append(res.lat, lat...)
@@ -182,14 +206,21 @@ func measure(ctx context.Context, client *http.Client, opt options, cookie *http
 	return res, nil
 }
 
+// session is one logged-in session of the refresh row: its refresh cookie
+// and how often it was refreshed.
+type session struct {
+	cookie *http.Cookie
+	uses   int
+}
+
 // refreshesPerSession stays under REFRESH_RATE_LIMIT's ceiling (60 a
 // minute per session): the mode measures refreshes, not the limiter.
 const refreshesPerSession = 50
 
 // loginSessions logs in opt.sessions times, before the clock starts, and
 // returns their refresh cookies.
-func loginSessions(ctx context.Context, client *http.Client, opt options) (chan *http.Cookie, error) {
-	sessions := make(chan *http.Cookie, opt.sessions)
+func loginSessions(ctx context.Context, client *http.Client, opt options) (chan *session, error) {
+	sessions := make(chan *session, opt.sessions)
 	var wg sync.WaitGroup
 	var failed atomic.Pointer[error]
 	var next atomic.Int64
@@ -201,7 +232,7 @@ func loginSessions(ctx context.Context, client *http.Client, opt options) (chan 
 					failed.Store(&err)
 					return
 				}
-				sessions <- c
+				sessions <- &session{cookie: c}
 			}
 		})
 	}
