@@ -72,6 +72,8 @@ type Config struct {
 	// choice to the password package (fewer than the cores).
 	PasswordHashWorkers int
 
+	Operations // SHUTDOWN_DRAIN, METRICS_ADDR, LOG_FORMAT (operations.go)
+
 	// Notices are adjustments Load made to values that were not set
 	// explicitly, one line each, for the operator to read at start-up.
 	Notices []string
@@ -123,6 +125,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if strings.TrimSpace(getenv("PASSWORD_HASH_WORKERS")) != "" {
 		c.PasswordHashWorkers = r.positiveInt("PASSWORD_HASH_WORKERS", 0)
 	}
+	c.Operations = loadOperations(&r, c.Env, c.Addr)
 	if r.err != nil {
 		return Config{}, r.err
 	}

@@ -17,6 +17,10 @@
 // -mode pages measures throughput instead: each target in -paths in turn,
 // -c requests at a time for -d, one table row per target with its ratio to
 // the first (see throughput.go and docs/PERFORMANCE.md).
+//
+// `loadtest soak -bin /tmp/tokenflow -duration 5m` is the crash test: it
+// starts the binary itself, SIGKILLs and restarts it every -restart-every,
+// and checks a client-side ledger (soak.go, docs/RELIABILITY.md).
 package main
 
 import (
@@ -156,6 +160,9 @@ func loopbackURL(raw string) (*url.URL, error) {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "soak" {
+		return runSoak(ctx, args[1:], out)
+	}
 	opt, err := parseFlags(args)
 	if err != nil {
 		return err
