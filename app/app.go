@@ -92,6 +92,9 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		TTL:      cfg.AccessTokenTTL,
 		Leeway:   cfg.AccessTokenLeeway,
 		Now:      now,
+		// The guard answers a browser's repeat of its token from memory;
+		// a revoked key still fails at once (tokens/cache.go).
+		VerifiedCacheSize: tokens.DefaultVerifiedCacheSize,
 	}
 	var published *tokens.Keyring // the JWKS; nil under HS256
 	if cfg.Asymmetric() {
@@ -127,7 +130,7 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("JWT_AUDIENCE: %w", err)
 	}
-	hasher := password.NewHasher(password.DefaultParams(), 0)
+	hasher := password.NewHasher(password.DefaultParams(), cfg.PasswordHashWorkers)
 	m, observer := newMetrics(metricsLn, st, hasher)
 	readyz := &readiness{store: st, keys: accessKeysWork(tm)}
 
