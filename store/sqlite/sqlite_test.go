@@ -132,8 +132,8 @@ func TestOpenSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := count(t, s, `SELECT count(*) FROM schema_migrations`); got != len(files) {
-		t.Errorf("schema_migrations rows = %d, want %d", got, len(files))
+	if got := count(t, s, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`); got != len(files) {
+		t.Errorf("goose_db_version rows = %d, want %d", got, len(files))
 	}
 	if _, err := s.UserByUsername(context.Background(), "alice"); err != nil {
 		t.Errorf("UserByUsername after reopen: %v", err)
