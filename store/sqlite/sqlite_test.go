@@ -104,6 +104,24 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// TestContractTwoStores: two handles on one file, as two processes have.
+func TestContractTwoStores(t *testing.T) {
+	storetest.RunTwoStores(t, func(t *testing.T, now func() time.Time) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "tokenflow.db")
+		var pair [2]store.Store
+		for i := range pair {
+			s, err := Open(path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			s.Now = now
+			t.Cleanup(func() { s.Close() })
+			pair[i] = s
+		}
+		return pair[0], pair[1]
+	})
+}
+
 func TestOpenSQLite(t *testing.T) {
 	now := t0
 	dir := filepath.Join(t.TempDir(), "data")
