@@ -29,6 +29,15 @@ func IsURL(databaseURL string) bool {
 	return strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://")
 }
 
+// CheckURL says whether Open can parse databaseURL, without connecting;
+// its error never contains the password.
+func CheckURL(databaseURL string) error {
+	if _, err := pgxpool.ParseConfig(databaseURL); err != nil {
+		return oneLine(redact(fmt.Errorf("not a PostgreSQL URL: %w", err), databaseURL))
+	}
+	return nil
+}
+
 // Open connects to the database at databaseURL (postgres://… or
 // postgresql://…), checks that it answers, and applies pending migrations.
 // Its errors are one line and never contain the URL's password.

@@ -2,70 +2,16 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"tokenflow/store"
+	"tokenflow/store/postgres/pgtest"
 	"tokenflow/store/storetest"
 )
-
-// testDatabaseURL is the server the tests use, or a skip (a failure under
-// CI, where a missing server must not pass as green).
-func testDatabaseURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TEST_DATABASE_URL")
-	if u == "" {
-		const why = "TEST_DATABASE_URL is not set: the PostgreSQL store is not tested " +
-			"(set it to a server where the user may create schemas, for example " +
-			"TEST_DATABASE_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'; .ci/run does)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	return u
-}
-
-// freshSchema creates a schema of the test's own on the test server,
-// dropped when the test ends, and returns a URL whose connections use it
-// (search_path), so tests share nothing.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	base := testDatabaseURL(t)
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to TEST_DATABASE_URL: %v", err)
-	}
-	t.Cleanup(func() { admin.Close(context.Background()) })
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "tokenflow_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("TEST_DATABASE_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func openTest(t *testing.T, databaseURL string, now func() time.Time) *Store {
 	t.Helper()
@@ -81,17 +27,17 @@ func openTest(t *testing.T, databaseURL string, now func() time.Time) *Store {
 // TestContract holds the PostgreSQL store to the behaviour every store
 // shares, each case in a schema of its own.
 func TestContract(t *testing.T) {
-	testDatabaseURL(t)
+	pgtest.ServerURL(t)
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
-		return openTest(t, freshSchema(t), now)
+		return openTest(t, pgtest.FreshURL(t), now)
 	})
 }
 
 // TestContractTwoStores: two pools on one database, as two instances have.
 func TestContractTwoStores(t *testing.T) {
-	testDatabaseURL(t)
+	pgtest.ServerURL(t)
 	storetest.RunTwoStores(t, func(t *testing.T, now func() time.Time) (store.Store, store.Store) {
-		u := freshSchema(t)
+		u := pgtest.FreshURL(t)
 		return openTest(t, u, now), openTest(t, u, now)
 	})
 }
@@ -99,7 +45,7 @@ func TestContractTwoStores(t *testing.T) {
 // Instances starting at once on an empty database: goose's advisory lock
 // lets one migrate; the others find every version applied.
 func TestConcurrentOpensMigrateOnce(t *testing.T) {
-	u := freshSchema(t)
+	u := pgtest.FreshURL(t)
 	const opens = 4
 	var (
 		wg   sync.WaitGroup
@@ -157,7 +103,7 @@ func TestOpenErrorsNeverShowThePassword(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			u := tc.url
 			if tc.server {
-				base, err := url.Parse(testDatabaseURL(t))
+				base, err := url.Parse(pgtest.ServerURL(t))
 				if err != nil {
 					t.Fatal(err)
 				}
