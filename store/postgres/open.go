@@ -116,7 +116,7 @@ func redact(err error, databaseURL string) error {
 	if perr != nil {
 		// Not even a URL: nothing of it is repeated, since its password
 		// cannot be told apart.
-		return errors.New("store: not a valid postgres:// URL")
+		return errors.New("store: not a valid postgres:// URL (check the host and port, and percent-encode special characters in the password)")
 	}
 	var secrets []string
 	if pw, ok := u.User.Password(); ok {
