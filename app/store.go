@@ -8,16 +8,30 @@ import (
 	"time"
 
 	"tokenflow/config"
+	"tokenflow/metrics"
 	"tokenflow/store"
 	"tokenflow/store/postgres"
 	"tokenflow/store/sqlite"
+)
+
+// appStore is what the app needs of a store: the contract, and what
+// readiness and the sessions gauge ask.
+type appStore interface {
+	store.Store
+	readinessStore
+	metrics.SessionCounter
+}
+
+var (
+	_ appStore = (*sqlite.Store)(nil)
+	_ appStore = (*postgres.Store)(nil)
 )
 
 // openStore opens the store DATABASE_URL selects: PostgreSQL for a
 // postgres:// or postgresql:// URL, otherwise the SQLite file. Either
 // applies its pending migrations before it returns. A PostgreSQL error
 // names DATABASE_URL and never its password.
-func openStore(ctx context.Context, cfg config.Config, now func() time.Time) (store.Store, error) {
+func openStore(ctx context.Context, cfg config.Config, now func() time.Time) (appStore, error) {
 	if postgres.IsURL(cfg.DatabaseURL) {
 		st, err := postgres.Open(ctx, cfg.DatabaseURL)
 		if err != nil {

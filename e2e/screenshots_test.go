@@ -14,13 +14,15 @@ import (
 var docsDir = filepath.Join("..", "docs")
 
 // With UPDATE_SCREENSHOTS=1, writes the README's screenshots: the login
-// page, the dashboard (after a call of the API), the sessions page with two
-// devices, and the interstitial (its no-script form, so it stays on screen).
+// page, the dashboard (after a call of the API, with two notes in the notes
+// panel and the inspector naming the signing key), the sessions page with
+// two devices, and the interstitial (its no-script form, so it stays on
+// screen). It runs the stack, so the notes service is there.
 func TestScreenshotsForREADME(t *testing.T) {
 	if os.Getenv("UPDATE_SCREENSHOTS") != "1" {
 		t.Skip("set UPDATE_SCREENSHOTS=1 to write docs/*.png")
 	}
-	srv := startServer(t)
+	srv := startStack(t)
 	srv.createUser(t, "ada")
 	b := newBrowser(t, srv)
 	b.emulateDesktop(1100, 800)
@@ -33,6 +35,11 @@ func TestScreenshotsForREADME(t *testing.T) {
 	b.fill(map[string]string{"password": testPassword})
 	b.click(`form[data-testid="login-form"] button[type="submit"]`)
 	b.waitPage("/dashboard", `[data-testid="username"]`)
+	b.waitNotes("ready", 0)
+	b.addNote("Ask the gateway team about JWKS_MAX_AGE")
+	b.waitNotes("ready", 1)
+	b.addNote("Rotate the signing key on Friday")
+	b.waitNotes("ready", 2)
 	b.click("#call-api")
 	b.waitAttr("#api-log", "data-status")
 	b.screenshot("dashboard.png")

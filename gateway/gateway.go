@@ -75,8 +75,12 @@ func New(cfg Config) (*echo.Echo, error) {
 	// The TCP peer is the client: echo's proxy then overwrites any
 	// X-Real-IP the client sent instead of passing it on.
 	e.IPExtractor = echo.ExtractIPDirect()
+	// Likewise the scheme is the connection's: Echo would otherwise believe
+	// a client's X-Forwarded-Proto from any private address, and the proxy
+	// would pass it on to an auth server that trusts the gateway's word.
+	e.SchemeExtractor = echo.ExtractSchemeDirect()
 	e.Pre(StripIdentityHeaders)
-	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover())
+	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover(), RefuseUpgrades)
 
 	toNotes := proxyTo(cfg.NotesURL, cfg.Transport)
 	toAuth := proxyTo(cfg.AuthURL, cfg.Transport)
@@ -112,6 +116,23 @@ func forwardRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// RefuseUpgrades answers 400 to any request asking to switch protocols.
+// Neither server behind the gateway speaks WebSocket or h2c, and Echo's
+// proxy answers an Upgrade: websocket request by hijacking the connection
+// and piping raw bytes to the server behind: the first request would keep
+// the client's own X-Forwarded-For (believed by an auth server that trusts
+// the gateway's address, so login limits would count whatever address the
+// client names), and every later request on that connection would pass no
+// check of the gateway's at all.
+func RefuseUpgrades(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, asks := c.Request().Header[echo.HeaderUpgrade]; asks {
+			return c.JSON(http.StatusBadRequest, httpx.APIError{Error: "upgrade_not_supported", Message: "The gateway does not switch protocols."})
+		}
+		return next(c)
+	}
+}
+
 // StripIdentityHeaders removes every inbound header that names an
 // identity header in any spelling: case (Go canonicalises x-user-id to
 // X-User-Id, but keeps X_User_ID as sent) and "_" for "-", because some
@@ -125,6 +146,25 @@ func StripIdentityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		for name := range h {
 			if isIdentityHeader(name) {
 				delete(h, name)
+			}
+		}
+		// A header named in Connection is hop-by-hop: the proxy drops it
+		// on the way out, after setIdentity has written it. So a client
+		// could remove the identity the gateway sets; the names leave the
+		// Connection header instead.
+		if values, ok := h["Connection"]; ok {
+			var kept []string
+			for _, value := range values {
+				for _, token := range strings.Split(value, ",") {
+					if token = strings.TrimSpace(token); token != "" && !isIdentityHeader(token) {
+						kept = append(kept, token)
+					}
+				}
+			}
+			if len(kept) == 0 {
+				delete(h, "Connection")
+			} else {
+				h["Connection"] = []string{strings.Join(kept, ", ")}
 			}
 		}
 		return next(c)

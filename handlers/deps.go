@@ -76,6 +76,9 @@ type Deps struct {
 	// clock runs behind. Optional, development only; nil: the button
 	// answers 501.
 	ExpiredTokens TokenIssuer
+	// Readiness answers GET /readyz. Optional; nil: ready when the store
+	// answers.
+	Readiness Readiness
 
 	// Keys are the published signing keys: their public halves are the
 	// JWKS. Optional; nil (HS256) answers the JWKS with 404.
@@ -92,6 +95,7 @@ type handler struct {
 	settings Settings
 	log      *slog.Logger
 	now      func() time.Time
+	readiness Readiness // Deps.Readiness
 	// cookieNames are fixed by Settings.Production in New (CookieNames).
 	cookieNames authCookieNames
 }

@@ -32,6 +32,7 @@ func New(d Deps) (*echo.Echo, error) {
 		settings: d.Settings,
 		log:      d.Logger,
 		now:      d.Now,
+		readiness: d.Readiness,
 
 		cookieNames: authCookieNamesFor(d.Settings.Production),
 	}
@@ -66,6 +67,7 @@ func New(d Deps) (*echo.Echo, error) {
 	// Anyone.
 	e.GET("/", h.landing)
 	e.GET("/healthz", h.health)
+	e.GET("/readyz", h.ready)
 	e.GET("/how-it-works", h.howItWorks)
 	e.GET("/static/*", staticFiles(static.FS), httpx.PublicCache)
 	e.GET(JWKSPath, h.jwks)

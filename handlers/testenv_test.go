@@ -76,6 +76,7 @@ type testDeps struct {
 	}
 	ExpiredTokens TokenIssuer
 	Keys          *tokens.Keyring // the JWKS; nil: HS256
+	Readiness     Readiness
 	Passwords     auth.Passwords
 	Settings      testSettings
 	Logger        *slog.Logger
@@ -163,6 +164,7 @@ func newTestApp(t testing.TB, edit ...func(*testDeps)) *testApp {
 		Tokens:        d.Tokens,
 		ExpiredTokens: d.ExpiredTokens,
 		Keys:          d.Keys,
+		Readiness:     d.Readiness,
 		Settings:      d.Settings.Settings,
 		Logger:        d.Logger,
 		Now:           d.Now,

@@ -94,6 +94,7 @@ type Hasher struct {
 	params   Params
 	sem      chan struct{}
 	inFlight atomic.Int64
+	waiting  atomic.Int64 // calls queued for a slot
 	// maxInFlight is the highest inFlight seen, for tests.
 	maxInFlight atomic.Int64
 
@@ -114,6 +115,13 @@ func NewHasher(p Params, maxConcurrent int) *Hasher {
 
 // InFlight returns how many argon2 computations are running now.
 func (h *Hasher) InFlight() int { return int(h.inFlight.Load()) }
+
+// Waiting returns how many calls are queued for a slot now (metrics: a
+// queue that stays long means logins are about to answer busy).
+func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
+
+// Slots returns how many argon2 computations may run at once.
+func (h *Hasher) Slots() int { return cap(h.sem) }
 
 // Hash returns the PHC string of password with a new random salt. It returns
 // ErrTooLong, ErrInvalidParams, or ctx's error if ctx ends while waiting for
@@ -180,9 +188,12 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	h.waiting.Add(1)
 	select {
 	case h.sem <- struct{}{}:
+		h.waiting.Add(-1)
 	case <-ctx.Done():
+		h.waiting.Add(-1)
 		return nil, ctx.Err()
 	}
 	defer func() { <-h.sem }()

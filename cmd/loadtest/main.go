@@ -11,6 +11,10 @@
 //
 // The flood uses a distinct unknown username per attempt, so no account lock
 // applies; an unknown user still costs one full argon2id hash (VerifyDummy).
+//
+// `loadtest soak -bin /tmp/tokenflow -duration 5m` is the crash test: it
+// starts the binary itself, SIGKILLs and restarts it every -restart-every,
+// and checks a client-side ledger (soak.go, docs/RELIABILITY.md).
 package main
 
 import (
@@ -116,6 +120,9 @@ func loopbackURL(raw string) (*url.URL, error) {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "soak" {
+		return runSoak(ctx, args[1:], out)
+	}
 	opt, err := parseFlags(args)
 	if err != nil {
 		return err
