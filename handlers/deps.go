@@ -87,14 +87,14 @@ type Deps struct {
 
 // handler carries the dependencies of every route.
 type handler struct {
-	auth     *auth.Service
-	store    Store
-	tokens   TokenVerifier
-	expired  TokenIssuer // Deps.ExpiredTokens
-	keys     *tokens.Keyring
-	settings Settings
-	log      *slog.Logger
-	now      func() time.Time
+	auth      *auth.Service
+	store     Store
+	tokens    TokenVerifier
+	expired   TokenIssuer // Deps.ExpiredTokens
+	keys      *tokens.Keyring
+	settings  Settings
+	log       *slog.Logger
+	now       func() time.Time
 	readiness Readiness // Deps.Readiness
 	// cookieNames are fixed by Settings.Production in New (CookieNames).
 	cookieNames authCookieNames

@@ -24,14 +24,14 @@ func New(d Deps) (*echo.Echo, error) {
 		return nil, errors.New("handlers: Auth, Store and Tokens are required")
 	}
 	h := &handler{
-		auth:     d.Auth,
-		store:    d.Store,
-		tokens:   d.Tokens,
-		expired:  d.ExpiredTokens,
-		keys:     d.Keys,
-		settings: d.Settings,
-		log:      d.Logger,
-		now:      d.Now,
+		auth:      d.Auth,
+		store:     d.Store,
+		tokens:    d.Tokens,
+		expired:   d.ExpiredTokens,
+		keys:      d.Keys,
+		settings:  d.Settings,
+		log:       d.Logger,
+		now:       d.Now,
 		readiness: d.Readiness,
 
 		cookieNames: authCookieNamesFor(d.Settings.Production),
