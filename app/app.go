@@ -96,6 +96,9 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		TTL:      cfg.AccessTokenTTL,
 		Leeway:   cfg.AccessTokenLeeway,
 		Now:      now,
+		// The guard answers a browser's repeat of its token from memory;
+		// a revoked key still fails at once (tokens/cache.go).
+		VerifiedCacheSize: tokens.DefaultVerifiedCacheSize,
 	}
 	var published *tokens.Keyring // the JWKS; nil under HS256
 	if cfg.Asymmetric() {
@@ -125,7 +128,13 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 			return err
 		}
 	}
-	hasher := password.NewHasher(password.DefaultParams(), 0)
+	labTokens, labVerifier, err := tokens.NewLab(tm.Keyring(), tokens.LabConfig{
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.AccessTokenLeeway, Now: now,
+	})
+	if err != nil {
+		return fmt.Errorf("JWT_AUDIENCE: %w", err)
+	}
+	hasher := password.NewHasher(password.DefaultParams(), cfg.PasswordHashWorkers)
 	m, observer := newMetrics(metricsLn, st, hasher)
 	readyz := &readiness{store: st, keys: accessKeysWork(tm)}
 
@@ -141,6 +150,8 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		Tokens:        tm,
 		ExpiredTokens: expiredTokens,
 		Keys:          published,
+		LabTokens:     labTokens,
+		LabVerifier:   labVerifier,
 		Logger:        log,
 		Now:           now,
 		Readiness:     readyz,

@@ -113,7 +113,10 @@ func jwksVerifier(ctx context.Context, cfg config.ServiceConfig, now func() time
 	if err := cache.Refresh(fetchCtx); err != nil {
 		log.Warn("no JWKS yet; tokens are refused until it is fetched", "url", cfg.JWKSURL())
 	}
-	return cache.Verifier(tokens.VerifierConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.AccessTokenLeeway, Now: now})
+	return cache.Verifier(tokens.VerifierConfig{
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.AccessTokenLeeway, Now: now,
+		CacheSize: tokens.DefaultVerifiedCacheSize, // a key that leaves the JWKS drops its tokens
+	})
 }
 
 // serve runs handler on ln until ctx ends, then shuts down gracefully.

@@ -15,8 +15,9 @@ var docsDir = filepath.Join("..", "docs")
 
 // With UPDATE_SCREENSHOTS=1, writes the README's screenshots: the login
 // page, the dashboard (after a call of the API, with two notes in the notes
-// panel and the inspector naming the signing key), the sessions page with
-// two devices, and the interstitial (its no-script form, so it stays on
+// panel and the inspector naming the signing key), the token lab (an HS256
+// edit refused beside the unchanged token), the sessions page with two
+// devices, and the interstitial (its no-script form, so it stays on
 // screen). It runs the stack, so the notes service is there.
 func TestScreenshotsForREADME(t *testing.T) {
 	if os.Getenv("UPDATE_SCREENSHOTS") != "1" {
@@ -43,6 +44,17 @@ func TestScreenshotsForREADME(t *testing.T) {
 	b.click("#call-api")
 	b.waitAttr("#api-log", "data-status")
 	b.screenshot("dashboard.png")
+
+	b.open("/lab")
+	b.waitPage("/lab", `[data-testid="lab-mint"]`)
+	b.click(`[data-testid="lab-mint"]`)
+	b.waitTrue("the lab token", `document.getElementById("lab-signature").value !== ""`)
+	b.click(`[data-testid="edit-hs256"]`)
+	b.waitTrue("the HS256 edit", `JSON.parse(document.getElementById("lab-header").value).alg === "HS256" && document.getElementById("lab-signature").value.length === 43`)
+	b.click(`[data-testid="lab-send"]`)
+	b.waitAttr(`[data-testid="lab-result-edited"]`, "data-verdict")
+	b.waitAttr(`[data-testid="lab-result-original"]`, "data-verdict")
+	b.screenshot("lab.png")
 
 	phone := b.newSeparateProfile()
 	phone.logInToDashboard("ada")

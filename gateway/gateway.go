@@ -42,7 +42,8 @@ type Config struct {
 	// Authorization header (with the cookie-tossing rule). Required.
 	AccessCookie string
 	// Transport carries proxied requests. Optional. Default value
-	// http.DefaultTransport.
+	// http.DefaultTransport with up to 256 idle connections per upstream
+	// (upstreamTransport).
 	Transport http.RoundTripper
 	// Logger receives one line per request. Optional. Default: discard.
 	Logger *slog.Logger
@@ -60,6 +61,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = upstreamTransport()
 	}
 	guard, err := httpx.GuardConfig{
 		Verifier:     cfg.Verifier,
@@ -90,6 +94,16 @@ func New(cfg Config) (*echo.Echo, error) {
 	e.Any(NotesPrefix+"/*", unreachable, guard, setIdentity, toNotes)
 	e.Any("/*", unreachable, toAuth)
 	return e, nil
+}
+
+// upstreamTransport is http.DefaultTransport keeping enough idle
+// connections: the default two per host would make every request past the
+// second of a concurrent burst open and close its own TCP connection to
+// the service (docs/PERFORMANCE.md).
+func upstreamTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 512, 256
+	return t
 }
 
 func proxyTo(target *url.URL, transport http.RoundTripper) echo.MiddlewareFunc {

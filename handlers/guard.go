@@ -142,13 +142,24 @@ func (h *handler) apiAuthError(c echo.Context, err error) error {
 			Message: "No access token: log in, or send Authorization: Bearer <token>.",
 		})
 	}
-	desc := "the access token is invalid"
-	if tokens.Expired(err) {
-		desc = "the access token expired"
-	}
-	c.Response().Header().Set(echo.HeaderWWWAuthenticate,
-		`Bearer realm="tokenflow", error="invalid_token", error_description="`+desc+`"`)
+	desc := invalidTokenDescription(err)
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, invalidTokenChallenge(desc))
 	return c.JSON(http.StatusUnauthorized, apiError{Error: "invalid_token", Message: desc})
+}
+
+// invalidTokenDescription is the RFC 6750 error_description of a token
+// that was sent and failed. It is fixed text: it never quotes the token or
+// the verifier's error.
+func invalidTokenDescription(err error) string {
+	if tokens.Expired(err) {
+		return "the access token expired"
+	}
+	return "the access token is invalid"
+}
+
+// invalidTokenChallenge is the WWW-Authenticate value for such a token.
+func invalidTokenChallenge(desc string) string {
+	return `Bearer realm="tokenflow", error="invalid_token", error_description="` + desc + `"`
 }
 
 // apiError is the body of every JSON error.

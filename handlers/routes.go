@@ -35,6 +35,9 @@ func New(d Deps) (*echo.Echo, error) {
 		readiness: d.Readiness,
 
 		cookieNames: authCookieNamesFor(d.Settings.Production),
+
+		labTokens:   d.LabTokens,
+		labVerifier: d.LabVerifier,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -103,6 +106,15 @@ func New(d Deps) (*echo.Echo, error) {
 	api := h.guard(h.apiAuthError)
 	e.GET("/api/me", h.me, api)
 	e.GET("/api/session", h.sessionJSON, api)
+
+	// The token lab. The page and the minting of a lab token need a live
+	// session; /lab/verify needs none (a lab token opens nothing else, and
+	// the lab shows that it outlives a logout).
+	if d.LabTokens != nil && d.LabVerifier != nil {
+		e.GET("/lab", h.lab, livePage...)
+		e.POST("/lab/token", h.mintLabToken, api, h.requireLiveSession)
+		e.POST("/lab/verify", h.verifyLabToken)
+	}
 
 	return e, nil
 }

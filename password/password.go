@@ -102,13 +102,22 @@ type Hasher struct {
 	dummy     string
 }
 
+// DefaultWorkers is how many argon2 computations run at once unless
+// PASSWORD_HASH_WORKERS says otherwise: one fewer than the cores, at least
+// one. A login flood then saturates all but one core, and pages (a
+// signature check or a cache hit each) keep that one; the rest of the
+// flood waits in the Hasher's queue, bounded by the caller's deadline.
+func DefaultWorkers() int { return defaultWorkers(runtime.NumCPU()) }
+
+func defaultWorkers(cores int) int { return max(1, cores-1) }
+
 // NewHasher returns a Hasher that hashes new passwords with p and runs at
-// most maxConcurrent argon2 computations at once (runtime.NumCPU() when
+// most maxConcurrent argon2 computations at once (DefaultWorkers() when
 // maxConcurrent <= 0). Out-of-range Params make Hash fail with
 // ErrInvalidParams.
 func NewHasher(p Params, maxConcurrent int) *Hasher {
 	if maxConcurrent <= 0 {
-		maxConcurrent = runtime.NumCPU()
+		maxConcurrent = DefaultWorkers()
 	}
 	return &Hasher{params: p, sem: make(chan struct{}, maxConcurrent)}
 }

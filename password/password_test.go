@@ -321,6 +321,18 @@ func BenchmarkVerifyDummy(b *testing.B) {
 	}
 }
 
+// Hashing keeps a core free for pages: fewer workers than cores, at least one.
+func TestDefaultWorkersLeaveACoreFree(t *testing.T) {
+	for _, tc := range []struct{ cores, want int }{{1, 1}, {2, 1}, {4, 3}, {16, 15}} {
+		if got := defaultWorkers(tc.cores); got != tc.want {
+			t.Errorf("defaultWorkers(%d) = %d, want %d", tc.cores, got, tc.want)
+		}
+	}
+	if n := cap(NewHasher(DefaultParams(), 0).sem); n != DefaultWorkers() {
+		t.Errorf("NewHasher(_, 0) runs %d at once, want DefaultWorkers() = %d", n, DefaultWorkers())
+	}
+}
+
 // The queue the metrics show: calls waiting for a slot are counted while
 // they wait and no longer once they give up (or get one).
 func TestWaitingCountsTheQueue(t *testing.T) {
