@@ -3,8 +3,10 @@ package tokens_test
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -149,6 +151,16 @@ func segment(tb testing.TB, v any) string {
 }
 
 func signatureOf(token string) string { return token[strings.LastIndexByte(token, '.')+1:] }
+
+// hmacSHA256 signs by hand, for keys golang-jwt refuses to sign with (an
+// empty one).
+func hmacSHA256(tb testing.TB, key []byte, header, claims map[string]any) string {
+	tb.Helper()
+	signing := segment(tb, header) + "." + segment(tb, claims)
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(signing))
+	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
 
 // hs256Header is the header golang-jwt writes, spelled by hand.
 const hs256Header = `{"alg":"HS256","typ":"JWT"}`
@@ -310,6 +322,36 @@ func verifyCases() []verifyCase {
 			altered := sig[:len(sig)-1] + string(base64URLAlphabet[last^1])
 			return strings.TrimSuffix(f.token, sig) + altered
 		}, want: jwt.ErrTokenMalformed},
+		{name: "nok, tampered payload with another valid token's signature", token: func(tb testing.TB, f *fixture) string {
+			other := sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), nil)
+			tampered := claimsWith(func(c map[string]any) { c["sub"] = "someone-else" })
+			return strings.Split(f.token, ".")[0] + "." + segment(tb, tampered) + "." + signatureOf(other)
+		}, want: jwt.ErrTokenSignatureInvalid},
+		{name: "nok, HS256 with an empty key", token: func(tb testing.TB, _ *fixture) string {
+			return hmacSHA256(tb, nil, map[string]any{"alg": "HS256", "typ": "JWT"}, validClaims())
+		}, want: jwt.ErrTokenSignatureInvalid},
+		{name: "nok, kid /dev/null signed with an empty key", token: func(tb testing.TB, _ *fixture) string {
+			return hmacSHA256(tb, nil, map[string]any{"alg": "HS256", "typ": "JWT", "kid": "../../../../dev/null"}, validClaims())
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid of 4 KB with the right secret", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": strings.Repeat("k", 4<<10)})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid with NUL and newline with the right secret", token: func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": "a\x00b\nc"})
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, padded base64 header", token: func(_ testing.TB, f *fixture) string {
+			parts := strings.Split(f.token, ".")
+			return parts[0] + "=." + parts[1] + "." + parts[2]
+		}, want: jwt.ErrTokenMalformed},
+		{name: "nok, a refresh token", token: func(tb testing.TB, _ *fixture) string {
+			tok, _, err := tokens.NewRefreshToken()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return tok
+		}, want: jwt.ErrTokenMalformed},
+		{name: "nok, aud list without us", token: hs256(claimsWith(func(c map[string]any) { c["aud"] = []string{"a", "b"} })), want: jwt.ErrTokenInvalidAudience},
+		{name: "nok, exp not a number", token: hs256(claimsWith(func(c map[string]any) { c["exp"] = "tomorrow" })), want: jwt.ErrTokenMalformed},
 		{name: "nok, missing exp", token: hs256(claimsWith(func(c map[string]any) { delete(c, "exp") })), want: jwt.ErrTokenRequiredClaimMissing},
 		{name: "nok, exp as quoted string", token: hs256(claimsWith(func(c map[string]any) { c["exp"] = "1900000000" })), want: jwt.ErrTokenMalformed},
 		{name: "nok, exp as upper-case quoted string", token: hs256(claimsWith(func(c map[string]any) {
@@ -390,16 +432,21 @@ func verifyCases() []verifyCase {
 	}
 	// alg "none" in several spellings, with and without a signature. Only
 	// the lower-case spelling is known to golang-jwt; the allow-list refuses it.
-	for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
+	// An empty alg names no method at all.
+	for _, alg := range []string{"none", "None", "NONE", "nOnE", ""} {
+		spelled := alg
+		if alg == "" {
+			spelled = "empty"
+		}
 		want := jwt.ErrTokenUnverifiable
 		if alg == "none" {
 			want = jwt.ErrTokenSignatureInvalid
 		}
 		cases = append(cases,
-			verifyCase{name: "nok, alg " + alg + " without signature", token: func(tb testing.TB, _ *fixture) string {
+			verifyCase{name: "nok, alg " + spelled + " without signature", token: func(tb testing.TB, _ *fixture) string {
 				return assemble(tb, map[string]any{"alg": alg, "typ": "JWT"}, validClaims(), "")
 			}, want: want},
-			verifyCase{name: "nok, alg " + alg + " with a valid HS256 signature", token: func(tb testing.TB, f *fixture) string {
+			verifyCase{name: "nok, alg " + spelled + " with a valid HS256 signature", token: func(tb testing.TB, f *fixture) string {
 				return assemble(tb, map[string]any{"alg": alg, "typ": "JWT"}, validClaims(), signatureOf(f.token))
 			}, want: want},
 		)
