@@ -31,28 +31,27 @@ type asymmetricSetup struct {
 func newAsymmetric(t *testing.T, alg string) asymmetricSetup {
 	t.Helper()
 	key, err := tokens.GenerateKey(alg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	other, err := tokens.GenerateKey(alg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	set, err := tokens.NewKeySet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	ring, err := tokens.NewKeyring(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	cfg := testConfig(testNow)
 	cfg.Secret, cfg.Keys = nil, ring
 	m, err := tokens.NewManager(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	return asymmetricSetup{alg: alg, key: key, unpublished: other, ring: ring, manager: m}
+}
+
+// fatalIf stops the test at a setup step's error: without that step the
+// test cannot run at all.
+func fatalIf(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // goodClaims are claims the manager would accept, for forged tokens.
@@ -338,5 +337,21 @@ func TestParsePrivateKeyPinsTheAlgorithm(t *testing.T) {
 	}
 	if _, err := x509.ParsePKCS8PrivateKey(der); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// IsAsymmetric decides whether a verifier wants a key set of public keys or
+// a secret: each supported asymmetric algorithm is one, HS256 and anything
+// unknown are not.
+func TestIsAsymmetric(t *testing.T) {
+	for _, alg := range asymmetricAlgs {
+		if !tokens.IsAsymmetric(alg) {
+			t.Errorf("IsAsymmetric(%q) = false", alg)
+		}
+	}
+	for _, alg := range []string{tokens.AlgHS256, "none", "", "es256", "RS384", "PS256"} {
+		if tokens.IsAsymmetric(alg) {
+			t.Errorf("IsAsymmetric(%q) = true", alg)
+		}
 	}
 }
