@@ -202,6 +202,31 @@ func TestBusy(t *testing.T) {
 	})
 }
 
+// lateYesPasswords says yes to every password, but only once the hashing
+// wait has run out: a result that came too late.
+type lateYesPasswords struct{ stalledPasswords }
+
+func (lateYesPasswords) Verify(ctx context.Context, _, _ string) (bool, error) {
+	<-ctx.Done()
+	return true, nil
+}
+
+// A check that answers after the hashing wait ran out is not acted on, even
+// when it says yes: the real path answers as the dummy path does (ErrBusy),
+// so the two cannot be told apart by who waits longer.
+func TestLoginDropsALateCheck(t *testing.T) {
+	f := newFixture(t)
+	f.register(t, "ada")
+	late := newFixture(t, func(d *Deps) {
+		d.Store = f.store
+		d.Passwords = lateYesPasswords{}
+		d.Config.HashWait = 10 * time.Millisecond
+	})
+	if res, err := late.svc.Login(context.Background(), "ada", "any password", client); !errors.Is(err, ErrBusy) {
+		t.Fatalf("login = %+v, %v; want ErrBusy and no session", res, err)
+	}
+}
+
 func TestRegister(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
