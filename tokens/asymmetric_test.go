@@ -191,25 +191,15 @@ func TestAsymmetricAttacks(t *testing.T) {
 // (of another algorithm too) is refused: the kid's key decides.
 func TestKidMismatchIsRefused(t *testing.T) {
 	es, err := tokens.GenerateKey(tokens.AlgES256)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	es2, err := tokens.GenerateKey(tokens.AlgES256)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	ed, err := tokens.GenerateKey(tokens.AlgEdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	set, err := tokens.NewKeySet(es, es2.VerificationKey, ed.VerificationKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	v, err := tokens.NewVerifier(set.Verification(), tokens.VerifierConfig{Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return testNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	for _, tc := range []struct {
 		name   string
 		signer tokens.SigningKey
@@ -223,9 +213,7 @@ func TestKidMismatchIsRefused(t *testing.T) {
 			tok := jwt.NewWithClaims(tc.signer.Method(), goodClaims())
 			tok.Header["kid"], tok.Header["typ"] = tc.kid, tokens.AccessTokenType
 			signed, err := tok.SignedString(tc.signer.Signer())
-			if err != nil {
-				t.Fatal(err)
-			}
+			fatalIf(t, err)
 			if _, err := v.Verify(signed); !errors.Is(err, tokens.ErrInvalidToken) {
 				t.Fatalf("Verify = %v, want ErrInvalidToken", err)
 			}
