@@ -236,7 +236,7 @@ func (vk *VerificationKeys) lookup(header map[string]any) (VerificationKey, erro
 	k, ok := vk.byKid[kid]
 	if !ok {
 		// The kid is the attacker's text: do not echo it into errors.
-		return VerificationKey{}, errors.New("unknown kid")
+		return VerificationKey{}, ErrUnknownKid
 	}
 	return k, nil
 }

@@ -1,0 +1,218 @@
+package app
+
+// Wiring of the distributed form: the gateway, the notes service, and
+// `stack`, which runs them with the auth server on loopback.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"tokenflow/config"
+	"tokenflow/gateway"
+	"tokenflow/handlers"
+	"tokenflow/httpx"
+	"tokenflow/notes"
+	"tokenflow/tokens"
+)
+
+// RunGateway serves the API gateway until ctx is cancelled. ready, if not
+// nil, receives its base URL once it listens.
+func RunGateway(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	cfg, err := config.LoadGateway(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("server", "gateway")
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	verifier, err := jwksVerifier(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	access, _ := handlers.CookieNames(cfg.Production())
+	e, err := gateway.New(gateway.Config{
+		AuthURL: cfg.AuthURL, NotesURL: cfg.NotesURL, Verifier: verifier, AccessCookie: access, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	return serve(ctx, ln, e, log, stdout, "gateway", ready)
+}
+
+// RunNotes serves the notes service until ctx is cancelled. ready, if not
+// nil, receives its base URL once it listens.
+func RunNotes(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	cfg, err := config.LoadNotes(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("server", "notes")
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	path := filepath.Join(cfg.DataDir, "notes.db")
+	st, err := notes.OpenStore(path)
+	if err != nil {
+		return fmt.Errorf("opening the notes database %s: %w", path, err)
+	}
+	defer st.Close()
+	verifier, err := jwksVerifier(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	access, _ := handlers.CookieNames(cfg.Production())
+	e, err := notes.New(notes.Config{
+		Store: st, Verifier: verifier, AccessCookie: access, Development: !cfg.Production(), Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	return serve(ctx, ln, e, log, stdout, "notes", ready)
+}
+
+// jwksVerifier builds the JWKS cache and its verifier, and tries one fetch
+// now. A failure is logged, not fatal: the auth server may start later
+// (docker-compose starts services in any order), and the cache fetches on
+// the first request.
+func jwksVerifier(ctx context.Context, cfg config.ServiceConfig, log *slog.Logger) (*httpx.JWKSVerifier, error) {
+	if err := tokens.CheckLeeway(cfg.AccessTokenLeeway); err != nil {
+		return nil, fmt.Errorf("ACCESS_TOKEN_LEEWAY: %w", err)
+	}
+	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: cfg.JWKSURL(), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	fetchCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := cache.Refresh(fetchCtx); err != nil {
+		log.Warn("no JWKS yet; tokens are refused until it is fetched", "url", cfg.JWKSURL())
+	}
+	return cache.Verifier(tokens.VerifierConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.AccessTokenLeeway})
+}
+
+// serve runs handler on ln until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, ln net.Listener, handler http.Handler, log *slog.Logger, stdout io.Writer, name string, ready func(string)) error {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	url := baseURL(ln.Addr())
+	fmt.Fprintf(stdout, "tokenflow %s listening on %s\n", name, url)
+	if ready != nil {
+		ready(url)
+	}
+	select {
+	case err := <-served:
+		return fmt.Errorf("%s stopped: %w", name, err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("%s: graceful shutdown: %w", name, err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// RunStack runs the auth server, the notes service and the gateway, each
+// on its own listener, talking only HTTP over loopback: the auth server
+// and notes on random loopback ports, the gateway on ADDR. It prints the
+// gateway's URL, the one to open, and stops all three when ctx ends (or
+// when one fails). ready, if not nil, receives the gateway's URL.
+func RunStack(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	start := func(name string, run func(context.Context, func(string) string, io.Writer, io.Writer, func(string)) error, env func(string) string) <-chan string {
+		url := make(chan string, 1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx, env, stdout, stderr, func(u string) { url <- u }); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+			close(url)
+		}()
+		return url
+	}
+	wait := func(url <-chan string) (string, bool) {
+		select {
+		case u, ok := <-url:
+			return u, ok
+		case <-ctx.Done():
+			return "", false
+		}
+	}
+	finish := func() error {
+		cancel()
+		wg.Wait()
+		close(errs)
+		return errors.Join(collect(errs)...)
+	}
+
+	loopback := func(overrides map[string]string) func(string) string {
+		return func(name string) string {
+			if v, ok := overrides[name]; ok {
+				return v
+			}
+			return getenv(name)
+		}
+	}
+	trusted := getenv("TRUSTED_PROXIES")
+	if trusted == "" {
+		// The gateway is the auth server's only client: believe its
+		// X-Forwarded-For, so login limits count browsers, not the gateway.
+		trusted = "127.0.0.1/32"
+	}
+	authURL, ok := wait(start("auth", Run, loopback(map[string]string{"ADDR": "127.0.0.1:0", "TRUSTED_PROXIES": trusted})))
+	if !ok {
+		return finish()
+	}
+	notesURL, ok := wait(start("notes", RunNotes, loopback(map[string]string{"ADDR": "127.0.0.1:0", "AUTH_URL": authURL})))
+	if !ok {
+		return finish()
+	}
+	gatewayURL, ok := wait(start("gateway", RunGateway, loopback(map[string]string{"AUTH_URL": authURL, "NOTES_URL": notesURL})))
+	if !ok {
+		return finish()
+	}
+	fmt.Fprintf(stdout, "\nOpen %s (gateway; auth server %s, notes %s)\n", gatewayURL, authURL, notesURL)
+	if ready != nil {
+		ready(gatewayURL)
+	}
+	<-ctx.Done()
+	return finish()
+}
+
+func collect(errs <-chan error) []error {
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return all
+}

@@ -1,0 +1,156 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStackServesOneOrigin runs `stack` as main does: the auth server's
+// pages and login work through the gateway's one URL, /api/notes asks for
+// a token there, and all three stop on cancel.
+func TestStackServesOneOrigin(t *testing.T) {
+	vars := testEnv(t)
+	getenv := func(k string) string { return vars[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- RunStack(ctx, getenv, stdout, stderr, func(u string) { ready <- u }) }()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("RunStack: %v\n%s", err, stderr)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stack did not start")
+	}
+	if !strings.Contains(stdout.String(), "Open "+base) {
+		t.Fatalf("stack did not print the URL to open:\n%s", stdout)
+	}
+
+	c := newClient(t)
+	register(t, c, base, "stackuser", "correct horse battery staple")
+	if got := status(t, c, http.MethodGet, base+"/dashboard"); got != http.StatusOK {
+		t.Fatalf("dashboard through the gateway: %d", got)
+	}
+	resp, err := http.Get(base + "/api/notes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Bearer realm="tokenflow"` {
+		t.Fatalf("/api/notes without token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("RunStack after cancel: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("stack did not stop")
+	}
+}
+
+func TestGatewayAndNotesRefuseBadSettings(t *testing.T) {
+	run := map[string]func(context.Context, func(string) string, *syncBuffer, func(string)) error{
+		"gateway": func(ctx context.Context, g func(string) string, b *syncBuffer, r func(string)) error {
+			return RunGateway(ctx, g, b, b, r)
+		},
+		"notes": func(ctx context.Context, g func(string) string, b *syncBuffer, r func(string)) error {
+			return RunNotes(ctx, g, b, b, r)
+		},
+	}
+	tests := []struct {
+		name, command string
+		vars          map[string]string
+		want          string
+	}{
+		{"nok, gateway without AUTH_URL", "gateway", map[string]string{"NOTES_URL": "http://127.0.0.1:1"}, "AUTH_URL"},
+		{"nok, gateway without NOTES_URL", "gateway", map[string]string{"AUTH_URL": "http://127.0.0.1:1"}, "NOTES_URL"},
+		{"nok, AUTH_URL with a path", "gateway", map[string]string{"AUTH_URL": "http://127.0.0.1:1/x", "NOTES_URL": "http://127.0.0.1:1"}, "AUTH_URL"},
+		{"nok, AUTH_URL with user info", "notes", map[string]string{"AUTH_URL": "http://u:p@127.0.0.1:1"}, "AUTH_URL"},
+		{"nok, AUTH_URL not http", "notes", map[string]string{"AUTH_URL": "file:///etc/passwd"}, "AUTH_URL"},
+		{"nok, leeway above 5s", "notes", map[string]string{"AUTH_URL": "http://127.0.0.1:1", "ACCESS_TOKEN_LEEWAY": "6s"}, "ACCESS_TOKEN_LEEWAY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.vars["ADDR"] = "127.0.0.1:0"
+			tt.vars["DATA_DIR"] = t.TempDir()
+			err := run[tt.command](context.Background(), func(k string) string { return tt.vars[k] }, &syncBuffer{}, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestStackNotesThroughTheGateway logs in at the auth server through the
+// gateway and uses /api/notes there, with the cookie the browser would
+// hold: the gateway and the notes service verify it with the auth
+// server's published keys, fetched over HTTP. It needs an auth server
+// that publishes a JWKS (an asymmetric JWT_ALG) and skips otherwise.
+func TestStackNotesThroughTheGateway(t *testing.T) {
+	vars := testEnv(t)
+	getenv := func(k string) string { return vars[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunStack(ctx, getenv, &syncBuffer{}, &syncBuffer{}, func(u string) { ready <- u })
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("RunStack: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stack did not start")
+	}
+	t.Cleanup(func() { cancel(); <-done })
+	if got := status(t, http.DefaultClient, http.MethodGet, base+"/.well-known/jwks.json"); got != http.StatusOK {
+		t.Skipf("the auth server publishes no JWKS (GET /.well-known/jwks.json: %d)", got)
+	}
+
+	alice, bob := newClient(t), newClient(t)
+	register(t, alice, base, "alice", "correct horse battery staple")
+	register(t, bob, base, "bobby", "correct horse battery staple")
+
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/notes", strings.NewReader(`{"text":"alice's note"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User-ID", "someone-else") // stripped by the gateway
+	res, err := alice.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/notes through the gateway: %d", res.StatusCode)
+	}
+	for _, tc := range []struct {
+		name string
+		c    *http.Client
+		want bool
+	}{{"alice", alice, true}, {"bobby", bob, false}} {
+		res, err := tc.c.Get(base + "/api/notes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list []struct{ Text string }
+		err = json.NewDecoder(res.Body).Decode(&list)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: GET /api/notes: %d %v", tc.name, res.StatusCode, err)
+		}
+		if got := len(list) == 1 && list[0].Text == "alice's note"; got != tc.want {
+			t.Fatalf("%s sees %+v", tc.name, list)
+		}
+	}
+}

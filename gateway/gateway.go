@@ -1,0 +1,166 @@
+// Package gateway is the API gateway of the distributed form: one origin
+// for the browser. /api/notes and /api/notes/* need a verified access token
+// and go to the notes service with the caller's identity in X-User-ID,
+// X-Session-ID and X-Username; every other path goes to the auth server
+// untouched. It verifies with public keys from the auth server's JWKS only:
+// it never holds a private key and never sees the store.
+package gateway
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"tokenflow/httpx"
+)
+
+// The identity headers the gateway sets for the notes service, from the
+// verified claims only.
+const (
+	HeaderUserID    = "X-User-ID"
+	HeaderSessionID = "X-Session-ID"
+	HeaderUsername  = "X-Username"
+)
+
+// NotesPrefix is the path the notes service answers under.
+const NotesPrefix = "/api/notes"
+
+// Config configures the gateway.
+type Config struct {
+	// AuthURL is the auth server: every path but the notes ones. Required.
+	AuthURL *url.URL
+	// NotesURL is the notes service. Required.
+	NotesURL *url.URL
+	// Verifier checks access tokens (an httpx.JWKSVerifier). Required.
+	Verifier httpx.Verifier
+	// AccessCookie is the access cookie's name, read when there is no
+	// Authorization header (with the cookie-tossing rule). Required.
+	AccessCookie string
+	// Transport carries proxied requests. Optional. Default value
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+	// Logger receives one line per request. Optional. Default: discard.
+	Logger *slog.Logger
+}
+
+// New returns the gateway's handler.
+func New(cfg Config) (*echo.Echo, error) {
+	switch {
+	case cfg.AuthURL == nil || cfg.NotesURL == nil:
+		return nil, errors.New("gateway: AuthURL and NotesURL are required")
+	case cfg.Verifier == nil:
+		return nil, errors.New("gateway: Verifier is required")
+	case cfg.AccessCookie == "":
+		return nil, errors.New("gateway: AccessCookie is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	guard, err := httpx.GuardConfig{
+		Verifier:     cfg.Verifier,
+		CookieName:   cfg.AccessCookie,
+		ErrorHandler: httpx.BearerChallenge,
+	}.ToMiddleware()
+	if err != nil {
+		return nil, err
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	// The TCP peer is the client: echo's proxy then overwrites any
+	// X-Real-IP the client sent instead of passing it on.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Pre(StripIdentityHeaders)
+	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover())
+
+	toNotes := proxyTo(cfg.NotesURL, cfg.Transport)
+	toAuth := proxyTo(cfg.AuthURL, cfg.Transport)
+	// Routes, grouped by what guards them. The proxy middleware answers;
+	// the handler after it is never reached.
+	e.Any(NotesPrefix, unreachable, guard, setIdentity, toNotes)
+	e.Any(NotesPrefix+"/*", unreachable, guard, setIdentity, toNotes)
+	e.Any("/*", unreachable, toAuth)
+	return e, nil
+}
+
+func proxyTo(target *url.URL, transport http.RoundTripper) echo.MiddlewareFunc {
+	return middleware.ProxyWithConfig(middleware.ProxyConfig{
+		Balancer:  middleware.NewRoundRobinBalancer([]*middleware.ProxyTarget{{URL: target}}),
+		Transport: transport,
+		ErrorHandler: func(c echo.Context, err error) error {
+			// The upstream is down or refused the connection: say so
+			// without its address or the error text.
+			return c.JSON(http.StatusBadGateway, httpx.APIError{Error: "bad_gateway", Message: "The service behind the gateway did not answer."})
+		},
+	})
+}
+
+func unreachable(c echo.Context) error { return echo.ErrNotFound }
+
+// forwardRequestID sends the request id the gateway answers with (the
+// client's when plausible, else a new one) to the server behind it, which
+// keeps a plausible one: one id in all three logs.
+func forwardRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Request().Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
+		return next(c)
+	}
+}
+
+// StripIdentityHeaders removes every inbound header that names an
+// identity header in any spelling: case (Go canonicalises x-user-id to
+// X-User-Id, but keeps X_User_ID as sent) and "_" for "-", because some
+// servers and frameworks behind a proxy (CGI-style environments, nginx
+// with underscores_in_headers, Django, PHP) read X_User_ID as X-User-ID.
+// It runs on every path, so no request leaves the gateway claiming an
+// identity the gateway did not set.
+func StripIdentityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		for name := range h {
+			if isIdentityHeader(name) {
+				delete(h, name)
+			}
+		}
+		return next(c)
+	}
+}
+
+func isIdentityHeader(name string) bool {
+	n := strings.ReplaceAll(strings.ToLower(name), "_", "-")
+	return n == "x-user-id" || n == "x-session-id" || n == "x-username"
+}
+
+// setIdentity writes the identity headers from the claims the guard
+// verified.
+func setIdentity(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		claims := httpx.ClaimsFrom(c)
+		if claims == nil {
+			return echo.ErrUnauthorized // the guard runs first; never here
+		}
+		h := c.Request().Header
+		h.Set(HeaderUserID, claims.Subject)
+		h.Set(HeaderSessionID, claims.SessionID)
+		if headerSafe(claims.Username) {
+			h.Set(HeaderUsername, claims.Username)
+		}
+		return next(c)
+	}
+}
+
+// headerSafe: printable ASCII only, so a username never breaks (or splits)
+// the forwarded request. The notes service does not need the username.
+func headerSafe(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return v != ""
+}

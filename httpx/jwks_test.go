@@ -1,0 +1,165 @@
+package httpx_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"tokenflow/httpx"
+	"tokenflow/httpx/jwkstest"
+	"tokenflow/tokens"
+)
+
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// newJWKSVerifier returns a cache over srv with a hand clock and
+// synchronous background fetches, already loaded.
+func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *fakeClock) (*httpx.JWKS, *httpx.JWKSVerifier) {
+	t.Helper()
+	cache, err := httpx.NewJWKS(httpx.JWKSConfig{
+		URL: srv.JWKSURL(), Now: clock.Now, Go: func(f func()) { f() },
+		UnknownKidInterval: 10 * time.Second, RetryInterval: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := cache.Verifier(tokens.VerifierConfig{Issuer: jwkstest.Issuer, Audience: jwkstest.Audience, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cache, v
+}
+
+func TestJWKSVerifiesPublishedKey(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	key := jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, key)
+	_, v := newJWKSVerifier(t, srv, clock)
+	claims, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now()))
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if claims.Subject != "u1" {
+		t.Fatalf("sub = %q", claims.Subject)
+	}
+}
+
+func TestJWKSOutageKeepsCachedKeys(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	key := jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, key)
+	_, v := newJWKSVerifier(t, srv, clock)
+
+	srv.SetDown(true)
+	clock.Add(10 * time.Minute) // past max-age: a refetch is due and fails
+	if _, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now())); err != nil {
+		t.Fatalf("cached key refused while the JWKS is down: %v", err)
+	}
+	if srv.Fetches() < 2 {
+		t.Fatalf("no refetch attempted once stale (fetches = %d)", srv.Fetches())
+	}
+	// An unknown kid during the outage is refused as such, not an error
+	// of the server.
+	other := jwkstest.NewKey(t)
+	_, err := v.Verify(jwkstest.Token(t, other, "u1", clock.Now()))
+	if !errors.Is(err, tokens.ErrInvalidToken) || !errors.Is(err, tokens.ErrUnknownKid) {
+		t.Fatalf("unknown kid during outage: err = %v", err)
+	}
+	// Failed fetches are retried at RetryInterval, not per request.
+	before := srv.Fetches()
+	for range 50 {
+		_, _ = v.Verify(jwkstest.Token(t, key, "u1", clock.Now()))
+	}
+	if got := srv.Fetches() - before; got != 0 {
+		t.Fatalf("%d fetches within the retry interval, want 0", got)
+	}
+}
+
+func TestJWKSBogusKidFloodIsBounded(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	key := jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, key)
+	_, v := newJWKSVerifier(t, srv, clock)
+	before := srv.Fetches()
+
+	for i := range 1000 {
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwkstest.Claims("u1", clock.Now()))
+		tok.Header["kid"] = fmt.Sprintf("bogus-%d", i)
+		tok.Header["typ"] = "at+jwt"
+		s, err := tok.SignedString(key.Private)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(s); !errors.Is(err, tokens.ErrUnknownKid) {
+			t.Fatalf("bogus kid %d: err = %v", i, err)
+		}
+		if i == 499 {
+			clock.Add(10 * time.Second) // one more interval
+		}
+	}
+	if got := srv.Fetches() - before; got != 2 {
+		t.Fatalf("1000 bogus kids over two intervals caused %d fetches, want 2", got)
+	}
+	// The real key kept verifying throughout.
+	if _, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now())); err != nil {
+		t.Fatalf("real key after the flood: %v", err)
+	}
+}
+
+func TestJWKSUnknownKidPicksUpRotatedKey(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	oldKey, newKey := jwkstest.NewKey(t), jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, oldKey)
+	_, v := newJWKSVerifier(t, srv, clock)
+
+	srv.Publish(oldKey, newKey)
+	if _, err := v.Verify(jwkstest.Token(t, newKey, "u1", clock.Now())); err != nil {
+		t.Fatalf("a freshly published kid is refused: %v", err)
+	}
+}
+
+func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	revoked, kept := jwkstest.NewKey(t), jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, revoked, kept)
+	srv.SetMaxAge(2)
+	_, v := newJWKSVerifier(t, srv, clock)
+	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Publish(kept) // revoked: left the JWKS
+	clock.Add(1 * time.Second)
+	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); err != nil {
+		t.Fatalf("within max-age the held key still verifies: %v", err)
+	}
+	clock.Add(2 * time.Second) // past max-age=2
+	// The first check after max-age refetches (here synchronously); the
+	// revoked kid is gone at once, and its early refetch is rate-bounded.
+	_, _ = v.Verify(jwkstest.Token(t, kept, "u1", clock.Now()))
+	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); !errors.Is(err, tokens.ErrUnknownKid) {
+		t.Fatalf("a key that left the JWKS still verifies: err = %v", err)
+	}
+	if _, err := v.Verify(jwkstest.Token(t, kept, "u1", clock.Now())); err != nil {
+		t.Fatalf("kept key: %v", err)
+	}
+}
