@@ -133,22 +133,10 @@ func liveSessionFrom(c echo.Context) store.Session {
 	return sess
 }
 
-// apiAuthError answers JSON with an RFC 6750 challenge.
+// apiAuthError answers JSON with an RFC 6750 challenge: the same answer as
+// the gateway and the services give (httpx.BearerChallenge).
 func (h *handler) apiAuthError(c echo.Context, err error) error {
-	if tokenMissing(err) {
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="tokenflow"`)
-		return c.JSON(http.StatusUnauthorized, apiError{
-			Error:   "unauthorized",
-			Message: "No access token: log in, or send Authorization: Bearer <token>.",
-		})
-	}
-	desc := "the access token is invalid"
-	if tokens.Expired(err) {
-		desc = "the access token expired"
-	}
-	c.Response().Header().Set(echo.HeaderWWWAuthenticate,
-		`Bearer realm="tokenflow", error="invalid_token", error_description="`+desc+`"`)
-	return c.JSON(http.StatusUnauthorized, apiError{Error: "invalid_token", Message: desc})
+	return httpx.BearerChallenge(c, err)
 }
 
 // apiError is the body of every JSON error.
