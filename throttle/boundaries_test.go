@@ -1,7 +1,10 @@
 package throttle
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 )
@@ -177,5 +180,53 @@ func TestLoginInFlightKeepsItsAddressCount(t *testing.T) {
 	succeedAt(t, th, "victim", "192.0.2.1", boundaryT0.Add(2*time.Second))
 	if wait := waitAt(t, th, "victim", "192.0.2.1", boundaryT0.Add(2*time.Second)); wait == 0 {
 		t.Error("a third login from the address was let through: its count was evicted while in flight")
+	}
+}
+
+// The sweep runs once per sweepEvery, exactly: a look a minute after the
+// last sweep drops what has expired since.
+func TestSweepRunsEveryMinuteExactly(t *testing.T) {
+	th := newMemory(Limits{LoginFailures: 1, AddressFailures: 1, Registrations: 1, Logins: 1})
+	th.AllowRegistration("192.0.2.1", boundaryT0) // its window ends at t0+1h
+	lastSweep := boundaryT0.Add(registerWindow - sweepEvery/2)
+	th.AllowRegistration("192.0.2.2", lastSweep) // sweeps; 192.0.2.1 still counts
+	if th.registers["192.0.2.1"] == nil {
+		t.Fatal("swept before its window ended")
+	}
+	th.AllowRegistration("192.0.2.2", lastSweep.Add(sweepEvery))
+	if th.registers["192.0.2.1"] != nil {
+		t.Error("a minute after the last sweep, the expired entry is still there")
+	}
+}
+
+// A table full of held entries warns in the log at most once a minute,
+// and again once a minute has passed.
+func TestFullTableWarnsOncePerMinute(t *testing.T) {
+	var logs bytes.Buffer
+	th := NewMemory(Limits{LoginFailures: 1 << 30, AddressFailures: 1 << 30, Registrations: 1, Logins: 1 << 30, AttemptTimeout: 5 * time.Second},
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	th.maxEntries = 2
+	for _, ip := range []string{"192.0.2.1", "192.0.2.2"} {
+		if a, _, _ := th.TryLogin("user-"+ip, ip, boundaryT0); a == nil {
+			t.Fatalf("%s refused", ip)
+		}
+		// left in flight: held, never evicted
+	}
+	warnings := func() int { return strings.Count(logs.String(), "throttle table full") }
+	for _, step := range []struct {
+		after time.Duration
+		want  int
+	}{
+		{0, 1},
+		{30 * time.Second, 1},
+		{fullWarnEvery - 10*time.Second, 1}, // each scan holds the table for 5 s only
+		{fullWarnEvery, 2},
+	} {
+		if a, wait, _ := th.TryLogin("newcomer", "198.51.100.1", boundaryT0.Add(step.after)); a != nil || wait == 0 {
+			t.Fatalf("at +%v: the newcomer was let into a full table", step.after)
+		}
+		if got := warnings(); got != step.want {
+			t.Errorf("at +%v: %d warnings, want %d", step.after, got, step.want)
+		}
 	}
 }
