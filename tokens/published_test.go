@@ -20,12 +20,26 @@ import (
 func TestParseJWKS(t *testing.T) {
 	key := jwkstest.NewKey(t)
 	jwk := key.JWK()
+	// skippedKeys is a document of n oct keys: each counts against
+	// MaxJWKSKeys, none is kept.
+	skippedKeys := func(n int) string {
+		doc := `{"keys":[`
+		for i := range n {
+			if i > 0 {
+				doc += ","
+			}
+			doc += fmt.Sprintf(`{"kty":"oct","k":"c2VjcmV0","kid":"h%d","alg":"HS256"}`, i)
+		}
+		return doc + "]}"
+	}
 	tests := []struct {
 		name     string
 		doc      string
 		wantErr  bool
 		wantKids int
 	}{
+		{"ok, exactly MaxJWKSKeys keys", skippedKeys(tokens.MaxJWKSKeys), false, 0},
+		{"nok, one key over MaxJWKSKeys", skippedKeys(tokens.MaxJWKSKeys + 1), true, 0},
 		{"ok, one ES256 key", fmt.Sprintf(`{"keys":[{"kty":"EC","crv":"P-256","x":%q,"y":%q,"kid":"k1","alg":"ES256","use":"sig"}]}`, jwk["x"], jwk["y"]), false, 1},
 		{"ok, empty set", `{"keys":[]}`, false, 0},
 		{"ok, oct key skipped (never an HMAC secret)", `{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h","alg":"HS256"}]}`, false, 0},
