@@ -129,3 +129,37 @@ func TestPublishedKeyVerifierPinsEachKey(t *testing.T) {
 		})
 	}
 }
+
+// An RSA key's public exponent must be odd and within [3, 2^31-1]: the
+// bounds themselves are accepted, one past either is refused.
+func TestParseJWKSRSAExponentBounds(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := base64.RawURLEncoding.EncodeToString(key.N.Bytes())
+	for _, tc := range []struct {
+		name     string
+		exponent int64
+		wantErr  bool
+	}{
+		{"ok, 3", 3, false},
+		{"ok, 65537", 65537, false},
+		{"ok, 2^31-1", 1<<31 - 1, false},
+		{"nok, 1", 1, true},
+		{"nok, even", 65536, true},
+		{"nok, 2^31+1", 1<<31 + 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := base64.RawURLEncoding.EncodeToString(new(big.Int).SetInt64(tc.exponent).Bytes())
+			doc := fmt.Sprintf(`{"keys":[{"kty":"RSA","n":%q,"e":%q,"kid":"r1","alg":"RS256","use":"sig"}]}`, n, e)
+			_, err := tokens.ParseJWKS([]byte(doc))
+			if tc.wantErr != (err != nil) {
+				t.Fatalf("ParseJWKS with e=%d: %v, want error %v", tc.exponent, err, tc.wantErr)
+			}
+			if err != nil && !errors.Is(err, tokens.ErrBadJWKS) {
+				t.Errorf("error %v does not wrap ErrBadJWKS", err)
+			}
+		})
+	}
+}
