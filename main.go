@@ -7,6 +7,7 @@
 //	tokenflow stack       # all three on loopback; open the gateway's URL
 //	tokenflow healthcheck # exit 0 when GET /healthz on ADDR answers 200
 //	tokenflow keys list | rotate | revoke KID
+//	tokenflow backup FILE # a consistent copy of the SQLite database, while it serves
 //
 // Settings come from the environment; see README.md.
 package main
@@ -42,6 +43,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if name == "backup" {
+		if err := app.Backup(ctx, os.Getenv, os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "tokenflow:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if name == "keys" {
 		// Works on the store a running server uses; see README, "Signing keys".
 		if err := app.Keys(ctx, os.Args[2:], os.Getenv, os.Stdout); err != nil {
@@ -52,7 +60,7 @@ func main() {
 	}
 	run, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "tokenflow: unknown command %q (serve, gateway, notes, stack, keys, healthcheck)\n", name)
+		fmt.Fprintf(os.Stderr, "tokenflow: unknown command %q (serve, gateway, notes, stack, keys, backup, healthcheck)\n", name)
 		os.Exit(2)
 	}
 	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr, nil); err != nil {

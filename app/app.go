@@ -57,7 +57,7 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(cfg.LogFormat, stderr)
 	for _, notice := range cfg.Notices {
 		log.Info(notice)
 	}
@@ -69,6 +69,11 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close() // on an early return; after Serve it is closed already
+	metricsLn, err := listenMetrics(cfg.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	defer metricsLn.close()
 
 	_, statErr := os.Stat(cfg.SQLitePath())
 	newDatabase := errors.Is(statErr, fs.ErrNotExist)
@@ -87,6 +92,9 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		TTL:      cfg.AccessTokenTTL,
 		Leeway:   cfg.AccessTokenLeeway,
 		Now:      now,
+		// The guard answers a browser's repeat of its token from memory;
+		// a revoked key still fails at once (tokens/cache.go).
+		VerifiedCacheSize: tokens.DefaultVerifiedCacheSize,
 	}
 	var published *tokens.Keyring // the JWKS; nil under HS256
 	if cfg.Asymmetric() {
@@ -116,7 +124,15 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 			return err
 		}
 	}
-	hasher := password.NewHasher(password.DefaultParams(), 0)
+	labTokens, labVerifier, err := tokens.NewLab(tm.Keyring(), tokens.LabConfig{
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.AccessTokenLeeway, Now: now,
+	})
+	if err != nil {
+		return fmt.Errorf("JWT_AUDIENCE: %w", err)
+	}
+	hasher := password.NewHasher(password.DefaultParams(), cfg.PasswordHashWorkers)
+	m, observer := newMetrics(metricsLn, st, hasher)
+	readyz := &readiness{store: st, keys: accessKeysWork(tm)}
 
 	if cfg.DemoUser {
 		if err := ensureDemoUser(ctx, st, hasher, cfg.DataDir, stdout); err != nil {
@@ -125,13 +141,16 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 	}
 
 	e, err := handlers.New(handlers.Deps{
-		Auth:          newSessionService(cfg, st, tm, hasher, log, now),
+		Auth:          newSessionService(cfg, st, tm, hasher, observer, log, now),
 		Store:         st,
 		Tokens:        tm,
 		ExpiredTokens: expiredTokens,
 		Keys:          published,
+		LabTokens:     labTokens,
+		LabVerifier:   labVerifier,
 		Logger:        log,
 		Now:           now,
+		Readiness:     readyz,
 		Settings: handlers.Settings{
 			Production:     cfg.Production(),
 			TrustedProxies: cfg.TrustedProxies,
@@ -142,6 +161,9 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 	})
 	if err != nil {
 		return err
+	}
+	if m != nil {
+		e.Use(m.RequestDuration()) // innermost: it sees the route pattern and the status sent
 	}
 
 	srv := &http.Server{
@@ -162,6 +184,7 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
+	metricsLn.start(m, log, stdout)
 	url := baseURL(ln.Addr())
 	fmt.Fprintf(stdout, "tokenflow (%s) listening on %s\n", cfg.Env, url)
 	if ready != nil {
@@ -173,16 +196,10 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		return fmt.Errorf("server stopped: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
-	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := drainAndShutdown(srv, served, readyz, cfg.ShutdownDrain, log); err != nil {
 		return err
 	}
-	return nil
+	return metricsLn.shutdown()
 }
 
 // printDataFolder says where the state lives. DATA_DIR is relative to the
@@ -309,7 +326,7 @@ func expiredTokenIssuer(keys *tokens.Keyring, cfg config.Config, now func() time
 
 // newSessionService is the session service over the store, with the
 // throttle in this process's memory.
-func newSessionService(cfg config.Config, st auth.Store, issuer auth.Issuer, passwords auth.Passwords, log *slog.Logger, now func() time.Time) *auth.Service {
+func newSessionService(cfg config.Config, st auth.Store, issuer auth.Issuer, passwords auth.Passwords, observer auth.Observer, log *slog.Logger, now func() time.Time) *auth.Service {
 	return auth.NewService(auth.Deps{
 		Store:     st,
 		Issuer:    issuer,
@@ -322,7 +339,8 @@ func newSessionService(cfg config.Config, st auth.Store, issuer auth.Issuer, pas
 			RefreshRateLimit:   cfg.RefreshRateLimit,
 			MaxSessionsPerUser: cfg.MaxSessionsPerUser,
 		},
-		Now: now,
+		Now:      now,
+		Observer: observer,
 	})
 }
 

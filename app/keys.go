@@ -115,7 +115,11 @@ func Keys(ctx context.Context, args []string, getenv func(string) string, stdout
 		if err := m.Revoke(ctx, args[1]); err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, "revoked: the key is deleted; its tokens are refused within seconds")
+		// Gateways and services verify with a cached JWKS and learn of a
+		// revocation only when it expires: say so, so nobody treats a
+		// leaked key as dead everywhere once auth servers refuse it.
+		fmt.Fprintf(stdout, "revoked: the key is deleted; auth servers refuse its tokens within seconds, "+
+			"gateways and services once their cached JWKS expires (JWKS_MAX_AGE, %v; at most 1h)\n", cfg.JWKSMaxAge)
 		return nil
 	}
 	return errors.New(usage)

@@ -121,3 +121,25 @@ func TestHS256HasNoJWKS(t *testing.T) {
 		t.Fatalf("/api/me: %d", got)
 	}
 }
+
+// A revocation is incident response: the operator must not be told the
+// key is dead everywhere in seconds when gateways and services keep
+// verifying with their cached JWKS until JWKS_MAX_AGE has passed.
+func TestKeysRevokeSaysHowLongCachedJWKSStillVerify(t *testing.T) {
+	vars := testEnv(t)
+	vars["JWKS_MAX_AGE"] = "10m"
+	vars["JWT_KEY_ROTATION"] = "720h"
+	getenv := func(k string) string { return vars[k] }
+	var out bytes.Buffer
+	if err := Keys(context.Background(), []string{"list"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	kid := strings.Fields(strings.Split(out.String(), "\n")[1])[0]
+	out.Reset()
+	if err := Keys(context.Background(), []string{"revoke", kid}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "10m0s") || !strings.Contains(out.String(), "JWKS_MAX_AGE") {
+		t.Fatalf("revoke says %q; want how long a gateway's cached JWKS (JWKS_MAX_AGE, 10m0s) still verifies", out.String())
+	}
+}

@@ -26,6 +26,12 @@ import (
 // RunGateway serves the API gateway until ctx is cancelled. ready, if not
 // nil, receives its base URL once it listens.
 func RunGateway(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	return RunGatewayWith(ctx, Options{}, getenv, stdout, stderr, ready)
+}
+
+// RunGatewayWith is RunGateway with Options: Now is the clock of its JWKS
+// cache and its token checks.
+func RunGatewayWith(ctx context.Context, opts Options, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
 	cfg, err := config.LoadGateway(getenv)
 	if err != nil {
 		return err
@@ -36,7 +42,7 @@ func RunGateway(ctx context.Context, getenv func(string) string, stdout, stderr 
 		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	verifier, err := jwksVerifier(ctx, cfg, log)
+	verifier, err := jwksVerifier(ctx, cfg, opts.Now, log)
 	if err != nil {
 		return err
 	}
@@ -53,6 +59,12 @@ func RunGateway(ctx context.Context, getenv func(string) string, stdout, stderr 
 // RunNotes serves the notes service until ctx is cancelled. ready, if not
 // nil, receives its base URL once it listens.
 func RunNotes(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	return RunNotesWith(ctx, Options{}, getenv, stdout, stderr, ready)
+}
+
+// RunNotesWith is RunNotes with Options: Now is the clock of its JWKS
+// cache, its token checks and its notes' timestamps.
+func RunNotesWith(ctx context.Context, opts Options, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
 	cfg, err := config.LoadNotes(getenv)
 	if err != nil {
 		return err
@@ -69,13 +81,13 @@ func RunNotes(ctx context.Context, getenv func(string) string, stdout, stderr io
 		return fmt.Errorf("opening the notes database %s: %w", path, err)
 	}
 	defer st.Close()
-	verifier, err := jwksVerifier(ctx, cfg, log)
+	verifier, err := jwksVerifier(ctx, cfg, opts.Now, log)
 	if err != nil {
 		return err
 	}
 	access, _ := handlers.CookieNames(cfg.Production())
 	e, err := notes.New(notes.Config{
-		Store: st, Verifier: verifier, AccessCookie: access, Development: !cfg.Production(), Logger: log,
+		Store: st, Verifier: verifier, AccessCookie: access, Development: !cfg.Production(), Now: opts.Now, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -86,12 +98,13 @@ func RunNotes(ctx context.Context, getenv func(string) string, stdout, stderr io
 // jwksVerifier builds the JWKS cache and its verifier, and tries one fetch
 // now. A failure is logged, not fatal: the auth server may start later
 // (docker-compose starts services in any order), and the cache fetches on
-// the first request.
-func jwksVerifier(ctx context.Context, cfg config.ServiceConfig, log *slog.Logger) (*httpx.JWKSVerifier, error) {
+// the first request. now, if not nil, replaces the wall clock of the cache
+// and of the token checks.
+func jwksVerifier(ctx context.Context, cfg config.ServiceConfig, now func() time.Time, log *slog.Logger) (*httpx.JWKSVerifier, error) {
 	if err := tokens.CheckLeeway(cfg.AccessTokenLeeway); err != nil {
 		return nil, fmt.Errorf("ACCESS_TOKEN_LEEWAY: %w", err)
 	}
-	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: cfg.JWKSURL(), Logger: log})
+	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: cfg.JWKSURL(), Now: now, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +113,10 @@ func jwksVerifier(ctx context.Context, cfg config.ServiceConfig, log *slog.Logge
 	if err := cache.Refresh(fetchCtx); err != nil {
 		log.Warn("no JWKS yet; tokens are refused until it is fetched", "url", cfg.JWKSURL())
 	}
-	return cache.Verifier(tokens.VerifierConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.AccessTokenLeeway})
+	return cache.Verifier(tokens.VerifierConfig{
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, Leeway: cfg.AccessTokenLeeway, Now: now,
+		CacheSize: tokens.DefaultVerifiedCacheSize, // a key that leaves the JWKS drops its tokens
+	})
 }
 
 // serve runs handler on ln until ctx ends, then shuts down gracefully.
@@ -143,16 +159,23 @@ func serve(ctx context.Context, ln net.Listener, handler http.Handler, log *slog
 // gateway's URL, the one to open, and stops all three when ctx ends (or
 // when one fails). ready, if not nil, receives the gateway's URL.
 func RunStack(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	return RunStackWith(ctx, Options{}, getenv, stdout, stderr, ready)
+}
+
+// RunStackWith is RunStack with Options, given to all three servers: one
+// test clock moves the auth server's tokens and the verifiers' checks
+// together.
+func RunStackWith(ctx context.Context, opts Options, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	start := func(name string, run func(context.Context, func(string) string, io.Writer, io.Writer, func(string)) error, env func(string) string) <-chan string {
+	start := func(name string, run func(context.Context, Options, func(string) string, io.Writer, io.Writer, func(string)) error, env func(string) string) <-chan string {
 		url := make(chan string, 1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := run(ctx, env, stdout, stderr, func(u string) { url <- u }); err != nil {
+			if err := run(ctx, opts, env, stdout, stderr, func(u string) { url <- u }); err != nil {
 				errs <- fmt.Errorf("%s: %w", name, err)
 				cancel()
 			}
@@ -183,21 +206,24 @@ func RunStack(ctx context.Context, getenv func(string) string, stdout, stderr io
 			return getenv(name)
 		}
 	}
-	trusted := getenv("TRUSTED_PROXIES")
-	if trusted == "" {
-		// The gateway is the auth server's only client: believe its
-		// X-Forwarded-For, so login limits count browsers, not the gateway.
-		trusted = "127.0.0.1/32"
+	// The gateway is the auth server's only client: believe its
+	// X-Forwarded-For, so login limits count browsers, not the gateway.
+	// Proxies in TRUSTED_PROXIES (in front of the gateway) come on top:
+	// trusting them instead of the gateway would make every browser the
+	// gateway's address, one login limit for everyone.
+	trusted := "127.0.0.1/32"
+	if front := getenv("TRUSTED_PROXIES"); front != "" {
+		trusted = front + "," + trusted
 	}
-	authURL, ok := wait(start("auth", Run, loopback(map[string]string{"ADDR": "127.0.0.1:0", "TRUSTED_PROXIES": trusted})))
+	authURL, ok := wait(start("auth", RunWith, loopback(map[string]string{"ADDR": "127.0.0.1:0", "TRUSTED_PROXIES": trusted})))
 	if !ok {
 		return finish()
 	}
-	notesURL, ok := wait(start("notes", RunNotes, loopback(map[string]string{"ADDR": "127.0.0.1:0", "AUTH_URL": authURL})))
+	notesURL, ok := wait(start("notes", RunNotesWith, loopback(map[string]string{"ADDR": "127.0.0.1:0", "AUTH_URL": authURL})))
 	if !ok {
 		return finish()
 	}
-	gatewayURL, ok := wait(start("gateway", RunGateway, loopback(map[string]string{"AUTH_URL": authURL, "NOTES_URL": notesURL})))
+	gatewayURL, ok := wait(start("gateway", RunGatewayWith, loopback(map[string]string{"AUTH_URL": authURL, "NOTES_URL": notesURL})))
 	if !ok {
 		return finish()
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -151,6 +152,49 @@ func TestStackNotesThroughTheGateway(t *testing.T) {
 		}
 		if got := len(list) == 1 && list[0].Text == "alice's note"; got != tc.want {
 			t.Fatalf("%s sees %+v", tc.name, list)
+		}
+	}
+}
+
+// With TRUSTED_PROXIES set for the proxy in front of the stack, the auth
+// server must still trust the gateway, its only client: otherwise every
+// browser counts as the gateway's loopback address, and one client's
+// failed logins use up LOGIN_RATE_LIMIT for everyone.
+func TestStackTrustsTheGatewayBesideTrustedProxies(t *testing.T) {
+	vars := testEnv(t)
+	vars["TRUSTED_PROXIES"] = "10.0.0.5" // the load balancer in front of the gateway
+	vars["LOGIN_RATE_LIMIT"] = "1"
+	getenv := func(k string) string { return vars[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- RunStack(ctx, getenv, &syncBuffer{}, &syncBuffer{}, func(u string) { ready <- u })
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("RunStack: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stack did not start")
+	}
+	t.Cleanup(func() { cancel(); <-done })
+
+	for i, browser := range []string{"198.51.100.7", "198.51.100.8"} {
+		req, _ := http.NewRequest(http.MethodPost, base+"/auth/login",
+			strings.NewReader(fmt.Sprintf("username=nobody%d&password=wrong-password", i)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		// What the load balancer sends: the browser, then itself.
+		req.Header.Set("X-Forwarded-For", browser+", 10.0.0.5")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("browser %s: failed login answered %d, want 401 (its own limit, not the gateway's)", browser, res.StatusCode)
 		}
 	}
 }

@@ -74,25 +74,34 @@ func (s *Service) DetectReuse(ctx context.Context, presentedRefresh string, clie
 	if err != nil {
 		return nil // malformed or absent: names no token
 	}
-	return s.detectReuse(ctx, hash, client)
+	err = s.detectReuse(ctx, hash, client)
+	var reused *RefreshReusedError
+	if errors.As(err, &reused) {
+		s.observer.SessionsRevoked(store.EventReuseDetected, 1)
+	}
+	return err
 }
 
 // Logout revokes what scope says around sess (from CurrentSession). A
 // session that ended meanwhile is no error.
 func (s *Service) Logout(ctx context.Context, sess store.Session, scope Scope, client store.Client) error {
 	var err error
+	others := 0 // sessions RevokeUserSessions ended
 	switch scope {
 	case ScopeLocal:
 		err = s.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client)
+		s.observeRevoked(err, store.EventLogout, 1)
 	case ScopeOthers:
-		_, err = s.store.RevokeUserSessions(ctx, sess.UserID, sess.ID, client)
+		others, err = s.store.RevokeUserSessions(ctx, sess.UserID, sess.ID, client)
 	case ScopeGlobal:
 		if err = s.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client); err == nil {
-			_, err = s.store.RevokeUserSessions(ctx, sess.UserID, "", client)
+			s.observeRevoked(err, store.EventLogout, 1)
+			others, err = s.store.RevokeUserSessions(ctx, sess.UserID, "", client)
 		}
 	default:
 		return errors.New("auth: unknown logout scope " + string(scope))
 	}
+	s.observeRevoked(nil, store.EventRevoked, others)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
@@ -103,8 +112,18 @@ func (s *Service) Logout(ctx context.Context, sess store.Session, scope Scope, c
 // page). Errors: ErrNoSuchSession when it is not one of the user's.
 func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string, client store.Client) error {
 	err := s.store.RevokeSession(ctx, userID, sessionID, store.EventRevoked, client)
+	s.observeRevoked(err, store.EventRevoked, 1)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNoSuchSession
 	}
 	return err
+}
+
+// observeRevoked tells the Observer about n sessions revoked for reason,
+// when the store call that ended them (err) succeeded. ErrNotFound (the
+// session had ended already) revoked nothing.
+func (s *Service) observeRevoked(err error, reason string, n int) {
+	if err == nil && n > 0 {
+		s.observer.SessionsRevoked(reason, n)
+	}
 }

@@ -76,6 +76,8 @@ type Deps struct {
 	Throttle  *throttle.Throttle
 	Config    Config
 	Now       func() time.Time
+	// Observer is told the outcomes, for metrics. Optional.
+	Observer Observer
 }
 
 // Service runs logins, registrations and refreshes.
@@ -86,6 +88,7 @@ type Service struct {
 	throttle  *throttle.Throttle
 	cfg       Config
 	now       func() time.Time
+	observer  Observer
 }
 
 // NewService returns a Service over d.
@@ -93,6 +96,9 @@ func NewService(d Deps) *Service {
 	s := &Service{store: d.Store, issuer: d.Issuer, passwords: d.Passwords, throttle: d.Throttle, cfg: d.Config, now: d.Now}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.observer = d.Observer; s.observer == nil {
+		s.observer = noObserver{}
 	}
 	if s.cfg.HashWait <= 0 {
 		s.cfg.HashWait = MaxHashWait
@@ -138,7 +144,8 @@ func busyOr(err error) error {
 // Login checks the password and starts a session. Errors: *ThrottledError,
 // ErrBusy, ErrBadCredentials (unknown user and wrong password alike), the
 // context's error, or a store or signing error.
-func (s *Service) Login(ctx context.Context, username, password string, client store.Client) (Result, error) {
+func (s *Service) Login(ctx context.Context, username, password string, client store.Client) (_ Result, err error) {
+	defer func() { s.observeLogin(err) }()
 	// The throttle comes before any lookup or hashing, so a throttled guess
 	// costs us nothing and tells nothing (unknown accounts are counted too).
 	// Its wait for attempts in flight shares the hashing wait's bound.
@@ -255,7 +262,8 @@ func (s *Service) startSession(ctx context.Context, user store.User, client stor
 // ErrSessionExpired (expired or unknown), *RefreshReusedError (the session
 // is now revoked), *SessionRevokedError, *RateLimitedError (the token stays
 // current), or a store or signing error.
-func (s *Service) Refresh(ctx context.Context, presented string, client store.Client) (Result, error) {
+func (s *Service) Refresh(ctx context.Context, presented string, client store.Client) (_ Result, err error) {
+	defer func() { s.observeRefresh(err) }()
 	presentedHash, err := tokens.HashRefreshToken(presented)
 	if err != nil {
 		return Result{}, ErrInvalidRefreshToken

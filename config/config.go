@@ -68,6 +68,12 @@ type Config struct {
 	LoginRateLimit    int // logins per client address per 15 minutes, successful ones too
 	RegisterRateLimit int
 
+	// Password: argon2id computations at once; 0 (unset) leaves the
+	// choice to the password package (fewer than the cores).
+	PasswordHashWorkers int
+
+	Operations // SHUTDOWN_DRAIN, METRICS_ADDR, LOG_FORMAT (operations.go)
+
 	// Notices are adjustments Load made to values that were not set
 	// explicitly, one line each, for the operator to read at start-up.
 	Notices []string
@@ -116,6 +122,10 @@ func Load(getenv func(string) string) (Config, error) {
 	// 10 live sessions per account: a phone, a laptop, a work machine and a
 	// few browsers, with room to spare.
 	c.MaxSessionsPerUser = r.positiveInt("MAX_SESSIONS_PER_USER", 10)
+	if strings.TrimSpace(getenv("PASSWORD_HASH_WORKERS")) != "" {
+		c.PasswordHashWorkers = r.positiveInt("PASSWORD_HASH_WORKERS", 0)
+	}
+	c.Operations = loadOperations(&r, c.Env, c.Addr)
 	if r.err != nil {
 		return Config{}, r.err
 	}

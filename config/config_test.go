@@ -39,6 +39,8 @@ func TestLoadRejectsBadValuesNamingTheSetting(t *testing.T) {
 		{"nok, explicit refresh TTL longer than an explicit max age", map[string]string{"REFRESH_TOKEN_TTL": "24h", "SESSION_MAX_AGE": "12h"}, "REFRESH_TOKEN_TTL"},
 		{"nok, login rate limit zero", map[string]string{"LOGIN_RATE_LIMIT": "0"}, "LOGIN_RATE_LIMIT"},
 		{"nok, session cap not a number", map[string]string{"MAX_SESSIONS_PER_USER": "ten"}, "MAX_SESSIONS_PER_USER"},
+		{"nok, no hashing workers", map[string]string{"PASSWORD_HASH_WORKERS": "0"}, "PASSWORD_HASH_WORKERS"},
+		{"nok, hashing workers not a number", map[string]string{"PASSWORD_HASH_WORKERS": "all"}, "PASSWORD_HASH_WORKERS"},
 		{"nok, bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.1, nonsense"}, "TRUSTED_PROXIES"},
 		{"nok, access longer than refresh", map[string]string{"ACCESS_TOKEN_TTL": "200h"}, "ACCESS_TOKEN_TTL"},
 		{"nok, refresh longer than max age", map[string]string{"REFRESH_TOKEN_TTL": "800h"}, "REFRESH_TOKEN_TTL"},
@@ -169,6 +171,15 @@ func TestLoadAcceptsSensibleValues(t *testing.T) {
 		c, err := Load(env(map[string]string{"LOGIN_RATE_LIMIT": "7", "MAX_SESSIONS_PER_USER": "3"}))
 		if err != nil || c.LoginRateLimit != 7 || c.MaxSessionsPerUser != 3 {
 			t.Errorf("%+v, %v", c, err)
+		}
+	})
+	t.Run("ok, PASSWORD_HASH_WORKERS, unset means the password package's default", func(t *testing.T) {
+		c, err := Load(env(map[string]string{"PASSWORD_HASH_WORKERS": "3"}))
+		if err != nil || c.PasswordHashWorkers != 3 {
+			t.Errorf("PASSWORD_HASH_WORKERS=3: %d, %v", c.PasswordHashWorkers, err)
+		}
+		if c, err := Load(env(nil)); err != nil || c.PasswordHashWorkers != 0 {
+			t.Errorf("unset: %d, %v", c.PasswordHashWorkers, err)
 		}
 	})
 }

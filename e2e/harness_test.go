@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -55,6 +56,7 @@ type server struct {
 	logs     *syncBuffer
 	chromium string // the browser every test of this package drives
 	clock    *serverClock
+	env      map[string]string // the settings it runs with
 }
 
 // serverClock is the server's clock: the wall clock plus an offset that
@@ -72,6 +74,23 @@ func (c *serverClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 // cancels its context and waits for Run to return. Every test here needs a
 // browser, so it first finds Chromium (or skips).
 func startServer(t *testing.T, settings ...map[string]string) *server {
+	t.Helper()
+	return startWith(t, app.RunWith, settings...)
+}
+
+// startStack is startServer for `tokenflow stack`: the auth server, the
+// notes service and the gateway on their own loopback listeners, one test
+// clock for all three (so an expired token is expired at the verifiers
+// too). URL is the gateway's, the one a browser opens.
+func startStack(t *testing.T, settings ...map[string]string) *server {
+	t.Helper()
+	return startWith(t, app.RunStackWith, settings...)
+}
+
+// runFunc is app.RunWith or app.RunStackWith.
+type runFunc func(ctx context.Context, opts app.Options, getenv func(string) string, stdout, stderr io.Writer, ready func(string)) error
+
+func startWith(t *testing.T, run runFunc, settings ...map[string]string) *server {
 	t.Helper()
 	browser := chromium(t)
 	env := map[string]string{
@@ -92,9 +111,9 @@ func startServer(t *testing.T, settings ...map[string]string) *server {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- app.RunWith(ctx, app.Options{Now: clock.Now}, func(k string) string { return env[k] }, logs, logs, func(u string) { ready <- u })
+		done <- run(ctx, app.Options{Now: clock.Now}, func(k string) string { return env[k] }, logs, logs, func(u string) { ready <- u })
 	}()
-	srv := &server{logs: logs, chromium: browser, clock: clock}
+	srv := &server{logs: logs, chromium: browser, clock: clock, env: env}
 	select {
 	case srv.URL = <-ready:
 	case err := <-done:
@@ -602,9 +621,12 @@ func answerStatus(code int) func(*fetch.EventRequestPaused) fetch.FulfillRequest
 	}
 }
 
-// request is one request the page sent, as DevTools reported it.
+// request is one request the page sent, as DevTools reported it, with
+// the status of its answer once one came (0 before).
 type request struct {
 	Method, Path string
+	Status       int64
+	id           network.RequestID
 }
 
 // netLog records the requests of a tab from the DevTools network events.
@@ -618,6 +640,16 @@ func (b *tab) recordRequests() *netLog {
 	b.t.Helper()
 	l := &netLog{}
 	err := chromedp.Listen(b.ctx, func(ev any) {
+		if e, ok := ev.(*network.EventResponseReceived); ok && e.Response != nil {
+			l.mu.Lock()
+			for i := range l.reqs {
+				if l.reqs[i].id == e.RequestID && l.reqs[i].Status == 0 {
+					l.reqs[i].Status = e.Response.Status
+				}
+			}
+			l.mu.Unlock()
+			return
+		}
 		e, ok := ev.(*network.EventRequestWillBeSent)
 		if !ok || e.Request == nil {
 			return
@@ -627,7 +659,7 @@ func (b *tab) recordRequests() *netLog {
 			return
 		}
 		l.mu.Lock()
-		l.reqs = append(l.reqs, request{Method: e.Request.Method, Path: u.Path})
+		l.reqs = append(l.reqs, request{Method: e.Request.Method, Path: u.Path, id: e.RequestID})
 		l.mu.Unlock()
 	})
 	if err != nil {
@@ -649,6 +681,20 @@ func (l *netLog) count(method, path string) int {
 	return n
 }
 
+// countStatus is how many recorded requests had this method and path and
+// were answered with status.
+func (l *netLog) countStatus(method, path string, status int64) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.reqs {
+		if r.Method == method && r.Path == path && r.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
 // expect fails the test unless the log holds want requests of method to
 // path; why says what those requests are.
 func (l *netLog) expect(t *testing.T, method, path string, want int, why string) {
@@ -664,7 +710,7 @@ func (l *netLog) String() string {
 	var b strings.Builder
 	for _, r := range l.reqs {
 		if !strings.HasPrefix(r.Path, "/static/") {
-			fmt.Fprintf(&b, "%s %s; ", r.Method, r.Path)
+			fmt.Fprintf(&b, "%s %s %d; ", r.Method, r.Path, r.Status)
 		}
 	}
 	return b.String()

@@ -14,13 +14,16 @@ import (
 var docsDir = filepath.Join("..", "docs")
 
 // With UPDATE_SCREENSHOTS=1, writes the README's screenshots: the login
-// page, the dashboard (after a call of the API), the sessions page with two
-// devices, and the interstitial (its no-script form, so it stays on screen).
+// page, the dashboard (after a call of the API, with two notes in the notes
+// panel and the inspector naming the signing key), the token lab (an HS256
+// edit refused beside the unchanged token), the sessions page with two
+// devices, and the interstitial (its no-script form, so it stays on
+// screen). It runs the stack, so the notes service is there.
 func TestScreenshotsForREADME(t *testing.T) {
 	if os.Getenv("UPDATE_SCREENSHOTS") != "1" {
 		t.Skip("set UPDATE_SCREENSHOTS=1 to write docs/*.png")
 	}
-	srv := startServer(t)
+	srv := startStack(t)
 	srv.createUser(t, "ada")
 	b := newBrowser(t, srv)
 	b.emulateDesktop(1100, 800)
@@ -33,9 +36,25 @@ func TestScreenshotsForREADME(t *testing.T) {
 	b.fill(map[string]string{"password": testPassword})
 	b.click(`form[data-testid="login-form"] button[type="submit"]`)
 	b.waitPage("/dashboard", `[data-testid="username"]`)
+	b.waitNotes("ready", 0)
+	b.addNote("Ask the gateway team about JWKS_MAX_AGE")
+	b.waitNotes("ready", 1)
+	b.addNote("Rotate the signing key on Friday")
+	b.waitNotes("ready", 2)
 	b.click("#call-api")
 	b.waitAttr("#api-log", "data-status")
 	b.screenshot("dashboard.png")
+
+	b.open("/lab")
+	b.waitPage("/lab", `[data-testid="lab-mint"]`)
+	b.click(`[data-testid="lab-mint"]`)
+	b.waitTrue("the lab token", `document.getElementById("lab-signature").value !== ""`)
+	b.click(`[data-testid="edit-hs256"]`)
+	b.waitTrue("the HS256 edit", `JSON.parse(document.getElementById("lab-header").value).alg === "HS256" && document.getElementById("lab-signature").value.length === 43`)
+	b.click(`[data-testid="lab-send"]`)
+	b.waitAttr(`[data-testid="lab-result-edited"]`, "data-verdict")
+	b.waitAttr(`[data-testid="lab-result-original"]`, "data-verdict")
+	b.screenshot("lab.png")
 
 	phone := b.newSeparateProfile()
 	phone.logInToDashboard("ada")

@@ -42,7 +42,8 @@ type Config struct {
 	// Authorization header (with the cookie-tossing rule). Required.
 	AccessCookie string
 	// Transport carries proxied requests. Optional. Default value
-	// http.DefaultTransport.
+	// http.DefaultTransport with up to 256 idle connections per upstream
+	// (upstreamTransport).
 	Transport http.RoundTripper
 	// Logger receives one line per request. Optional. Default: discard.
 	Logger *slog.Logger
@@ -61,6 +62,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Transport == nil {
+		cfg.Transport = upstreamTransport()
+	}
 	guard, err := httpx.GuardConfig{
 		Verifier:     cfg.Verifier,
 		CookieName:   cfg.AccessCookie,
@@ -75,8 +79,12 @@ func New(cfg Config) (*echo.Echo, error) {
 	// The TCP peer is the client: echo's proxy then overwrites any
 	// X-Real-IP the client sent instead of passing it on.
 	e.IPExtractor = echo.ExtractIPDirect()
+	// Likewise the scheme is the connection's: Echo would otherwise believe
+	// a client's X-Forwarded-Proto from any private address, and the proxy
+	// would pass it on to an auth server that trusts the gateway's word.
+	e.SchemeExtractor = echo.ExtractSchemeDirect()
 	e.Pre(StripIdentityHeaders)
-	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover())
+	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover(), RefuseUpgrades)
 
 	toNotes := proxyTo(cfg.NotesURL, cfg.Transport)
 	toAuth := proxyTo(cfg.AuthURL, cfg.Transport)
@@ -86,6 +94,16 @@ func New(cfg Config) (*echo.Echo, error) {
 	e.Any(NotesPrefix+"/*", unreachable, guard, setIdentity, toNotes)
 	e.Any("/*", unreachable, toAuth)
 	return e, nil
+}
+
+// upstreamTransport is http.DefaultTransport keeping enough idle
+// connections: the default two per host would make every request past the
+// second of a concurrent burst open and close its own TCP connection to
+// the service (docs/PERFORMANCE.md).
+func upstreamTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 512, 256
+	return t
 }
 
 func proxyTo(target *url.URL, transport http.RoundTripper) echo.MiddlewareFunc {
@@ -112,6 +130,23 @@ func forwardRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// RefuseUpgrades answers 400 to any request asking to switch protocols.
+// Neither server behind the gateway speaks WebSocket or h2c, and Echo's
+// proxy answers an Upgrade: websocket request by hijacking the connection
+// and piping raw bytes to the server behind: the first request would keep
+// the client's own X-Forwarded-For (believed by an auth server that trusts
+// the gateway's address, so login limits would count whatever address the
+// client names), and every later request on that connection would pass no
+// check of the gateway's at all.
+func RefuseUpgrades(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, asks := c.Request().Header[echo.HeaderUpgrade]; asks {
+			return c.JSON(http.StatusBadRequest, httpx.APIError{Error: "upgrade_not_supported", Message: "The gateway does not switch protocols."})
+		}
+		return next(c)
+	}
+}
+
 // StripIdentityHeaders removes every inbound header that names an
 // identity header in any spelling: case (Go canonicalises x-user-id to
 // X-User-Id, but keeps X_User_ID as sent) and "_" for "-", because some
@@ -125,6 +160,25 @@ func StripIdentityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		for name := range h {
 			if isIdentityHeader(name) {
 				delete(h, name)
+			}
+		}
+		// A header named in Connection is hop-by-hop: the proxy drops it
+		// on the way out, after setIdentity has written it. So a client
+		// could remove the identity the gateway sets; the names leave the
+		// Connection header instead.
+		if values, ok := h["Connection"]; ok {
+			var kept []string
+			for _, value := range values {
+				for _, token := range strings.Split(value, ",") {
+					if token = strings.TrimSpace(token); token != "" && !isIdentityHeader(token) {
+						kept = append(kept, token)
+					}
+				}
+			}
+			if len(kept) == 0 {
+				delete(h, "Connection")
+			} else {
+				h["Connection"] = []string{strings.Join(kept, ", ")}
 			}
 		}
 		return next(c)

@@ -24,6 +24,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	ActiveSessions(ctx context.Context, userID string) ([]store.Session, error)
 	SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error)
+	// UserByID is for the token lab, which sets the username a token
+	// carries beside the store's current one.
+	UserByID(ctx context.Context, id string) (store.User, error)
 }
 
 // TokenIssuer signs access tokens (tokens.Issuer).
@@ -76,22 +79,36 @@ type Deps struct {
 	// clock runs behind. Optional, development only; nil: the button
 	// answers 501.
 	ExpiredTokens TokenIssuer
+	// Readiness answers GET /readyz. Optional; nil: ready when the store
+	// answers.
+	Readiness Readiness
 
 	// Keys are the published signing keys: their public halves are the
 	// JWKS. Optional; nil (HS256) answers the JWKS with 404.
 	Keys *tokens.Keyring
+
+	// LabTokens and LabVerifier are the token lab's pair (tokens.NewLab):
+	// tokens for tokens.LabAudience only, which no guard accepts.
+	// Optional; nil: the lab's routes do not exist.
+	LabTokens   TokenIssuer
+	LabVerifier TokenVerifier
 }
 
 // handler carries the dependencies of every route.
 type handler struct {
-	auth     *auth.Service
-	store    Store
-	tokens   TokenVerifier
-	expired  TokenIssuer // Deps.ExpiredTokens
-	keys     *tokens.Keyring
-	settings Settings
-	log      *slog.Logger
-	now      func() time.Time
+	auth      *auth.Service
+	store     Store
+	tokens    TokenVerifier
+	expired   TokenIssuer // Deps.ExpiredTokens
+	keys      *tokens.Keyring
+	settings  Settings
+	log       *slog.Logger
+	now       func() time.Time
+	readiness Readiness // Deps.Readiness
 	// cookieNames are fixed by Settings.Production in New (CookieNames).
 	cookieNames authCookieNames
+
+	// labTokens and labVerifier: Deps.LabTokens, Deps.LabVerifier.
+	labTokens   TokenIssuer
+	labVerifier TokenVerifier
 }

@@ -139,6 +139,14 @@ func (h *handler) apiAuthError(c echo.Context, err error) error {
 	return httpx.BearerChallenge(c, err)
 }
 
+// invalidTokenDescription is the RFC 6750 error_description of a token
+// that was sent and failed. It is fixed text: it never quotes the token or
+// the verifier's error.
+func invalidTokenDescription(err error) string { return httpx.InvalidTokenDescription(err) }
+
+// invalidTokenChallenge is the WWW-Authenticate value for such a token.
+func invalidTokenChallenge(desc string) string { return httpx.InvalidTokenChallenge(desc) }
+
 // apiError is the body of every JSON error.
 type apiError struct {
 	Error     string `json:"error"`

@@ -44,6 +44,11 @@ func inspectToken(raw string) views.TokenParts {
 		Header: p.HeaderSegment, Payload: p.PayloadSegment, SignaturePreview: sig,
 		HeaderJSON: p.HeaderJSON, PayloadJSON: p.PayloadJSON,
 	}
+	t.Alg, _ = p.Header["alg"].(string)
+	t.Kid, _ = p.Header["kid"].(string)
+	if tokens.IsAsymmetric(t.Alg) {
+		t.PublicKey, t.JWKSURL = true, JWKSPath
+	}
 	names := make([]string, 0, len(p.Payload))
 	for k := range p.Payload {
 		names = append(names, k)

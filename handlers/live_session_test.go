@@ -73,6 +73,9 @@ func TestEveryUnsafeGuardedRouteNeedsALiveSession(t *testing.T) {
 		if strings.HasPrefix(rt.Path, "/auth/") {
 			continue // login, refresh and logout take no access token
 		}
+		if rt.Path == "/lab/verify" {
+			continue // takes a lab token in its body, no credential, and changes nothing
+		}
 		checked++
 		path := strings.NewReplacer(":id", idB).Replace(rt.Path)
 		withA := a.browser()

@@ -24,16 +24,20 @@ func New(d Deps) (*echo.Echo, error) {
 		return nil, errors.New("handlers: Auth, Store and Tokens are required")
 	}
 	h := &handler{
-		auth:     d.Auth,
-		store:    d.Store,
-		tokens:   d.Tokens,
-		expired:  d.ExpiredTokens,
-		keys:     d.Keys,
-		settings: d.Settings,
-		log:      d.Logger,
-		now:      d.Now,
+		auth:      d.Auth,
+		store:     d.Store,
+		tokens:    d.Tokens,
+		expired:   d.ExpiredTokens,
+		keys:      d.Keys,
+		settings:  d.Settings,
+		log:       d.Logger,
+		now:       d.Now,
+		readiness: d.Readiness,
 
 		cookieNames: authCookieNamesFor(d.Settings.Production),
+
+		labTokens:   d.LabTokens,
+		labVerifier: d.LabVerifier,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -66,6 +70,7 @@ func New(d Deps) (*echo.Echo, error) {
 	// Anyone.
 	e.GET("/", h.landing)
 	e.GET("/healthz", h.health)
+	e.GET("/readyz", h.ready)
 	e.GET("/how-it-works", h.howItWorks)
 	e.GET("/static/*", staticFiles(static.FS), httpx.PublicCache)
 	e.GET(JWKSPath, h.jwks)
@@ -101,6 +106,15 @@ func New(d Deps) (*echo.Echo, error) {
 	api := h.guard(h.apiAuthError)
 	e.GET("/api/me", h.me, api)
 	e.GET("/api/session", h.sessionJSON, api)
+
+	// The token lab. The page and the minting of a lab token need a live
+	// session; /lab/verify needs none (a lab token opens nothing else, and
+	// the lab shows that it outlives a logout).
+	if d.LabTokens != nil && d.LabVerifier != nil {
+		e.GET("/lab", h.lab, livePage...)
+		e.POST("/lab/token", h.mintLabToken, api, h.requireLiveSession)
+		e.POST("/lab/verify", h.verifyLabToken)
+	}
 
 	return e, nil
 }

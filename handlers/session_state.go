@@ -75,6 +75,10 @@ type tokenPartsJSON struct {
 	SignaturePreview string      `json:"signature_preview"`
 	HeaderJSON       string      `json:"header_json"`
 	PayloadJSON      string      `json:"payload_json"`
+	Alg              string      `json:"alg"`
+	Kid              string      `json:"kid"`
+	PublicKey        bool        `json:"public_key"`
+	JWKSURL          string      `json:"jwks_url"`
 	Claims           []claimJSON `json:"claims"`
 }
 
@@ -106,6 +110,7 @@ func sessionStateOf(v views.DashboardView) sessionState {
 		Token: tokenPartsJSON{
 			Header: v.Token.Header, Payload: v.Token.Payload, SignaturePreview: v.Token.SignaturePreview,
 			HeaderJSON: v.Token.HeaderJSON, PayloadJSON: v.Token.PayloadJSON,
+			Alg: v.Token.Alg, Kid: v.Token.Kid, PublicKey: v.Token.PublicKey, JWKSURL: v.Token.JWKSURL,
 			Claims: make([]claimJSON, 0, len(v.Token.Claims)),
 		},
 		Events: make([]sessionEventJSON, 0, len(v.Events)),

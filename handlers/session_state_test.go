@@ -27,6 +27,10 @@ type sessionStateJSON struct {
 		SignaturePreview string `json:"signature_preview"`
 		HeaderJSON       string `json:"header_json"`
 		PayloadJSON      string `json:"payload_json"`
+		Alg              string `json:"alg"`
+		Kid              string `json:"kid"`
+		PublicKey        bool   `json:"public_key"`
+		JWKSURL          string `json:"jwks_url"`
 		Claims           []struct {
 			Name    string `json:"name"`
 			Value   string `json:"value"`

@@ -76,10 +76,15 @@ type testDeps struct {
 	}
 	ExpiredTokens TokenIssuer
 	Keys          *tokens.Keyring // the JWKS; nil: HS256
-	Passwords     auth.Passwords
-	Settings      testSettings
-	Logger        *slog.Logger
-	Now           func() time.Time
+	Readiness     Readiness
+	// LabTokens and LabVerifier: nil builds them (tokens.NewLab) on the
+	// keyring of Tokens when that is a *tokens.Manager.
+	LabTokens   TokenIssuer
+	LabVerifier TokenVerifier
+	Passwords   auth.Passwords
+	Settings    testSettings
+	Logger      *slog.Logger
+	Now         func() time.Time
 	// hashWait replaces auth.MaxHashWait (zero: auth.MaxHashWait).
 	hashWait time.Duration
 }
@@ -147,6 +152,13 @@ func newTestApp(t testing.TB, edit ...func(*testDeps)) *testApp {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if m, ok := d.Tokens.(*tokens.Manager); ok && d.LabTokens == nil && d.LabVerifier == nil {
+		labTokens, labVerifier, err := tokens.NewLab(m.Keyring(), tokens.LabConfig{Issuer: "tokenflow", Audience: "tokenflow", Leeway: time.Second, Now: d.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.LabTokens, d.LabVerifier = labTokens, labVerifier
+	}
 	sessions := d.Settings.Config
 	sessions.HashWait = d.hashWait
 	service := auth.NewService(auth.Deps{
@@ -163,6 +175,9 @@ func newTestApp(t testing.TB, edit ...func(*testDeps)) *testApp {
 		Tokens:        d.Tokens,
 		ExpiredTokens: d.ExpiredTokens,
 		Keys:          d.Keys,
+		Readiness:     d.Readiness,
+		LabTokens:     d.LabTokens,
+		LabVerifier:   d.LabVerifier,
 		Settings:      d.Settings.Settings,
 		Logger:        d.Logger,
 		Now:           d.Now,

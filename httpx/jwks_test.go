@@ -163,3 +163,36 @@ func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
 		t.Fatalf("kept key: %v", err)
 	}
 }
+
+// With a cache of verified tokens, the same token already verified fails
+// as soon as a JWKS refresh has dropped its key.
+func TestJWKSCachedTokenFailsOnceItsKeyLeft(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	revoked, kept := jwkstest.NewKey(t), jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, revoked, kept)
+	srv.SetMaxAge(2)
+	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: srv.JWKSURL(), Now: clock.Now, Go: func(f func()) { f() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := cache.Verifier(tokens.VerifierConfig{Issuer: jwkstest.Issuer, Audience: jwkstest.Audience, Now: clock.Now, CacheSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := jwkstest.Token(t, revoked, "u1", clock.Now())
+	for range 2 {
+		if _, err := v.Verify(token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Publish(kept)
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(token); !errors.Is(err, tokens.ErrUnknownKid) {
+		t.Fatalf("a cached token of a key that left the JWKS: err = %v, want ErrUnknownKid", err)
+	}
+}

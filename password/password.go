@@ -94,6 +94,7 @@ type Hasher struct {
 	params   Params
 	sem      chan struct{}
 	inFlight atomic.Int64
+	waiting  atomic.Int64 // calls queued for a slot
 	// maxInFlight is the highest inFlight seen, for tests.
 	maxInFlight atomic.Int64
 
@@ -101,19 +102,35 @@ type Hasher struct {
 	dummy     string
 }
 
+// DefaultWorkers is how many argon2 computations run at once unless
+// PASSWORD_HASH_WORKERS says otherwise: one fewer than the cores, at least
+// one. A login flood then saturates all but one core, and pages (a
+// signature check or a cache hit each) keep that one; the rest of the
+// flood waits in the Hasher's queue, bounded by the caller's deadline.
+func DefaultWorkers() int { return defaultWorkers(runtime.NumCPU()) }
+
+func defaultWorkers(cores int) int { return max(1, cores-1) }
+
 // NewHasher returns a Hasher that hashes new passwords with p and runs at
-// most maxConcurrent argon2 computations at once (runtime.NumCPU() when
+// most maxConcurrent argon2 computations at once (DefaultWorkers() when
 // maxConcurrent <= 0). Out-of-range Params make Hash fail with
 // ErrInvalidParams.
 func NewHasher(p Params, maxConcurrent int) *Hasher {
 	if maxConcurrent <= 0 {
-		maxConcurrent = runtime.NumCPU()
+		maxConcurrent = DefaultWorkers()
 	}
 	return &Hasher{params: p, sem: make(chan struct{}, maxConcurrent)}
 }
 
 // InFlight returns how many argon2 computations are running now.
 func (h *Hasher) InFlight() int { return int(h.inFlight.Load()) }
+
+// Waiting returns how many calls are queued for a slot now (metrics: a
+// queue that stays long means logins are about to answer busy).
+func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
+
+// Slots returns how many argon2 computations may run at once.
+func (h *Hasher) Slots() int { return cap(h.sem) }
 
 // Hash returns the PHC string of password with a new random salt. It returns
 // ErrTooLong, ErrInvalidParams, or ctx's error if ctx ends while waiting for
@@ -180,9 +197,12 @@ func (h *Hasher) derive(ctx context.Context, password string, salt []byte, p Par
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	h.waiting.Add(1)
 	select {
 	case h.sem <- struct{}{}:
+		h.waiting.Add(-1)
 	case <-ctx.Done():
+		h.waiting.Add(-1)
 		return nil, ctx.Err()
 	}
 	defer func() { <-h.sem }()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,49 @@ func BenchmarkVerifyDummy(b *testing.B) {
 	h.VerifyDummy(context.Background(), "warm up")
 	for b.Loop() {
 		h.VerifyDummy(context.Background(), "wrong password")
+	}
+}
+
+// Hashing keeps a core free for pages: fewer workers than cores, at least one.
+func TestDefaultWorkersLeaveACoreFree(t *testing.T) {
+	for _, tc := range []struct{ cores, want int }{{1, 1}, {2, 1}, {4, 3}, {16, 15}} {
+		if got := defaultWorkers(tc.cores); got != tc.want {
+			t.Errorf("defaultWorkers(%d) = %d, want %d", tc.cores, got, tc.want)
+		}
+	}
+	if n := cap(NewHasher(DefaultParams(), 0).sem); n != DefaultWorkers() {
+		t.Errorf("NewHasher(_, 0) runs %d at once, want DefaultWorkers() = %d", n, DefaultWorkers())
+	}
+}
+
+// The queue the metrics show: calls waiting for a slot are counted while
+// they wait and no longer once they give up (or get one).
+func TestWaitingCountsTheQueue(t *testing.T) {
+	h := NewHasher(testParams, 1)
+	if h.Slots() != 1 {
+		t.Fatalf("Slots() = %d", h.Slots())
+	}
+	mustHash(t, h, "pw") // a call that gets a slot at once is never counted
+	if n := h.Waiting(); n != 0 {
+		t.Fatalf("Waiting() = %d after a free slot", n)
+	}
+	h.sem <- struct{}{} // the only slot is taken
+	defer func() { <-h.sem }()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 3)
+	for range 3 {
+		go func() { _, err := h.Hash(ctx, "pw"); done <- err }()
+	}
+	for h.Waiting() != 3 { // the goroutines queue up; no timing asserted
+		runtime.Gosched()
+	}
+	cancel()
+	for range 3 {
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("error = %v", err)
+		}
+	}
+	if n := h.Waiting(); n != 0 {
+		t.Errorf("Waiting() = %d after they gave up, want 0", n)
 	}
 }

@@ -1,6 +1,6 @@
 // tokenflow's page script: refresh-on-401 for fetch calls, the dashboard's
-// "call the API" button and its update in place after a refresh,
-// countdowns, and logout broadcast between tabs.
+// "call the API" button and its update in place after a refresh, the notes
+// panel, countdowns, and logout broadcast between tabs.
 // Plain JavaScript, no build step. The tokens themselves live in HttpOnly
 // cookies, so nothing here can (or needs to) read them.
 (function () {
@@ -243,6 +243,9 @@
       setText('[data-testid="jwt"] .jwt-signature', t.signature_preview);
       setText('[data-testid="jwt-header"]', t.header_json);
       setText('[data-testid="jwt-payload"]', t.payload_json);
+      // A key rotation shows here: the new token names the new kid.
+      setText('[data-testid="key-kid"]', t.kid);
+      setText('[data-testid="key-alg"]', t.alg);
       showClaims(t.claims || []);
       showEvents(state.events || []);
       tickCountdowns();
@@ -270,6 +273,134 @@
           .catch(function () { expire.submit(); }); // the plain form post
       });
     }
+  }
+
+  // The notes panel: list, add and delete the caller's notes at
+  // /api/notes, each call through fetchWithRefresh, so an expired token
+  // gets one refresh at the auth server and one retry. Served by the auth
+  // server alone, /api/notes is 404 (the notes service is behind the
+  // gateway), and the panel says how to run it. Notes go into the page as
+  // text only.
+  function wireNotes() {
+    var panel = document.getElementById("notes");
+    var form = document.getElementById("note-form");
+    if (!panel || !form) return;
+    var status = panel.querySelector('[data-testid="notes-status"]');
+    var list = panel.querySelector('[data-testid="notes-list"]');
+    var input = document.getElementById("note-text");
+    var error = document.getElementById("note-error");
+    var button = form.querySelector('button[type="submit"]');
+
+    function say(state, text) {
+      panel.setAttribute("data-state", state);
+      status.textContent = text;
+    }
+
+    function showError(text) {
+      error.textContent = text;
+      error.hidden = !text;
+    }
+
+    function count() {
+      var n = list.children.length;
+      say("ready", n === 0 ? "No notes yet: add one." : n + (n === 1 ? " note." : " notes."));
+    }
+
+    // problem is what to tell the user about an answer that is not the
+    // one asked for: the service's own message when it sent one.
+    function problem(result) {
+      if (result.refreshError) {
+        return Promise.resolve("Your session could not be refreshed just now (" + result.refreshError.message + "); try again.");
+      }
+      var res = result.response;
+      return res.json().then(function (body) {
+        return body && typeof body.message === "string" ? body.message : "The notes service answered " + res.status + ".";
+      }, function () {
+        return "The notes service answered " + res.status + ".";
+      });
+    }
+
+    function noteItem(note) {
+      var li = document.createElement("li");
+      li.setAttribute("data-note-id", note.id);
+      var text = document.createElement("span");
+      text.className = "note-text";
+      text.setAttribute("data-testid", "note-text");
+      text.textContent = note.text;
+      var del = document.createElement("button");
+      del.type = "button";
+      del.className = "secondary";
+      del.setAttribute("data-testid", "delete-note");
+      del.setAttribute("aria-label", "Delete note: " + note.text.slice(0, 40));
+      del.textContent = "Delete";
+      del.addEventListener("click", function () { remove(li, note.id, del); });
+      li.append(text, del);
+      return li;
+    }
+
+    function load() {
+      say("loading", "Loading your notes…");
+      fetchWithRefresh("/api/notes").then(function (result) {
+        if (result.failed) return null; // on the way to the login page
+        var res = result.response;
+        if (res.status === 404) {
+          form.hidden = true;
+          say("absent", "The notes service runs behind the gateway, and this page came from the auth server alone. " +
+            "Start all three with `go run . stack` and open the address it prints.");
+          return null;
+        }
+        if (res.status !== 200) {
+          return problem(result).then(function (msg) { say("error", msg); });
+        }
+        return res.json().then(function (notes) {
+          list.replaceChildren.apply(list, notes.map(noteItem));
+          form.hidden = false;
+          count();
+        });
+      }).catch(function () {
+        say("error", "The notes could not be loaded (network error).");
+      });
+    }
+
+    function remove(li, id, del) {
+      del.disabled = true;
+      showError("");
+      fetchWithRefresh("/api/notes/" + encodeURIComponent(id), { method: "DELETE" }).then(function (result) {
+        if (result.failed) return null;
+        var code = result.response.status;
+        if (code === 204 || code === 404) { // 404: gone already
+          li.remove();
+          count();
+          return null;
+        }
+        return problem(result).then(showError);
+      }).catch(function () {
+        showError("The note could not be deleted (network error).");
+      }).finally(function () { del.disabled = false; });
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      showError("");
+      button.disabled = true;
+      fetchWithRefresh("/api/notes", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ text: input.value })
+      }).then(function (result) {
+        if (result.failed) return null;
+        if (result.response.status !== 201) return problem(result).then(showError);
+        return result.response.json().then(function (note) {
+          list.appendChild(noteItem(note));
+          input.value = "";
+          count();
+        });
+      }).catch(function () {
+        showError("The note could not be added (network error).");
+      }).finally(function () { button.disabled = false; });
+    });
+
+    load();
   }
 
   // Logout broadcast. Only the login page that confirms a logout (the
@@ -309,5 +440,6 @@
   wireAPIButton();
   wireCountdowns();
   wireDashboard();
+  wireNotes();
   wireLogoutBroadcast();
 })();

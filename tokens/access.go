@@ -77,6 +77,8 @@ type Config struct {
 	// Now is the clock used both to stamp and to verify tokens.
 	// Optional. Default time.Now.
 	Now func() time.Time
+	// VerifiedCacheSize: see VerifierConfig.CacheSize. Optional. Default 0.
+	VerifiedCacheSize int
 }
 
 // Manager is the auth server's pair: an Issuer and a Verifier sharing one
@@ -92,7 +94,7 @@ type Manager struct {
 // [0, MaxLeeway].
 func NewManager(cfg Config) (*Manager, error) {
 	ring := cfg.Keys
-	verifierConfig := VerifierConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now}
+	verifierConfig := VerifierConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: cfg.Now, CacheSize: cfg.VerifiedCacheSize}
 	var verifier *Verifier
 	if ring == nil {
 		keys, err := NewHS256KeySet(cfg.Secret)

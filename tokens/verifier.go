@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +24,11 @@ type VerifierConfig struct {
 	Leeway time.Duration
 	// Now is the clock tokens are checked against. Optional. Default time.Now.
 	Now func() time.Time
+	// CacheSize is how many verified tokens are remembered (least recently
+	// used dropped first), each until its exp and only while its key stays
+	// in the set. Optional. Default 0: every token is checked in full.
+	// Servers use DefaultVerifiedCacheSize.
+	CacheSize int
 }
 
 // CheckLeeway refuses a leeway outside [0, MaxLeeway].
@@ -39,6 +45,8 @@ func CheckLeeway(leeway time.Duration) error {
 type Verifier struct {
 	keys   func() *VerificationKeys
 	parser *jwt.Parser
+	now    func() time.Time
+	cache  *verifiedCache // nil: no cache
 }
 
 // NewVerifier checks cfg and returns a Verifier trusting exactly keys.
@@ -88,7 +96,14 @@ func newVerifier(keys func() *VerificationKeys, algs []string, cfg VerifierConfi
 		// so one signature has exactly one spelling.
 		jwt.WithStrictDecoding(),
 	)
-	return &Verifier{keys: keys, parser: parser}, nil
+	if cfg.CacheSize < 0 {
+		return nil, errors.New("tokens: verifier: negative cache size")
+	}
+	v := &Verifier{keys: keys, parser: parser, now: now}
+	if cfg.CacheSize > 0 {
+		v.cache = newVerifiedCache(cfg.CacheSize)
+	}
+	return v, nil
 }
 
 // Verify checks the token's signature with the key its kid names in the
@@ -99,34 +114,73 @@ func newVerifier(keys func() *VerificationKeys, algs []string, cfg VerifierConfi
 // Expired), jwt.ErrTokenSignatureInvalid, jwt.ErrTokenMalformed,
 // jwt.ErrTokenUnverifiable (unknown kid, key hints in the header),
 // jwt.ErrTokenRequiredClaimMissing.
+//
+// With a cache (VerifierConfig.CacheSize), a token verified before is
+// answered without the checks while it is unexpired and its key is still
+// in the set; the claims returned are the caller's own copy.
 func (v *Verifier) Verify(token string) (*Claims, error) {
+	if len(token) > MaxTokenLength {
+		// Checked before hashing too, so a huge header costs nothing.
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, precheck(token))
+	}
+	var digest [sha256.Size]byte
+	var keys *VerificationKeys
+	if v.cache != nil {
+		digest = sha256.Sum256([]byte(token))
+		keys = v.keys()
+		if claims, ok := v.cache.lookup(digest, v.now(), keys); ok {
+			return claims, nil
+		}
+	}
 	if err := precheck(token); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	claims := &Claims{}
-	if _, err := v.parser.ParseWithClaims(token, claims, v.keyFunc); err != nil {
+	var used VerificationKey
+	keyFunc := func(t *jwt.Token) (any, error) {
+		key, err := v.keyFor(t, keys)
+		used = key
+		return key.key, err
+	}
+	if _, err := v.parser.ParseWithClaims(token, claims, keyFunc); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if v.cache != nil {
+		v.cache.store(digest, claims, used, v.now())
 	}
 	return claims, nil
 }
 
-// keyFunc hands golang-jwt the key of the token's kid, from our set only,
-// and only for the algorithm that key is pinned to. jku, jwk, x5u and x5c
-// are refused before this (precheck): a token cannot choose its own key.
-func (v *Verifier) keyFunc(t *jwt.Token) (any, error) {
-	key, err := v.keys().lookup(t.Header)
+// CacheStats returns the counters of the cache of verified tokens (zero
+// without one).
+func (v *Verifier) CacheStats() CacheStats {
+	if v.cache == nil {
+		return CacheStats{}
+	}
+	return v.cache.stats()
+}
+
+// keyFor finds the key of the token's kid, from our set only (keys, or the
+// set in use now when nil), and only for the algorithm that key is pinned
+// to. jku, jwk, x5u and x5c are refused before this (precheck): a token
+// cannot choose its own key.
+func (v *Verifier) keyFor(t *jwt.Token, keys *VerificationKeys) (VerificationKey, error) {
+	if keys == nil {
+		keys = v.keys()
+	}
+	key, err := keys.lookup(t.Header)
 	if err != nil {
-		return nil, err
+		return VerificationKey{}, err
 	}
 	if t.Method != key.method {
-		return nil, fmt.Errorf("signing method %v is not the key's %s", t.Header["alg"], key.alg)
+		return VerificationKey{}, fmt.Errorf("signing method %v is not the key's %s", t.Header["alg"], key.alg)
 	}
 	if key.typ != "" {
 		// Exactly our spelling: RFC 9068 tokens are "at+jwt", and one
 		// spelling keeps other JWTs of the same key out.
 		if typ, _ := t.Header["typ"].(string); typ != key.typ {
-			return nil, fmt.Errorf("typ is not %q", key.typ)
+			return VerificationKey{}, fmt.Errorf("typ is not %q", key.typ)
 		}
 	}
-	return key.key, nil
+	return key, nil
 }

@@ -48,7 +48,7 @@ func layout(title string, nav Nav) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if nav.Username != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<li><a href=\"/dashboard\">Dashboard</a></li><li><a href=\"/sessions\">Sessions</a></li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<li><a href=\"/dashboard\">Dashboard</a></li><li><a href=\"/sessions\">Sessions</a></li><li><a href=\"/lab\">Token lab</a></li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

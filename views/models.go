@@ -64,6 +64,14 @@ type TokenParts struct {
 	HeaderJSON       string // pretty-printed
 	PayloadJSON      string
 	Claims           []ClaimView
+	// Alg and Kid name the key that signed the token, from its (verified)
+	// header. PublicKey: an asymmetric alg, verified with a published key
+	// found at JWKSURL by kid; false for HS256, whose secret both signs
+	// and verifies and is published nowhere (JWKSURL is then empty).
+	Alg       string
+	Kid       string
+	PublicKey bool
+	JWKSURL   string
 }
 
 // ClaimView is one explained claim.

@@ -11,6 +11,16 @@
 //
 // The flood uses a distinct unknown username per attempt, so no account lock
 // applies; an unknown user still costs one full argon2id hash (VerifyDummy).
+// With -good, each attempt is instead a successful login of the account
+// (-username), which also writes a session (MAX_SESSIONS_PER_USER bounds them).
+//
+// -mode pages measures throughput instead: each target in -paths in turn,
+// -c requests at a time for -d, one table row per target with its ratio to
+// the first (see throughput.go and docs/PERFORMANCE.md).
+//
+// `loadtest soak -bin /tmp/tokenflow -duration 5m` is the crash test: it
+// starts the binary itself, SIGKILLs and restarts it every -restart-every,
+// and checks a client-side ledger (soak.go, docs/RELIABILITY.md).
 package main
 
 import (
@@ -46,6 +56,13 @@ type options struct {
 	workers  int
 	pid      int
 	timeout  time.Duration
+	good     bool
+
+	mode     string
+	targets  []target
+	duration time.Duration
+	sessions int
+	rounds   int
 }
 
 // Hard bounds: this is a measurement, not a stress weapon.
@@ -65,6 +82,12 @@ func parseFlags(args []string) (options, error) {
 	workers := fs.Int("c", 200, "concurrent attempts (at most 500)")
 	pid := fs.Int("pid", 0, "server process id, to sample VmHWM/VmRSS from /proc (optional)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long (at most 5m)")
+	good := fs.Bool("good", false, "flood with successful logins of -username instead of failed ones")
+	mode := fs.String("mode", "flood", "flood (logins, /dashboard probed) or pages (throughput of -paths)")
+	paths := fs.String("paths", "/,auth:/api/me", "pages mode: comma-separated paths or loopback URLs; auth: sends the access cookie, refresh rotates a session per worker")
+	duration := fs.Duration("d", 5*time.Second, "pages mode: how long each target is measured")
+	rounds := fs.Int("rounds", 6, "pages mode: interleaved slices each row's -d is cut into (1..100)")
+	sessions := fs.Int("sessions", 40, "pages mode, refresh: sessions logged in beforehand, each refreshed at most 50 times (at most 1000)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -90,8 +113,29 @@ func parseFlags(args []string) (options, error) {
 	case *timeout <= 0 || *timeout > maxTimeout:
 		return options{}, fmt.Errorf("-timeout %v: want up to %v", *timeout, maxTimeout)
 	}
-	return options{base: u, username: *username, password: *pw, attempts: *attempts,
-		workers: *workers, pid: *pid, timeout: *timeout}, nil
+	opt := options{base: u, username: *username, password: *pw, attempts: *attempts,
+		workers: *workers, pid: *pid, timeout: *timeout, good: *good, mode: *mode, duration: *duration}
+	switch *mode {
+	case "flood":
+	case "pages":
+		if opt.targets, err = parseTargets(u, *paths); err != nil {
+			return options{}, err
+		}
+		if *sessions < 1 || *sessions > 1000 {
+			return options{}, fmt.Errorf("-sessions %d: want 1..1000", *sessions)
+		}
+		opt.sessions = *sessions
+		if *rounds < 1 || *rounds > 100 {
+			return options{}, fmt.Errorf("-rounds %d: want 1..100", *rounds)
+		}
+		opt.rounds = *rounds
+		if *duration <= 0 || *duration > time.Minute {
+			return options{}, fmt.Errorf("-d %v: want up to 1m", *duration)
+		}
+	default:
+		return options{}, fmt.Errorf("-mode %q: want flood or pages", *mode)
+	}
+	return opt, nil
 }
 
 // loopbackURL accepts http(s) URLs whose host is 127.0.0.1, localhost or ::1.
@@ -116,6 +160,9 @@ func loopbackURL(raw string) (*url.URL, error) {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "soak" {
+		return runSoak(ctx, args[1:], out)
+	}
 	opt, err := parseFlags(args)
 	if err != nil {
 		return err
@@ -149,6 +196,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if opt.mode == "pages" {
+		return pages(ctx, client, opt, cookie, out)
+	}
 	rss := startRSSSampler(ctx, opt.pid)
 	fmt.Fprintf(out, "target %s, server pid %d\n", opt.base, opt.pid)
 	if opt.pid > 0 {
@@ -178,8 +228,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return probeErr
 	}
 	rate := float64(opt.attempts) / elapsed.Seconds()
-	fmt.Fprintf(out, "flood: %d failed logins, %d concurrent, in %v: %.1f logins/s; statuses %v, transport errors %d\n",
-		opt.attempts, opt.workers, elapsed.Round(time.Millisecond), rate, statuses, errs)
+	kind := "failed"
+	if opt.good {
+		kind = "successful"
+	}
+	fmt.Fprintf(out, "flood: %d %s logins, %d concurrent, in %v: %.1f logins/s; statuses %v, transport errors %d\n",
+		opt.attempts, kind, opt.workers, elapsed.Round(time.Millisecond), rate, statuses, errs)
 	report(out, "/dashboard, during the flood", probed)
 	if opt.pid > 0 {
 		peakRSS := rss()
@@ -236,7 +290,11 @@ func flood(ctx context.Context, client *http.Client, opt options) (map[int]int, 
 				if i > int64(opt.attempts) || ctx.Err() != nil {
 					return
 				}
-				resp, err := postLogin(ctx, client, opt.base, fmt.Sprintf("load-%s-%d", run, i), "not-the-password")
+				username, pw := fmt.Sprintf("load-%s-%d", run, i), "not-the-password"
+				if opt.good {
+					username, pw = opt.username, opt.password
+				}
+				resp, err := postLogin(ctx, client, opt.base, username, pw)
 				if err != nil {
 					errs.Add(1)
 					continue
@@ -289,11 +347,18 @@ func report(out io.Writer, what string, lat []time.Duration) {
 		fmt.Fprintf(out, "%s: no samples\n", what)
 		return
 	}
+	fmt.Fprintf(out, "%s: %d requests, p50 %v, p99 %v, max %v\n", what, len(lat),
+		quantile(lat, 0.50).Round(10*time.Microsecond), quantile(lat, 0.99).Round(10*time.Microsecond), quantile(lat, 1).Round(10*time.Microsecond))
+}
+
+// quantile returns the p-quantile of lat (nearest rank); 0 when empty.
+func quantile(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
 	s := slices.Clone(lat)
 	slices.Sort(s)
-	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
-	fmt.Fprintf(out, "%s: %d requests, p50 %v, p99 %v, max %v\n", what, len(s),
-		q(0.50).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), s[len(s)-1].Round(10*time.Microsecond))
+	return s[min(len(s)-1, int(p*float64(len(s))))]
 }
 
 // startRSSSampler polls VmRSS every 20 ms and returns a function giving the

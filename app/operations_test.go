@@ -1,0 +1,175 @@
+package app
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// childWithMetrics starts the test binary as the server with a metrics
+// listener on a free port; it returns the public and the metrics URL.
+func childWithMetrics(t *testing.T, vars map[string]string) (*exec.Cmd, string, string) {
+	t.Helper()
+	vars["METRICS_ADDR"] = "127.0.0.1:0"
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "TOKENFLOW_TEST_CHILD=1")
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var metricsURL string
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		if _, u, ok := strings.Cut(lines.Text(), "metrics on "); ok {
+			metricsURL = u
+		}
+		if _, u, ok := strings.Cut(lines.Text(), "listening on "); ok {
+			go func() {
+				for lines.Scan() {
+				}
+			}()
+			if metricsURL == "" {
+				t.Fatal("no metrics URL printed before the listening line")
+			}
+			return cmd, u, metricsURL
+		}
+	}
+	t.Fatal("child server printed no URL")
+	return nil, "", ""
+}
+
+// metricValue reads one sample of the metrics text (0 when absent).
+func metricValue(t *testing.T, metricsURL, sample string) float64 {
+	t.Helper()
+	res, err := http.Get(metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// SIGTERM while many logins hash (queued behind the few argon2 slots): the
+// server stops accepting, yet every request it had accepted is answered
+// with its real result (303 and cookies), and it exits 0.
+func TestSIGTERMAnswersEveryLoginInFlight(t *testing.T) {
+	vars := testEnv(t)
+	vars["REGISTER_RATE_LIMIT"] = "1000"
+	vars["LOGIN_RATE_LIMIT"] = "1000"
+	cmd, base, metricsURL := childWithMetrics(t, vars)
+	const users = 40
+	for i := range users {
+		register(t, newClient(t), base, fmt.Sprintf("inflight%d", i), "a long password")
+	}
+
+	var answered atomic.Int64
+	codes := make(chan string, users)
+	var wg sync.WaitGroup
+	for i := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := newClient(t)
+			c.Timeout = 30 * time.Second
+			// A connection of its own: a request sent on a pooled idle
+			// keep-alive connection races the server closing idle
+			// connections at shutdown and can be lost before the server
+			// reads a byte of it (HTTP/1.1 itself; clients retry only
+			// idempotent requests). That race is what SHUTDOWN_DRAIN and
+			// /readyz are for; this test is about requests the server has.
+			c.Transport = &http.Transport{DisableKeepAlives: true}
+			res, err := c.PostForm(base+"/auth/login", url.Values{"username": {fmt.Sprintf("inflight%d", i)}, "password": {"a long password"}})
+			if err != nil {
+				codes <- err.Error()
+				return
+			}
+			res.Body.Close()
+			answered.Add(1)
+			codes <- fmt.Sprint(res.StatusCode, " cookies=", len(res.Cookies()))
+		}()
+	}
+	// In flight, seen from the server: logins queued for a hashing slot.
+	for metricValue(t, metricsURL, "tokenflow_password_hash_waiting") < 8 {
+		time.Sleep(time.Millisecond) // polling, not a timed assertion
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	unanswered := users - answered.Load()
+	wg.Wait()
+	close(codes)
+	for got := range codes {
+		if got != "303 cookies=2" {
+			t.Errorf("a login in flight at SIGTERM got %q, want 303 with both cookies", got)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v, want status 0", err)
+	}
+	t.Logf("%d of %d logins were unanswered when SIGTERM was sent", unanswered, users)
+	if unanswered < 8 {
+		t.Errorf("only %d logins were in flight at SIGTERM: the test proved little", unanswered)
+	}
+}
+
+// From SIGTERM on, /readyz answers 503 "draining" while the server still
+// serves everything else for SHUTDOWN_DRAIN, so a load balancer moves the
+// traffic away before the listener closes; then it exits 0.
+func TestSIGTERMDrainsWithReadyz503(t *testing.T) {
+	vars := testEnv(t)
+	vars["SHUTDOWN_DRAIN"] = "5s"
+	cmd, base := child(t, vars)
+	c := newClient(t)
+	register(t, c, base, "drainer", "a long password")
+	if got := status(t, http.DefaultClient, http.MethodGet, base+"/readyz"); got != http.StatusOK {
+		t.Fatalf("/readyz before SIGTERM: %d", got)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for status(t, http.DefaultClient, http.MethodGet, base+"/readyz") != http.StatusServiceUnavailable {
+		time.Sleep(time.Millisecond)
+	}
+	// Draining, not down: alive, and new requests are still served.
+	if got := status(t, http.DefaultClient, http.MethodGet, base+"/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz while draining: %d", got)
+	}
+	if got := status(t, c, http.MethodPost, base+"/auth/refresh"); got != http.StatusOK {
+		t.Errorf("refresh while draining: %d", got)
+	}
+	res, err := newClient(t).PostForm(base+"/auth/login", url.Values{"username": {"drainer"}, "password": {"a long password"}})
+	if err != nil || res.StatusCode != http.StatusSeeOther {
+		t.Errorf("login while draining: %v %v", res, err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after the drain: %v, want status 0", err)
+	}
+}

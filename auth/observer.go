@@ -1,0 +1,103 @@
+package auth
+
+import (
+	"errors"
+
+	"tokenflow/store"
+)
+
+// Observer is told how each login and refresh ended and which sessions
+// were revoked, for metrics. It must be quick and safe for concurrent use;
+// it never sees a token, a password or a username. The metrics package
+// implements it, so auth needs no metrics library.
+type Observer interface {
+	LoginFinished(outcome LoginOutcome)
+	RefreshFinished(outcome RefreshOutcome)
+	// SessionsRevoked counts n sessions ended for reason, one of the store's
+	// revoking event kinds (store.EventLogout, EventRevoked, EventReuseDetected).
+	SessionsRevoked(reason string, n int)
+}
+
+// LoginOutcome is how a login (or registration) ended.
+type LoginOutcome string
+
+// Login outcomes: a small fixed set, so a metric label stays bounded.
+const (
+	LoginOK        LoginOutcome = "ok"
+	LoginFailed    LoginOutcome = "failed"    // ErrBadCredentials
+	LoginThrottled LoginOutcome = "throttled" // *ThrottledError
+	LoginBusy      LoginOutcome = "busy"      // ErrBusy
+	LoginError     LoginOutcome = "error"     // the client left, or a store or signing error
+)
+
+// RefreshOutcome is how a refresh ended.
+type RefreshOutcome string
+
+// Refresh outcomes. A replay forgiven inside the grace window counts as ok:
+// the store does not tell the service which it was (its session event
+// does, EventRefreshGrace).
+const (
+	RefreshOK          RefreshOutcome = "ok"
+	RefreshReused      RefreshOutcome = "reused"       // *RefreshReusedError: the session is revoked now
+	RefreshRateLimited RefreshOutcome = "rate_limited" // *RateLimitedError
+	RefreshRevoked     RefreshOutcome = "revoked"      // *SessionRevokedError
+	RefreshExpired     RefreshOutcome = "expired"      // ErrSessionExpired
+	RefreshInvalid     RefreshOutcome = "invalid"      // ErrInvalidRefreshToken
+	RefreshError       RefreshOutcome = "error"
+)
+
+// LoginOutcomeOf classifies Login's (or Register's) error.
+func LoginOutcomeOf(err error) LoginOutcome {
+	switch {
+	case err == nil:
+		return LoginOK
+	case errors.Is(err, ErrBadCredentials):
+		return LoginFailed
+	case errors.Is(err, ErrThrottled):
+		return LoginThrottled
+	case errors.Is(err, ErrBusy):
+		return LoginBusy
+	default:
+		return LoginError
+	}
+}
+
+// RefreshOutcomeOf classifies Refresh's error.
+func RefreshOutcomeOf(err error) RefreshOutcome {
+	switch {
+	case err == nil:
+		return RefreshOK
+	case errors.Is(err, ErrRefreshReused):
+		return RefreshReused
+	case errors.Is(err, ErrRateLimited):
+		return RefreshRateLimited
+	case errors.Is(err, ErrSessionRevoked):
+		return RefreshRevoked
+	case errors.Is(err, ErrSessionExpired):
+		return RefreshExpired
+	case errors.Is(err, ErrInvalidRefreshToken):
+		return RefreshInvalid
+	default:
+		return RefreshError
+	}
+}
+
+// noObserver is the Observer of a Service built without one.
+type noObserver struct{}
+
+func (noObserver) LoginFinished(LoginOutcome)     {}
+func (noObserver) RefreshFinished(RefreshOutcome) {}
+func (noObserver) SessionsRevoked(string, int)    {}
+
+// observeLogin tells the Observer how a login ended.
+func (s *Service) observeLogin(err error) { s.observer.LoginFinished(LoginOutcomeOf(err)) }
+
+// observeRefresh tells the Observer how a refresh ended, and counts the
+// session a detected reuse revoked.
+func (s *Service) observeRefresh(err error) {
+	outcome := RefreshOutcomeOf(err)
+	s.observer.RefreshFinished(outcome)
+	if outcome == RefreshReused {
+		s.observer.SessionsRevoked(store.EventReuseDetected, 1)
+	}
+}

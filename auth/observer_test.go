@@ -1,0 +1,100 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// countingObserver records every call, as "login ok", "revoked logout 1".
+type countingObserver struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (o *countingObserver) add(key string, n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.counts == nil {
+		o.counts = map[string]int{}
+	}
+	o.counts[key] += n
+}
+func (o *countingObserver) LoginFinished(x LoginOutcome)     { o.add("login "+string(x), 1) }
+func (o *countingObserver) RefreshFinished(x RefreshOutcome) { o.add("refresh "+string(x), 1) }
+func (o *countingObserver) SessionsRevoked(reason string, n int) {
+	o.add("revoked "+reason, n)
+}
+
+func (o *countingObserver) snapshot() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range o.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// Each outcome the metrics promise is reported once, with its own label,
+// and revocations carry their reason: a reuse (theft) must not hide among
+// logouts.
+func TestObserverSeesEveryOutcome(t *testing.T) {
+	obs := &countingObserver{}
+	f := newFixture(t, func(d *Deps) { d.Observer = obs })
+	ctx := context.Background()
+	first := f.register(t, "ada")
+
+	f.svc.Login(ctx, "ada", pw, client)               // login ok
+	f.svc.Login(ctx, "ada", "wrong password", client) // login failed
+	f.svc.Login(ctx, "nobody", "guess", client)       // login failed
+	f.svc.Login(ctx, "ada", "wrong password", client) // login failed
+	f.svc.Login(ctx, "ada", "wrong password", client) // login failed: ada's third
+	f.svc.Login(ctx, "ada", pw, client)               // login throttled
+
+	second, err := f.svc.Refresh(ctx, first.RefreshToken, client) // refresh ok
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Refresh(ctx, "not a token", client) // refresh invalid
+	for range 5 {
+		f.svc.Refresh(ctx, second.RefreshToken, client) // ok within the grace window, then rate_limited
+	}
+	f.clock.Advance(time.Minute)
+	f.svc.Refresh(ctx, first.RefreshToken, client)  // refresh reused: revoked reuse_detected 1
+	f.svc.Refresh(ctx, second.RefreshToken, client) // refresh revoked
+
+	other := f.register(t, "bob")
+	if err := f.svc.Logout(ctx, other.Session, ScopeLocal, client); err != nil { // revoked logout 1
+		t.Fatal(err)
+	}
+	if err := f.svc.RevokeSession(ctx, other.Session.UserID, "no-such-session", client); err == nil {
+		t.Fatal("revoking a missing session succeeded")
+	}
+
+	got := obs.snapshot()
+	want := map[string]int{
+		"login ok": 1, "login failed": 4, "login throttled": 1,
+		"refresh ok": 1 + 4, "refresh rate_limited": 1, "refresh invalid": 1,
+		"refresh reused": 1, "refresh revoked": 1,
+		"revoked reuse_detected": 1, "revoked logout": 1,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("observed\n %v\nwant\n %v", got, want)
+	}
+}
+
+func TestObserverSeesBusy(t *testing.T) {
+	obs := &countingObserver{}
+	f := newFixture(t, func(d *Deps) {
+		d.Observer = obs
+		d.Passwords = stalledPasswords{}
+		d.Config.HashWait = time.Millisecond
+	})
+	f.svc.Login(context.Background(), "ada", pw, client)
+	if got := obs.snapshot(); got["login busy"] != 1 {
+		t.Errorf("observed %v, want one busy login", got)
+	}
+}

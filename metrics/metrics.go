@@ -1,0 +1,191 @@
+// Package metrics exposes tokenflow's Prometheus metrics: login and refresh
+// outcomes, revocations by reason, live sessions, the password-hashing
+// queue, and request latency per route. It implements auth.Observer, so the
+// session service reports outcomes without knowing Prometheus.
+//
+// The handler is served on METRICS_ADDR, a listener of its own, never on
+// the public port: the numbers tell how many people are logged in and how
+// many logins fail.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"tokenflow/auth"
+)
+
+// Metrics is one registry with tokenflow's collectors. Safe for concurrent use.
+type Metrics struct {
+	registry    *prometheus.Registry
+	logins      *prometheus.CounterVec
+	refreshes   *prometheus.CounterVec
+	revocations *prometheus.CounterVec
+	requests    *prometheus.HistogramVec
+}
+
+var _ auth.Observer = (*Metrics)(nil)
+
+// New returns Metrics with the Go runtime and process collectors, and
+// every outcome of logins and refreshes at zero, so a rate() has a start.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokenflow_logins_total",
+			Help: "Logins by outcome: ok, failed (wrong password or unknown user), throttled, busy (no hashing slot), error.",
+		}, []string{"outcome"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokenflow_refreshes_total",
+			Help: "Refresh-token rotations by outcome: ok (grace-window replays included), reused, rate_limited, revoked, expired, invalid, error.",
+		}, []string{"outcome"}),
+		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokenflow_sessions_revoked_total",
+			Help: "Sessions revoked by reason: logout, revoked (from another session), reuse_detected (a stolen refresh token).",
+		}, []string{"reason"}),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tokenflow_http_request_duration_seconds",
+			Help:    "HTTP request latency by method, route pattern and status code.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route", "code"}),
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.logins, m.refreshes, m.revocations, m.requests,
+	)
+	for _, o := range []auth.LoginOutcome{auth.LoginOK, auth.LoginFailed, auth.LoginThrottled, auth.LoginBusy, auth.LoginError} {
+		m.logins.WithLabelValues(string(o))
+	}
+	for _, o := range []auth.RefreshOutcome{auth.RefreshOK, auth.RefreshReused, auth.RefreshRateLimited,
+		auth.RefreshRevoked, auth.RefreshExpired, auth.RefreshInvalid, auth.RefreshError} {
+		m.refreshes.WithLabelValues(string(o))
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// LoginFinished counts a login by outcome (auth.Observer).
+func (m *Metrics) LoginFinished(o auth.LoginOutcome) { m.logins.WithLabelValues(string(o)).Inc() }
+
+// RefreshFinished counts a refresh by outcome (auth.Observer).
+func (m *Metrics) RefreshFinished(o auth.RefreshOutcome) {
+	m.refreshes.WithLabelValues(string(o)).Inc()
+}
+
+// SessionsRevoked counts n revoked sessions by reason (auth.Observer).
+func (m *Metrics) SessionsRevoked(reason string, n int) {
+	m.revocations.WithLabelValues(reason).Add(float64(n))
+}
+
+// SessionCounter counts live sessions (sqlite.Store).
+type SessionCounter interface {
+	CountActiveSessions(ctx context.Context) (int, error)
+}
+
+// scrapeQueryTimeout bounds the store query behind the sessions gauge, so
+// a locked database slows a scrape by at most this.
+const scrapeQueryTimeout = 2 * time.Second
+
+// WatchSessions adds tokenflow_active_sessions, asked of the store at each
+// scrape. A failed query reports no sample (rather than a false zero) and
+// counts tokenflow_active_sessions_errors_total.
+func (m *Metrics) WatchSessions(store SessionCounter) {
+	m.registry.MustRegister(&sessionsCollector{
+		store: store,
+		desc:  prometheus.NewDesc("tokenflow_active_sessions", "Sessions neither revoked nor expired, as the store counts them at scrape time.", nil, nil),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokenflow_active_sessions_errors_total",
+			Help: "Scrapes whose count of active sessions failed.",
+		}),
+	})
+}
+
+type sessionsCollector struct {
+	store  SessionCounter
+	desc   *prometheus.Desc
+	errors prometheus.Counter
+}
+
+func (c *sessionsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	c.errors.Describe(ch)
+}
+
+func (c *sessionsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeQueryTimeout)
+	defer cancel()
+	if n, err := c.store.CountActiveSessions(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+	} else {
+		c.errors.Inc()
+	}
+	c.errors.Collect(ch)
+}
+
+// HashQueue is the password hasher's occupancy (password.Hasher).
+type HashQueue interface {
+	InFlight() int
+	Waiting() int
+	Slots() int
+}
+
+// WatchHasher adds the hashing queue: slots in use, calls waiting, and the
+// number of slots. Waiting that stays above zero means logins are close to
+// answering busy (503).
+func (m *Metrics) WatchHasher(h HashQueue) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokenflow_password_hash_in_use",
+			Help: "Password hashing slots computing argon2id now.",
+		}, func() float64 { return float64(h.InFlight()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokenflow_password_hash_waiting",
+			Help: "Logins and registrations queued for a password hashing slot.",
+		}, func() float64 { return float64(h.Waiting()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokenflow_password_hash_slots",
+			Help: "Password hashing slots (argon2id computations at once).",
+		}, func() float64 { return float64(h.Slots()) }),
+	)
+}
+
+// unmatchedRoute labels requests no route matched (404s), so
+// scanners probing random paths add one series, not one per path.
+const unmatchedRoute = "unmatched"
+
+// RequestDuration is Echo middleware observing each request's latency
+// under its route pattern (/sessions/:id/revoke), never the raw path, so
+// the number of series stays bounded. Add it with e.Use after the other
+// middleware: it runs innermost, hands an error to Echo's error handler
+// itself (as httpx.RequestLog does) so the code recorded is the one sent,
+// and returns nil.
+func (m *Metrics) RequestDuration() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			route := c.Path()
+			if route == "" {
+				route = unmatchedRoute
+			}
+			m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(c.Response().Status)).
+				Observe(time.Since(start).Seconds())
+			return nil
+		}
+	}
+}
