@@ -124,8 +124,11 @@ func compareEditions(en, ko mdDoc) error {
 				i+1, koreanReadme, strings.Repeat("#", h.level), h.text, h.line, englishReadme, len(en.headings), koreanReadme, len(ko.headings))
 		case en.headings[i].level != ko.headings[i].level:
 			e, k := en.headings[i], ko.headings[i]
-			return fmt.Errorf("heading %d: %s has %s %q (line %d), %s has %s %q (line %d)",
-				i+1, englishReadme, strings.Repeat("#", e.level), e.text, e.line, koreanReadme, strings.Repeat("#", k.level), k.text, k.line)
+			// A heading added or removed just before here shows up as the
+			// first level that no longer lines up; the counts tell which.
+			return fmt.Errorf("heading %d: %s has %s %q (line %d), %s has %s %q (line %d); %s has %d headings, %s has %d",
+				i+1, englishReadme, strings.Repeat("#", e.level), e.text, e.line, koreanReadme, strings.Repeat("#", k.level), k.text, k.line,
+				englishReadme, len(en.headings), koreanReadme, len(ko.headings))
 		}
 	}
 	for i := 0; i < len(en.blocks) || i < len(ko.blocks); i++ {
