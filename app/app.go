@@ -24,7 +24,7 @@ import (
 	"tokenflow/handlers"
 	"tokenflow/password"
 	"tokenflow/signingkeys"
-	"tokenflow/store/sqlite"
+	"tokenflow/store/postgres"
 	"tokenflow/throttle"
 	"tokenflow/tokens"
 )
@@ -75,16 +75,20 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 	}
 	defer metricsLn.close()
 
+	onSQLite := !postgres.IsURL(cfg.DatabaseURL)
 	_, statErr := os.Stat(cfg.SQLitePath())
-	newDatabase := errors.Is(statErr, fs.ErrNotExist)
-	st, err := sqlite.Open(cfg.SQLitePath())
+	newDatabase := onSQLite && errors.Is(statErr, fs.ErrNotExist)
+	st, err := openStore(ctx, cfg, now)
 	if err != nil {
-		return fmt.Errorf("opening the database %s: %w", cfg.SQLitePath(), err)
+		return err
 	}
 	defer st.Close()
-	st.Now = now
 	printDataFolder(stdout, cfg.DataDir, newDatabase)
-	warnIfOpenToOthers(log, cfg.DataDir, filepath.Dir(cfg.SQLitePath()))
+	if onSQLite {
+		warnIfOpenToOthers(log, cfg.DataDir, filepath.Dir(cfg.SQLitePath()))
+	} else {
+		warnIfOpenToOthers(log, cfg.DataDir)
+	}
 
 	tokenConfig := tokens.Config{
 		Issuer:   cfg.JWTIssuer,
@@ -417,22 +421,6 @@ func checkAddr(addr string) error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.TrimLeft(port, "0123456789") != "" {
 		return fmt.Errorf("port %q is not a number from 1 to 65535 (or 0 for any free port)", port)
-	}
-	return nil
-}
-
-// checkDatabaseURL checks that DATABASE_URL selects the one store this
-// version has, SQLite, with a path the store accepts.
-func checkDatabaseURL(cfg config.Config) error {
-	if cfg.DatabaseURL == "" {
-		return nil
-	}
-	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") && !strings.HasPrefix(cfg.DatabaseURL, "file:") {
-		// PostgreSQL is a later step; refuse rather than silently use SQLite.
-		return errors.New("only SQLite is supported in this version (leave it empty, or use sqlite:PATH)")
-	}
-	if err := sqlite.CheckPath(cfg.SQLitePath()); err != nil {
-		return fmt.Errorf("%q: %w; use sqlite:PATH, for example sqlite:data/tokenflow.db", cfg.DatabaseURL, err)
 	}
 	return nil
 }

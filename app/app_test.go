@@ -191,7 +191,10 @@ func TestRunRefusesBadSettings(t *testing.T) {
 		{"nok, negative port", map[string]string{"ADDR": ":-1"}, "ADDR"},
 		{"nok, empty port", map[string]string{"ADDR": "127.0.0.1:"}, "ADDR"},
 		{"nok, port not a number", map[string]string{"ADDR": ":http"}, "ADDR"},
-		{"nok, postgres not yet", map[string]string{"DATABASE_URL": "postgres://x"}, "DATABASE_URL"},
+		{"nok, postgres URL with a bad port", map[string]string{"DATABASE_URL": "postgres://app:Hunter2-s3cret@127.0.0.1:notaport/appdb"}, "DATABASE_URL"},
+		{"nok, postgres URL with a bad sslmode", map[string]string{"DATABASE_URL": "postgresql://app:Hunter2-s3cret@127.0.0.1/appdb?sslmode=sometimes"}, "DATABASE_URL"},
+		{"nok, postgres server unreachable", map[string]string{"DATABASE_URL": "postgres://app:Hunter2-s3cret@127.0.0.1:1/appdb?connect_timeout=2"}, "DATABASE_URL"},
+		{"nok, unknown database scheme", map[string]string{"DATABASE_URL": "mysql://app:Hunter2-s3cret@127.0.0.1/appdb"}, "DATABASE_URL"},
 		{"nok, sqlite without a path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL"},
 		{"nok, file without a path", map[string]string{"DATABASE_URL": "file:"}, "DATABASE_URL"},
 		{"nok, sqlite path of spaces", map[string]string{"DATABASE_URL": "sqlite:   "}, "DATABASE_URL"},
@@ -210,6 +213,9 @@ func TestRunRefusesBadSettings(t *testing.T) {
 			err := Run(context.Background(), func(k string) string { return vars[k] }, &bytes.Buffer{}, &bytes.Buffer{}, nil)
 			if err == nil || !strings.HasPrefix(err.Error(), tt.setting+":") || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("err = %v, want one line naming %s", err, tt.setting)
+			}
+			if strings.Contains(err.Error(), "Hunter2-s3cret") {
+				t.Errorf("err = %v: it shows the database password", err)
 			}
 			if _, statErr := os.Stat(vars["DATA_DIR"]); !errors.Is(statErr, fs.ErrNotExist) {
 				t.Errorf("the data folder was created before the setting was refused (%v)", statErr)

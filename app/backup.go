@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"tokenflow/config"
+	"tokenflow/store/postgres"
 	"tokenflow/store/sqlite"
 )
 
@@ -23,6 +24,9 @@ func Backup(ctx context.Context, getenv func(string) string, args []string, stdo
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
+	}
+	if postgres.IsURL(cfg.DatabaseURL) {
+		return errors.New("backup: DATABASE_URL selects PostgreSQL; back it up with pg_dump (this command copies the SQLite file)")
 	}
 	src := cfg.SQLitePath()
 	if err := sqlite.Backup(ctx, src, dest); err != nil {

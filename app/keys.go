@@ -13,7 +13,6 @@ import (
 	"tokenflow/config"
 	"tokenflow/signingkeys"
 	"tokenflow/store"
-	"tokenflow/store/sqlite"
 	"tokenflow/tokens"
 )
 
@@ -83,9 +82,9 @@ func Keys(ctx context.Context, args []string, getenv func(string) string, stdout
 	if !cfg.Asymmetric() {
 		return errors.New("JWT_ALG=HS256: there are no signing keys in the store (the key is JWT_SECRET)")
 	}
-	st, err := sqlite.Open(cfg.SQLitePath())
+	st, err := openStore(ctx, cfg, time.Now)
 	if err != nil {
-		return fmt.Errorf("opening the database %s: %w", cfg.SQLitePath(), err)
+		return err
 	}
 	defer st.Close()
 	m, err := newSigningKeys(cfg, st)

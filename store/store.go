@@ -3,7 +3,7 @@
 // It knows nothing about HTTP or JWTs: callers hand it hashes of refresh
 // tokens (never the tokens themselves) and read back plain structs. This
 // package holds only the domain types, the sentinel errors and the Store
-// interface; each backend is a subpackage (store/sqlite, later
+// interface; each backend is a subpackage (store/sqlite,
 // store/postgres) held to the same behaviour by the contract suite in
 // store/storetest. Handlers consume it through narrower interfaces.
 package store
@@ -182,7 +182,7 @@ type Tx interface {
 }
 
 // Store is the full method set of a store implementation. sqlite.Store
-// implements it, and so will the PostgreSQL store; handlers depend on
+// and postgres.Store implement it; handlers depend on
 // narrower interfaces of their own. The comment above each method names the
 // sentinel errors it can return; see sqlite.Store for the full contract.
 type Store interface {

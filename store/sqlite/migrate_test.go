@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -49,5 +51,94 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 	}
 	if tok := mustToken(t, s, "old-current"); tok.Used() || !tok.GraceUntil.IsZero() {
 		t.Errorf("current token after the migration = %+v, want it current with no deadline", tok)
+	}
+}
+
+// A database made by the runner before goose (every migration recorded in
+// schema_migrations by file name) opens without re-applying anything: its
+// versions move into goose's table once and its data stays.
+func TestUpgradeFromTheRunnerBeforeGoose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokenflow.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := migrationFiles.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0.UnixMilli()
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		body, err := migrationFiles.ReadFile("migrations/" + f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", f.Name(), err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?)`, f.Name(), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(fmt.Sprintf(`INSERT INTO users VALUES ('u1', 'alice', 'alice', 'hash', %d)`, at)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	now := t0
+	for range 2 { // the second open finds goose's table alone
+		s := openStore(t, path, &now)
+		if _, err := s.UserByUsername(context.Background(), "alice"); err != nil {
+			t.Fatalf("UserByUsername after the upgrade: %v", err)
+		}
+		if n := count(t, s, `SELECT count(*) FROM goose_db_version WHERE version_id > 0 AND is_applied`); n != len(files) {
+			t.Errorf("%d versions recorded as applied, want %d", n, len(files))
+		}
+		if n := count(t, s, `SELECT count(*) FROM sqlite_schema WHERE name = 'schema_migrations'`); n != 0 {
+			t.Errorf("schema_migrations still there after the upgrade")
+		}
+		s.Close()
+	}
+}
+
+// Several processes opening one fresh file at once: one applies each
+// migration, the others wait and find it applied (without the lock, two of
+// them read "nothing applied" and the second fails on CREATE TABLE users).
+func TestConcurrentOpensOfAFreshFileMigrateOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokenflow.db")
+	const opens = 6
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, opens)
+	)
+	for i := range opens {
+		wg.Go(func() {
+			<-start
+			s, err := Open(path)
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("open %d: %v", i, err)
+		}
+	}
+	now := t0
+	s := openStore(t, path, &now)
+	files, err := migrationFiles.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`); n != len(files) {
+		t.Errorf("%d migration rows, want %d (each applied once)", n, len(files))
 	}
 }

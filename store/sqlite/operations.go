@@ -22,7 +22,8 @@ func (s *Store) MigrationsPending(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("store: list migrations: %w", err)
 	}
 	var applied int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT count(DISTINCT version_id) FROM `+versionTable+` WHERE version_id > 0 AND is_applied`).Scan(&applied); err != nil {
 		return 0, fmt.Errorf("store: count applied migrations: %w", err)
 	}
 	return max(len(names)-applied, 0), nil

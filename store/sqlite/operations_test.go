@@ -44,7 +44,7 @@ func TestMigrationsPending(t *testing.T) {
 		t.Fatalf("after Open: %d, %v; want 0", n, err)
 	}
 	// Someone restored an older file under the running server.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.MigrationsPending(ctx); err != nil || n != 1 {

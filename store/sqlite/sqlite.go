@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -69,7 +68,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{Now: time.Now, db: db}
-	if err := s.migrate(context.Background()); err != nil {
+	if err := s.migrate(context.Background(), path); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -116,63 +115,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
-	}
-	return nil
-}
-
-// migrate applies, in file-name order, every embedded migration not yet
-// recorded in schema_migrations. Each runs in its own transaction together
-// with its bookkeeping row, so a crash leaves it either fully applied or
-// not at all, and two processes opening the file at once cannot both apply it.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    TEXT    PRIMARY KEY,
-		applied_at INTEGER NOT NULL
-	) STRICT`); err != nil {
-		return fmt.Errorf("store: create schema_migrations: %w", err)
-	}
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql") // sorted
-	if err != nil {
-		return fmt.Errorf("store: list migrations: %w", err)
-	}
-	for _, name := range names {
-		if err := s.applyMigration(ctx, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) applyMigration(ctx context.Context, name string) error {
-	version := path.Base(name)
-	body, err := migrationFiles.ReadFile(name)
-	if err != nil {
-		return fmt.Errorf("store: read migration %s: %w", version, err)
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: migration %s: %w", version, err)
-	}
-	defer tx.Rollback()
-
-	var n int
-	if err := tx.QueryRowContext(ctx,
-		`SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-		return fmt.Errorf("store: migration %s: %w", version, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return fmt.Errorf("store: migration %s: %w", version, err)
-	}
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		version, toMillis(s.now())); err != nil {
-		return fmt.Errorf("store: migration %s: %w", version, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: migration %s: commit: %w", version, err)
 	}
 	return nil
 }

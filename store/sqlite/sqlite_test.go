@@ -104,6 +104,24 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// TestContractTwoStores: two handles on one file, as two processes have.
+func TestContractTwoStores(t *testing.T) {
+	storetest.RunTwoStores(t, func(t *testing.T, now func() time.Time) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "tokenflow.db")
+		var pair [2]store.Store
+		for i := range pair {
+			s, err := Open(path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			s.Now = now
+			t.Cleanup(func() { s.Close() })
+			pair[i] = s
+		}
+		return pair[0], pair[1]
+	})
+}
+
 func TestOpenSQLite(t *testing.T) {
 	now := t0
 	dir := filepath.Join(t.TempDir(), "data")
@@ -132,8 +150,8 @@ func TestOpenSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := count(t, s, `SELECT count(*) FROM schema_migrations`); got != len(files) {
-		t.Errorf("schema_migrations rows = %d, want %d", got, len(files))
+	if got := count(t, s, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`); got != len(files) {
+		t.Errorf("goose_db_version rows = %d, want %d", got, len(files))
 	}
 	if _, err := s.UserByUsername(context.Background(), "alice"); err != nil {
 		t.Errorf("UserByUsername after reopen: %v", err)

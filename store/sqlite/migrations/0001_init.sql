@@ -1,3 +1,4 @@
+-- +goose Up
 -- Users, sessions, refresh tokens and the session timeline.
 --
 -- Times are INTEGER unix milliseconds, UTC. Tables are STRICT so a time can

@@ -1,3 +1,4 @@
+-- +goose Up
 -- grace_until anchors the reuse grace window at the rotation that forked a
 -- session, so a replayed token can never buy a later deadline (see
 -- SQLite.RotateRefreshToken).

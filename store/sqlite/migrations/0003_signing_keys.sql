@@ -1,3 +1,4 @@
+-- +goose Up
 -- signing_keys holds the asymmetric keys every instance signs and verifies
 -- with, so a rotation or a revocation made by one instance (or by the keys
 -- command) reaches them all. The private half is sealed (AES-256-GCM under

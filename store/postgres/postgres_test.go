@@ -1,0 +1,177 @@
+package postgres
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tokenflow/store"
+	"tokenflow/store/postgres/pgtest"
+	"tokenflow/store/storetest"
+)
+
+func openTest(t *testing.T, databaseURL string, now func() time.Time) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), databaseURL)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	s.Now = now
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestContract holds the PostgreSQL store to the behaviour every store
+// shares, each case in a schema of its own.
+func TestContract(t *testing.T) {
+	pgtest.ServerURL(t)
+	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+		return openTest(t, pgtest.FreshURL(t), now)
+	})
+}
+
+// TestContractTwoStores: two pools on one database, as two instances have.
+func TestContractTwoStores(t *testing.T) {
+	pgtest.ServerURL(t)
+	storetest.RunTwoStores(t, func(t *testing.T, now func() time.Time) (store.Store, store.Store) {
+		u := pgtest.FreshURL(t)
+		return openTest(t, u, now), openTest(t, u, now)
+	})
+}
+
+// Instances starting at once on an empty database: goose's advisory lock
+// lets one migrate; the others find every version applied.
+func TestConcurrentOpensMigrateOnce(t *testing.T) {
+	u := pgtest.FreshURL(t)
+	const opens = 4
+	var (
+		wg   sync.WaitGroup
+		errs = make([]error, opens)
+	)
+	start := make(chan struct{})
+	for i := range opens {
+		wg.Go(func() {
+			<-start
+			s, err := Open(context.Background(), u)
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("open %d: %v", i, err)
+		}
+	}
+	s := openTest(t, u, time.Now)
+	files, err := migrationFiles.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM goose_db_version WHERE version_id > 0 AND is_applied`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(files) {
+		t.Errorf("%d migration rows, want %d (each applied once)", n, len(files))
+	}
+}
+
+// A bad URL, an unreachable server, a database or role that does not
+// exist: Open fails with one line that never repeats the password.
+func TestOpenErrorsNeverShowThePassword(t *testing.T) {
+	const password = "Hunter2-s3cret"
+	cases := []struct {
+		name, url string
+		server    bool // needs TEST_DATABASE_URL's server
+	}{
+		{"bad port", "postgres://app:" + password + "@127.0.0.1:notaport/appdb", false},
+		{"bad parameter", "postgres://app:" + password + "@127.0.0.1/appdb?sslmode=sometimes", false},
+		{"password as a parameter", "postgres://app@127.0.0.1:1/appdb?password=" + password + "&connect_timeout=2", false},
+		{"unreachable", "postgresql://app:" + password + "@127.0.0.1:1/appdb?connect_timeout=2", false},
+		{"escaped password unreachable", "postgres://app:" + url.PathEscape(password+"/@:") + "@127.0.0.1:1/appdb?connect_timeout=2", false},
+		{"no such database", "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := tc.url
+			if tc.server {
+				base, err := url.Parse(pgtest.ServerURL(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				base.User = url.UserPassword("tokenflow_no_such_role", password)
+				base.Path = "/tokenflow_no_such_database"
+				u = base.String()
+			}
+			s, err := Open(context.Background(), u)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%s) succeeded", tc.name)
+			}
+			if strings.ContainsAny(err.Error(), "\r\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			for _, form := range []string{password, url.PathEscape(password), url.QueryEscape(password)} {
+				if strings.Contains(err.Error(), form) {
+					t.Errorf("error shows the password: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// Readiness and the sessions gauge: nothing pending after Open, one after
+// a version goes missing (an older dump restored); revoked and idled-out
+// sessions are not live.
+func TestMigrationsPendingAndCountActiveSessions(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := openTest(t, pgtest.FreshURL(t), func() time.Time { return now })
+	ctx := context.Background()
+	if n, err := s.MigrationsPending(ctx); err != nil || n != 0 {
+		t.Fatalf("after Open: %d, %v; want 0", n, err)
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.MigrationsPending(ctx); err != nil || n != 1 {
+		t.Fatalf("with one unrecorded: %d, %v; want 1", n, err)
+	}
+
+	u, err := s.CreateUser(ctx, "alice", "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := store.NewSession{UserID: u.ID, IdleTTL: time.Hour, MaxAge: 24 * time.Hour}
+	for _, h := range []string{"h-live", "h-revoked"} {
+		ns.RefreshHash = h
+		sess, err := s.CreateSession(ctx, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h == "h-revoked" {
+			if err := s.RevokeSession(ctx, u.ID, sess.ID, store.EventLogout, store.Client{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	now = now.Add(30 * time.Minute)
+	ns.RefreshHash = "h-late"
+	if _, err := s.CreateSession(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CountActiveSessions(ctx); err != nil || n != 2 {
+		t.Fatalf("CountActiveSessions = %d, %v; want 2", n, err)
+	}
+	now = now.Add(30*time.Minute + time.Millisecond)
+	if n, err := s.CountActiveSessions(ctx); err != nil || n != 1 {
+		t.Fatalf("after the first idled out: %d, %v; want 1", n, err)
+	}
+}

@@ -1,0 +1,192 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tokenflow/store"
+)
+
+// InTx runs fn in one READ COMMITTED transaction. What serialises two
+// rotations is TokenForUpdate's lock on the session row; see
+// store.Store.InTx.
+func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	pgTx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	// Rolls back when fn fails or panics; after a commit it does nothing.
+	defer pgTx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(&tx{tx: pgTx, clock: s.now}); err != nil {
+		return err
+	}
+	if err := pgTx.Commit(ctx); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// tx is store.Tx on a pgx transaction.
+type tx struct {
+	tx    pgx.Tx
+	clock func() time.Time
+	now   time.Time // read once: at TokenForUpdate's lock, or at the first Now before it
+}
+
+var _ store.Tx = (*tx)(nil)
+
+// Now reads the clock once. Read after the session's lock is held (the
+// rotation policy locks first), so the times that successive transactions
+// on one session write never go backwards.
+func (t *tx) Now() time.Time {
+	if t.now.IsZero() {
+		t.now = t.clock()
+	}
+	return t.now
+}
+
+// TokenForUpdate locks the session row first and the token row second.
+// Always in that order: every transaction that writes a session's tokens
+// holds its session's lock, so two rotations of one session can only
+// meet at the session row (locking the token first would let a rotation
+// retiring a sibling's token deadlock with that sibling's rotation).
+func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToken, store.Session, store.User, error) {
+	fail := func(err error) (store.RefreshToken, store.Session, store.User, error) {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.RefreshToken{}, store.Session{}, store.User{}, store.ErrRefreshUnknown
+		}
+		return store.RefreshToken{}, store.Session{}, store.User{}, fmt.Errorf("store: token for update: %w", err)
+	}
+	var sessionID string
+	if err := t.tx.QueryRow(ctx, `SELECT session_id FROM refresh_tokens WHERE token_hash = $1`, hash).Scan(&sessionID); err != nil {
+		return fail(err)
+	}
+	// No rows: the session went (DeleteExpired) after the first read.
+	sess, err := scanSession(t.tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1 FOR UPDATE`, sessionID))
+	if err != nil {
+		return fail(err)
+	}
+	var (
+		tok                store.RefreshToken
+		tokCreated         int64
+		usedAt, graceUntil *int64
+		user               store.User
+		userCreated        int64
+	)
+	// Read after the lock: this statement sees what the previous holder
+	// committed.
+	if err := t.tx.QueryRow(ctx, `SELECT t.id, t.session_id, t.token_hash, t.created_at, t.used_at, t.grace_until,
+		u.id, u.username, u.password_hash, u.created_at
+		FROM refresh_tokens t JOIN users u ON u.id = $2
+		WHERE t.token_hash = $1 AND t.session_id = $3
+		FOR UPDATE OF t`, hash, sess.UserID, sess.ID).
+		Scan(&tok.ID, &tok.SessionID, &tok.Hash, &tokCreated, &usedAt, &graceUntil,
+			&user.ID, &user.Username, &user.PasswordHash, &userCreated); err != nil {
+		return fail(err)
+	}
+	tok.CreatedAt = fromMillis(tokCreated)
+	tok.UsedAt = fromNullMillis(usedAt)
+	tok.GraceUntil = fromNullMillis(graceUntil)
+	user.CreatedAt = fromMillis(userCreated)
+	t.Now()
+	return tok, sess, user, nil
+}
+
+func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
+	id, err := insertToken(ctx, t.tx, sessionID, hash, t.Now(), toNullMillis(graceUntil))
+	if err != nil {
+		return 0, fmt.Errorf("store: insert refresh token: %w", err)
+	}
+	return id, nil
+}
+
+func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
+	if _, err := t.tx.Exec(ctx,
+		`UPDATE refresh_tokens SET used_at = $1, replaced_by = $2, grace_until = $3 WHERE id = $4`,
+		toMillis(usedAt), replacedBy, toNullMillis(graceUntil), id); err != nil {
+		return fmt.Errorf("store: mark refresh token used: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {
+	if _, err := t.tx.Exec(ctx, `UPDATE refresh_tokens
+		SET grace_until = LEAST(COALESCE(grace_until, $1), $1)
+		WHERE session_id = $2 AND used_at IS NULL`,
+		toMillis(deadline), sessionID); err != nil {
+		return fmt.Errorf("store: cap live token grace: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
+	if _, err := t.tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1
+		WHERE session_id = $2 AND used_at IS NULL AND id <> $3`,
+		toMillis(usedAt), sessionID, keepID); err != nil {
+		return fmt.Errorf("store: retire live tokens: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
+	if _, err := t.tx.Exec(ctx, `UPDATE sessions
+		SET last_used_at = $1, idle_expires_at = $2, ip = $3, user_agent = $4
+		WHERE id = $5`,
+		toMillis(sess.LastUsedAt), toMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
+		return fmt.Errorf("store: set session use: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
+	if _, err := t.tx.Exec(ctx,
+		`UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3`,
+		toMillis(revokedAt), reason, sessionID); err != nil {
+		return fmt.Errorf("store: revoke session: %w", err)
+	}
+	if _, err := t.tx.Exec(ctx,
+		`UPDATE refresh_tokens SET used_at = $1 WHERE session_id = $2 AND used_at IS NULL`,
+		toMillis(revokedAt), sessionID); err != nil {
+		return fmt.Errorf("store: revoke session tokens: %w", err)
+	}
+	return nil
+}
+
+// EventTimesSince reads session_events_session_at newest first, so it
+// touches at most max rows of this session.
+func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []string, since time.Time, max int) ([]time.Time, error) {
+	if len(kinds) == 0 || max <= 0 {
+		return nil, nil
+	}
+	rows, err := t.tx.Query(ctx, `SELECT at FROM session_events
+		WHERE session_id = $1 AND kind = ANY($2) AND at > $3
+		ORDER BY at DESC, id DESC LIMIT $4`, sessionID, kinds, toMillis(since), max)
+	if err != nil {
+		return nil, fmt.Errorf("store: event times: %w", err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			return nil, fmt.Errorf("store: event times: %w", err)
+		}
+		out = append(out, fromMillis(at))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: event times: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
+	sess := store.Session{ID: e.SessionID, UserID: e.UserID}
+	if err := insertEvent(ctx, t.tx, sess, e.Kind, e.At, store.Client{IP: e.IP, UserAgent: e.UserAgent}, e.Detail); err != nil {
+		return fmt.Errorf("store: insert event: %w", err)
+	}
+	return nil
+}
