@@ -7,6 +7,7 @@ package throttle
 
 import (
 	"cmp"
+	"context"
 	"log/slog"
 	"slices"
 	"strings"
@@ -339,6 +340,20 @@ func (t *Memory) RegistrationAborted(addr string) {
 		w.count--
 	}
 }
+
+// BeginLogin is TryLogin as a Store; memory never fails.
+func (t *Memory) BeginLogin(_ context.Context, account, addr string, now time.Time) (Attempt, time.Duration, <-chan struct{}, error) {
+	a, wait, busy := t.TryLogin(account, addr, now)
+	return a, wait, busy, nil
+}
+
+// CountRegistration is AllowRegistration as a Store; memory never fails.
+func (t *Memory) CountRegistration(_ context.Context, addr string, now time.Time) (time.Duration, error) {
+	return t.AllowRegistration(addr, now), nil
+}
+
+// UncountRegistration is RegistrationAborted as a Store.
+func (t *Memory) UncountRegistration(_ context.Context, addr string) { t.RegistrationAborted(addr) }
 
 // slot is what makeRoom needs to know about an entry.
 type slot struct {
