@@ -194,3 +194,18 @@ func AddressKey(ip string) string {
 	}
 	return addr.String()
 }
+
+// The windows and delays every Store applies, named once for the stores
+// outside this package (the SQL store) to share with Memory.
+const (
+	// AccountMemory is how long an account's failures are remembered.
+	AccountMemory = accountMemory
+	// AddressWindow is the window of Limits.AddressFailures and Limits.Logins.
+	AddressWindow = ipFailureWindow
+	// RegistrationWindow is the window of Limits.Registrations.
+	RegistrationWindow = registerWindow
+)
+
+// AccountDelay is the wait after the account's failure that is n past
+// Limits.LoginFailures (n = 0 for the failure that reaches it).
+func AccountDelay(n int) time.Duration { return accountDelay(n) }
