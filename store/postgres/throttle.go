@@ -235,6 +235,7 @@ func (t *Throttle) BeginLogin(ctx context.Context, account, address string, now 
 		return nil
 	})
 	if err != nil {
+		t.log.Error("throttle: counters unavailable, the login is refused", "err", err)
 		return nil, 0, nil, err
 	}
 	if busy {
@@ -352,6 +353,9 @@ func (t *Throttle) CountRegistration(ctx context.Context, address string, now ti
 		w.count++
 		return writeWindow(ctx, tx, windowRegistrations, address, w)
 	})
+	if err != nil {
+		t.log.Error("throttle: counters unavailable, the registration is refused", "err", err)
+	}
 	return wait, err
 }
 
