@@ -235,3 +235,46 @@ func TestThrottleFailsClosed(t *testing.T) {
 		t.Errorf("registration on a closed store: %v, want ErrUnavailable", err)
 	}
 }
+
+// The cleanup job keeps the throttle's tables bounded: a spray of guesses
+// at made-up usernames leaves no rows once they no longer count, and rows
+// that still count stay.
+func TestDeleteExpiredDropsThrottleCountersThatNoLongerCount(t *testing.T) {
+	u := pgtest.FreshURL(t)
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	now := t0
+	s := openTest(t, u, func() time.Time { return now })
+	th := NewThrottle(s, throttle.Limits{LoginFailures: 3, AddressFailures: 100, Logins: 100, Registrations: 5, AttemptTimeout: time.Second}, nil)
+	ctx := context.Background()
+	for i := range 5 {
+		a, _, _, err := th.BeginLogin(ctx, "sprayed"+string(rune('a'+i)), "192.0.2.1", t0)
+		if err != nil || a == nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		a.Failed()
+	}
+	th.BeginLogin(ctx, "left-in-flight", "192.0.2.2", t0)
+	th.CountRegistration(ctx, "192.0.2.1", t0)
+	rows := func() (n int) {
+		t.Helper()
+		if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM throttle_accounts) + (SELECT count(*) FROM throttle_windows) + (SELECT count(*) FROM throttle_attempts)`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := s.DeleteExpired(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(); n != 5+4+1 {
+		t.Errorf("at once: %d rows, want 10 (5 accounts, 4 windows, 1 attempt): they still count", n)
+	}
+	now = t0.Add(throttle.AccountMemory + time.Minute)
+	for range 5 {
+		if _, err := s.DeleteExpired(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rows(); n != 0 {
+		t.Errorf("a day later: %d throttle rows left, want 0", n)
+	}
+}

@@ -373,3 +373,31 @@ func (t *Throttle) UncountRegistration(ctx context.Context, address string) {
 		t.log.Error("throttle: could not take back a registration", "err", err)
 	}
 }
+
+// deleteExpiredThrottle deletes at most batch rows of each throttle table
+// that no longer count: accounts quiet for AccountMemory and not locked,
+// windows older than the longest window, attempts past their expiry. It
+// runs with DeleteExpired, so the cleanup job keeps these tables bounded
+// too; SKIP LOCKED leaves a row another instance is deleting to it.
+func deleteExpiredThrottle(ctx context.Context, q querier, now time.Time, batch int) error {
+	ms := toMillis(now)
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM throttle_accounts WHERE key IN (SELECT key FROM throttle_accounts
+			WHERE last_failure < $1 AND locked_until <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+			[]any{toMillis(now.Add(-throttle.AccountMemory)), ms, batch}},
+		{`DELETE FROM throttle_windows WHERE (kind, key) IN (SELECT kind, key FROM throttle_windows
+			WHERE started_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+			[]any{toMillis(now.Add(-max(throttle.AddressWindow, throttle.RegistrationWindow))), batch}},
+		{`DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts
+			WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+			[]any{ms, batch}},
+	} {
+		if _, err := q.Exec(ctx, stmt.sql, stmt.args...); err != nil {
+			return fmt.Errorf("store: delete expired throttle counters: %w", err)
+		}
+	}
+	return nil
+}
