@@ -2,8 +2,9 @@ package throttle
 
 // Memory is the counter store in this process's memory, bounded in size.
 // Several app instances behind one load balancer would each count on their
-// own (an attacker spread over N instances gets N times the attempts); that
-// step needs a Store over the shared database or a shared cache.
+// own (an attacker spread over N instances gets N times the attempts), so
+// the app uses it only on SQLite; on PostgreSQL the counters are shared
+// (store/postgres Throttle).
 
 import (
 	"cmp"

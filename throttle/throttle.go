@@ -5,8 +5,9 @@
 // The policy that is the same whatever keeps the counters (which keys are
 // counted together, waiting for attempts in flight) is in Throttle; the
 // counters are behind Store, in the manner of Echo's RateLimiterStore, so
-// several instances can later share them (a SQL store) without changing
-// callers. Memory is the store of one process.
+// several instances share them (store/postgres Throttle) without changing
+// callers. Memory is the store of one process. throttletest is the
+// contract both pass.
 package throttle
 
 import (
