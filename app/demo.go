@@ -44,6 +44,10 @@ func ensureDemoUser(ctx context.Context, st store.Store, h *password.Hasher, dat
 	if _, err := st.CreateUser(ctx, DemoUsername, hash); err != nil && !errors.Is(err, store.ErrUsernameTaken) {
 		return fmt.Errorf("creating the demo account: %w", err)
 	}
+	// With PostgreSQL nothing else may have made the data folder.
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("saving the demo password: %w", err)
+	}
 	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
 		return fmt.Errorf("saving the demo password: %w", err)
 	}
