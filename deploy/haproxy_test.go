@@ -90,10 +90,24 @@ func TestHAProxyTwoInstancesOneStoreSurviveSIGKILL(t *testing.T) {
 	}
 	t.Cleanup(stopBrowsers)
 	// Progress is counted in answered rotations, not waited for in time.
+	// A browser stops at its first violation; that ends the wait too.
+	violations := func() []string {
+		var all []string
+		for _, b := range ledgers {
+			b.mu.Lock()
+			all = append(all, b.violations...)
+			b.mu.Unlock()
+		}
+		return all
+	}
 	progress := func(what string) {
 		t.Helper()
 		want := answered.Load() + 3*browsers
-		waitUntil(t, what, func() bool { return answered.Load() >= want })
+		waitUntil(t, what, func() bool { return answered.Load() >= want || len(violations()) > 0 })
+		if v := violations(); len(v) > 0 {
+			stopBrowsers()
+			t.Fatalf("waiting for %s:\n%s", what, strings.Join(v, "\n"))
+		}
 	}
 
 	progress("rotations through both instances")
@@ -112,13 +126,8 @@ func TestHAProxyTwoInstancesOneStoreSurviveSIGKILL(t *testing.T) {
 	}
 	stopBrowsers()
 
-	for _, b := range ledgers {
-		b.mu.Lock()
-		violations := b.violations
-		b.mu.Unlock()
-		for _, v := range violations {
-			t.Error(v)
-		}
+	for _, v := range violations() {
+		t.Error(v)
 	}
 	t.Logf("answered rotations: %d; unanswered (cut by a kill or refused while down, then retried): %d; rate limited: %d",
 		answered.Load(), sum(ledgers, func(b *browserLedger) int { return b.unanswered }), sum(ledgers, func(b *browserLedger) int { return b.limited }))
