@@ -131,6 +131,15 @@ func (r *rig) mustRotate(t *testing.T, presented, next string) store.Session {
 	return sess
 }
 
+// mustBeRevokedForReuse stops the test unless the session was revoked for
+// refresh-token reuse.
+func (r *rig) mustBeRevokedForReuse(t *testing.T, id string) {
+	t.Helper()
+	if got := r.mustSessionByID(t, id); got.RevokeReason != store.EventReuseDetected {
+		t.Fatalf("session = %+v, want revoked for reuse", got)
+	}
+}
+
 func (r *rig) mustSessionByID(t *testing.T, id string) store.Session {
 	t.Helper()
 	sess, err := r.Session(context.Background(), id)
@@ -530,9 +539,7 @@ func TestRotationGraceSiblingCannotForkTheSession(t *testing.T) {
 	if _, err := s.rotate("thief-2", "thief-3", thief); !errors.Is(err, ErrRefreshReused) {
 		t.Fatalf("sibling after the owner rotated: %v, want ErrRefreshReused", err)
 	}
-	if got := s.mustSessionByID(t, sess.ID); got.RevokeReason != store.EventReuseDetected {
-		t.Fatalf("session = %+v, want revoked for reuse", got)
-	}
+	s.mustBeRevokedForReuse(t, sess.ID)
 }
 
 // The grace window forgives a replay only until the deadline of the
@@ -647,9 +654,7 @@ func TestZeroGraceIsStrict(t *testing.T) {
 	if err := strict("h1", "h2b"); !errors.Is(err, ErrRefreshReused) {
 		t.Fatalf("replay at the same instant with grace 0: %v, want ErrRefreshReused", err)
 	}
-	if got := s.mustSessionByID(t, sess.ID); got.RevokeReason != store.EventReuseDetected {
-		t.Fatalf("session = %+v, want revoked for reuse", got)
-	}
+	s.mustBeRevokedForReuse(t, sess.ID)
 }
 
 // DetectReuse applies the reuse rule to a token presented where it
@@ -691,9 +696,7 @@ func TestDetectReuseAppliesTheRefreshRule(t *testing.T) {
 			if !errors.As(err, &reused) || reused.SessionID != sess.ID {
 				t.Fatalf("detectReuse = %v; want *RefreshReusedError for the session", err)
 			}
-			if after := s.mustSessionByID(t, sess.ID); after.RevokeReason != store.EventReuseDetected {
-				t.Fatalf("session = %+v, want revoked for reuse", after)
-			}
+			s.mustBeRevokedForReuse(t, sess.ID)
 			if _, err := s.rotate("h2", "h3", thief); !errors.Is(err, ErrSessionRevoked) {
 				t.Errorf("the current token after the reuse: %v, want ErrSessionRevoked", err)
 			}
@@ -775,7 +778,5 @@ func TestRotationRateLimitDoesNotHideReuse(t *testing.T) {
 	if _, err := s.rotateLimited("h1", "x", 1, thief); !errors.Is(err, ErrRefreshReused) {
 		t.Fatalf("replay after the window, over the limit: %v, want ErrRefreshReused", err)
 	}
-	if got := s.mustSessionByID(t, sess.ID); got.RevokeReason != store.EventReuseDetected {
-		t.Fatalf("session = %+v, want revoked for reuse", got)
-	}
+	s.mustBeRevokedForReuse(t, sess.ID)
 }

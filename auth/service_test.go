@@ -101,6 +101,17 @@ func newFixture(t *testing.T, edit ...func(*Deps)) *fixture {
 	return &fixture{svc: NewService(d), store: st, clock: c, issuer: issuer}
 }
 
+// withPasswords is a second service on f's store whose password checks go
+// to p, with a hashing wait short enough for p to outlast it.
+func (f *fixture) withPasswords(t *testing.T, p Passwords) *fixture {
+	t.Helper()
+	return newFixture(t, func(d *Deps) {
+		d.Store = f.store
+		d.Passwords = p
+		d.Config.HashWait = 10 * time.Millisecond
+	})
+}
+
 func (f *fixture) register(t *testing.T, username string) Result {
 	t.Helper()
 	res, err := f.svc.Register(context.Background(), username, pw, client)
@@ -170,11 +181,7 @@ func mustUser(t *testing.T, f *fixture, name string) store.User {
 func TestBusy(t *testing.T) {
 	f := newFixture(t)
 	f.register(t, "ada")
-	stalled := newFixture(t, func(d *Deps) {
-		d.Store = f.store
-		d.Passwords = stalledPasswords{}
-		d.Config.HashWait = 10 * time.Millisecond
-	})
+	stalled := f.withPasswords(t, stalledPasswords{})
 	ctx := context.Background()
 	for range 5 {
 		if _, err := stalled.svc.Login(ctx, "ada", "wrong password", client); !errors.Is(err, ErrBusy) {
@@ -200,6 +207,27 @@ func TestBusy(t *testing.T) {
 			t.Errorf("login: %v, want context.Canceled", err)
 		}
 	})
+}
+
+// lateYesPasswords says yes to every password, but only once the hashing
+// wait has run out: a result that came too late.
+type lateYesPasswords struct{ stalledPasswords }
+
+func (lateYesPasswords) Verify(ctx context.Context, _, _ string) (bool, error) {
+	<-ctx.Done()
+	return true, nil
+}
+
+// A check that answers after the hashing wait ran out is not acted on, even
+// when it says yes: the real path answers as the dummy path does (ErrBusy),
+// so the two cannot be told apart by who waits longer.
+func TestLoginDropsALateCheck(t *testing.T) {
+	f := newFixture(t)
+	f.register(t, "ada")
+	late := f.withPasswords(t, lateYesPasswords{})
+	if res, err := late.svc.Login(context.Background(), "ada", "any password", client); !errors.Is(err, ErrBusy) {
+		t.Fatalf("login = %+v, %v; want ErrBusy and no session", res, err)
+	}
 }
 
 func TestRegister(t *testing.T) {

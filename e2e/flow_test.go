@@ -85,11 +85,7 @@ func TestExpiredTokenRefreshesThroughInterstitial(t *testing.T) {
 // answers 401 invalid_token, the script refreshes exactly once, retries, and
 // shows the claims.
 func TestAPIButtonAfterExpiryRefreshesOnceAndShowsResult(t *testing.T) {
-	srv := startServer(t)
-	b := newBrowser(t, srv)
-	b.register("barbara")
-
-	srv.expireAccess(t, b.cookieValue(accessCookie))
+	b := registeredWithExpiredAccess(t, "barbara")
 	reqs := b.recordRequests()
 	b.click("#call-api")
 
@@ -144,12 +140,7 @@ func TestTwoTabsRefreshingAtOnceKeepSession(t *testing.T) {
 		{"without Web Locks, server grace window", true},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			srv := startServer(t)
-			first := newBrowser(t, srv)
-			first.register("edsger")
-			second := first.newTab()
-			second.open("/dashboard")
-			second.waitPage("/dashboard", `[data-testid="username"]`)
+			srv, first, second := twoTabsOnTheDashboard(t, "edsger")
 			if mode.hideLocks {
 				for _, tb := range []*tab{first, second} {
 					evalJS[bool](tb, `Object.defineProperty(navigator, "locks", {value: undefined}), navigator.locks === undefined`)
@@ -215,12 +206,7 @@ func TestLogoutEndsSessionInEveryTab(t *testing.T) {
 			`tr[data-session]:has([data-testid="current-session"]) [data-testid="revoke-session"]`},
 	} {
 		t.Run(how.name, func(t *testing.T) {
-			srv := startServer(t)
-			first := newBrowser(t, srv)
-			first.register("margaret")
-			second := first.newTab()
-			second.open("/dashboard")
-			second.waitPage("/dashboard", `[data-testid="username"]`)
+			_, first, second := twoTabsOnTheDashboard(t, "margaret")
 			first.open(how.page)
 
 			first.click(how.button)
@@ -245,12 +231,7 @@ func TestLogoutEndsSessionInEveryTab(t *testing.T) {
 // A logout the server refused (here a 403, as from a proxy) ends nothing:
 // the other tab stays on its page, since only a confirmed logout is told.
 func TestFailedLogoutLeavesOtherTabsAlone(t *testing.T) {
-	srv := startServer(t)
-	first := newBrowser(t, srv)
-	first.register("hedy")
-	second := first.newTab()
-	second.open("/dashboard")
-	second.waitPage("/dashboard", `[data-testid="username"]`)
+	_, first, second := twoTabsOnTheDashboard(t, "hedy")
 
 	stop := first.intercept("*/auth/logout", fetch.RequestStageRequest, answerStatus(http.StatusForbidden))
 	first.click(`[data-testid="logout"]`)
@@ -270,10 +251,7 @@ func TestFailedLogoutLeavesOtherTabsAlone(t *testing.T) {
 // the interstitial offers "Try again" instead of the login page, and once
 // the server answers again, trying again continues to the page.
 func TestRefreshOutageKeepsSession(t *testing.T) {
-	srv := startServer(t)
-	b := newBrowser(t, srv)
-	b.register("katherine")
-	srv.expireAccess(t, b.cookieValue(accessCookie))
+	b := registeredWithExpiredAccess(t, "katherine")
 
 	stop := b.intercept("*/auth/refresh", fetch.RequestStageRequest, answerStatus(http.StatusServiceUnavailable))
 	b.click("#call-api")
@@ -304,10 +282,7 @@ func TestRefreshOutageKeepsSession(t *testing.T) {
 // arrive, as when the browser blocks them or a stray cookie shadows them),
 // the interstitial refreshes once, not forever, and offers to log in again.
 func TestInterstitialRefreshesOnlyOnceWhenThePageStillRefuses(t *testing.T) {
-	srv := startServer(t)
-	b := newBrowser(t, srv)
-	b.register("ida")
-	srv.expireAccess(t, b.cookieValue(accessCookie))
+	b := registeredWithExpiredAccess(t, "ida")
 
 	// (Rewriting the server's answer at the response stage would not do:
 	// Chromium stores the cookies before the interception sees them.)
@@ -423,4 +398,29 @@ func TestSessionsPageRevokesOtherDevice(t *testing.T) {
 
 	laptop.open("/dashboard")
 	laptop.waitPage("/dashboard", `[data-testid="username"]`)
+}
+
+// registeredWithExpiredAccess is a browser of a new user whose access token
+// has just expired while the session lives: the next guarded page or API
+// call needs a refresh.
+func registeredWithExpiredAccess(t *testing.T, username string) *tab {
+	t.Helper()
+	srv := startServer(t)
+	b := newBrowser(t, srv)
+	b.register(username)
+	srv.expireAccess(t, b.cookieValue(accessCookie))
+	return b
+}
+
+// twoTabsOnTheDashboard registers username in one browser and opens a
+// second tab of it on the dashboard: two tabs sharing one session's cookies.
+func twoTabsOnTheDashboard(t *testing.T, username string) (srv *server, first, second *tab) {
+	t.Helper()
+	srv = startServer(t)
+	first = newBrowser(t, srv)
+	first.register(username)
+	second = first.newTab()
+	second.open("/dashboard")
+	second.waitPage("/dashboard", `[data-testid="username"]`)
+	return srv, first, second
 }

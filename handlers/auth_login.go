@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,6 +28,15 @@ const serverBusy = "The server is busy; try again in a moment."
 func (h *handler) busy(c echo.Context, what string) {
 	h.log.Warn(what+": no password hashing slot in time", "ip", c.RealIP(), "wait", h.auth.HashWait().String())
 	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(auth.MaxHashWait)))
+}
+
+// retryLater logs a throttled or rate-limited request and sets Retry-After
+// on its answer. It returns the wait in whole seconds, for the message.
+func (h *handler) retryLater(c echo.Context, event string, after time.Duration, attrs ...any) int {
+	wait := retryAfterSeconds(after)
+	h.log.Warn(event, append(attrs, "ip", c.RealIP(), "retry_after_s", wait)...)
+	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(wait))
+	return wait
 }
 
 // loginForm is GET /auth/login.
@@ -64,9 +74,7 @@ func (h *handler) login(c echo.Context) error {
 	var throttled *auth.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		wait := retryAfterSeconds(throttled.RetryAfter)
-		h.log.Warn("login throttled", "ip", c.RealIP(), "retry_after_s", wait)
-		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(wait))
+		h.retryLater(c, "login throttled", throttled.RetryAfter)
 		view.Error = loginThrottled
 		return render(c, http.StatusTooManyRequests, views.LoginPage(view))
 	case errors.Is(err, auth.ErrBusy):

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -49,9 +48,7 @@ func (h *handler) refresh(c echo.Context) error {
 		// Not a failed refresh: the token is fine and stays current, so
 		// the cookies stay and the client tries again later (app.js and
 		// interstitial.js give up only on 401).
-		wait := retryAfterSeconds(limited.RetryAfter)
-		h.log.Warn("refresh rate limited", "session_id", limited.SessionID, "ip", c.RealIP(), "retry_after_s", wait)
-		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(wait))
+		wait := h.retryLater(c, "refresh rate limited", limited.RetryAfter, "session_id", limited.SessionID)
 		return echo.NewHTTPError(http.StatusTooManyRequests,
 			fmt.Sprintf("This session has refreshed too often. You are still logged in; try again in %d seconds.", wait))
 	case errors.Is(err, auth.ErrInvalidRefreshToken):

@@ -3,7 +3,6 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -57,9 +56,7 @@ func (h *handler) register(c echo.Context) error {
 	var throttled *auth.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		wait := retryAfterSeconds(throttled.RetryAfter)
-		h.log.Warn("registration throttled", "ip", c.RealIP(), "retry_after_s", wait)
-		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(wait))
+		h.retryLater(c, "registration throttled", throttled.RetryAfter)
 		view.Errors["form"] = "Too many registrations from your network. Please try again later."
 		return render(c, http.StatusTooManyRequests, views.RegisterPage(view))
 	case errors.Is(err, auth.ErrBusy):

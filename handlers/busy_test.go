@@ -22,7 +22,7 @@ import (
 // whose context has no deadline would wait for ever; it gives up after a
 // few seconds instead, with an error that fails the test as a 500.
 type stalledPasswords struct {
-	auth.Passwords
+	checksWaiting
 	stalled  atomic.Bool
 	deadline atomic.Int64 // the last call's time to its deadline, in ns
 }
@@ -31,7 +31,7 @@ var errWaitedWithoutDeadline = errors.New("test: waited for a hashing slot witho
 
 // wrap puts p in front of the app's hasher (an edit for newTestApp).
 func (p *stalledPasswords) wrap(d *testDeps) {
-	p.Passwords = d.Passwords
+	p.checksWaiting = checksWaiting{Passwords: d.Passwords, before: p.wait}
 	d.Passwords = p
 }
 
@@ -57,15 +57,22 @@ func (p *stalledPasswords) Hash(ctx context.Context, pw string) (string, error) 
 	return p.Passwords.Hash(ctx, pw)
 }
 
-func (p *stalledPasswords) Verify(ctx context.Context, pw, encoded string) (bool, error) {
-	if err := p.wait(ctx); err != nil {
+// checksWaiting runs before ahead of every password check, and gives up
+// the check with its error.
+type checksWaiting struct {
+	auth.Passwords
+	before func(ctx context.Context) error
+}
+
+func (p checksWaiting) Verify(ctx context.Context, pw, encoded string) (bool, error) {
+	if err := p.before(ctx); err != nil {
 		return false, err
 	}
 	return p.Passwords.Verify(ctx, pw, encoded)
 }
 
-func (p *stalledPasswords) VerifyDummy(ctx context.Context, pw string) {
-	if p.wait(ctx) == nil {
+func (p checksWaiting) VerifyDummy(ctx context.Context, pw string) {
+	if p.before(ctx) == nil {
 		p.Passwords.VerifyDummy(ctx, pw)
 	}
 }

@@ -133,34 +133,19 @@ func liveSessionFrom(c echo.Context) store.Session {
 	return sess
 }
 
-// apiAuthError answers JSON with an RFC 6750 challenge.
+// apiAuthError answers JSON with an RFC 6750 challenge: the same answer as
+// the gateway and the services give (httpx.BearerChallenge).
 func (h *handler) apiAuthError(c echo.Context, err error) error {
-	if tokenMissing(err) {
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="tokenflow"`)
-		return c.JSON(http.StatusUnauthorized, apiError{
-			Error:   "unauthorized",
-			Message: "No access token: log in, or send Authorization: Bearer <token>.",
-		})
-	}
-	desc := invalidTokenDescription(err)
-	c.Response().Header().Set(echo.HeaderWWWAuthenticate, invalidTokenChallenge(desc))
-	return c.JSON(http.StatusUnauthorized, apiError{Error: "invalid_token", Message: desc})
+	return httpx.BearerChallenge(c, err)
 }
 
 // invalidTokenDescription is the RFC 6750 error_description of a token
 // that was sent and failed. It is fixed text: it never quotes the token or
 // the verifier's error.
-func invalidTokenDescription(err error) string {
-	if tokens.Expired(err) {
-		return "the access token expired"
-	}
-	return "the access token is invalid"
-}
+func invalidTokenDescription(err error) string { return httpx.InvalidTokenDescription(err) }
 
 // invalidTokenChallenge is the WWW-Authenticate value for such a token.
-func invalidTokenChallenge(desc string) string {
-	return `Bearer realm="tokenflow", error="invalid_token", error_description="` + desc + `"`
-}
+func invalidTokenChallenge(desc string) string { return httpx.InvalidTokenChallenge(desc) }
 
 // apiError is the body of every JSON error.
 type apiError struct {

@@ -81,7 +81,7 @@ func TestSessionCapEndsTheLeastRecentlyUsed(t *testing.T) {
 // gatedPasswords holds every password check at a gate until the test
 // opens it, so a test controls how many checks are in flight at once.
 type gatedPasswords struct {
-	auth.Passwords
+	checksWaiting
 	entered chan struct{} // one send per check that reached the gate
 	gate    chan struct{} // closed: checks go on
 	checks  atomic.Int32
@@ -97,7 +97,9 @@ func withGatedPasswords(pw **gatedPasswords) func(*testDeps) {
 }
 
 func newGatedPasswords(inner auth.Passwords, capacity int) *gatedPasswords {
-	return &gatedPasswords{Passwords: inner, entered: make(chan struct{}, capacity), gate: make(chan struct{})}
+	p := &gatedPasswords{entered: make(chan struct{}, capacity), gate: make(chan struct{})}
+	p.checksWaiting = checksWaiting{Passwords: inner, before: p.wait}
+	return p
 }
 
 func (p *gatedPasswords) wait(ctx context.Context) error {
@@ -108,19 +110,6 @@ func (p *gatedPasswords) wait(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-func (p *gatedPasswords) Verify(ctx context.Context, pw, encoded string) (bool, error) {
-	if err := p.wait(ctx); err != nil {
-		return false, err
-	}
-	return p.Passwords.Verify(ctx, pw, encoded)
-}
-
-func (p *gatedPasswords) VerifyDummy(ctx context.Context, pw string) {
-	if p.wait(ctx) == nil {
-		p.Passwords.VerifyDummy(ctx, pw)
 	}
 }
 

@@ -12,9 +12,7 @@ import (
 // that change state, or that list and manage the user's other sessions,
 // such a token must count as no credential at all.
 func TestEndedSessionTokenCannotActOnOtherSessions(t *testing.T) {
-	a := newTestApp(t)
-	sessionA := a.mustRegister(t, "ended", goodPassword)
-	sessionB := a.mustLogin(t, "ended", goodPassword)
+	a, sessionA, sessionB := twoSessions(t, "ended")
 	idB := a.sessionOf(t, sessionB).ID
 	stolenAccess := sessionA.cookie(AccessCookie) // e.g. copied before the logout
 
@@ -59,9 +57,7 @@ func TestEndedSessionTokenCannotActOnOtherSessions(t *testing.T) {
 // refuse the token of an ended session and change nothing. Walking the
 // router catches a route added later without the check.
 func TestEveryUnsafeGuardedRouteNeedsALiveSession(t *testing.T) {
-	a := newTestApp(t)
-	sessionA := a.mustRegister(t, "walker", goodPassword)
-	sessionB := a.mustLogin(t, "walker", goodPassword)
+	a, sessionA, sessionB := twoSessions(t, "walker")
 	idB := a.sessionOf(t, sessionB).ID
 	stolenAccess := sessionA.cookie(AccessCookie)
 	if w := sessionA.post("/auth/logout", nil); w.Code != http.StatusSeeOther {
@@ -111,9 +107,7 @@ func TestEveryUnsafeGuardedRouteNeedsALiveSession(t *testing.T) {
 // session's timeline, so without the check a thief holding a copied access
 // token would see, after being cut off, where the owner is now.
 func TestEndedSessionTokenSeesNoSessionData(t *testing.T) {
-	a := newTestApp(t)
-	laptop := a.mustRegister(t, "revoker", goodPassword)
-	phone := a.mustLogin(t, "revoker", goodPassword)
+	a, laptop, phone := twoSessions(t, "revoker")
 	idLaptop := a.sessionOf(t, laptop).ID
 	copied := laptop.cookie(AccessCookie) // the thief's copy
 
@@ -143,4 +137,12 @@ func TestEndedSessionTokenSeesNoSessionData(t *testing.T) {
 	if w := phone.get("/dashboard"); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `data-testid="timeline"`) {
 		t.Errorf("GET /dashboard of the live session: %d, timeline shown: %v", w.Code, strings.Contains(w.Body.String(), `data-testid="timeline"`))
 	}
+}
+
+// twoSessions registers username and logs in again: one user, two live
+// sessions, the first of which a test ends.
+func twoSessions(t *testing.T, username string) (a *testApp, first, second *browser) {
+	t.Helper()
+	a = newTestApp(t)
+	return a, a.mustRegister(t, username, goodPassword), a.mustLogin(t, username, goodPassword)
 }

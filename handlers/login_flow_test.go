@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -90,22 +91,29 @@ func TestRegisterRejectsInvalidInputPerField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := a.browser()
-			w := b.post("/auth/register", url.Values{"username": {tt.username}, "password": {tt.pw}, "password_confirm": {tt.confirm}})
-			if w.Code != http.StatusUnprocessableEntity {
-				t.Fatalf("status %d, want 422", w.Code)
-			}
-			body := w.Body.String()
-			if !strings.Contains(body, `data-testid="`+tt.field+`-error"`) || !strings.Contains(body, tt.message) {
-				t.Errorf("no %q error mentioning %q in the form", tt.field, tt.message)
-			}
-			if !strings.Contains(body, `role="alert"`) {
-				t.Error(`errors are not in role="alert"`)
-			}
-			if len(b.cookies) != 0 {
-				t.Error("cookies set on a failed registration")
-			}
+			assertRegisterRefused(t, a, tt.username, tt.pw, tt.confirm, tt.field, tt.message)
 		})
+	}
+}
+
+// assertRegisterRefused posts a registration and expects it refused: 422,
+// the message next to field in an alert, and no cookies.
+func assertRegisterRefused(t *testing.T, a *testApp, username, pw, confirm, field, message string) {
+	t.Helper()
+	b := a.browser()
+	w := b.post("/auth/register", url.Values{"username": {username}, "password": {pw}, "password_confirm": {confirm}})
+	if w.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d, want 422", w.Code)
+	}
+	body := html.UnescapeString(w.Body.String())
+	if !strings.Contains(body, `data-testid="`+field+`-error"`) || !strings.Contains(body, message) {
+		t.Errorf("no %q error mentioning %q in the form", field, message)
+	}
+	if !strings.Contains(body, `role="alert"`) {
+		t.Error(`errors are not in role="alert"`)
+	}
+	if len(b.cookies) != 0 {
+		t.Error("cookies set on a refused registration")
 	}
 }
 

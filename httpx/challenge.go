@@ -32,11 +32,21 @@ func BearerChallenge(c echo.Context, err error) error {
 			Message: "No access token: log in, or send Authorization: Bearer <token>.",
 		})
 	}
-	desc := "the access token is invalid"
-	if tokens.Expired(err) {
-		desc = "the access token expired"
-	}
-	c.Response().Header().Set(echo.HeaderWWWAuthenticate,
-		`Bearer realm="`+Realm+`", error="invalid_token", error_description="`+desc+`"`)
+	desc := InvalidTokenDescription(err)
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, InvalidTokenChallenge(desc))
 	return c.JSON(http.StatusUnauthorized, APIError{Error: "invalid_token", Message: desc})
+}
+
+// InvalidTokenDescription is the RFC 6750 error_description of a token that
+// was sent and failed: fixed text, never the token or the verifier's error.
+func InvalidTokenDescription(err error) string {
+	if tokens.Expired(err) {
+		return "the access token expired"
+	}
+	return "the access token is invalid"
+}
+
+// InvalidTokenChallenge is the WWW-Authenticate value for such a token.
+func InvalidTokenChallenge(desc string) string {
+	return `Bearer realm="` + Realm + `", error="invalid_token", error_description="` + desc + `"`
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -142,5 +143,47 @@ func TestAuthCookie(t *testing.T) {
 	}
 	if v, err := AuthCookie(c("a", "b"), testCookie); v != "" || !errors.Is(err, ErrConflictingCookies) {
 		t.Errorf("conflict: %q %v", v, err)
+	}
+}
+
+// jwtShaped decides which cookie values the guard looks at; anything else
+// is no token (the login page, not the refresh interstitial).
+func TestJWTShaped(t *testing.T) {
+	segment := func(n int) string { return strings.Repeat("a", n) }
+	atLimit := segment(tokens.MaxTokenLength-4) + ".b.c"
+	tests := []struct {
+		value string
+		want  bool
+	}{
+		{"a.b.c", true},
+		{"az.AZ.09", true},
+		{"a-z.A_Z.0-9_", true},
+		{atLimit, true},
+		{atLimit + "c", false},
+		{"", false},
+		{"a.b", false},
+		{"a.b.c.d", false},
+		{"a..c", false},
+		{".b.c", false},
+		{"a.b.", false},
+		{"a.b.c!", false},
+		{"a.b.c=", false},
+		{"a.b+.c", false},
+		{"a.b/.c", false},
+		{"a.b .c", false},
+		{"a.b.c%00", false},
+		{"a.b.\x00", false},
+		{"a.b.\u00e9", false},
+		{"`.b.c", false},
+		{"{.b.c", false},
+		{"@.b.c", false},
+		{"[.b.c", false},
+		{"/.b.c", false},
+		{":.b.c", false},
+	}
+	for _, tc := range tests {
+		if got := jwtShaped(tc.value); got != tc.want {
+			t.Errorf("jwtShaped(%.20q, %d bytes) = %v, want %v", tc.value, len(tc.value), got, tc.want)
+		}
 	}
 }

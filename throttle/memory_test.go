@@ -41,26 +41,26 @@ func TestThrottleMemoryIsBounded(t *testing.T) {
 // through, resolves it as failed. It returns the wait when refused.
 func failAt(t *testing.T, th *Memory, username, ip string, at time.Time) time.Duration {
 	t.Helper()
-	a, wait, busy := th.TryLogin(username, ip, at)
-	if busy != nil {
-		t.Fatalf("login %s from %s would wait for attempts in flight", username, ip)
-	}
-	if a != nil {
-		a.Failed()
-	}
-	return wait
+	return attemptAt(t, th, username, ip, at, Attempt.Failed)
 }
 
 // waitAt is the wait a login attempt at the given time gets; one that is
 // let through (0) is taken back.
 func waitAt(t *testing.T, th *Memory, username, ip string, at time.Time) time.Duration {
 	t.Helper()
+	return attemptAt(t, th, username, ip, at, Attempt.Aborted)
+}
+
+// attemptAt makes one login attempt that must not wait for attempts in
+// flight, resolves it when let through, and returns the wait when refused.
+func attemptAt(t *testing.T, th *Memory, username, ip string, at time.Time, resolve func(Attempt)) time.Duration {
+	t.Helper()
 	a, wait, busy := th.TryLogin(username, ip, at)
 	if busy != nil {
 		t.Fatalf("login %s from %s would wait for attempts in flight", username, ip)
 	}
 	if a != nil {
-		a.Aborted()
+		resolve(a)
 	}
 	return wait
 }

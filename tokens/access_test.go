@@ -3,8 +3,10 @@ package tokens_test
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -150,6 +152,16 @@ func segment(tb testing.TB, v any) string {
 
 func signatureOf(token string) string { return token[strings.LastIndexByte(token, '.')+1:] }
 
+// hmacSHA256 signs by hand, for keys golang-jwt refuses to sign with (an
+// empty one).
+func hmacSHA256(tb testing.TB, key []byte, header, claims map[string]any) string {
+	tb.Helper()
+	signing := segment(tb, header) + "." + segment(tb, claims)
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(signing))
+	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
 // hs256Header is the header golang-jwt writes, spelled by hand.
 const hs256Header = `{"alg":"HS256","typ":"JWT"}`
 
@@ -197,57 +209,49 @@ func verifyCases() []verifyCase {
 			return sign(tb, jwt.SigningMethodHS256, testSecret, claims, nil)
 		}
 	}
+	// hs256Headers signs the valid claims with the real key under extra
+	// header fields, so only the header can be why a row is refused.
+	hs256Headers := func(header map[string]any) func(testing.TB, *fixture) string {
+		return func(tb testing.TB, _ *fixture) string {
+			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), header)
+		}
+	}
+	genuine := func(_ testing.TB, f *fixture) string { return f.token }
 	cases := []verifyCase{
-		{name: "ok, fresh token", token: func(_ testing.TB, f *fixture) string { return f.token }},
-		{name: "ok, just before expiry", token: func(_ testing.TB, f *fixture) string { return f.token }, at: testTTL - time.Second},
-		{name: "ok, expired but within leeway", token: func(_ testing.TB, f *fixture) string { return f.token }, at: testTTL + testLeeway - time.Second},
-		{name: "ok, clock behind issuer within leeway", token: func(_ testing.TB, f *fixture) string { return f.token }, at: -testLeeway},
+		{name: "ok, fresh token", token: genuine},
+		{name: "ok, just before expiry", token: genuine, at: testTTL - time.Second},
+		{name: "ok, expired but within leeway", token: genuine, at: testTTL + testLeeway - time.Second},
+		{name: "ok, clock behind issuer within leeway", token: genuine, at: -testLeeway},
 		{name: "ok, re-signed valid claims", token: hs256(validClaims())},
-		{name: "ok, kid of the current key", token: func(tb testing.TB, _ *fixture) string {
-			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": tokens.HS256Kid(testSecret)})
-		}},
+		{name: "ok, kid of the current key", token: hs256Headers(map[string]any{"kid": tokens.HS256Kid(testSecret)})},
 		{name: "ok, no kid (issued before kids) with a one-key HS256 set", token: func(tb testing.TB, _ *fixture) string {
 			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), nil)
 		}},
-		{name: "nok, unknown kid with the right secret", token: func(tb testing.TB, _ *fixture) string {
-			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": "some-other-key"})
-		}, want: jwt.ErrTokenUnverifiable},
-		{name: "nok, kid path traversal with the right secret", token: func(tb testing.TB, _ *fixture) string {
-			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": "../../etc/passwd"})
-		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, unknown kid with the right secret", token: hs256Headers(map[string]any{"kid": "some-other-key"}), want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid path traversal with the right secret", token: hs256Headers(map[string]any{"kid": "../../etc/passwd"}), want: jwt.ErrTokenUnverifiable},
 		{name: "nok, kid path traversal signed with the file's contents", token: func(tb testing.TB, _ *fixture) string {
 			return sign(tb, jwt.SigningMethodHS256, []byte("root:x:0:0:root:/root:/bin/bash\n"), validClaims(), map[string]any{"kid": "../../etc/passwd"})
 		}, want: jwt.ErrTokenUnverifiable},
-		{name: "nok, kid SQL injection with the right secret", token: func(tb testing.TB, _ *fixture) string {
-			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": "' OR 1=1"})
-		}, want: jwt.ErrTokenUnverifiable},
-		{name: "nok, kid not a string", token: func(tb testing.TB, _ *fixture) string {
-			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"kid": map[string]any{"$ne": ""}})
-		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid SQL injection with the right secret", token: hs256Headers(map[string]any{"kid": "' OR 1=1"}), want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid not a string", token: hs256Headers(map[string]any{"kid": map[string]any{"$ne": ""}}), want: jwt.ErrTokenUnverifiable},
 		{name: "nok, right kid with the attacker's secret", token: func(tb testing.TB, _ *fixture) string {
 			return sign(tb, jwt.SigningMethodHS256, attackerSecret, validClaims(), map[string]any{"kid": tokens.HS256Kid(testSecret)})
 		}, want: jwt.ErrTokenSignatureInvalid},
 		{name: "nok, right kid and secret, alg HS384", token: func(tb testing.TB, _ *fixture) string {
 			return sign(tb, jwt.SigningMethodHS384, testSecret, validClaims(), map[string]any{"kid": tokens.HS256Kid(testSecret)})
 		}, want: jwt.ErrTokenSignatureInvalid},
-		{name: "nok, jku elsewhere on a token signed with the real key", token: func(tb testing.TB, _ *fixture) string {
-			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"jku": "https://attacker.example/jwks.json"})
-		}, want: jwt.ErrTokenUnverifiable},
-		{name: "nok, x5u elsewhere on a token signed with the real key", token: func(tb testing.TB, _ *fixture) string {
-			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"x5u": "https://attacker.example/cert.pem"})
-		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, jku elsewhere on a token signed with the real key", token: hs256Headers(map[string]any{"jku": "https://attacker.example/jwks.json"}), want: jwt.ErrTokenUnverifiable},
+		{name: "nok, x5u elsewhere on a token signed with the real key", token: hs256Headers(map[string]any{"x5u": "https://attacker.example/cert.pem"}), want: jwt.ErrTokenUnverifiable},
 		{name: "nok, jwk header on a token signed with the real key", token: func(tb testing.TB, _ *fixture) string {
 			jwk := map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString(testSecret)}
 			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"jwk": jwk})
 		}, want: jwt.ErrTokenUnverifiable},
-		{name: "nok, x5c header on a token signed with the real key", token: func(tb testing.TB, _ *fixture) string {
-			return sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), map[string]any{"x5c": []string{"MIIB"}})
-		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, x5c header on a token signed with the real key", token: hs256Headers(map[string]any{"x5c": []string{"MIIB"}}), want: jwt.ErrTokenUnverifiable},
 		{name: "ok, future nbf within leeway", token: hs256(claimsWith(func(c map[string]any) { c["nbf"] = testNow.Add(testLeeway).Unix() }))},
 
-		{name: "nok, expired", token: func(_ testing.TB, f *fixture) string { return f.token }, at: testTTL + testLeeway, want: jwt.ErrTokenExpired},
-		{name: "nok, expired long ago", token: func(_ testing.TB, f *fixture) string { return f.token }, at: 24 * time.Hour, want: jwt.ErrTokenExpired},
-		{name: "nok, issued in the future", token: func(_ testing.TB, f *fixture) string { return f.token }, at: -testLeeway - time.Second, want: jwt.ErrTokenUsedBeforeIssued},
+		{name: "nok, expired", token: genuine, at: testTTL + testLeeway, want: jwt.ErrTokenExpired},
+		{name: "nok, expired long ago", token: genuine, at: 24 * time.Hour, want: jwt.ErrTokenExpired},
+		{name: "nok, issued in the future", token: genuine, at: -testLeeway - time.Second, want: jwt.ErrTokenUsedBeforeIssued},
 		{name: "nok, wrong alg HS384 with the right secret", token: func(tb testing.TB, _ *fixture) string {
 			return sign(tb, jwt.SigningMethodHS384, testSecret, validClaims(), nil)
 		}, want: jwt.ErrTokenSignatureInvalid},
@@ -310,6 +314,32 @@ func verifyCases() []verifyCase {
 			altered := sig[:len(sig)-1] + string(base64URLAlphabet[last^1])
 			return strings.TrimSuffix(f.token, sig) + altered
 		}, want: jwt.ErrTokenMalformed},
+		{name: "nok, tampered payload with another valid token's signature", token: func(tb testing.TB, f *fixture) string {
+			other := sign(tb, jwt.SigningMethodHS256, testSecret, validClaims(), nil)
+			tampered := claimsWith(func(c map[string]any) { c["sub"] = "someone-else" })
+			return strings.Split(f.token, ".")[0] + "." + segment(tb, tampered) + "." + signatureOf(other)
+		}, want: jwt.ErrTokenSignatureInvalid},
+		{name: "nok, HS256 with an empty key", token: func(tb testing.TB, _ *fixture) string {
+			return hmacSHA256(tb, nil, map[string]any{"alg": "HS256", "typ": "JWT"}, validClaims())
+		}, want: jwt.ErrTokenSignatureInvalid},
+		{name: "nok, kid /dev/null signed with an empty key", token: func(tb testing.TB, _ *fixture) string {
+			return hmacSHA256(tb, nil, map[string]any{"alg": "HS256", "typ": "JWT", "kid": "../../../../dev/null"}, validClaims())
+		}, want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid of 4 KB with the right secret", token: hs256Headers(map[string]any{"kid": strings.Repeat("k", 4<<10)}), want: jwt.ErrTokenUnverifiable},
+		{name: "nok, kid with NUL and newline with the right secret", token: hs256Headers(map[string]any{"kid": "a\x00b\nc"}), want: jwt.ErrTokenUnverifiable},
+		{name: "nok, padded base64 header", token: func(_ testing.TB, f *fixture) string {
+			parts := strings.Split(f.token, ".")
+			return parts[0] + "=." + parts[1] + "." + parts[2]
+		}, want: jwt.ErrTokenMalformed},
+		{name: "nok, a refresh token", token: func(tb testing.TB, _ *fixture) string {
+			tok, _, err := tokens.NewRefreshToken()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return tok
+		}, want: jwt.ErrTokenMalformed},
+		{name: "nok, aud list without us", token: hs256(claimsWith(func(c map[string]any) { c["aud"] = []string{"a", "b"} })), want: jwt.ErrTokenInvalidAudience},
+		{name: "nok, exp not a number", token: hs256(claimsWith(func(c map[string]any) { c["exp"] = "tomorrow" })), want: jwt.ErrTokenMalformed},
 		{name: "nok, missing exp", token: hs256(claimsWith(func(c map[string]any) { delete(c, "exp") })), want: jwt.ErrTokenRequiredClaimMissing},
 		{name: "nok, exp as quoted string", token: hs256(claimsWith(func(c map[string]any) { c["exp"] = "1900000000" })), want: jwt.ErrTokenMalformed},
 		{name: "nok, exp as upper-case quoted string", token: hs256(claimsWith(func(c map[string]any) {
@@ -390,16 +420,21 @@ func verifyCases() []verifyCase {
 	}
 	// alg "none" in several spellings, with and without a signature. Only
 	// the lower-case spelling is known to golang-jwt; the allow-list refuses it.
-	for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
+	// An empty alg names no method at all.
+	for _, alg := range []string{"none", "None", "NONE", "nOnE", ""} {
+		spelled := alg
+		if alg == "" {
+			spelled = "empty"
+		}
 		want := jwt.ErrTokenUnverifiable
 		if alg == "none" {
 			want = jwt.ErrTokenSignatureInvalid
 		}
 		cases = append(cases,
-			verifyCase{name: "nok, alg " + alg + " without signature", token: func(tb testing.TB, _ *fixture) string {
+			verifyCase{name: "nok, alg " + spelled + " without signature", token: func(tb testing.TB, _ *fixture) string {
 				return assemble(tb, map[string]any{"alg": alg, "typ": "JWT"}, validClaims(), "")
 			}, want: want},
-			verifyCase{name: "nok, alg " + alg + " with a valid HS256 signature", token: func(tb testing.TB, f *fixture) string {
+			verifyCase{name: "nok, alg " + spelled + " with a valid HS256 signature", token: func(tb testing.TB, f *fixture) string {
 				return assemble(tb, map[string]any{"alg": alg, "typ": "JWT"}, validClaims(), signatureOf(f.token))
 			}, want: want},
 		)

@@ -31,28 +31,27 @@ type asymmetricSetup struct {
 func newAsymmetric(t *testing.T, alg string) asymmetricSetup {
 	t.Helper()
 	key, err := tokens.GenerateKey(alg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	other, err := tokens.GenerateKey(alg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	set, err := tokens.NewKeySet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	ring, err := tokens.NewKeyring(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	cfg := testConfig(testNow)
 	cfg.Secret, cfg.Keys = nil, ring
 	m, err := tokens.NewManager(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	return asymmetricSetup{alg: alg, key: key, unpublished: other, ring: ring, manager: m}
+}
+
+// fatalIf stops the test at a setup step's error: without that step the
+// test cannot run at all.
+func fatalIf(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // goodClaims are claims the manager would accept, for forged tokens.
@@ -192,25 +191,15 @@ func TestAsymmetricAttacks(t *testing.T) {
 // (of another algorithm too) is refused: the kid's key decides.
 func TestKidMismatchIsRefused(t *testing.T) {
 	es, err := tokens.GenerateKey(tokens.AlgES256)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	es2, err := tokens.GenerateKey(tokens.AlgES256)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	ed, err := tokens.GenerateKey(tokens.AlgEdDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	set, err := tokens.NewKeySet(es, es2.VerificationKey, ed.VerificationKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	v, err := tokens.NewVerifier(set.Verification(), tokens.VerifierConfig{Issuer: testIssuer, Audience: testAudience, Now: func() time.Time { return testNow }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fatalIf(t, err)
 	for _, tc := range []struct {
 		name   string
 		signer tokens.SigningKey
@@ -224,9 +213,7 @@ func TestKidMismatchIsRefused(t *testing.T) {
 			tok := jwt.NewWithClaims(tc.signer.Method(), goodClaims())
 			tok.Header["kid"], tok.Header["typ"] = tc.kid, tokens.AccessTokenType
 			signed, err := tok.SignedString(tc.signer.Signer())
-			if err != nil {
-				t.Fatal(err)
-			}
+			fatalIf(t, err)
 			if _, err := v.Verify(signed); !errors.Is(err, tokens.ErrInvalidToken) {
 				t.Fatalf("Verify = %v, want ErrInvalidToken", err)
 			}
@@ -338,5 +325,21 @@ func TestParsePrivateKeyPinsTheAlgorithm(t *testing.T) {
 	}
 	if _, err := x509.ParsePKCS8PrivateKey(der); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// IsAsymmetric decides whether a verifier wants a key set of public keys or
+// a secret: each supported asymmetric algorithm is one, HS256 and anything
+// unknown are not.
+func TestIsAsymmetric(t *testing.T) {
+	for _, alg := range asymmetricAlgs {
+		if !tokens.IsAsymmetric(alg) {
+			t.Errorf("IsAsymmetric(%q) = false", alg)
+		}
+	}
+	for _, alg := range []string{tokens.AlgHS256, "none", "", "es256", "RS384", "PS256"} {
+		if tokens.IsAsymmetric(alg) {
+			t.Errorf("IsAsymmetric(%q) = true", alg)
+		}
 	}
 }

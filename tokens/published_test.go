@@ -20,12 +20,26 @@ import (
 func TestParseJWKS(t *testing.T) {
 	key := jwkstest.NewKey(t)
 	jwk := key.JWK()
+	// skippedKeys is a document of n oct keys: each counts against
+	// MaxJWKSKeys, none is kept.
+	skippedKeys := func(n int) string {
+		doc := `{"keys":[`
+		for i := range n {
+			if i > 0 {
+				doc += ","
+			}
+			doc += fmt.Sprintf(`{"kty":"oct","k":"c2VjcmV0","kid":"h%d","alg":"HS256"}`, i)
+		}
+		return doc + "]}"
+	}
 	tests := []struct {
 		name     string
 		doc      string
 		wantErr  bool
 		wantKids int
 	}{
+		{"ok, exactly MaxJWKSKeys keys", skippedKeys(tokens.MaxJWKSKeys), false, 0},
+		{"nok, one key over MaxJWKSKeys", skippedKeys(tokens.MaxJWKSKeys + 1), true, 0},
 		{"ok, one ES256 key", fmt.Sprintf(`{"keys":[{"kty":"EC","crv":"P-256","x":%q,"y":%q,"kid":"k1","alg":"ES256","use":"sig"}]}`, jwk["x"], jwk["y"]), false, 1},
 		{"ok, empty set", `{"keys":[]}`, false, 0},
 		{"ok, oct key skipped (never an HMAC secret)", `{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"h","alg":"HS256"}]}`, false, 0},
@@ -111,6 +125,40 @@ func TestPublishedKeyVerifierPinsEachKey(t *testing.T) {
 			}
 			if err != nil && !errors.Is(err, tokens.ErrInvalidToken) {
 				t.Fatalf("err = %v does not wrap ErrInvalidToken", err)
+			}
+		})
+	}
+}
+
+// An RSA key's public exponent must be odd and within [3, 2^31-1]: the
+// bounds themselves are accepted, one past either is refused.
+func TestParseJWKSRSAExponentBounds(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := base64.RawURLEncoding.EncodeToString(key.N.Bytes())
+	for _, tc := range []struct {
+		name     string
+		exponent int64
+		wantErr  bool
+	}{
+		{"ok, 3", 3, false},
+		{"ok, 65537", 65537, false},
+		{"ok, 2^31-1", 1<<31 - 1, false},
+		{"nok, 1", 1, true},
+		{"nok, even", 65536, true},
+		{"nok, 2^31+1", 1<<31 + 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := base64.RawURLEncoding.EncodeToString(new(big.Int).SetInt64(tc.exponent).Bytes())
+			doc := fmt.Sprintf(`{"keys":[{"kty":"RSA","n":%q,"e":%q,"kid":"r1","alg":"RS256","use":"sig"}]}`, n, e)
+			_, err := tokens.ParseJWKS([]byte(doc))
+			if tc.wantErr != (err != nil) {
+				t.Fatalf("ParseJWKS with e=%d: %v, want error %v", tc.exponent, err, tc.wantErr)
+			}
+			if err != nil && !errors.Is(err, tokens.ErrBadJWKS) {
+				t.Errorf("error %v does not wrap ErrBadJWKS", err)
 			}
 		})
 	}
