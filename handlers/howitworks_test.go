@@ -33,6 +33,14 @@ var howItWorksFiles = []string{
 	"password/password.go",
 	"static/app.js",
 	"static/interstitial.js",
+	// The distributed form: the JWKS, the gateway, the notes service, key rotation.
+	"handlers/wellknown.go",
+	"tokens/published.go",
+	"httpx/jwks.go",
+	"gateway/gateway.go",
+	"notes/service.go",
+	"app/keys.go",
+	"signingkeys/signingkeys.go",
 }
 
 var citation = regexp.MustCompile(`data-file="([^"]+)" data-func="([^"]*)"`)
@@ -44,7 +52,7 @@ func TestHowItWorks(t *testing.T) {
 		t.Fatalf("GET /how-it-works: status %d", w.Code)
 	}
 	body := w.Body.String()
-	for _, want := range append(howItWorksFiles, "not built yet", "ACCESS_TOKEN_TTL=20s go run .", "Set-Cookie: tf_access_token=") {
+	for _, want := range append(howItWorksFiles, "ACCESS_TOKEN_TTL=20s go run .", "Set-Cookie: tf_access_token=", "tokenflow stack", "tokenflow keys rotate", "X-User-ID: admin") {
 		if !strings.Contains(body, want) {
 			t.Errorf("page does not mention %q", want)
 		}
