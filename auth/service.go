@@ -8,6 +8,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"tokenflow/store"
@@ -138,6 +139,11 @@ func busyOr(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return ErrBusy
 	}
+	if errors.Is(err, throttle.ErrUnavailable) {
+		// Fail closed: without its counters the throttle checks nothing
+		// (see throttle.ErrUnavailable); to the client it is a busy server.
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
 	return err
 }
 
@@ -205,7 +211,11 @@ func (s *Service) Login(ctx context.Context, username, password string, client s
 func (s *Service) Register(ctx context.Context, username, password string, client store.Client) (Result, error) {
 	// Counted once the input is valid: that is where the argon2 work and a
 	// new row begin.
-	if wait := s.throttle.AllowRegistration(client.IP, s.now()); wait > 0 {
+	wait, err := s.throttle.AllowRegistration(ctx, client.IP, s.now())
+	if err != nil {
+		return Result{}, busyOr(err)
+	}
+	if wait > 0 {
 		return Result{}, &ThrottledError{RetryAfter: wait}
 	}
 	hashCtx, cancel := s.hashing(ctx)
@@ -214,7 +224,7 @@ func (s *Service) Register(ctx context.Context, username, password string, clien
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			// Nothing was hashed or created: the attempt does not count.
-			s.throttle.RegistrationAborted(client.IP)
+			s.throttle.RegistrationAborted(context.WithoutCancel(ctx), client.IP)
 		}
 		return Result{}, busyOr(err)
 	}

@@ -320,6 +320,9 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
+	if err := deleteExpiredThrottle(ctx, s.pool, now, batch); err != nil {
+		return 0, err
+	}
 	return int(tag.RowsAffected()), nil
 }
 
