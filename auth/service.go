@@ -29,8 +29,8 @@ const MaxHashWait = 5 * time.Second
 type Store interface {
 	CreateUser(ctx context.Context, username, passwordHash string) (store.User, error)
 	UserByUsername(ctx context.Context, username string) (store.User, error)
-	CreateSession(ctx context.Context, s store.NewSession) (store.Session, error)
-	// InTx runs the rotation policy (rotation.go) on the store's primitives.
+	// InTx runs the rotation policy (rotation.go) and the session cap
+	// (sessions.go) on the store's primitives.
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 	SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error)
 	Session(ctx context.Context, id string) (store.Session, error)
@@ -238,21 +238,25 @@ func (s *Service) Register(ctx context.Context, username, password string, clien
 	return s.startSession(ctx, user, client)
 }
 
-// startSession creates a session with its first refresh token and signs an
-// access token for it.
+// startSession creates a session with its first refresh token, under the
+// cap on live sessions (sessions.go), and signs an access token for it.
 func (s *Service) startSession(ctx context.Context, user store.User, client store.Client) (Result, error) {
 	refresh, refreshHash, err := tokens.NewRefreshToken()
 	if err != nil {
 		return Result{}, err
 	}
-	sess, err := s.store.CreateSession(ctx, store.NewSession{
+	ns := store.NewSession{
 		UserID:      user.ID,
 		RefreshHash: refreshHash,
 		IdleTTL:     s.cfg.RefreshTokenTTL,
 		MaxAge:      s.cfg.SessionMaxAge,
 		Client:      client,
-
-		MaxLiveSessions: s.cfg.MaxSessionsPerUser,
+	}
+	var sess store.Session
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		sess, err = createCappedSession(ctx, tx, ns, s.cfg.MaxSessionsPerUser)
+		return err
 	})
 	if err != nil {
 		return Result{}, err
