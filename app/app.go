@@ -329,13 +329,13 @@ func expiredTokenIssuer(keys *tokens.Keyring, cfg config.Config, now func() time
 }
 
 // newSessionService is the session service over the store, with the
-// throttle in this process's memory.
+// throttle's counters where every instance can share them (throttleStore).
 func newSessionService(cfg config.Config, st auth.Store, issuer auth.Issuer, passwords auth.Passwords, observer auth.Observer, log *slog.Logger, now func() time.Time) *auth.Service {
 	return auth.NewService(auth.Deps{
 		Store:     st,
 		Issuer:    issuer,
 		Passwords: passwords,
-		Throttle:  throttle.New(throttle.NewMemory(throttleLimits(cfg), log)),
+		Throttle:  throttle.New(throttleStore(cfg, st, log)),
 		Config: auth.Config{
 			RefreshTokenTTL:    cfg.RefreshTokenTTL,
 			SessionMaxAge:      cfg.SessionMaxAge,
@@ -346,6 +346,16 @@ func newSessionService(cfg config.Config, st auth.Store, issuer auth.Issuer, pas
 		Now:      now,
 		Observer: observer,
 	})
+}
+
+// throttleStore keeps the throttle's counters in the database when it is
+// PostgreSQL, the one several instances share, so a brute force spread over
+// them is counted as one; otherwise (SQLite: one process) in memory.
+func throttleStore(cfg config.Config, st auth.Store, log *slog.Logger) throttle.Store {
+	if pg, ok := st.(*postgres.Store); ok {
+		return postgres.NewThrottle(pg, throttleLimits(cfg), log)
+	}
+	return throttle.NewMemory(throttleLimits(cfg), log)
 }
 
 // throttleLimits are the throttle's settings.

@@ -37,6 +37,11 @@ func ensureDemoUser(ctx context.Context, st store.Store, h *password.Hasher, dat
 	if err != nil {
 		return err
 	}
+	// On PostgreSQL nothing else creates the data folder; make it before
+	// the account, so an account never exists without its saved password.
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("saving the demo password: %w", err)
+	}
 	hash, err := h.Hash(ctx, pw)
 	if err != nil {
 		return err

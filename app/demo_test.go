@@ -2,12 +2,17 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"tokenflow/password"
+	"tokenflow/store/sqlite"
 )
 
 // The demo account's password is made by the app, not chosen by a person,
@@ -38,5 +43,35 @@ func TestDemoPasswordRedrawsARefusedOne(t *testing.T) {
 	}
 	if pw == "xxDemoxxDEMOxxxx" || password.Check(pw, DemoUsername) != nil {
 		t.Errorf("got the refused password %q", pw)
+	}
+}
+
+// With the store elsewhere (PostgreSQL), nothing else creates the data
+// folder: the demo account still gets its saved password, 0600 in a 0700
+// folder, and a second start prints it again.
+func TestDemoUserCreatesItsDataFolder(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	h := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}, 1)
+	var out bytes.Buffer
+	if err := ensureDemoUser(context.Background(), st, h, dir, &out); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "demo-password"): 0o600} {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s mode %v, want %v", p, info.Mode().Perm(), want)
+		}
+	}
+	out.Reset()
+	if err := ensureDemoUser(context.Background(), st, h, dir, &out); err != nil || !strings.Contains(out.String(), "demo account: username") {
+		t.Errorf("second start: %v, printed %q", err, out.String())
 	}
 }

@@ -8,6 +8,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"tokenflow/store"
@@ -28,8 +29,8 @@ const MaxHashWait = 5 * time.Second
 type Store interface {
 	CreateUser(ctx context.Context, username, passwordHash string) (store.User, error)
 	UserByUsername(ctx context.Context, username string) (store.User, error)
-	CreateSession(ctx context.Context, s store.NewSession) (store.Session, error)
-	// InTx runs the rotation policy (rotation.go) on the store's primitives.
+	// InTx runs the rotation policy (rotation.go) and the session cap
+	// (sessions.go) on the store's primitives.
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 	SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error)
 	Session(ctx context.Context, id string) (store.Session, error)
@@ -138,6 +139,11 @@ func busyOr(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return ErrBusy
 	}
+	if errors.Is(err, throttle.ErrUnavailable) {
+		// Fail closed: without its counters the throttle checks nothing
+		// (see throttle.ErrUnavailable); to the client it is a busy server.
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
 	return err
 }
 
@@ -205,7 +211,11 @@ func (s *Service) Login(ctx context.Context, username, password string, client s
 func (s *Service) Register(ctx context.Context, username, password string, client store.Client) (Result, error) {
 	// Counted once the input is valid: that is where the argon2 work and a
 	// new row begin.
-	if wait := s.throttle.AllowRegistration(client.IP, s.now()); wait > 0 {
+	wait, err := s.throttle.AllowRegistration(ctx, client.IP, s.now())
+	if err != nil {
+		return Result{}, busyOr(err)
+	}
+	if wait > 0 {
 		return Result{}, &ThrottledError{RetryAfter: wait}
 	}
 	hashCtx, cancel := s.hashing(ctx)
@@ -214,7 +224,7 @@ func (s *Service) Register(ctx context.Context, username, password string, clien
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			// Nothing was hashed or created: the attempt does not count.
-			s.throttle.RegistrationAborted(client.IP)
+			s.throttle.RegistrationAborted(context.WithoutCancel(ctx), client.IP)
 		}
 		return Result{}, busyOr(err)
 	}
@@ -228,21 +238,25 @@ func (s *Service) Register(ctx context.Context, username, password string, clien
 	return s.startSession(ctx, user, client)
 }
 
-// startSession creates a session with its first refresh token and signs an
-// access token for it.
+// startSession creates a session with its first refresh token, under the
+// cap on live sessions (sessions.go), and signs an access token for it.
 func (s *Service) startSession(ctx context.Context, user store.User, client store.Client) (Result, error) {
 	refresh, refreshHash, err := tokens.NewRefreshToken()
 	if err != nil {
 		return Result{}, err
 	}
-	sess, err := s.store.CreateSession(ctx, store.NewSession{
+	ns := store.NewSession{
 		UserID:      user.ID,
 		RefreshHash: refreshHash,
 		IdleTTL:     s.cfg.RefreshTokenTTL,
 		MaxAge:      s.cfg.SessionMaxAge,
 		Client:      client,
-
-		MaxLiveSessions: s.cfg.MaxSessionsPerUser,
+	}
+	var sess store.Session
+	err = s.store.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		sess, err = createCappedSession(ctx, tx, ns, s.cfg.MaxSessionsPerUser)
+		return err
 	})
 	if err != nil {
 		return Result{}, err

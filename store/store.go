@@ -109,10 +109,6 @@ type NewSession struct {
 	IdleTTL     time.Duration // REFRESH_TOKEN_TTL
 	MaxAge      time.Duration // SESSION_MAX_AGE
 	Client      Client
-
-	// MaxLiveSessions caps the user's live sessions (MAX_SESSIONS_PER_USER):
-	// past it, the least recently used end as EventEvicted. 0: no cap.
-	MaxLiveSessions int
 }
 
 // RefreshToken is one stored refresh token. Only its hash is kept.
@@ -176,6 +172,17 @@ type Tx interface {
 	// EventTimesSince returns when the session's events of the kinds
 	// happened after since, newest first, at most max of them.
 	EventTimesSince(ctx context.Context, sessionID string, kinds []string, since time.Time, max int) ([]time.Time, error)
+	// CreateSession locks the user ns.UserID (every other transaction
+	// creating a session for that user waits until this one ends;
+	// PostgreSQL: FOR NO KEY UPDATE of the user row) and then starts a
+	// session created at Now: the session row, its first refresh token and
+	// a login event. The idle expiry is Now+IdleTTL, never later than the
+	// absolute expiry Now+MaxAge. ErrNotFound when the user does not exist.
+	CreateSession(ctx context.Context, ns NewSession) (Session, error)
+	// LiveSessions lists the user's sessions that are neither revoked nor
+	// expired at Now, most recently used first (ties: newest created, then
+	// the greatest ID first).
+	LiveSessions(ctx context.Context, userID string) ([]Session, error)
 	// InsertEvent records e (its ID is ignored) and drops the session's
 	// oldest events beyond MaxEventsPerSession, never its login event.
 	InsertEvent(ctx context.Context, e Event) error

@@ -2,11 +2,13 @@ package throttle
 
 // Memory is the counter store in this process's memory, bounded in size.
 // Several app instances behind one load balancer would each count on their
-// own (an attacker spread over N instances gets N times the attempts); that
-// step needs a Store over the shared database or a shared cache.
+// own (an attacker spread over N instances gets N times the attempts), so
+// the app uses it only on SQLite; on PostgreSQL the counters are shared
+// (store/postgres Throttle).
 
 import (
 	"cmp"
+	"context"
 	"log/slog"
 	"slices"
 	"strings"
@@ -339,6 +341,20 @@ func (t *Memory) RegistrationAborted(addr string) {
 		w.count--
 	}
 }
+
+// BeginLogin is TryLogin as a Store; memory never fails.
+func (t *Memory) BeginLogin(_ context.Context, account, addr string, now time.Time) (Attempt, time.Duration, <-chan struct{}, error) {
+	a, wait, busy := t.TryLogin(account, addr, now)
+	return a, wait, busy, nil
+}
+
+// CountRegistration is AllowRegistration as a Store; memory never fails.
+func (t *Memory) CountRegistration(_ context.Context, addr string, now time.Time) (time.Duration, error) {
+	return t.AllowRegistration(addr, now), nil
+}
+
+// UncountRegistration is RegistrationAborted as a Store.
+func (t *Memory) UncountRegistration(_ context.Context, addr string) { t.RegistrationAborted(addr) }
 
 // slot is what makeRoom needs to know about an entry.
 type slot struct {

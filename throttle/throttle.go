@@ -5,12 +5,14 @@
 // The policy that is the same whatever keeps the counters (which keys are
 // counted together, waiting for attempts in flight) is in Throttle; the
 // counters are behind Store, in the manner of Echo's RateLimiterStore, so
-// several instances can later share them (a SQL store) without changing
-// callers. Memory is the store of one process.
+// several instances share them (store/postgres Throttle) without changing
+// callers. Memory is the store of one process. throttletest is the
+// contract both pass.
 package throttle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -61,21 +63,34 @@ func (l Limits) Validate() error {
 }
 
 // Store keeps the counters. Keys come normalized (AccountKey, AddressKey).
-// Implementations are safe for concurrent use.
+// Implementations are safe for concurrent use; a shared one (a SQL store)
+// is shared by every instance of the app, so a brute force spread over
+// them is counted as one.
 type Store interface {
-	// TryLogin is one look at the limits, without waiting. It returns
+	// BeginLogin is one look at the limits, without waiting. It returns
 	// exactly one of: an attempt (counted as in flight, and as one of the
-	// address's logins), a wait (> 0: refused, nothing counted), or a
-	// channel closed when an attempt in flight resolves, after which the
-	// caller looks again.
-	TryLogin(account, address string, now time.Time) (Attempt, time.Duration, <-chan struct{})
-	// AllowRegistration counts one registration of the address and returns
-	// 0, or how long to wait (> 0) when the limit is spent.
-	AllowRegistration(address string, now time.Time) time.Duration
-	// RegistrationAborted takes back a registration whose work did not
-	// happen.
-	RegistrationAborted(address string)
+	// address's logins), a wait (> 0: refused, nothing counted), a channel
+	// closed when the caller may look again (an attempt in flight may have
+	// resolved), or an error: the counters could not be read, so nothing
+	// may be checked (see ErrUnavailable).
+	BeginLogin(ctx context.Context, account, address string, now time.Time) (Attempt, time.Duration, <-chan struct{}, error)
+	// CountRegistration counts one registration of the address and
+	// returns 0, or how long to wait (> 0) when the limit is spent, or an
+	// error when the counters could not be read or written.
+	CountRegistration(ctx context.Context, address string, now time.Time) (time.Duration, error)
+	// UncountRegistration takes back a registration whose work did not
+	// happen. A store that cannot write logs it: the registration stays
+	// counted, which errs on the safe side.
+	UncountRegistration(ctx context.Context, address string)
 }
+
+// ErrUnavailable wraps every error of a Store: the counters could not be
+// read or written. The throttle then fails closed: no password is checked
+// and no account is created until the counters answer again, because a
+// throttle that fails open turns an outage of its store (which an attacker
+// may be able to provoke, by load) into unlimited guessing for as long as it
+// lasts. Callers answer 503 with a Retry-After.
+var ErrUnavailable = errors.New("throttle: counters unavailable")
 
 // Attempt is a login that passed the throttle and is being checked. It ends
 // in exactly one of Succeeded, Failed or Aborted; later calls do nothing, so
@@ -100,12 +115,19 @@ func New(store Store) *Throttle { return &Throttle{store: store} }
 
 // BeginLogin returns an attempt to check, or how long the caller must wait
 // (> 0: refuse, and check nothing), or ctx's error when ctx ended while
-// attempts in flight left no room (see Memory.TryLogin). now is read afresh
-// after each wait.
+// attempts in flight left no room (see Memory.TryLogin), or an error
+// wrapping ErrUnavailable when the store failed (fail closed). now is read
+// afresh after each wait.
 func (t *Throttle) BeginLogin(ctx context.Context, username, ip string, now func() time.Time) (Attempt, time.Duration, error) {
 	account, addr := AccountKey(username), AddressKey(ip)
 	for {
-		a, wait, busy := t.store.TryLogin(account, addr, now())
+		a, wait, busy, err := t.store.BeginLogin(ctx, account, addr, now())
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, 0, ctxErr
+			}
+			return nil, 0, unavailable(err)
+		}
 		if busy == nil {
 			return a, wait, nil
 		}
@@ -118,15 +140,27 @@ func (t *Throttle) BeginLogin(ctx context.Context, username, ip string, now func
 }
 
 // AllowRegistration counts one registration from ip and returns 0, or how
-// long to wait (> 0) when the hourly limit is spent.
-func (t *Throttle) AllowRegistration(ip string, now time.Time) time.Duration {
-	return t.store.AllowRegistration(AddressKey(ip), now)
+// long to wait (> 0) when the hourly limit is spent, or an error wrapping
+// ErrUnavailable when the store failed (fail closed).
+func (t *Throttle) AllowRegistration(ctx context.Context, ip string, now time.Time) (time.Duration, error) {
+	wait, err := t.store.CountRegistration(ctx, AddressKey(ip), now)
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	return wait, nil
 }
 
 // RegistrationAborted takes back a registration AllowRegistration counted
 // whose work did not happen (the server was too busy to hash).
-func (t *Throttle) RegistrationAborted(ip string) {
-	t.store.RegistrationAborted(AddressKey(ip))
+func (t *Throttle) RegistrationAborted(ctx context.Context, ip string) {
+	t.store.UncountRegistration(ctx, AddressKey(ip))
+}
+
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // AccountKey folds case: the store treats usernames case-insensitively, so
@@ -161,3 +195,18 @@ func AddressKey(ip string) string {
 	}
 	return addr.String()
 }
+
+// The windows and delays every Store applies, named once for the stores
+// outside this package (the SQL store) to share with Memory.
+const (
+	// AccountMemory is how long an account's failures are remembered.
+	AccountMemory = accountMemory
+	// AddressWindow is the window of Limits.AddressFailures and Limits.Logins.
+	AddressWindow = ipFailureWindow
+	// RegistrationWindow is the window of Limits.Registrations.
+	RegistrationWindow = registerWindow
+)
+
+// AccountDelay is the wait after the account's failure that is n past
+// Limits.LoginFailures (n = 0 for the failure that reaches it).
+func AccountDelay(n int) time.Duration { return accountDelay(n) }

@@ -42,14 +42,22 @@ func TestThrottleCountsKeysTogether(t *testing.T) {
 		t.Errorf("another /56 waits %v", wait)
 	}
 
-	if wait := th.AllowRegistration("::ffff:198.51.100.1", t0); wait != 0 {
+	allow := func(ip string) time.Duration {
+		t.Helper()
+		wait, err := th.AllowRegistration(context.Background(), ip, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wait
+	}
+	if wait := allow("::ffff:198.51.100.1"); wait != 0 {
 		t.Fatalf("first registration waits %v", wait)
 	}
-	if wait := th.AllowRegistration("198.51.100.1", t0); wait != registerWindow {
+	if wait := allow("198.51.100.1"); wait != registerWindow {
 		t.Errorf("the same IPv4 address, unmapped: wait %v, want %v", wait, registerWindow)
 	}
-	th.RegistrationAborted("198.51.100.1")
-	if wait := th.AllowRegistration("::ffff:198.51.100.1", t0); wait != 0 {
+	th.RegistrationAborted(context.Background(), "198.51.100.1")
+	if wait := allow("::ffff:198.51.100.1"); wait != 0 {
 		t.Errorf("after an aborted registration: wait %v, want 0", wait)
 	}
 }

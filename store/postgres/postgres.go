@@ -126,81 +126,17 @@ func lockUser(ctx context.Context, q querier, userID string) error {
 	return err
 }
 
-// CreateSession starts a session for a logged-in user: the session row, its
-// first refresh token and a login event, all or nothing, evicting the least
-// recently used past ns.MaxLiveSessions (see sqlite.Store.CreateSession).
-// Returns ErrNotFound when the user does not exist.
+// CreateSession starts a session for a logged-in user in a transaction of
+// its own (see store.Tx.CreateSession). Returns ErrNotFound when the user
+// does not exist.
 func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
-	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
-		return store.Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
-	if err := lockUser(ctx, tx, ns.UserID); errors.Is(err, store.ErrNotFound) {
-		return store.Session{}, err
-	} else if err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	// Read the clock once the user's lock is held, as InTx does.
-	now := s.now()
-	absolute := now.Add(ns.MaxAge)
-	sess := store.Session{
-		ID:                newID(),
-		UserID:            ns.UserID,
-		CreatedAt:         now,
-		LastUsedAt:        now,
-		IdleExpiresAt:     earliest(now.Add(ns.IdleTTL), absolute),
-		AbsoluteExpiresAt: absolute,
-		UserAgent:         ns.Client.UserAgent,
-		IP:                ns.Client.IP,
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO sessions
-		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
-		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if _, err := insertToken(ctx, tx, sess.ID, ns.RefreshHash, now, nil); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if err := insertEvent(ctx, tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if ns.MaxLiveSessions > 0 {
-		if err := evictPastCap(ctx, tx, sess, ns.MaxLiveSessions, now, ns.Client); err != nil {
-			return store.Session{}, fmt.Errorf("store: create session: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: commit: %w", err)
-	}
-	return sess, nil
-}
-
-// evictPastCap ends the user's live sessions beyond the max-1 most recently
-// used ones other than sess (the policy is sqlite's evictPastCap).
-func evictPastCap(ctx context.Context, tx pgx.Tx, sess store.Session, max int, now time.Time, c store.Client) error {
-	past, err := sessions(ctx, tx, `SELECT `+sessionColumns+` FROM sessions s
-		WHERE s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL
-		  AND s.idle_expires_at > $3 AND s.absolute_expires_at > $3
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC
-		OFFSET $4`,
-		sess.UserID, sess.ID, toMillis(now), max-1)
-	if err != nil {
+	var sess store.Session
+	err := s.InTx(ctx, func(t store.Tx) error {
+		var err error
+		sess, err = t.CreateSession(ctx, ns)
 		return err
-	}
-	detail := fmt.Sprintf("ended by a newer login (session %s): at most %d live sessions per account", sess.ID, max)
-	for _, old := range past {
-		if err := revoke(ctx, tx, old, store.EventEvicted, now, c, detail); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
+	return sess, err
 }
 
 // SessionByRefreshHash finds the session of a refresh token that has not
@@ -383,6 +319,9 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
 		toMillis(now), toMillis(now.Add(-store.RevokedRetention)), batch)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
+	}
+	if err := deleteExpiredThrottle(ctx, s.pool, now, batch); err != nil {
+		return 0, err
 	}
 	return int(tag.RowsAffected()), nil
 }

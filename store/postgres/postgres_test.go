@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	"tokenflow/store"
 	"tokenflow/store/postgres/pgtest"
 	"tokenflow/store/storetest"
+	"tokenflow/throttle"
+	"tokenflow/throttle/throttletest"
 )
 
 func openTest(t *testing.T, databaseURL string, now func() time.Time) *Store {
@@ -173,5 +176,105 @@ func TestMigrationsPendingAndCountActiveSessions(t *testing.T) {
 	now = now.Add(30*time.Minute + time.Millisecond)
 	if n, err := s.CountActiveSessions(ctx); err != nil || n != 1 {
 		t.Fatalf("after the first idled out: %d, %v; want 1", n, err)
+	}
+}
+
+// TestThrottleContract holds the shared throttle store to the contract
+// Memory passes, with its two stores on two pools of one database, as two
+// app instances would have.
+func TestThrottleContract(t *testing.T) {
+	pgtest.ServerURL(t)
+	throttletest.Run(t, func(t *testing.T, l throttle.Limits) (throttle.Store, throttle.Store) {
+		u := pgtest.FreshURL(t)
+		a, b := openTest(t, u, time.Now), openTest(t, u, time.Now)
+		return NewThrottle(a, l, nil), NewThrottle(b, l, nil)
+	})
+}
+
+// An attempt whose instance died before it resolved holds its room only
+// until its row expires (AttemptTimeout), and is neither a failure nor a
+// login after that.
+func TestThrottleAttemptsOfADeadInstanceExpire(t *testing.T) {
+	u := pgtest.FreshURL(t)
+	l := throttle.Limits{LoginFailures: 2, AddressFailures: 100, Logins: 100, Registrations: 1, AttemptTimeout: throttletest.AttemptTimeout}
+	dead, alive := NewThrottle(openTest(t, u, time.Now), l, nil), NewThrottle(openTest(t, u, time.Now), l, nil)
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for range 2 {
+		if a, _, _, err := dead.BeginLogin(ctx, "ada", "192.0.2.1", t0); err != nil || a == nil {
+			t.Fatalf("attempt refused: %v", err)
+		} // never resolved: its instance died
+	}
+	if a, _, busy, err := alive.BeginLogin(ctx, "ada", "192.0.2.1", t0.Add(l.AttemptTimeout-time.Millisecond)); err != nil || a != nil || busy == nil {
+		t.Fatalf("while the dead attempts hold their room: attempt %v, busy %v, err %v; want busy", a != nil, busy != nil, err)
+	}
+	later := t0.Add(l.AttemptTimeout)
+	for range 2 {
+		a, wait, busy, err := alive.BeginLogin(ctx, "ada", "192.0.2.1", later)
+		if err != nil || a == nil {
+			t.Fatalf("after the dead attempts expired: wait %v, busy %v, err %v", wait, busy != nil, err)
+		}
+		a.Failed()
+	}
+	if _, wait, _, _ := alive.BeginLogin(ctx, "ada", "192.0.2.1", later); wait != throttle.AccountDelay(0) {
+		t.Errorf("after 2 failures: wait %v, want %v", wait, throttle.AccountDelay(0))
+	}
+}
+
+// The store failing refuses the look (fail closed), never lets it through.
+func TestThrottleFailsClosed(t *testing.T) {
+	u := pgtest.FreshURL(t)
+	s := openTest(t, u, time.Now)
+	th := throttle.New(NewThrottle(s, throttle.Limits{LoginFailures: 1, AddressFailures: 1, Logins: 1, Registrations: 1, AttemptTimeout: time.Second}, nil))
+	s.Close()
+	a, wait, err := th.BeginLogin(context.Background(), "ada", "192.0.2.1", time.Now)
+	if !errors.Is(err, throttle.ErrUnavailable) || a != nil || wait != 0 {
+		t.Errorf("login on a closed store: attempt %v, wait %v, err %v; want ErrUnavailable", a != nil, wait, err)
+	}
+	if _, err := th.AllowRegistration(context.Background(), "192.0.2.1", time.Now()); !errors.Is(err, throttle.ErrUnavailable) {
+		t.Errorf("registration on a closed store: %v, want ErrUnavailable", err)
+	}
+}
+
+// The cleanup job keeps the throttle's tables bounded: a spray of guesses
+// at made-up usernames leaves no rows once they no longer count, and rows
+// that still count stay.
+func TestDeleteExpiredDropsThrottleCountersThatNoLongerCount(t *testing.T) {
+	u := pgtest.FreshURL(t)
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	now := t0
+	s := openTest(t, u, func() time.Time { return now })
+	th := NewThrottle(s, throttle.Limits{LoginFailures: 3, AddressFailures: 100, Logins: 100, Registrations: 5, AttemptTimeout: time.Second}, nil)
+	ctx := context.Background()
+	for i := range 5 {
+		a, _, _, err := th.BeginLogin(ctx, "sprayed"+string(rune('a'+i)), "192.0.2.1", t0)
+		if err != nil || a == nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		a.Failed()
+	}
+	th.BeginLogin(ctx, "left-in-flight", "192.0.2.2", t0)
+	th.CountRegistration(ctx, "192.0.2.1", t0)
+	rows := func() (n int) {
+		t.Helper()
+		if err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM throttle_accounts) + (SELECT count(*) FROM throttle_windows) + (SELECT count(*) FROM throttle_attempts)`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := s.DeleteExpired(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(); n != 5+4+1 {
+		t.Errorf("at once: %d rows, want 10 (5 accounts, 4 windows, 1 attempt): they still count", n)
+	}
+	now = t0.Add(throttle.AccountMemory + time.Minute)
+	for range 5 {
+		if _, err := s.DeleteExpired(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rows(); n != 0 {
+		t.Errorf("a day later: %d throttle rows left, want 0", n)
 	}
 }

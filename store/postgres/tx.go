@@ -183,6 +183,58 @@ func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []stri
 	return out, nil
 }
 
+// CreateSession locks the user row first, so logins of one user (and
+// the cap policy run after them in the same transaction) go one at a time.
+func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
+	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
+		return store.Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
+	}
+	if err := lockUser(ctx, t.tx, ns.UserID); errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, err
+	} else if err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	// Read the clock once the user's lock is held.
+	now := t.Now()
+	absolute := now.Add(ns.MaxAge)
+	sess := store.Session{
+		ID:                newID(),
+		UserID:            ns.UserID,
+		CreatedAt:         now,
+		LastUsedAt:        now,
+		IdleExpiresAt:     earliest(now.Add(ns.IdleTTL), absolute),
+		AbsoluteExpiresAt: absolute,
+		UserAgent:         ns.Client.UserAgent,
+		IP:                ns.Client.IP,
+	}
+	if _, err := t.tx.Exec(ctx, `INSERT INTO sessions
+		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
+		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	if _, err := insertToken(ctx, t.tx, sess.ID, ns.RefreshHash, now, nil); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	if err := insertEvent(ctx, t.tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	return sess, nil
+}
+
+func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	out, err := sessions(ctx, t.tx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.user_id = $1 AND s.revoked_at IS NULL
+		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
+		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC`,
+		userID, toMillis(t.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("store: live sessions: %w", err)
+	}
+	return out, nil
+}
+
 func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
 	sess := store.Session{ID: e.SessionID, UserID: e.UserID}
 	if err := insertEvent(ctx, t.tx, sess, e.Kind, e.At, store.Client{IP: e.IP, UserAgent: e.UserAgent}, e.Detail); err != nil {

@@ -171,103 +171,17 @@ func (s *Store) user(ctx context.Context, where string, arg any) (store.User, er
 	return u, nil
 }
 
-// CreateSession starts a session for a logged-in user: the session row, its
-// first refresh token and a login event, all or nothing. The idle expiry is
-// now+IdleTTL, never later than the absolute expiry now+MaxAge. When the
-// user would then have more than ns.MaxLiveSessions live sessions, the least
-// recently used end (EventEvicted) in the same transaction, so racing logins
-// cannot leave more alive. Returns ErrNotFound when the user does not exist.
+// CreateSession starts a session for a logged-in user in a transaction of
+// its own (see store.Tx.CreateSession); the cap on live sessions is auth's
+// policy, run on Tx. Returns ErrNotFound when the user does not exist.
 func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
-	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
-		return store.Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	defer tx.Rollback()
-
-	// Inside BEGIN IMMEDIATE nobody else writes, so this check cannot race.
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id = ?`, ns.UserID).Scan(&n); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if n == 0 {
-		return store.Session{}, store.ErrNotFound
-	}
-
-	now := s.now()
-	absolute := now.Add(ns.MaxAge)
-	sess := store.Session{
-		ID:                newID(),
-		UserID:            ns.UserID,
-		CreatedAt:         now,
-		LastUsedAt:        now,
-		IdleExpiresAt:     earliest(now.Add(ns.IdleTTL), absolute),
-		AbsoluteExpiresAt: absolute,
-		UserAgent:         ns.Client.UserAgent,
-		IP:                ns.Client.IP,
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions
-		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
-		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if _, err := insertToken(ctx, tx, sess.ID, ns.RefreshHash, now, sql.NullInt64{}); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if err := insertEvent(ctx, tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if ns.MaxLiveSessions > 0 {
-		if err := evictPastCap(ctx, tx, sess, ns.MaxLiveSessions, now, ns.Client); err != nil {
-			return store.Session{}, fmt.Errorf("store: create session: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: commit: %w", err)
-	}
-	return sess, nil
-}
-
-// evictPastCap ends the user's live sessions beyond the max-1 most recently
-// used ones other than the new session sess, so that with it max are left.
-// Least recently used, not oldest: a login kept in daily use on one device
-// must outlive a spree of new logins elsewhere; the one that goes is the one
-// nobody has refreshed for longest. It reads the user's sessions through
-// sessions_user_last_used.
-func evictPastCap(ctx context.Context, tx *sql.Tx, sess store.Session, max int, now time.Time, c store.Client) error {
-	rows, err := tx.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
-		WHERE s.user_id = ? AND s.id <> ? AND s.revoked_at IS NULL
-		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC
-		LIMIT -1 OFFSET ?`,
-		sess.UserID, sess.ID, toMillis(now), toMillis(now), max-1)
-	if err != nil {
+	var sess store.Session
+	err := s.InTx(ctx, func(t store.Tx) error {
+		var err error
+		sess, err = t.CreateSession(ctx, ns)
 		return err
-	}
-	var past []store.Session
-	for rows.Next() {
-		old, err := scanSession(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		past = append(past, old)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	detail := fmt.Sprintf("ended by a newer login (session %s): at most %d live sessions per account", sess.ID, max)
-	for _, old := range past {
-		if err := revoke(ctx, tx, old, store.EventEvicted, now, c, detail); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
+	return sess, err
 }
 
 // SessionByRefreshHash finds the session of a refresh token that has not

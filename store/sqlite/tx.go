@@ -165,6 +165,73 @@ func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []stri
 	return out, nil
 }
 
+// CreateSession needs no lock of its own: BEGIN IMMEDIATE already holds
+// the database's write lock, so nobody else creates or ends a session of
+// this user (or deletes the user) until the transaction ends.
+func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
+	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
+		return store.Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
+	}
+	var n int
+	if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id = ?`, ns.UserID).Scan(&n); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	if n == 0 {
+		return store.Session{}, store.ErrNotFound
+	}
+	now := t.now
+	absolute := now.Add(ns.MaxAge)
+	sess := store.Session{
+		ID:                newID(),
+		UserID:            ns.UserID,
+		CreatedAt:         now,
+		LastUsedAt:        now,
+		IdleExpiresAt:     earliest(now.Add(ns.IdleTTL), absolute),
+		AbsoluteExpiresAt: absolute,
+		UserAgent:         ns.Client.UserAgent,
+		IP:                ns.Client.IP,
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO sessions
+		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
+		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	if _, err := insertToken(ctx, t.tx, sess.ID, ns.RefreshHash, now, sql.NullInt64{}); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	if err := insertEvent(ctx, t.tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	return sess, nil
+}
+
+// LiveSessions reads the user's sessions through sessions_user_last_used.
+func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
+		WHERE s.user_id = ?1 AND s.revoked_at IS NULL
+		  AND s.idle_expires_at > ?2 AND s.absolute_expires_at > ?2
+		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC`,
+		userID, toMillis(t.now))
+	if err != nil {
+		return nil, fmt.Errorf("store: live sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: live sessions: %w", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: live sessions: %w", err)
+	}
+	return out, nil
+}
+
 func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
 	sess := store.Session{ID: e.SessionID, UserID: e.UserID}
 	if err := insertEvent(ctx, t.tx, sess, e.Kind, e.At, store.Client{IP: e.IP, UserAgent: e.UserAgent}, e.Detail); err != nil {

@@ -1,5 +1,5 @@
 // Package storetest is the contract every store.Store implementation
-// passes: users, sessions, revocation, the signing keys' states, the session cap, cleanup, and the
+// passes: users, sessions, revocation, the signing keys' states, cleanup, and the
 // transaction seam the rotation policy (auth) runs on: InTx commits or
 // leaves nothing, serialises transactions on one token, and each Tx
 // primitive does its one thing (the event cap included). The policy's own
@@ -41,8 +41,6 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ActiveSessions", c.activeSessions},
 		{"DeleteExpired", c.deleteExpired},
 		{"SessionByRefreshHashIgnoresRotatedTokens", c.sessionByRefreshHashIgnoresRotatedTokens},
-		{"CreateSessionEndsTheLeastRecentlyUsedPastTheCap", c.createSessionEndsTheLeastRecentlyUsedPastTheCap},
-		{"CreateSessionCapHoldsUnderConcurrency", c.createSessionCapHoldsUnderConcurrency},
 		{"InTxCommits", c.inTxCommits},
 		{"InTxRollsBackOnError", c.inTxRollsBackOnError},
 		{"InTxRollsBackOnPanic", c.inTxRollsBackOnPanic},
@@ -56,6 +54,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RevokeSessionAndTokens", c.revokeSessionAndTokens},
 		{"EventTimesSince", c.eventTimesSince},
 		{"InsertEventCapsTheTimeline", c.insertEventCapsTheTimeline},
+		{"TxCreateSession", c.txCreateSession},
+		{"TxCreateSessionSerializesOneUser", c.txCreateSessionSerializesOneUser},
+		{"LiveSessions", c.liveSessions},
 		{"SigningKeysLifecycle", c.signingKeysLifecycle},
 		{"SigningKeysRefusals", c.signingKeysRefusals},
 		{"SigningKeysPlansAreSerialised", c.signingKeysPlansAreSerialised},

@@ -565,3 +565,125 @@ func (c contract) insertEventCapsTheTimeline(t *testing.T) {
 		t.Errorf("another session's events %v", kinds)
 	}
 }
+
+// Tx.CreateSession writes the session at Tx.Now with its first token and
+// login event, and names an unknown user ErrNotFound.
+func (c contract) txCreateSession(t *testing.T) {
+	now := t0.Add(time.Minute)
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	var sess store.Session
+	inTx(t, s, func(tx store.Tx) (err error) {
+		sess, err = tx.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h1", IdleTTL: idleTTL, MaxAge: maxAge, Client: owner})
+		return err
+	})
+	want := store.Session{ID: sess.ID, UserID: alice.ID, CreatedAt: now, LastUsedAt: now,
+		IdleExpiresAt: now.Add(idleTTL), AbsoluteExpiresAt: now.Add(maxAge), UserAgent: owner.UserAgent, IP: owner.IP}
+	if sess.ID == "" || sess != want || mustSessionByID(t, s, sess.ID) != want {
+		t.Errorf("session = %+v, want %+v", sess, want)
+	}
+	if tok := mustToken(t, s, "h1"); tok.SessionID != sess.ID || tok.Used() {
+		t.Errorf("first token = %+v, want current in the session", tok)
+	}
+	if kinds := eventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+		t.Errorf("events %v, want [login]", kinds)
+	}
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		_, err := tx.CreateSession(ctx, store.NewSession{UserID: "nope", RefreshHash: "h2", IdleTTL: idleTTL, MaxAge: maxAge})
+		return err
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown user: %v, want ErrNotFound", err)
+	}
+}
+
+// Tx.CreateSession holds the user: transactions creating sessions for one
+// user run one after the other, so each sees, through LiveSessions, every
+// session the ones before it created. That is what lets the cap (auth)
+// count without racing.
+func (c contract) txCreateSessionSerializesOneUser(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	const logins = 12
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, logins)
+		seen  = make([]int, logins)
+	)
+	for i := range logins {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.InTx(ctx, func(tx store.Tx) error {
+				if _, err := tx.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: fmt.Sprintf("h%d", i), IdleTTL: idleTTL, MaxAge: maxAge}); err != nil {
+					return err
+				}
+				live, err := tx.LiveSessions(ctx, alice.ID)
+				seen[i] = len(live)
+				return err
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("login %d: %v", i, err)
+		}
+	}
+	slices.Sort(seen)
+	for i, n := range seen {
+		if n != i+1 {
+			t.Fatalf("live sessions seen %v, want 1..%d: two logins of one user overlapped", seen, logins)
+		}
+	}
+}
+
+// Tx.LiveSessions lists the user's sessions alive at Tx.Now, most recently
+// used first, then newest created.
+func (c contract) liveSessions(t *testing.T) {
+	now := t0
+	s := c.open(t, &now)
+	ctx := context.Background()
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
+	first := mustSession(t, s, alice.ID, "a1")
+	now = now.Add(time.Minute)
+	second := mustSession(t, s, alice.ID, "a2")
+	third := mustSession(t, s, alice.ID, "a3") // created at the same time as second
+	revoked := mustSession(t, s, alice.ID, "a4")
+	if err := s.RevokeSession(ctx, alice.ID, revoked.ID, store.EventLogout, owner); err != nil {
+		t.Fatal(err)
+	}
+	mustSession(t, s, bob.ID, "b1")
+	now = now.Add(time.Minute)
+	UseToken(t, s, "a1", "a1-next") // the oldest is the most recently used
+	ids := func() []string {
+		var out []string
+		inTx(t, s, func(tx store.Tx) error {
+			live, err := tx.LiveSessions(ctx, alice.ID)
+			for _, sess := range live {
+				out = append(out, sess.ID)
+			}
+			return err
+		})
+		return out
+	}
+	// second and third tie on last use and creation: the greater ID first.
+	tied := []string{second.ID, third.ID}
+	slices.Sort(tied)
+	if got, want := ids(), []string{first.ID, tied[1], tied[0]}; !slices.Equal(got, want) {
+		t.Errorf("live %v, want %v", got, want)
+	}
+	now = first.IdleExpiresAt // an expiry is exclusive; the last use did not slide it
+	if got, want := ids(), []string{tied[1], tied[0]}; !slices.Equal(got, want) {
+		t.Errorf("live at the first's idle expiry %v, want %v", got, want)
+	}
+	now = second.IdleExpiresAt
+	if got := ids(); len(got) != 0 {
+		t.Errorf("live at the last idle expiry %v, want none", got)
+	}
+}

@@ -1,8 +1,9 @@
-package storetest
+package auth
 
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -10,31 +11,117 @@ import (
 	"time"
 
 	"tokenflow/store"
+	"tokenflow/store/postgres"
+	"tokenflow/store/postgres/pgtest"
+	"tokenflow/store/sqlite"
+	"tokenflow/store/storetest"
 )
+
+// The session cap's tests (sessions.go), run against the real stores: the
+// policy lives here once, above every backend, so its cases do too, on
+// SQLite always and on PostgreSQL when TEST_DATABASE_URL is set. The
+// primitives it runs on (Tx.CreateSession, Tx.LiveSessions, ...) are held
+// to their contract in store/storetest.
+
+// capBackends opens a fresh store of each backend whose clock reads *now.
+var capBackends = []struct {
+	name string
+	open func(t *testing.T, now *time.Time) store.Store
+}{
+	{"sqlite", func(t *testing.T, now *time.Time) store.Store {
+		st, err := sqlite.Open(filepath.Join(t.TempDir(), "data", "tokenflow.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		st.Now = func() time.Time { return *now }
+		return st
+	}},
+	{"postgres", func(t *testing.T, now *time.Time) store.Store {
+		st, err := postgres.Open(context.Background(), pgtest.FreshURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		st.Now = func() time.Time { return *now }
+		return st
+	}},
+}
+
+func TestSessionCap(t *testing.T) {
+	for _, b := range capBackends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Run("ends the least recently used past the cap", func(t *testing.T) {
+				capEndsTheLeastRecentlyUsed(t, b.open)
+			})
+			t.Run("holds under concurrency", func(t *testing.T) {
+				capHoldsUnderConcurrency(t, b.open)
+			})
+		})
+	}
+}
 
 // newcomer is the client of the login that goes past the cap.
 var newcomer = store.Client{IP: "198.51.100.20", UserAgent: "new-browser"}
 
-// capped creates a session under a cap of max live sessions per user.
+// capped creates a session under a cap of max live sessions per user, by
+// the policy in one transaction as startSession runs it.
 func capped(t *testing.T, s store.Store, userID, refreshHash string, max int) (store.Session, error) {
 	t.Helper()
-	return s.CreateSession(context.Background(), store.NewSession{
-		UserID:          userID,
-		RefreshHash:     refreshHash,
-		IdleTTL:         idleTTL,
-		MaxAge:          maxAge,
-		Client:          newcomer,
-		MaxLiveSessions: max,
+	ctx := context.Background()
+	var sess store.Session
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		sess, err = createCappedSession(ctx, tx, store.NewSession{
+			UserID:      userID,
+			RefreshHash: refreshHash,
+			IdleTTL:     idleTTL,
+			MaxAge:      maxAge,
+			Client:      newcomer,
+		}, max)
+		return err
 	})
+	return sess, err
 }
 
 func mustCapped(t *testing.T, s store.Store, userID, refreshHash string, max int) store.Session {
 	t.Helper()
 	sess, err := capped(t, s, userID, refreshHash, max)
 	if err != nil {
-		t.Fatalf("CreateSession(%s): %v", refreshHash, err)
+		t.Fatalf("createCappedSession(%s): %v", refreshHash, err)
 	}
 	return sess
+}
+
+func capUser(t *testing.T, s store.Store, username string) store.User {
+	t.Helper()
+	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
+	if err != nil {
+		t.Fatalf("CreateUser(%q): %v", username, err)
+	}
+	return u
+}
+
+func capSession(t *testing.T, s store.Store, id string) store.Session {
+	t.Helper()
+	sess, err := s.Session(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Session(%s): %v", id, err)
+	}
+	return sess
+}
+
+func capEventKinds(t *testing.T, s store.Store, sessionID string) []string {
+	t.Helper()
+	events, err := s.SessionEvents(context.Background(), sessionID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind)
+	}
+	return kinds
 }
 
 func activeIDs(t *testing.T, s store.Store, userID string) []string {
@@ -60,14 +147,14 @@ func sortedIDs(sessions ...store.Session) []string {
 	return ids
 }
 
-// A login past MaxLiveSessions ends the least recently used live session,
-// in the transaction that creates the new one, with an evicted event.
-func (c contract) createSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) {
+// A login past the cap ends the least recently used live session, in the
+// transaction that creates the new one, with an evicted event.
+func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time) store.Store) {
 	now := t0
-	s := c.open(t, &now)
+	s := open(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	bob := mustUser(t, s, "bob")
+	alice := capUser(t, s, "alice")
+	bob := capUser(t, s, "bob")
 
 	first := mustCapped(t, s, alice.ID, "a1", 3)
 	now = now.Add(time.Minute)
@@ -76,14 +163,14 @@ func (c contract) createSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) 
 	third := mustCapped(t, s, alice.ID, "a3", 3)
 	bobs := mustCapped(t, s, bob.ID, "b1", 3)
 	now = now.Add(time.Minute)
-	UseToken(t, s, "a1", "a1-next") // the oldest login is the one in use
+	storetest.UseToken(t, s, "a1", "a1-next") // the oldest login is the one in use
 	now = now.Add(time.Minute)
 
 	fourth := mustCapped(t, s, alice.ID, "a4", 3)
 	if got, want := activeIDs(t, s, alice.ID), sortedIDs(first, third, fourth); !slices.Equal(got, want) {
 		t.Fatalf("active %v, want %v: the least recently used (%s) should have ended", got, want, second.ID)
 	}
-	ended := mustSessionByID(t, s, second.ID)
+	ended := capSession(t, s, second.ID)
 	if ended.RevokeReason != store.EventEvicted || !ended.RevokedAt.Equal(now) {
 		t.Errorf("ended session %+v, want revoked now as %q", ended, store.EventEvicted)
 	}
@@ -103,7 +190,7 @@ func (c contract) createSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) 
 	}
 
 	t.Run("revoked and expired sessions do not count", func(t *testing.T) {
-		carol := mustUser(t, s, "carol")
+		carol := capUser(t, s, "carol")
 		gone := mustCapped(t, s, carol.ID, "c1", 2)
 		if err := s.RevokeSession(ctx, carol.ID, gone.ID, store.EventLogout, owner); err != nil {
 			t.Fatal(err)
@@ -116,14 +203,14 @@ func (c contract) createSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) 
 			t.Errorf("active %v, want c3 and c4", got)
 		}
 		for _, sess := range []store.Session{gone, c2, c3, c4} {
-			if kinds := eventKinds(t, s, sess.ID); slices.Contains(kinds, store.EventEvicted) {
+			if kinds := capEventKinds(t, s, sess.ID); slices.Contains(kinds, store.EventEvicted) {
 				t.Errorf("session %s events %v, want no eviction", sess.ID, kinds)
 			}
 		}
 	})
 
 	t.Run("an account far past the cap is brought back to it at once", func(t *testing.T) {
-		dave := mustUser(t, s, "dave")
+		dave := capUser(t, s, "dave")
 		var old []store.Session
 		for i := range 6 {
 			now = now.Add(time.Second)
@@ -148,10 +235,10 @@ func (c contract) createSessionEndsTheLeastRecentlyUsedPastTheCap(t *testing.T) 
 }
 
 // Logins racing for one account never leave more than the cap alive.
-func (c contract) createSessionCapHoldsUnderConcurrency(t *testing.T) {
+func capHoldsUnderConcurrency(t *testing.T, open func(*testing.T, *time.Time) store.Store) {
 	now := t0
-	s := c.open(t, &now)
-	alice := mustUser(t, s, "alice")
+	s := open(t, &now)
+	alice := capUser(t, s, "alice")
 	const workers, max = 16, 3
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
@@ -175,11 +262,47 @@ func (c contract) createSessionCapHoldsUnderConcurrency(t *testing.T) {
 	}
 	evicted := 0
 	for _, sess := range created {
-		if mustSessionByID(t, s, sess.ID).RevokeReason == store.EventEvicted {
+		if capSession(t, s, sess.ID).RevokeReason == store.EventEvicted {
 			evicted++
 		}
 	}
 	if evicted != workers-max {
 		t.Errorf("%d evicted, want %d", evicted, workers-max)
+	}
+}
+
+// A login (startSession, under Login and Register) runs the cap with the
+// configured MaxSessionsPerUser, and 0 leaves sessions uncapped.
+func TestStartSessionAppliesTheConfiguredCap(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		max, want int
+	}{
+		{"ok, a cap of 2", 2, 2},
+		{"ok, 0 is no cap", 0, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := t0
+			r := openRig(t, &now)
+			r.svc.cfg.MaxSessionsPerUser = tc.max
+			alice := r.mustUser(t, "alice")
+			var first store.Session
+			for i := range 3 {
+				now = now.Add(time.Minute)
+				res, err := r.svc.startSession(context.Background(), alice, owner)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 0 {
+					first = res.Session
+				}
+			}
+			if got := len(activeIDs(t, r.Store, alice.ID)); got != tc.want {
+				t.Errorf("%d live sessions, want %d", got, tc.want)
+			}
+			if evicted := capSession(t, r.Store, first.ID).RevokeReason == store.EventEvicted; evicted != (tc.max > 0) {
+				t.Errorf("first session evicted: %v, want %v", evicted, tc.max > 0)
+			}
+		})
 	}
 }
