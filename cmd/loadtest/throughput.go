@@ -23,11 +23,12 @@ type target struct {
 	url     string
 	auth    bool // send the access cookie
 	refresh bool // POST /auth/refresh, each worker rotating its own session
+	login   bool // POST /auth/login with -username and -password: argon2id and a new session
 }
 
 // parseTargets reads -paths: "/path" (on -url), "http://127.0.0.1:port/path"
 // (another loopback server, e.g. the notes service), "auth:" before either
-// to send the access cookie, or "refresh".
+// to send the access cookie, "refresh", or "login".
 func parseTargets(base *url.URL, list string) ([]target, error) {
 	var out []target
 	for _, raw := range strings.Split(list, ",") {
@@ -38,6 +39,11 @@ func parseTargets(base *url.URL, list string) ([]target, error) {
 		t := target{name: raw}
 		if raw == "refresh" {
 			t.refresh, t.url = true, base.JoinPath("/auth/refresh").String()
+			out = append(out, t)
+			continue
+		}
+		if raw == "login" {
+			t.login, t.url = true, base.JoinPath("/auth/login").String()
 			out = append(out, t)
 			continue
 		}
@@ -149,14 +155,21 @@ func measure(ctx context.Context, client *http.Client, opt options, cookie *http
 				if refresh != nil {
 					refresh.uses++
 				}
-				method := http.MethodGet
+				method, body := http.MethodGet, io.Reader(nil)
 				if t.refresh {
 					method = http.MethodPost
 				}
-				req, err := http.NewRequestWithContext(ctx, method, t.url, nil)
+				if t.login {
+					method = http.MethodPost
+					body = strings.NewReader(url.Values{"username": {opt.username}, "password": {opt.password}}.Encode())
+				}
+				req, err := http.NewRequestWithContext(ctx, method, t.url, body)
 				if err != nil {
 					errs.Add(1)
 					return
+				}
+				if t.login {
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				}
 				if t.auth {
 					req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
