@@ -118,7 +118,7 @@ func pages(ctx context.Context, client *http.Client, opt options, cookie *http.C
 		if i == 0 {
 			first = rate
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%.2f\t%v\t\n", t.name, len(r.lat), rate,
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%.3f\t%v\t\n", t.name, len(r.lat), rate,
 			quantile(r.lat, 0.50).Round(10*time.Microsecond), quantile(r.lat, 0.99).Round(10*time.Microsecond), rate/first, r.status)
 	}
 	return tw.Flush()
