@@ -84,7 +84,7 @@ func parseFlags(args []string) (options, error) {
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long (at most 5m)")
 	good := fs.Bool("good", false, "flood with successful logins of -username instead of failed ones")
 	mode := fs.String("mode", "flood", "flood (logins, /dashboard probed) or pages (throughput of -paths)")
-	paths := fs.String("paths", "/,auth:/api/me", "pages mode: comma-separated paths or loopback URLs; auth: sends the access cookie, refresh rotates a session per worker")
+	paths := fs.String("paths", "/,auth:/api/me", "pages mode: comma-separated paths or loopback URLs; auth: sends the access cookie, refresh rotates a session per worker, login logs -username in")
 	duration := fs.Duration("d", 5*time.Second, "pages mode: how long each target is measured")
 	rounds := fs.Int("rounds", 6, "pages mode: interleaved slices each row's -d is cut into (1..100)")
 	sessions := fs.Int("sessions", 40, "pages mode, refresh: sessions logged in beforehand, each refreshed at most 50 times (at most 1000)")

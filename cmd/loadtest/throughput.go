@@ -23,11 +23,12 @@ type target struct {
 	url     string
 	auth    bool // send the access cookie
 	refresh bool // POST /auth/refresh, each worker rotating its own session
+	login   bool // POST /auth/login with -username and -password: argon2id and a new session
 }
 
 // parseTargets reads -paths: "/path" (on -url), "http://127.0.0.1:port/path"
 // (another loopback server, e.g. the notes service), "auth:" before either
-// to send the access cookie, or "refresh".
+// to send the access cookie, "refresh", or "login".
 func parseTargets(base *url.URL, list string) ([]target, error) {
 	var out []target
 	for _, raw := range strings.Split(list, ",") {
@@ -38,6 +39,11 @@ func parseTargets(base *url.URL, list string) ([]target, error) {
 		t := target{name: raw}
 		if raw == "refresh" {
 			t.refresh, t.url = true, base.JoinPath("/auth/refresh").String()
+			out = append(out, t)
+			continue
+		}
+		if raw == "login" {
+			t.login, t.url = true, base.JoinPath("/auth/login").String()
 			out = append(out, t)
 			continue
 		}
@@ -112,7 +118,7 @@ func pages(ctx context.Context, client *http.Client, opt options, cookie *http.C
 		if i == 0 {
 			first = rate
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%.2f\t%v\t\n", t.name, len(r.lat), rate,
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%v\t%v\t%.3f\t%v\t\n", t.name, len(r.lat), rate,
 			quantile(r.lat, 0.50).Round(10*time.Microsecond), quantile(r.lat, 0.99).Round(10*time.Microsecond), rate/first, r.status)
 	}
 	return tw.Flush()
@@ -149,14 +155,21 @@ func measure(ctx context.Context, client *http.Client, opt options, cookie *http
 				if refresh != nil {
 					refresh.uses++
 				}
-				method := http.MethodGet
+				method, body := http.MethodGet, io.Reader(nil)
 				if t.refresh {
 					method = http.MethodPost
 				}
-				req, err := http.NewRequestWithContext(ctx, method, t.url, nil)
+				if t.login {
+					method = http.MethodPost
+					body = strings.NewReader(url.Values{"username": {opt.username}, "password": {opt.password}}.Encode())
+				}
+				req, err := http.NewRequestWithContext(ctx, method, t.url, body)
 				if err != nil {
 					errs.Add(1)
 					return
+				}
+				if t.login {
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				}
 				if t.auth {
 					req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
