@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"os/exec"
@@ -102,5 +103,22 @@ func TestDiskFullRollsBackAndRecovers(t *testing.T) {
 	storetest.UseToken(t, s, "hash-1", "hash-2")
 	if tok := mustToken(t, s, "hash-1"); tok.UsedAt.IsZero() {
 		t.Fatal("the token did not rotate after the space came back")
+	}
+}
+
+// A database SQLite refuses to write (SQLITE_READONLY; here query_only,
+// since root ignores a chmod 0400) is unavailable, not an unknown error.
+func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
+	now := t0
+	path := filepath.Join(t.TempDir(), "tokenflow.db")
+	openStore(t, path, &now)
+	db, err := sql.Open("sqlite", path+"?_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ro := &Store{Now: func() time.Time { return now }, db: db}
+	if _, err := ro.CreateUser(context.Background(), "alice", "hash"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("write to a read-only database: %v, want store.ErrUnavailable", err)
 	}
 }
