@@ -4,13 +4,20 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"tokenflow/store"
 	"tokenflow/views"
 )
+
+// storeRetryAfter is the Retry-After of a 503 for an unavailable store:
+// long enough not to hammer a database being repaired, short enough that
+// a blip is invisible to a client that retries.
+const storeRetryAfter = 5 * time.Second
 
 // statusClientClosed is nginx's 499: the client went away before the
 // answer, so nobody reads it. It shows in the request log.
@@ -34,14 +41,25 @@ func (h *handler) handleError(err error, c echo.Context) {
 		_ = c.NoContent(statusClientClosed)
 		return
 	}
+	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
 	he := &echo.HTTPError{}
-	if !errors.As(err, &he) {
+	unavailable := errors.Is(err, store.ErrUnavailable)
+	switch {
+	case unavailable:
+		// The database is out of service (full, read-only, gone): no bug of
+		// ours, and the same request works once it is back. The backend has
+		// rolled the transaction back, so the client's tokens are unchanged.
+		he = echo.NewHTTPError(http.StatusServiceUnavailable,
+			"The service is briefly unavailable. Please try again in a moment.").SetInternal(err)
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retryAfterSeconds(storeRetryAfter)))
+		h.log.Error("store unavailable", "request_id", reqID, "method", c.Request().Method,
+			"path", c.Request().URL.Path, "error", err.Error())
+	case !errors.As(err, &he):
 		he = echo.NewHTTPError(http.StatusInternalServerError).SetInternal(err)
 	}
 	status := he.Code
 	msg := publicMessage(he)
-	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
-	if status >= 500 {
+	if status >= 500 && !unavailable {
 		// Log the cause, never the request's cookies or form values.
 		h.log.Error("request failed", "request_id", reqID, "method", c.Request().Method,
 			"path", c.Request().URL.Path, "status", status, "error", errorText(err, he))

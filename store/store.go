@@ -276,3 +276,10 @@ type SigningKeyChanges struct {
 // queue up, and the second plans from the first one's result. It must be
 // quick and must not use the store.
 type SigningKeyPlan func(keys []SigningKey) (SigningKeyChanges, error)
+
+// ErrUnavailable is wrapped by errors the backend classified as the
+// database being out of service rather than a bug: a full disk, a read-only
+// file, an I/O error, a lock held past the busy timeout, a lost connection.
+// The transaction has rolled back; the same request can succeed once the
+// fault clears, so the HTTP layer answers 503 with Retry-After.
+var ErrUnavailable = errors.New("store: database unavailable")

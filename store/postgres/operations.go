@@ -12,7 +12,8 @@ import (
 // MigrationsPending returns how many embedded migrations the database has
 // not recorded as applied (0 once Open has run, unless the database was
 // restored from an older dump or replaced). Readiness asks it.
-func (s *Store) MigrationsPending(ctx context.Context) (int, error) {
+func (s *Store) MigrationsPending(ctx context.Context) (_ int, err error) {
+	defer func() { err = unavailable(err) }()
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
 		return 0, fmt.Errorf("store: list migrations: %w", err)
@@ -27,7 +28,8 @@ func (s *Store) MigrationsPending(ctx context.Context) (int, error) {
 
 // CountActiveSessions returns how many sessions are live now: not revoked
 // and not expired.
-func (s *Store) CountActiveSessions(ctx context.Context) (int, error) {
+func (s *Store) CountActiveSessions(ctx context.Context) (_ int, err error) {
+	defer func() { err = unavailable(err) }()
 	now := toMillis(s.now())
 	var n int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM sessions

@@ -53,7 +53,8 @@ func (s *Store) Close() error {
 }
 
 // Ping reports whether the database answers a query.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer func() { err = unavailable(err) }()
 	var one int
 	if err := s.pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
@@ -63,7 +64,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // CreateUser adds a user. Usernames are unique regardless of case.
 // Returns ErrUsernameTaken when another user has the same username in any case.
-func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (store.User, error) {
+func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (_ store.User, err error) {
+	defer func() { err = unavailable(err) }()
 	u := store.User{
 		ID:           newID(),
 		Username:     username,
@@ -71,7 +73,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 		CreatedAt:    s.now(),
 	}
 	// The UNIQUE index decides, not a SELECT beforehand.
-	_, err := s.pool.Exec(ctx,
+	_, err = s.pool.Exec(ctx,
 		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		u.ID, u.Username, usernameKey(username), u.PasswordHash, toMillis(u.CreatedAt))
 	if isUniqueViolation(err, "users_username_key_key") {
@@ -85,12 +87,14 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 
 // UserByUsername finds a user by username, ignoring case.
 // Returns ErrNotFound when there is none.
-func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
+func (s *Store) UserByUsername(ctx context.Context, username string) (_ store.User, err error) {
+	defer func() { err = unavailable(err) }()
 	return s.user(ctx, `username_key = $1`, usernameKey(username))
 }
 
 // UserByID finds a user by ID. Returns ErrNotFound when there is none.
-func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+func (s *Store) UserByID(ctx context.Context, id string) (_ store.User, err error) {
+	defer func() { err = unavailable(err) }()
 	return s.user(ctx, `id = $1`, id)
 }
 
@@ -129,9 +133,10 @@ func lockUser(ctx context.Context, q querier, userID string) error {
 // CreateSession starts a session for a logged-in user in a transaction of
 // its own (see store.Tx.CreateSession). Returns ErrNotFound when the user
 // does not exist.
-func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
+func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (_ store.Session, err error) {
+	defer func() { err = unavailable(err) }()
 	var sess store.Session
-	err := s.InTx(ctx, func(t store.Tx) error {
+	err = s.InTx(ctx, func(t store.Tx) error {
 		var err error
 		sess, err = t.CreateSession(ctx, ns)
 		return err
@@ -142,7 +147,8 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (store.S
 // SessionByRefreshHash finds the session of a refresh token that has not
 // been rotated yet, whatever the session's state. Returns
 // ErrRefreshUnknown when no unused token has that hash.
-func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error) {
+func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.Session, err error) {
+	defer func() { err = unavailable(err) }()
 	row := s.pool.QueryRow(ctx, `SELECT `+sessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.token_hash = $1 AND t.used_at IS NULL`, hash)
@@ -158,7 +164,8 @@ func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (store.Se
 
 // Session finds a session by ID, whatever its state. Returns ErrNotFound
 // when there is none.
-func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
+func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err error) {
+	defer func() { err = unavailable(err) }()
 	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
@@ -171,7 +178,8 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
 
 // ActiveSessions lists the user's sessions that are neither revoked nor
 // expired, most recently used first. It returns no sentinel errors.
-func (s *Store) ActiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
+func (s *Store) ActiveSessions(ctx context.Context, userID string) (_ []store.Session, err error) {
+	defer func() { err = unavailable(err) }()
 	out, err := sessions(ctx, s.pool, `SELECT `+sessionColumns+` FROM sessions s
 		WHERE s.user_id = $1 AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
@@ -186,7 +194,8 @@ func (s *Store) ActiveSessions(ctx context.Context, userID string) ([]store.Sess
 // kind, which must be EventLogout or EventRevoked. Revoking a session that
 // is already revoked does nothing. Returns ErrNotFound when the session
 // does not exist or belongs to another user.
-func (s *Store) RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) error {
+func (s *Store) RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) (err error) {
+	defer func() { err = unavailable(err) }()
 	if kind != store.EventLogout && kind != store.EventRevoked {
 		return fmt.Errorf("store: revoke session: kind %q is not %q or %q", kind, store.EventLogout, store.EventRevoked)
 	}
@@ -221,7 +230,8 @@ func (s *Store) RevokeSession(ctx context.Context, userID, sessionID, kind strin
 // RevokeUserSessions revokes every live session of the user except
 // exceptSessionID ("" revokes them all), recording EventRevoked for each,
 // and returns how many it revoked. It returns no sentinel errors.
-func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (int, error) {
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (_ int, err error) {
+	defer func() { err = unavailable(err) }()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
@@ -271,7 +281,8 @@ func revoke(ctx context.Context, tx pgx.Tx, sess store.Session, kind string, now
 
 // SessionEvents returns up to limit events of a session, newest first; a
 // limit of zero or less means all of them. It returns no sentinel errors.
-func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error) {
+func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) (_ []store.Event, err error) {
+	defer func() { err = unavailable(err) }()
 	var max *int // NULL: LIMIT ALL
 	if limit > 0 {
 		max = &limit
@@ -305,7 +316,8 @@ func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) 
 // have expired, or that were revoked more than store.RevokedRetention ago,
 // with their tokens and events, and returns how many. It returns no
 // sentinel errors.
-func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
+func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error) {
+	defer func() { err = unavailable(err) }()
 	if batch <= 0 {
 		batch = defaultDeleteBatch
 	}
@@ -456,7 +468,8 @@ func isUniqueViolation(err error, constraint string) bool {
 
 // SigningKeys returns every signing key, oldest first. It returns no
 // sentinel errors.
-func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+func (s *Store) SigningKeys(ctx context.Context) (_ []store.SigningKey, err error) {
+	defer func() { err = unavailable(err) }()
 	return signingKeys(ctx, s.pool)
 }
 
@@ -489,7 +502,8 @@ func signingKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
 // writer holds at a time (readers go on): rotations by several instances
 // queue up, and each plans from the previous one's result. The order of
 // the changes and the errors are sqlite.Store.ChangeSigningKeys's.
-func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) error {
+func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) (err error) {
+	defer func() { err = unavailable(err) }()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: change signing keys: %w", err)

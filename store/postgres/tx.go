@@ -14,7 +14,8 @@ import (
 // InTx runs fn in one READ COMMITTED transaction. What serialises two
 // rotations is TokenForUpdate's lock on the session row; see
 // store.Store.InTx.
-func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
+func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
+	defer func() { err = unavailable(err) }()
 	pgTx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)

@@ -16,7 +16,8 @@ import (
 // MigrationsPending returns how many embedded migrations the database has
 // not recorded as applied (0 once Open has run, unless another process
 // rolled the file back or replaced it). Readiness asks it.
-func (s *Store) MigrationsPending(ctx context.Context) (int, error) {
+func (s *Store) MigrationsPending(ctx context.Context) (_ int, err error) {
+	defer func() { err = unavailable(err) }()
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
 		return 0, fmt.Errorf("store: list migrations: %w", err)
@@ -32,7 +33,8 @@ func (s *Store) MigrationsPending(ctx context.Context) (int, error) {
 // CountActiveSessions returns how many sessions are live now: not revoked
 // and not expired. A range scan of the idle-expiry index over a table the
 // cleanup job keeps short, cheap enough for each metrics scrape.
-func (s *Store) CountActiveSessions(ctx context.Context) (int, error) {
+func (s *Store) CountActiveSessions(ctx context.Context) (_ int, err error) {
+	defer func() { err = unavailable(err) }()
 	now := toMillis(s.now())
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions

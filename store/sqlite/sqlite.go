@@ -111,7 +111,8 @@ func makePrivate(path string) error {
 func (s *Store) Close() error { return s.db.Close() }
 
 // Ping reports whether the database answers a query.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer func() { err = unavailable(err) }()
 	var one int
 	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("store: ping: %w", err)
@@ -121,7 +122,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // CreateUser adds a user. Usernames are unique regardless of case.
 // Returns ErrUsernameTaken when another user has the same username in any case.
-func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (store.User, error) {
+func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (_ store.User, err error) {
+	defer func() { err = unavailable(err) }()
 	u := store.User{
 		ID:           newID(),
 		Username:     username,
@@ -130,7 +132,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 	}
 	// The UNIQUE index decides, not a SELECT beforehand: two registrations
 	// racing for one name must not both pass a check.
-	_, err := s.db.ExecContext(ctx,
+	_, err = s.db.ExecContext(ctx,
 		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 		u.ID, u.Username, usernameKey(username), u.PasswordHash, toMillis(u.CreatedAt))
 	if isUniqueViolation(err, "users.username_key") {
@@ -144,12 +146,14 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 
 // UserByUsername finds a user by username, ignoring case.
 // Returns ErrNotFound when there is none.
-func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
+func (s *Store) UserByUsername(ctx context.Context, username string) (_ store.User, err error) {
+	defer func() { err = unavailable(err) }()
 	return s.user(ctx, `username_key = ?`, usernameKey(username))
 }
 
 // UserByID finds a user by ID. Returns ErrNotFound when there is none.
-func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+func (s *Store) UserByID(ctx context.Context, id string) (_ store.User, err error) {
+	defer func() { err = unavailable(err) }()
 	return s.user(ctx, `id = ?`, id)
 }
 
@@ -174,9 +178,10 @@ func (s *Store) user(ctx context.Context, where string, arg any) (store.User, er
 // CreateSession starts a session for a logged-in user in a transaction of
 // its own (see store.Tx.CreateSession); the cap on live sessions is auth's
 // policy, run on Tx. Returns ErrNotFound when the user does not exist.
-func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
+func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (_ store.Session, err error) {
+	defer func() { err = unavailable(err) }()
 	var sess store.Session
-	err := s.InTx(ctx, func(t store.Tx) error {
+	err = s.InTx(ctx, func(t store.Tx) error {
 		var err error
 		sess, err = t.CreateSession(ctx, ns)
 		return err
@@ -188,7 +193,8 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (store.S
 // been rotated yet, whatever the session's state (callers check Active). A
 // rotated token identifies nobody: its holder may be a thief. Returns
 // ErrRefreshUnknown when no unused token has that hash.
-func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error) {
+func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.Session, err error) {
+	defer func() { err = unavailable(err) }()
 	row := s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.token_hash = ? AND t.used_at IS NULL`, hash)
@@ -204,7 +210,8 @@ func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (store.Se
 
 // Session finds a session by ID, whatever its state. Returns ErrNotFound
 // when there is none.
-func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
+func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err error) {
+	defer func() { err = unavailable(err) }()
 	row := s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ?`, id)
 	sess, err := scanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -218,7 +225,8 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
 
 // ActiveSessions lists the user's sessions that are neither revoked nor
 // expired, most recently used first. It returns no sentinel errors.
-func (s *Store) ActiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
+func (s *Store) ActiveSessions(ctx context.Context, userID string) (_ []store.Session, err error) {
+	defer func() { err = unavailable(err) }()
 	now := toMillis(s.now())
 	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
 		WHERE s.user_id = ? AND s.revoked_at IS NULL
@@ -246,7 +254,8 @@ func (s *Store) ActiveSessions(ctx context.Context, userID string) ([]store.Sess
 // kind, which must be EventLogout or EventRevoked. Revoking a session that
 // is already revoked does nothing and is not an error. Returns ErrNotFound
 // when the session does not exist or belongs to another user.
-func (s *Store) RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) error {
+func (s *Store) RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) (err error) {
+	defer func() { err = unavailable(err) }()
 	if kind != store.EventLogout && kind != store.EventRevoked {
 		return fmt.Errorf("store: revoke session: kind %q is not %q or %q", kind, store.EventLogout, store.EventRevoked)
 	}
@@ -282,7 +291,8 @@ func (s *Store) RevokeSession(ctx context.Context, userID, sessionID, kind strin
 // of the user except exceptSessionID ("" revokes them all), recording
 // EventRevoked for each, and returns how many it revoked. It returns no
 // sentinel errors.
-func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (int, error) {
+func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (_ int, err error) {
+	defer func() { err = unavailable(err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
@@ -338,7 +348,8 @@ func revoke(ctx context.Context, tx *sql.Tx, sess store.Session, kind string, no
 // SessionEvents returns up to limit events of a session, newest first; a
 // limit of zero or less means all of them. It returns no sentinel errors: an
 // unknown session simply has no events.
-func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error) {
+func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) (_ []store.Event, err error) {
+	defer func() { err = unavailable(err) }()
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -373,7 +384,8 @@ func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) 
 // sessions it deleted; callers repeat while that equals batch. Used tokens of
 // live sessions are kept: reuse detection needs them. It returns no sentinel
 // errors.
-func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
+func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error) {
+	defer func() { err = unavailable(err) }()
 	if batch <= 0 {
 		batch = defaultDeleteBatch
 	}
@@ -509,7 +521,8 @@ func isUniqueViolation(err error, column string) bool {
 
 // SigningKeys returns every signing key, oldest first. It returns no
 // sentinel errors.
-func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+func (s *Store) SigningKeys(ctx context.Context) (_ []store.SigningKey, err error) {
+	defer func() { err = unavailable(err) }()
 	return signingKeys(ctx, s.db)
 }
 
@@ -553,7 +566,8 @@ func signingKeys(ctx context.Context, q queryer) ([]store.SigningKey, error) {
 // Returns ErrNotFound when an update or delete names no key,
 // ErrKeyConflict for a duplicate kid or a second current key, or plan's
 // error, wrapped; nothing is changed on any error.
-func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) error {
+func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) (err error) {
+	defer func() { err = unavailable(err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: change signing keys: %w", err)

@@ -15,7 +15,8 @@ import (
 // takes the database's write lock at BEGIN, so transactions on one token,
 // in this process or another on the same file, run one after the other
 // and each sees what the previous one committed. See store.Store.InTx.
-func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) error {
+func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
+	defer func() { err = unavailable(err) }()
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
