@@ -429,8 +429,12 @@ func writeSeries(out io.Writer, name string, s []sample, warmUp time.Duration) {
 			fmt.Fprintf(out, "  %s: too few samples past the %v warm-up for a verdict\n", m.what, warmUp)
 		case flat:
 			fmt.Fprintf(out, "  %s flat within 10%% after warm-up: first quarter %.1f, last quarter %.1f\n", m.what, first, last)
+		case last < first:
+			// Not flat, but no leak either: a fall is what a restart or a
+			// collected heap looks like.
+			fmt.Fprintf(out, "  %s NOT flat within 10%% after warm-up, it fell (no growth): first quarter %.1f, last quarter %.1f\n", m.what, first, last)
 		default:
-			fmt.Fprintf(out, "  %s NOT flat within 10%% after warm-up: first quarter %.1f, last quarter %.1f\n", m.what, first, last)
+			fmt.Fprintf(out, "  %s NOT flat within 10%% after warm-up, it GREW: first quarter %.1f, last quarter %.1f\n", m.what, first, last)
 		}
 	}
 }
