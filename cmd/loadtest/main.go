@@ -20,7 +20,9 @@
 //
 // `loadtest soak -bin /tmp/tokenflow -duration 5m` is the crash test: it
 // starts the binary itself, SIGKILLs and restarts it every -restart-every,
-// and checks a client-side ledger (soak.go, docs/RELIABILITY.md).
+// and checks a client-side ledger (soak.go, docs/RELIABILITY.md). With
+// -database-url and -instances 2 it runs two instances on PostgreSQL behind
+// HAProxy and kills one at a time.
 package main
 
 import (

@@ -21,6 +21,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +32,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +46,13 @@ type soakOptions struct {
 	restartEvery time.Duration
 	clients      int
 	pace         time.Duration
+	// PostgreSQL, several instances behind HAProxy: empty and 1 is the
+	// single SQLite process.
+	databaseURL   string
+	instances     int
+	haproxy       string
+	haproxyConfig string
+	sampleEvery   time.Duration
 }
 
 func parseSoakFlags(args []string) (soakOptions, error) {
@@ -52,10 +62,21 @@ func parseSoakFlags(args []string) (soakOptions, error) {
 	restart := fs.Duration("restart-every", time.Minute, "SIGKILL and restart the server this often")
 	clients := fs.Int("clients", 20, "concurrent browsers, each with its own account and session (at most 100)")
 	pace := fs.Duration("pace", 1500*time.Millisecond, "pause between one client's refreshes (REFRESH_RATE_LIMIT is per minute)")
+	databaseURL := fs.String("database-url", "", "run on this PostgreSQL database instead of SQLite (an empty database of the run's own)")
+	instances := fs.Int("instances", 1, "tokenflow instances; 2 needs -database-url and runs them behind HAProxy, killing one at a time")
+	haproxy := fs.String("haproxy", "", "the haproxy binary for -instances 2 (default: haproxy from PATH)")
+	haproxyConfig := fs.String("haproxy-config", "deploy/haproxy/haproxy.cfg", "the HAProxy configuration for -instances 2")
+	sampleEvery := fs.Duration("sample-every", time.Second, "sample each instance's RSS and open files this often")
 	if err := fs.Parse(args); err != nil {
 		return soakOptions{}, err
 	}
 	switch {
+	case *instances < 1 || *instances > 2:
+		return soakOptions{}, errors.New("soak: -instances must be 1 or 2")
+	case *instances == 2 && *databaseURL == "":
+		return soakOptions{}, errors.New("soak: -instances 2 needs -database-url (SQLite is one process's file)")
+	case *sampleEvery < 100*time.Millisecond || *sampleEvery > time.Minute:
+		return soakOptions{}, errors.New("soak: -sample-every must be in [100ms, 1m]")
 	case *bin == "":
 		return soakOptions{}, errors.New("soak: -bin is required")
 	case *duration <= 0 || *duration > time.Hour:
@@ -67,12 +88,25 @@ func parseSoakFlags(args []string) (soakOptions, error) {
 	case *pace < 100*time.Millisecond:
 		return soakOptions{}, errors.New("soak: -pace must be at least 100ms")
 	}
-	return soakOptions{bin: *bin, duration: *duration, restartEvery: *restart, clients: *clients, pace: *pace}, nil
+	opt := soakOptions{bin: *bin, duration: *duration, restartEvery: *restart, clients: *clients, pace: *pace,
+		databaseURL: *databaseURL, instances: *instances, haproxyConfig: *haproxyConfig, sampleEvery: *sampleEvery}
+	if opt.instances == 2 {
+		opt.haproxy = *haproxy
+		if opt.haproxy == "" {
+			path, err := exec.LookPath("haproxy")
+			if err != nil {
+				return soakOptions{}, errors.New("soak: -instances 2 needs haproxy: none in PATH, give -haproxy")
+			}
+			opt.haproxy = path
+		}
+	}
+	return opt, nil
 }
 
 // server is the tokenflow process under test, restarted in place.
 type server struct {
 	bin, dataDir, addr string
+	env                []string // what the instances share (store, key, proxy)
 	mu                 sync.Mutex
 	cmd                *exec.Cmd
 }
@@ -83,6 +117,7 @@ func (s *server) start(ctx context.Context) error {
 		"ADDR="+s.addr, "DATA_DIR="+s.dataDir,
 		"REGISTER_RATE_LIMIT=100000", "LOGIN_RATE_LIMIT=100000",
 		"IP_FAILURE_LIMIT=100000", "LOGIN_FAILURE_LIMIT=100000", "REFRESH_RATE_LIMIT=60")
+	cmd.Env = append(cmd.Env, s.env...)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -159,43 +194,76 @@ func runSoak(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dataDir, err := os.MkdirTemp("", "tokenflow-soak-")
+	root, err := os.MkdirTemp("", "tokenflow-soak-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dataDir)
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
+	defer os.RemoveAll(root)
+	var shared []string
+	if opt.databaseURL != "" {
+		// What must be the same on every instance for a token of one to be
+		// good at the other (deploy/haproxy_test.go): the store and the key
+		// that seals the signing keys.
+		shared = []string{"DATABASE_URL=" + opt.databaseURL, "KEY_ENCRYPTION_KEY=" + randomKEK(), "TRUSTED_PROXIES=127.0.0.1"}
 	}
-	srv := &server{bin: opt.bin, dataDir: dataDir, addr: addr}
-	if err := srv.start(ctx); err != nil {
-		return err
+	srvs := make([]*server, opt.instances)
+	for i := range srvs {
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			return err
+		}
+		srvs[i] = &server{bin: opt.bin, dataDir: filepath.Join(root, fmt.Sprintf("app%d", i+1)), addr: addr, env: shared}
+		if err := os.Mkdir(srvs[i].dataDir, 0o700); err != nil {
+			return err
+		}
+		// One at a time: the first creates the schema.
+		if err := srvs[i].start(ctx); err != nil {
+			return err
+		}
+		defer srvs[i].kill()
 	}
-	defer srv.kill()
-	base := &url.URL{Scheme: "http", Host: addr}
+	front := srvs[0].addr
+	if opt.instances == 2 {
+		lb, stop, err := startHAProxy(ctx, opt.haproxy, opt.haproxyConfig, srvs[0].addr, srvs[1].addr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		front = lb
+	}
+	base := &url.URL{Scheme: "http", Host: front}
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	fmt.Fprintf(out, "soak: %s on %s, %d clients, %v, SIGKILL every %v\n", opt.bin, addr, opt.clients, opt.duration, opt.restartEvery)
+	store := "SQLite"
+	if opt.databaseURL != "" {
+		store = "PostgreSQL"
+	}
+	fmt.Fprintf(out, "soak: %s x%d on %s via %s, %d clients, %v, SIGKILL every %v (one instance at a time)\n",
+		opt.bin, opt.instances, store, front, opt.clients, opt.duration, opt.restartEvery)
 
 	var l ledger
 	runCtx, cancel := context.WithTimeout(ctx, opt.duration)
 	defer cancel()
 
-	// Samples of the server: RSS and open files, per process generation.
-	var peakRSS, peakFDs atomic.Int64
+	// Samples of each instance: RSS and open files over time.
+	series := make([][]sample, len(srvs))
+	var seriesMu sync.Mutex
+	started := time.Now()
 	restarts := 0
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(opt.sampleEvery)
 		defer t.Stop()
 		for {
-			if pid := srv.pid(); pid > 0 {
-				if _, rss, err := readMemory(pid); err == nil && rss > peakRSS.Load() {
-					peakRSS.Store(rss)
-				}
-				if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil && int64(len(fds)) > peakFDs.Load() {
-					peakFDs.Store(int64(len(fds)))
+			for i, srv := range srvs {
+				if pid := srv.pid(); pid > 0 {
+					_, rss, err1 := readMemory(pid)
+					fds, err2 := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+					if err1 == nil && err2 == nil {
+						seriesMu.Lock()
+						series[i] = append(series[i], sample{at: time.Since(started), pid: pid, rssKiB: rss, fds: len(fds)})
+						seriesMu.Unlock()
+					}
 				}
 			}
 			select {
@@ -218,6 +286,7 @@ loop:
 		case <-runCtx.Done():
 			break loop
 		case <-killer.C:
+			srv := srvs[restarts%len(srvs)]
 			srv.kill()
 			restarts++
 			if err := srv.start(ctx); err != nil {
@@ -232,7 +301,9 @@ loop:
 	fmt.Fprintf(out, "restarts (SIGKILL): %d\n", restarts)
 	fmt.Fprintf(out, "refreshes answered: %d; requests refused while down: %d, cut by a kill: %d (both retried); rate limited: %d; logins %d, /api/me reads %d\n",
 		l.answered.Load(), l.refused.Load(), l.unanswered.Load(), l.limited.Load(), l.logins.Load(), l.reads.Load())
-	fmt.Fprintf(out, "server peak VmRSS sampled %s, peak open files %d\n", mib(peakRSS.Load()), peakFDs.Load())
+	for i, s := range series {
+		writeSeries(out, fmt.Sprintf("app%d", i+1), s, soakWarmUp)
+	}
 	fmt.Fprintf(out, "violations: %d\n", l.violations.Load())
 	for _, n := range l.notes {
 		fmt.Fprintln(out, "  "+n)
@@ -244,6 +315,128 @@ loop:
 		return errors.New("soak: no refresh was answered: the run proved nothing")
 	}
 	return nil
+}
+
+func randomKEK() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// startHAProxy runs haproxy in the foreground on config with the two
+// instances, and waits until it answers /readyz.
+func startHAProxy(ctx context.Context, bin, config, app1, app2 string) (string, func(), error) {
+	conf, err := filepath.Abs(config)
+	if err != nil {
+		return "", nil, err
+	}
+	listen, err := freeLoopbackAddr()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bin, "-db", "-f", conf)
+	cmd.Env = append(os.Environ(), "TOKENFLOW_LB_LISTEN="+listen, "TOKENFLOW_APP1="+app1, "TOKENFLOW_APP2="+app2)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if res, err := http.Get("http://" + listen + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return listen, stop, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	return "", nil, errors.New("soak: haproxy did not answer /readyz within 20s")
+}
+
+// sample is one look at an instance.
+type sample struct {
+	at     time.Duration
+	pid    int
+	rssKiB int64
+	fds    int
+}
+
+// soakWarmUp is how long after a (re)start an instance's samples are left
+// out of the verdict: caches, pools and the heap grow to their working size.
+const soakWarmUp = 10 * time.Second
+
+// flatVerdict compares, over the samples past warm-up (per process
+// generation), the mean of the last quarter with the mean of the first
+// quarter: within 10 % is flat. A report, not an assertion.
+func flatVerdict(s []sample, warmUp time.Duration, value func(sample) float64) (first, last float64, flat, enough bool) {
+	var kept []float64
+	born := map[int]time.Duration{}
+	for _, x := range s {
+		if _, ok := born[x.pid]; !ok {
+			born[x.pid] = x.at
+		}
+		if x.at-born[x.pid] >= warmUp {
+			kept = append(kept, value(x))
+		}
+	}
+	if len(kept) < 8 {
+		return 0, 0, false, false
+	}
+	q := len(kept) / 4
+	mean := func(v []float64) float64 {
+		sum := 0.0
+		for _, x := range v {
+			sum += x
+		}
+		return sum / float64(len(v))
+	}
+	first, last = mean(kept[:q]), mean(kept[len(kept)-q:])
+	return first, last, last <= first*1.1 && last >= first*0.9, true
+}
+
+func writeSeries(out io.Writer, name string, s []sample, warmUp time.Duration) {
+	if len(s) == 0 {
+		fmt.Fprintf(out, "%s: no samples\n", name)
+		return
+	}
+	var peakRSS int64
+	peakFDs := 0
+	var b strings.Builder
+	step := max(1, len(s)/12) // about a dozen points per line
+	for i, x := range s {
+		peakRSS = max(peakRSS, x.rssKiB)
+		peakFDs = max(peakFDs, x.fds)
+		if i%step == 0 {
+			fmt.Fprintf(&b, " %ds:%.1fMiB/%dfd", int(x.at.Seconds()), float64(x.rssKiB)/1024, x.fds)
+		}
+	}
+	fmt.Fprintf(out, "%s: %d samples, peak VmRSS %s, peak open files %d\n  series (t:RSS/fds):%s\n", name, len(s), mib(peakRSS), peakFDs, b.String())
+	for _, m := range []struct {
+		what  string
+		value func(sample) float64
+	}{
+		{"RSS", func(x sample) float64 { return float64(x.rssKiB) / 1024 }},
+		{"open files", func(x sample) float64 { return float64(x.fds) }},
+	} {
+		first, last, flat, enough := flatVerdict(s, warmUp, m.value)
+		switch {
+		case !enough:
+			fmt.Fprintf(out, "  %s: too few samples past the %v warm-up for a verdict\n", m.what, warmUp)
+		case flat:
+			fmt.Fprintf(out, "  %s flat within 10%% after warm-up: first quarter %.1f, last quarter %.1f\n", m.what, first, last)
+		case last < first:
+			// Not flat, but no leak either: a fall is what a restart or a
+			// collected heap looks like.
+			fmt.Fprintf(out, "  %s NOT flat within 10%% after warm-up, it fell (no growth): first quarter %.1f, last quarter %.1f\n", m.what, first, last)
+		default:
+			fmt.Fprintf(out, "  %s NOT flat within 10%% after warm-up, it GREW: first quarter %.1f, last quarter %.1f\n", m.what, first, last)
+		}
+	}
 }
 
 // soakClient is one browser: it registers, then refreshes at its pace and
