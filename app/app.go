@@ -101,8 +101,10 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		VerifiedCacheSize: tokens.DefaultVerifiedCacheSize,
 	}
 	var published *tokens.Keyring // the JWKS; nil under HS256
+	var keys *signingkeys.Manager // nil under HS256
 	if cfg.Asymmetric() {
-		keys, stopKeys, err := startSigningKeys(ctx, cfg, st, log)
+		var stopKeys func()
+		keys, stopKeys, err = startSigningKeys(ctx, cfg, st, log)
 		if err != nil {
 			return err
 		}
@@ -136,6 +138,9 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 	}
 	hasher := password.NewHasher(password.DefaultParams(), cfg.PasswordHashWorkers)
 	m, observer := newMetrics(metricsLn, st, hasher)
+	if m != nil && keys != nil {
+		keys.SetObserver(m.WatchSigningKeys())
+	}
 	readyz := &readiness{store: st, keys: accessKeysWork(tm)}
 
 	if cfg.DemoUser {

@@ -111,8 +111,14 @@ func listenMetrics(addr string) (*metricsServer, error) {
 	return &metricsServer{ln: ln, served: make(chan error, 1)}, nil
 }
 
+// metricsHandler is a registry to serve: the auth server's metrics.Metrics
+// or the gateway's metrics.Gateway.
+type metricsHandler interface {
+	Handler() http.Handler
+}
+
 // start serves m's handler; it prints where, as the public server does.
-func (s *metricsServer) start(m *metrics.Metrics, log *slog.Logger, stdout io.Writer) {
+func (s *metricsServer) start(m metricsHandler, log *slog.Logger, stdout io.Writer) {
 	if s == nil {
 		return
 	}

@@ -19,6 +19,7 @@ import (
 	"tokenflow/gateway"
 	"tokenflow/handlers"
 	"tokenflow/httpx"
+	"tokenflow/metrics"
 	"tokenflow/notes"
 	"tokenflow/tokens"
 )
@@ -42,17 +43,30 @@ func RunGatewayWith(ctx context.Context, opts Options, getenv func(string) strin
 		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
+	metricsLn, err := listenMetrics(cfg.MetricsAddr)
+	if err != nil {
+		return err
+	}
+	defer metricsLn.close()
 	verifier, err := jwksVerifier(ctx, cfg, opts.Now, log)
 	if err != nil {
 		return err
 	}
 	access, _ := handlers.CookieNames(cfg.Production())
-	e, err := gateway.New(gateway.Config{
+	gwConfig := gateway.Config{
 		AuthURL: cfg.AuthURL, NotesURL: cfg.NotesURL, Verifier: verifier, AccessCookie: access, Logger: log,
-	})
+	}
+	var m *metrics.Gateway
+	if metricsLn != nil {
+		m = metrics.NewGateway()
+		gwConfig.Observer = m // only when set: a nil *Gateway must not become a non-nil Observer
+	}
+	e, err := gateway.New(gwConfig)
 	if err != nil {
 		return err
 	}
+	metricsLn.start(m, log, stdout)
+	defer metricsLn.shutdown()
 	return serve(ctx, ln, e, log, stdout, "gateway", ready)
 }
 
@@ -223,7 +237,8 @@ func RunStackWith(ctx context.Context, opts Options, getenv func(string) string,
 	if !ok {
 		return finish()
 	}
-	gatewayURL, ok := wait(start("gateway", RunGatewayWith, loopback(map[string]string{"AUTH_URL": authURL, "NOTES_URL": notesURL})))
+	// METRICS_ADDR is the auth server's here: two listeners cannot share it.
+	gatewayURL, ok := wait(start("gateway", RunGatewayWith, loopback(map[string]string{"AUTH_URL": authURL, "NOTES_URL": notesURL, "METRICS_ADDR": ""})))
 	if !ok {
 		return finish()
 	}

@@ -20,6 +20,7 @@ type ServiceConfig struct {
 	JWTIssuer         string
 	JWTAudience       string
 	AccessTokenLeeway time.Duration
+	MetricsAddr       string // gateway only: where its metrics are served; "" turns them off
 }
 
 // Production reports whether APP_ENV=production.
@@ -31,10 +32,14 @@ func (c ServiceConfig) JWKSURL() string {
 }
 
 // LoadGateway reads the gateway's settings: ADDR, AUTH_URL and NOTES_URL
-// (both required), JWT_ISSUER, JWT_AUDIENCE, ACCESS_TOKEN_LEEWAY, APP_ENV.
+// (both required), JWT_ISSUER, JWT_AUDIENCE, ACCESS_TOKEN_LEEWAY, APP_ENV,
+// METRICS_ADDR.
 func LoadGateway(getenv func(string) string) (ServiceConfig, error) {
 	c, r := loadService(getenv)
 	c.NotesURL = r.upstreamURL("NOTES_URL")
+	if c.MetricsAddr = r.str("METRICS_ADDR", ""); c.MetricsAddr != "" && r.err == nil {
+		r.err = checkMetricsAddr(c.MetricsAddr, c.Addr)
+	}
 	return c, c.validateService(r)
 }
 

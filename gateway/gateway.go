@@ -47,6 +47,9 @@ type Config struct {
 	Transport http.RoundTripper
 	// Logger receives one line per request. Optional. Default: discard.
 	Logger *slog.Logger
+	// Observer hears the result of every token check on the notes paths.
+	// Optional. Default: none.
+	Observer Observer
 }
 
 // New returns the gateway's handler.
@@ -65,10 +68,13 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Transport == nil {
 		cfg.Transport = upstreamTransport()
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = discardResults{}
+	}
 	guard, err := httpx.GuardConfig{
 		Verifier:     cfg.Verifier,
 		CookieName:   cfg.AccessCookie,
-		ErrorHandler: httpx.BearerChallenge,
+		ErrorHandler: countRefusal(cfg.Observer, httpx.BearerChallenge),
 	}.ToMiddleware()
 	if err != nil {
 		return nil, err
@@ -90,8 +96,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	toAuth := proxyTo(cfg.AuthURL, cfg.Transport)
 	// Routes, grouped by what guards them. The proxy middleware answers;
 	// the handler after it is never reached.
-	e.Any(NotesPrefix, unreachable, guard, setIdentity, toNotes)
-	e.Any(NotesPrefix+"/*", unreachable, guard, setIdentity, toNotes)
+	accepted := countAccepted(cfg.Observer)
+	e.Any(NotesPrefix, unreachable, guard, accepted, setIdentity, toNotes)
+	e.Any(NotesPrefix+"/*", unreachable, guard, accepted, setIdentity, toNotes)
 	e.Any("/*", unreachable, toAuth)
 	return e, nil
 }

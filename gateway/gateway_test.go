@@ -74,11 +74,32 @@ type fixture struct {
 	notes *upstream
 	gw    *httptest.Server
 	clock *clock
+	heard *resultLog
+}
+
+// resultLog is a gateway.Observer that keeps what it heard.
+type resultLog struct {
+	mu      sync.Mutex
+	results []gateway.VerifyResult
+}
+
+func (l *resultLog) TokenVerified(r gateway.VerifyResult) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.results = append(l.results, r)
+}
+
+func (l *resultLog) take() []gateway.VerifyResult {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.results
+	l.results = nil
+	return r
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{key: jwkstest.NewKey(t), clock: &clock{now: time.Unix(1_800_000_000, 0)}}
+	f := &fixture{key: jwkstest.NewKey(t), clock: &clock{now: time.Unix(1_800_000_000, 0)}, heard: &resultLog{}}
 	f.jwks = jwkstest.NewServer(t, f.key)
 	f.auth, f.notes = newUpstream(t, "auth"), newUpstream(t, "notes")
 	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: f.jwks.JWKSURL(), Now: f.clock.Now, Go: func(fn func()) { fn() }})
@@ -94,7 +115,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	authURL, _ := url.Parse(f.auth.URL)
 	notesURL, _ := url.Parse(f.notes.URL)
-	e, err := gateway.New(gateway.Config{AuthURL: authURL, NotesURL: notesURL, Verifier: verifier, AccessCookie: accessCookie})
+	e, err := gateway.New(gateway.Config{AuthURL: authURL, NotesURL: notesURL, Verifier: verifier, AccessCookie: accessCookie, Observer: f.heard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tokenflow/auth"
+	"tokenflow/signingkeys"
 )
 
 // Metrics is one registry with tokenflow's collectors. Safe for concurrent use.
@@ -29,9 +30,13 @@ type Metrics struct {
 	refreshes   *prometheus.CounterVec
 	revocations *prometheus.CounterVec
 	requests    *prometheus.HistogramVec
+	keyChanges  *prometheus.CounterVec
 }
 
-var _ auth.Observer = (*Metrics)(nil)
+var (
+	_ auth.Observer        = (*Metrics)(nil)
+	_ signingkeys.Observer = (*Metrics)(nil)
+)
 
 // New returns Metrics with the Go runtime and process collectors, and
 // every outcome of logins and refreshes at zero, so a rate() has a start.
@@ -69,6 +74,27 @@ func New() *Metrics {
 		m.refreshes.WithLabelValues(string(o))
 	}
 	return m
+}
+
+// WatchSigningKeys adds tokenflow_signing_key_rotations_total, every kind
+// at zero, and returns the observer to give the signing keys' manager.
+// Only changes this process makes are counted: the keys command's reach
+// the server through the store, and are counted by neither.
+func (m *Metrics) WatchSigningKeys() signingkeys.Observer {
+	m.keyChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokenflow_signing_key_rotations_total",
+		Help: "Signing-key changes made by this process, by kind: scheduled (rotation on schedule), command (Rotate), revocation.",
+	}, []string{"kind"})
+	m.registry.MustRegister(m.keyChanges)
+	for _, k := range []signingkeys.KeyChange{signingkeys.KeyRotatedScheduled, signingkeys.KeyRotatedCommand, signingkeys.KeyRevoked} {
+		m.keyChanges.WithLabelValues(string(k))
+	}
+	return m
+}
+
+// SigningKeyChanged counts a key change by kind (signingkeys.Observer).
+func (m *Metrics) SigningKeyChanged(k signingkeys.KeyChange) {
+	m.keyChanges.WithLabelValues(string(k)).Inc()
 }
 
 // Handler serves the metrics in the Prometheus text format.

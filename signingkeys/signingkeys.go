@@ -32,6 +32,23 @@ const DefaultPollInterval = 2 * time.Second
 // ErrUnknownKid is a revocation of a kid that is not in the store.
 var ErrUnknownKid = errors.New("signingkeys: no key has that kid")
 
+// KeyChange is what an Observer hears: a key promoted on schedule, by the
+// keys command (Rotate), or a key revoked.
+type KeyChange string
+
+// The changes counted, a bounded set (metric label values).
+const (
+	KeyRotatedScheduled KeyChange = "scheduled"
+	KeyRotatedCommand   KeyChange = "command"
+	KeyRevoked          KeyChange = "revocation"
+)
+
+// Observer hears of key changes this Manager made (metrics.Metrics), so
+// this package counts them without knowing Prometheus.
+type Observer interface {
+	SigningKeyChanged(change KeyChange)
+}
+
 // Store is the part of the store this package uses.
 type Store interface {
 	SigningKeys(ctx context.Context) ([]store.SigningKey, error)
@@ -71,10 +88,11 @@ type Manager struct {
 	sealer *sealer
 	now    func() time.Time
 
-	mu      sync.Mutex
-	ring    *tokens.Keyring
-	loaded  string                       // fingerprint of the rows the ring was built from
-	private map[string]tokens.SigningKey // opened keys, by kid+sealed bytes
+	mu       sync.Mutex
+	observer Observer
+	ring     *tokens.Keyring
+	loaded   string                       // fingerprint of the rows the ring was built from
+	private  map[string]tokens.SigningKey // opened keys, by kid+sealed bytes
 }
 
 // New checks cfg and returns a Manager. Call Refresh before using Keyring.
@@ -106,6 +124,23 @@ func (m *Manager) Keyring() *tokens.Keyring {
 	return m.ring
 }
 
+// SetObserver makes o hear of the key changes made from now on; nil
+// stops it. The server's metrics are built after its keys are loaded.
+func (m *Manager) SetObserver(o Observer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.observer = o
+}
+
+func (m *Manager) observe(change KeyChange) {
+	m.mu.Lock()
+	o := m.observer
+	m.mu.Unlock()
+	if o != nil {
+		o.SigningKeyChanged(change)
+	}
+}
+
 // List returns the keys in the store, oldest first.
 func (m *Manager) List(ctx context.Context) ([]store.SigningKey, error) {
 	return m.store.SigningKeys(ctx)
@@ -120,10 +155,18 @@ func (m *Manager) Refresh(ctx context.Context) error {
 		return err
 	}
 	if m.due(keys, m.now()) {
+		// Only a promotion of a key that was published is a rotation; a
+		// first key, a new next key or a deleted previous one is not.
+		rotated := false
 		if err := m.change(ctx, func(keys []store.SigningKey, fresh func() (store.SigningKey, error)) (store.SigningKeyChanges, error) {
-			return m.schedule(keys, m.now(), fresh)
+			ch, err := m.schedule(keys, m.now(), fresh)
+			rotated = slices.ContainsFunc(ch.Update, func(k store.SigningKey) bool { return k.State == store.KeyCurrent })
+			return ch, err
 		}); err != nil {
 			return err
+		}
+		if rotated {
+			m.observe(KeyRotatedScheduled)
 		}
 		if keys, err = m.store.SigningKeys(ctx); err != nil {
 			return err
@@ -136,7 +179,7 @@ func (m *Manager) Refresh(ctx context.Context) error {
 // to previous, and publishes a new next key. Tokens of the old key keep
 // verifying until they expire. A running server follows on its next poll.
 func (m *Manager) Rotate(ctx context.Context) error {
-	return m.change(ctx, func(keys []store.SigningKey, fresh func() (store.SigningKey, error)) (store.SigningKeyChanges, error) {
+	err := m.change(ctx, func(keys []store.SigningKey, fresh func() (store.SigningKey, error)) (store.SigningKeyChanges, error) {
 		now := m.now()
 		var ch store.SigningKeyChanges
 		current, next := find(keys, store.KeyCurrent), find(keys, store.KeyNext)
@@ -160,6 +203,10 @@ func (m *Manager) Rotate(ctx context.Context) error {
 		ch.Insert = append(ch.Insert, k)
 		return ch, nil
 	})
+	if err == nil {
+		m.observe(KeyRotatedCommand)
+	}
+	return err
 }
 
 // Revoke deletes the key with kid at once: it leaves the JWKS and stops
@@ -168,7 +215,7 @@ func (m *Manager) Rotate(ctx context.Context) error {
 // the next one now; a new next key is published in either case.
 // Returns ErrUnknownKid.
 func (m *Manager) Revoke(ctx context.Context, kid string) error {
-	return m.change(ctx, func(keys []store.SigningKey, fresh func() (store.SigningKey, error)) (store.SigningKeyChanges, error) {
+	err := m.change(ctx, func(keys []store.SigningKey, fresh func() (store.SigningKey, error)) (store.SigningKeyChanges, error) {
 		i := slices.IndexFunc(keys, func(k store.SigningKey) bool { return k.Kid == kid })
 		if i < 0 {
 			return store.SigningKeyChanges{}, ErrUnknownKid
@@ -178,6 +225,10 @@ func (m *Manager) Revoke(ctx context.Context, kid string) error {
 		ch.Delete = append(ch.Delete, kid)
 		return ch, err
 	})
+	if err == nil {
+		m.observe(KeyRevoked)
+	}
+	return err
 }
 
 // Run refreshes every interval until ctx ends. A failed refresh keeps the

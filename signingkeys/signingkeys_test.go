@@ -344,3 +344,40 @@ func TestRotateNow(t *testing.T) {
 		t.Fatalf("after rotate: %v", got)
 	}
 }
+
+type changeLog []signingkeys.KeyChange
+
+func (l *changeLog) SigningKeyChanged(c signingkeys.KeyChange) { *l = append(*l, c) }
+
+// The observer hears a scheduled promotion, a Rotate and a Revoke, once
+// each, and nothing for a first start, an early poll or a deleted
+// previous key.
+func TestObserverHearsRotationsAndRevocations(t *testing.T) {
+	e := newEnv(t)
+	m, _ := e.started(tokens.AlgES256)
+	var heard changeLog
+	m.SetObserver(&heard)
+	ctx := context.Background()
+
+	e.now = t0.Add(rotation - time.Second)
+	must(t, m.Refresh(ctx))
+	e.now = t0.Add(rotation)
+	must(t, m.Refresh(ctx))
+	must(t, m.Refresh(ctx))
+	must(t, m.Rotate(ctx))
+	must(t, m.Revoke(ctx, e.kidIn(store.KeyNext)))
+	if err := m.Revoke(ctx, "no-such-kid"); !errors.Is(err, signingkeys.ErrUnknownKid) {
+		t.Fatalf("Revoke(unknown) = %v", err)
+	}
+	want := changeLog{signingkeys.KeyRotatedScheduled, signingkeys.KeyRotatedCommand, signingkeys.KeyRevoked}
+	if !slices.Equal(heard, want) {
+		t.Fatalf("heard %v, want %v", heard, want)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

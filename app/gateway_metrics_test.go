@@ -1,0 +1,63 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"tokenflow/httpx/jwkstest"
+)
+
+// The gateway serves its own metrics on METRICS_ADDR, and a forged token
+// (the attacker's key under the published kid) is counted as
+// invalid_signature, not ok.
+func TestGatewayMetricsCountAForgedToken(t *testing.T) {
+	key, attacker := jwkstest.NewKey(t), jwkstest.NewKey(t)
+	jwks := jwkstest.NewServer(t, key)
+	vars := map[string]string{
+		"ADDR": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0",
+		"AUTH_URL": jwks.URL, "NOTES_URL": "http://127.0.0.1:1",
+		"JWT_ISSUER": jwkstest.Issuer, "JWT_AUDIENCE": jwkstest.Audience,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, ready, done := &syncBuffer{}, make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- RunGateway(ctx, func(k string) string { return vars[k] }, stdout, &syncBuffer{}, func(u string) { ready <- u })
+	}()
+	var base string
+	select {
+	case base = <-ready:
+	case err := <-done:
+		t.Fatalf("RunGateway: %v", err)
+	}
+	defer func() { cancel(); <-done }()
+	metricsURL := metricsURLFrom(t, stdout.String())
+
+	forged := jwt.NewWithClaims(jwt.SigningMethodES256, jwkstest.Claims("victim", time.Now()))
+	forged.Header["kid"], forged.Header["typ"] = key.Kid, "at+jwt"
+	token, err := forged.SignedString(attacker.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/notes", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged token: %d, want 401", res.StatusCode)
+	}
+	for sample, want := range map[string]float64{
+		`tokenflow_gateway_verifications_total{result="invalid_signature"}`: 1,
+		`tokenflow_gateway_verifications_total{result="ok"}`:                0,
+	} {
+		if got := metricValue(t, metricsURL, sample); got != want {
+			t.Errorf("%s = %v, want %v", sample, got, want)
+		}
+	}
+}
