@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"tokenflow/httpx"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,7 +40,7 @@ func (h *handler) logout(c echo.Context) error {
 	}
 
 	ctx := c.Request().Context()
-	presented, _ := authCookie(c, h.cookieNames.refresh) // ambiguous or absent: "", which names nobody
+	presented, _ := httpx.AuthCookie(c, h.cookieNames.refresh) // ambiguous or absent: "", which names nobody
 	var reused *auth.RefreshReusedError
 	if err := h.auth.DetectReuse(ctx, presented, client(c)); errors.As(err, &reused) {
 		h.log.Warn("refresh token reused after the grace window, at logout: session revoked",

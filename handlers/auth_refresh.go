@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"tokenflow/httpx"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,8 +31,8 @@ func (h *handler) refresh(c echo.Context) error {
 	}
 	next := nextOr(form.Get("next"), "/dashboard")
 
-	value, err := authCookie(c, h.cookieNames.refresh)
-	if errors.Is(err, errConflictingCookies) {
+	value, err := httpx.AuthCookie(c, h.cookieNames.refresh)
+	if errors.Is(err, httpx.ErrConflictingCookies) {
 		return h.refreshAmbiguous(c, next)
 	}
 	if err != nil || value == "" {

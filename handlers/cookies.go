@@ -57,18 +57,14 @@ func authCookieNamesFor(production bool) authCookieNames {
 const conflictingCookiesMessage = "Your browser sent two conflicting sign-in cookies for this site, so neither was used. " +
 	"Another site on a neighbouring domain may have set one. Clear this site's cookies, then log in again."
 
-// authCookie: every reader of the access and refresh cookies goes through
-// httpx.AuthCookie (two distinct values under one name are no credential).
-func authCookie(c echo.Context, name string) (string, error) { return httpx.AuthCookie(c, name) }
-
-// errConflictingCookies: see httpx.ErrConflictingCookies.
-var errConflictingCookies = httpx.ErrConflictingCookies
+// Every reader of the access and refresh cookies goes through
+// httpx.AuthCookie: two distinct values under one name are no credential.
 
 // conflictingAuthCookies reports whether either auth cookie is ambiguous,
 // so the login page can explain why the user seems logged out.
 func (h *handler) conflictingAuthCookies(c echo.Context) bool {
 	for _, name := range []string{h.cookieNames.access, h.cookieNames.refresh} {
-		if _, err := authCookie(c, name); errors.Is(err, errConflictingCookies) {
+		if _, err := httpx.AuthCookie(c, name); errors.Is(err, httpx.ErrConflictingCookies) {
 			return true
 		}
 	}

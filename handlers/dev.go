@@ -5,6 +5,7 @@ package handlers
 
 import (
 	"net/http"
+	"tokenflow/httpx"
 
 	"github.com/labstack/echo/v4"
 )
@@ -22,7 +23,7 @@ func (h *handler) expireAccess(c echo.Context) error {
 	if h.expired == nil {
 		return echo.NewHTTPError(http.StatusNotImplemented, "This server has no issuer of expired tokens.")
 	}
-	cl := claimsFrom(c)
+	cl := httpx.ClaimsFrom(c)
 	sess := liveSessionFrom(c) // requireLiveSession: an ended session never gets here
 	expired, expiredClaims, err := h.expired.Issue(cl.Subject, cl.Username, cl.SessionID)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"tokenflow/httpx"
 
 	"github.com/labstack/echo/v4"
 
@@ -65,7 +66,7 @@ func (h *handler) handleError(err error, c echo.Context) {
 			"path", c.Request().URL.Path, "status", status, "error", errorText(err, he))
 		msg = "Something went wrong on our side. If it keeps happening, quote the request id."
 	}
-	noStore(c) // also for errors under /static/, which are otherwise cacheable
+	httpx.NoStore(c) // also for errors under /static/, which are otherwise cacheable
 	var werr error
 	switch {
 	case c.Request().Method == http.MethodHead:

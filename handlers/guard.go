@@ -47,17 +47,11 @@ func (h *handler) accessCookieClaims(c echo.Context) *tokens.Claims {
 	return cl
 }
 
-// tokenMissing: see httpx.TokenMissing.
-func tokenMissing(err error) bool { return httpx.TokenMissing(err) }
-
-// claimsFrom returns the claims the guard verified.
-func claimsFrom(c echo.Context) *tokens.Claims { return httpx.ClaimsFrom(c) }
-
 // pageAuthError: no token goes to the login page; an expired or otherwise
 // failing token gets the interstitial, which tries a refresh first.
 func (h *handler) pageAuthError(c echo.Context, err error) error {
 	next := requestedPage(c)
-	if tokenMissing(err) {
+	if httpx.TokenMissing(err) {
 		if h.conflictingAuthCookies(c) {
 			h.setNotice(c, noticeConflict) // else logging in would seem to do nothing
 		}
@@ -102,7 +96,7 @@ var errSessionEnded = errors.New("the session of this access token has ended")
 // timeline) is session data and goes only to a live session (liveSession).
 func (h *handler) requireLiveSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		cl := claimsFrom(c)
+		cl := httpx.ClaimsFrom(c)
 		if cl == nil {
 			// Only a route wired without the guard gets here.
 			return errors.New("handlers: requireLiveSession without the guard")

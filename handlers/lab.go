@@ -91,7 +91,7 @@ type labToken struct {
 
 // lab is GET /lab.
 func (h *handler) lab(c echo.Context) error {
-	cl := claimsFrom(c)
+	cl := httpx.ClaimsFrom(c)
 	raw := httpx.RawTokenFrom(c)
 	v := views.LabView{
 		Nav:             views.Nav{Username: cl.Username},
@@ -116,7 +116,7 @@ func (h *handler) lab(c echo.Context) error {
 
 // labToken is POST /lab/token: a lab token of the caller's own claims.
 func (h *handler) mintLabToken(c echo.Context) error {
-	cl := claimsFrom(c)
+	cl := httpx.ClaimsFrom(c)
 	raw, claims, err := h.labTokens.Issue(cl.Subject, cl.Username, cl.SessionID)
 	if err != nil {
 		return err

@@ -20,7 +20,7 @@ func (h *handler) landing(c echo.Context) error {
 // nav reads the access cookie, if any, only to choose the header links of a
 // public page. Nothing is granted on this basis.
 func (h *handler) nav(c echo.Context) views.Nav {
-	cl := claimsFrom(c)
+	cl := httpx.ClaimsFrom(c)
 	if cl == nil {
 		cl = h.accessCookieClaims(c)
 	}
@@ -33,7 +33,7 @@ func (h *handler) nav(c echo.Context) views.Nav {
 // dashboard is the protected GET /dashboard.
 func (h *handler) dashboard(c echo.Context) error {
 	raw := httpx.RawTokenFrom(c)
-	v, err := h.dashboardView(c.Request().Context(), claimsFrom(c), raw)
+	v, err := h.dashboardView(c.Request().Context(), httpx.ClaimsFrom(c), raw)
 	if err != nil {
 		return err
 	}
@@ -42,7 +42,7 @@ func (h *handler) dashboard(c echo.Context) error {
 
 // me is GET /api/me: the caller's verified claims as JSON.
 func (h *handler) me(c echo.Context) error {
-	return c.JSON(http.StatusOK, claimsFrom(c))
+	return c.JSON(http.StatusOK, httpx.ClaimsFrom(c))
 }
 
 // health is GET /healthz: 200 when the store answers.

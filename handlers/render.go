@@ -6,8 +6,6 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
-
-	"tokenflow/httpx"
 )
 
 // render writes a templ page with status. It renders into a buffer first, so
@@ -19,6 +17,3 @@ func render(c echo.Context, status int, page templ.Component) error {
 	}
 	return c.HTMLBlob(status, buf.Bytes())
 }
-
-// noStore: see httpx.NoStore.
-func noStore(c echo.Context) { httpx.NoStore(c) }

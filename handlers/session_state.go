@@ -130,7 +130,7 @@ func sessionStateOf(v views.DashboardView) sessionState {
 // for the token the guard accepted.
 func (h *handler) sessionJSON(c echo.Context) error {
 	raw := httpx.RawTokenFrom(c)
-	v, err := h.dashboardView(c.Request().Context(), claimsFrom(c), raw)
+	v, err := h.dashboardView(c.Request().Context(), httpx.ClaimsFrom(c), raw)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"tokenflow/httpx"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,7 +13,7 @@ import (
 
 // sessions is GET /sessions: the caller's live sessions.
 func (h *handler) sessions(c echo.Context) error {
-	cl := claimsFrom(c)
+	cl := httpx.ClaimsFrom(c)
 	list, err := h.store.ActiveSessions(c.Request().Context(), cl.Subject)
 	if err != nil {
 		return err
@@ -31,7 +32,7 @@ func (h *handler) sessions(c echo.Context) error {
 // revokeSession is POST /sessions/:id/revoke. Only the caller's own sessions
 // can be revoked; revoking the current one is a logout.
 func (h *handler) revokeSession(c echo.Context) error {
-	cl := claimsFrom(c)
+	cl := httpx.ClaimsFrom(c)
 	id := c.Param("id")
 	err := h.auth.RevokeSession(c.Request().Context(), cl.Subject, id, client(c))
 	if errors.Is(err, auth.ErrNoSuchSession) {
