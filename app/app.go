@@ -187,7 +187,11 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 
 	// Deferred after st.Close, so it runs before: the job has returned
 	// before the store closes under it.
-	stopCleanup := startCleanup(st, cfg.CleanupInterval, log)
+	deleted := func(int) {}
+	if m != nil {
+		deleted = m.SessionsDeleted
+	}
+	stopCleanup := startCleanup(st, cfg.CleanupInterval, log, deleted)
 	defer stopCleanup()
 
 	served := make(chan error, 1)
@@ -273,12 +277,12 @@ const cleanupBatch = 500
 // startCleanup runs cleanupLoop in the background. The function it returns
 // stops the loop and waits until it has returned, so the store can be
 // closed right after.
-func startCleanup(st expiredDeleter, every time.Duration, log *slog.Logger) (stop func()) {
+func startCleanup(st expiredDeleter, every time.Duration, log *slog.Logger, deleted func(n int)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		cleanupLoop(ctx, st, every, log)
+		cleanupLoop(ctx, st, every, log, deleted)
 	}()
 	return func() {
 		cancel()
@@ -287,9 +291,10 @@ func startCleanup(st expiredDeleter, every time.Duration, log *slog.Logger) (sto
 }
 
 // cleanupLoop deletes dead sessions and their tokens in bounded batches, so
-// the tables do not grow without limit. It returns when ctx ends; a batch
-// cut short by that is no failure.
-func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, log *slog.Logger) {
+// the tables do not grow without limit, and tells deleted how many each
+// batch removed (the metrics). It returns when ctx ends; a batch cut short
+// by that is no failure.
+func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, log *slog.Logger, deleted func(n int)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -307,6 +312,9 @@ func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, lo
 				}
 				log.Error("cleanup failed", "error", err.Error())
 				break
+			}
+			if n > 0 {
+				deleted(n)
 			}
 			total += n
 			if n < cleanupBatch {

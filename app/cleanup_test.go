@@ -36,11 +36,12 @@ func (f *fakeDeleter) DeleteExpired(_ context.Context, batch int) (int, error) {
 
 func TestCleanupLoopDeletesInBoundedBatchesUntilDrained(t *testing.T) {
 	f := &fakeDeleter{left: 2*cleanupBatch + 7, drained: make(chan struct{})}
+	var deleted atomic.Int64
 	drained := f.drained
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		cleanupLoop(ctx, f, time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		cleanupLoop(ctx, f, time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), func(n int) { deleted.Add(int64(n)) })
 		close(done)
 	}()
 	select {
@@ -54,6 +55,9 @@ func TestCleanupLoopDeletesInBoundedBatchesUntilDrained(t *testing.T) {
 	defer f.mu.Unlock()
 	if len(f.batches) < 3 || f.batches[0] != cleanupBatch || f.batches[1] != cleanupBatch || f.batches[2] != 7 {
 		t.Fatalf("batches %v, want 500, 500, 7 in the first round", f.batches)
+	}
+	if got := deleted.Load(); got != 2*cleanupBatch+7 {
+		t.Errorf("%d deletions counted, want %d", got, 2*cleanupBatch+7)
 	}
 }
 
@@ -80,7 +84,7 @@ func (b *blockingDeleter) DeleteExpired(ctx context.Context, _ int) (int, error)
 func TestStopCleanupWaitsForTheJob(t *testing.T) {
 	var logs bytes.Buffer
 	b := &blockingDeleter{entered: make(chan struct{}, 1)}
-	stop := startCleanup(b, time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)))
+	stop := startCleanup(b, time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)), func(int) {})
 	select {
 	case <-b.entered:
 	case <-time.After(5 * time.Second):

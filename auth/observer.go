@@ -14,7 +14,8 @@ type Observer interface {
 	LoginFinished(outcome LoginOutcome)
 	RefreshFinished(outcome RefreshOutcome)
 	// SessionsRevoked counts n sessions ended for reason, one of the store's
-	// revoking event kinds (store.EventLogout, EventRevoked, EventReuseDetected).
+	// revoking event kinds (store.EventLogout, EventRevoked,
+	// EventReuseDetected, EventEvicted), once the revocation committed.
 	SessionsRevoked(reason string, n int)
 }
 
@@ -33,17 +34,25 @@ const (
 // RefreshOutcome is how a refresh ended.
 type RefreshOutcome string
 
-// Refresh outcomes. A replay forgiven inside the grace window counts as ok:
-// the store does not tell the service which it was (its session event
-// does, EventRefreshGrace).
+// Refresh outcomes.
 const (
 	RefreshOK          RefreshOutcome = "ok"
+	RefreshGrace       RefreshOutcome = "grace"        // Result.Grace: a rotated token forgiven inside the grace window
 	RefreshReused      RefreshOutcome = "reused"       // *RefreshReusedError: the session is revoked now
 	RefreshRateLimited RefreshOutcome = "rate_limited" // *RateLimitedError
 	RefreshRevoked     RefreshOutcome = "revoked"      // *SessionRevokedError
 	RefreshExpired     RefreshOutcome = "expired"      // ErrSessionExpired
 	RefreshInvalid     RefreshOutcome = "invalid"      // ErrInvalidRefreshToken
 	RefreshError       RefreshOutcome = "error"
+)
+
+// LoginOutcomes, RefreshOutcomes and RevokeReasons list every value the
+// Observer is told, so a counter can start each at zero.
+var (
+	LoginOutcomes   = []LoginOutcome{LoginOK, LoginFailed, LoginThrottled, LoginBusy, LoginError}
+	RefreshOutcomes = []RefreshOutcome{RefreshOK, RefreshGrace, RefreshReused, RefreshRateLimited,
+		RefreshRevoked, RefreshExpired, RefreshInvalid, RefreshError}
+	RevokeReasons = []string{store.EventLogout, store.EventRevoked, store.EventReuseDetected, store.EventEvicted}
 )
 
 // LoginOutcomeOf classifies Login's (or Register's) error.
@@ -62,9 +71,11 @@ func LoginOutcomeOf(err error) LoginOutcome {
 	}
 }
 
-// RefreshOutcomeOf classifies Refresh's error.
-func RefreshOutcomeOf(err error) RefreshOutcome {
+// RefreshOutcomeOf classifies what Refresh returned.
+func RefreshOutcomeOf(r Result, err error) RefreshOutcome {
 	switch {
+	case err == nil && r.Grace:
+		return RefreshGrace
 	case err == nil:
 		return RefreshOK
 	case errors.Is(err, ErrRefreshReused):
@@ -94,8 +105,8 @@ func (s *Service) observeLogin(err error) { s.observer.LoginFinished(LoginOutcom
 
 // observeRefresh tells the Observer how a refresh ended, and counts the
 // session a detected reuse revoked.
-func (s *Service) observeRefresh(err error) {
-	outcome := RefreshOutcomeOf(err)
+func (s *Service) observeRefresh(r Result, err error) {
+	outcome := RefreshOutcomeOf(r, err)
 	s.observer.RefreshFinished(outcome)
 	if outcome == RefreshReused {
 		s.observer.SessionsRevoked(store.EventReuseDetected, 1)

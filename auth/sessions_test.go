@@ -72,7 +72,7 @@ func capped(t *testing.T, s store.Store, userID, refreshHash string, max int) (s
 	var sess store.Session
 	err := s.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		sess, err = createCappedSession(ctx, tx, store.NewSession{
+		sess, _, err = createCappedSession(ctx, tx, store.NewSession{
 			UserID:      userID,
 			RefreshHash: refreshHash,
 			IdleTTL:     idleTTL,
