@@ -1,11 +1,17 @@
 package app
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // metricsURLFrom finds the metrics address Run printed.
@@ -153,4 +159,118 @@ func TestJSONLogsCarryRequestIDsAndNoSecrets(t *testing.T) {
 	if requests < 5 {
 		t.Errorf("%d request lines, want one per request:\n%s", requests, logs)
 	}
+}
+
+// Through the HTTP handlers: a refresh token replayed inside the grace
+// window (two tabs, a lost response) is forgiven and counted grace, not
+// ok; logins past MAX_SESSIONS_PER_USER count their evictions.
+func TestMetricsCountGraceReplaysAndEvictions(t *testing.T) {
+	vars := testEnv(t)
+	vars["METRICS_ADDR"] = "127.0.0.1:0"
+	vars["MAX_SESSIONS_PER_USER"] = "1"
+	base, stdout, stop := startInProcess(t, vars)
+	defer stop()
+	metricsURL := metricsURLFrom(t, stdout.String())
+
+	form := url.Values{"username": {"replayer"}, "password": {"a long password"}, "password_confirm": {"a long password"}}
+	code, first := post(t, base+"/auth/register", form, "")
+	if code != http.StatusSeeOther || first == "" {
+		t.Fatalf("register: %d", code)
+	}
+	if code, _ := post(t, base+"/auth/refresh", nil, first); code != http.StatusOK {
+		t.Fatalf("refresh: %d", code)
+	}
+	code, forgiven := post(t, base+"/auth/refresh", nil, first) // the same token again, at once
+	if code != http.StatusOK || forgiven == "" {
+		t.Fatalf("a replay inside the grace window: %d, want 200 and a new pair", code)
+	}
+	if code, _ := post(t, base+"/auth/login", url.Values{"username": {"replayer"}, "password": {"a long password"}}, ""); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	if code, _ := post(t, base+"/auth/refresh", nil, forgiven); code != http.StatusUnauthorized {
+		t.Fatalf("the evicted session refreshed: %d, want 401", code)
+	}
+	for sample, want := range map[string]float64{
+		`tokenflow_refreshes_total{outcome="ok"}`:            1,
+		`tokenflow_refreshes_total{outcome="grace"}`:         1,
+		`tokenflow_refreshes_total{outcome="revoked"}`:       1,
+		`tokenflow_sessions_revoked_total{reason="evicted"}`: 1,
+		`tokenflow_active_sessions`:                          1,
+	} {
+		if got := metricValue(t, metricsURL, sample); got != want {
+			t.Errorf("%s = %v, want %v", sample, got, want)
+		}
+	}
+}
+
+// The keys command is another process: what it changes reaches the
+// running server through the store, at its next poll, and the server
+// counts what its keyring took in, not as changes it made itself.
+func TestMetricsCountKeyChangesTheKeysCommandMade(t *testing.T) {
+	vars := testEnv(t)
+	vars["METRICS_ADDR"] = "127.0.0.1:0"
+	base, stdout, stop := startInProcess(t, vars)
+	defer stop()
+	metricsURL := metricsURLFrom(t, stdout.String())
+	getenv := func(k string) string { return vars[k] }
+	seen := func(change string) func() bool {
+		return func() bool {
+			return metricValue(t, metricsURL, `tokenflow_signing_key_changes_seen_total{change="`+change+`"}`) == 1
+		}
+	}
+
+	if err := Keys(context.Background(), []string{"rotate"}, getenv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the server to count the rotation", seen("rotation"))
+	var out bytes.Buffer
+	if err := Keys(context.Background(), []string{"list"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	var previous string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[2] == "previous" {
+			previous = f[0]
+		}
+	}
+	if previous == "" {
+		t.Fatalf("no previous key after rotate:\n%s", out.String())
+	}
+	if err := Keys(context.Background(), []string{"revoke", previous}, getenv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the server to count the revocation", seen("revocation"))
+	waitFor(t, "the revoked key to leave the JWKS", func() bool { return !slices.Contains(jwksKids(t, base), previous) })
+	for _, kind := range []string{"scheduled", "command", "revocation"} {
+		if got := metricValue(t, metricsURL, `tokenflow_signing_key_rotations_total{kind="`+kind+`"}`); got != 0 {
+			t.Errorf("the server counted the command's change as its own %s: %v", kind, got)
+		}
+	}
+	if got := metricValue(t, metricsURL, `tokenflow_signing_key_changes_seen_total{change="rotation"}`); got != 1 {
+		t.Errorf("rotations seen: %v, want 1 (revoking a previous key rotates nothing)", got)
+	}
+}
+
+// The cleanup job counts the dead sessions it deletes: a session past its
+// lifetime (by the injected clock) goes within a few cleanup intervals.
+func TestMetricsCountSessionsTheCleanupDeleted(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	vars := testEnv(t)
+	vars["METRICS_ADDR"] = "127.0.0.1:0"
+	vars["CLEANUP_INTERVAL"] = "10ms"
+	base, stdout, _, stop := startWith(t, Options{Now: clock}, vars)
+	defer stop()
+	metricsURL := metricsURLFrom(t, stdout.String())
+	register(t, newClient(t), base, "ephemeral", "a long password")
+	if got := metricValue(t, metricsURL, `tokenflow_active_sessions`); got != 1 {
+		t.Fatalf("active sessions %v, want 1", got)
+	}
+	mu.Lock()
+	now = now.Add(365 * 24 * time.Hour) // past every session lifetime
+	mu.Unlock()
+	waitFor(t, "the cleanup to count the expired session", func() bool {
+		return metricValue(t, metricsURL, `tokenflow_sessions_deleted_total`) == 1
+	})
 }
