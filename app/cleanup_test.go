@@ -126,3 +126,24 @@ func TestShutdownLogsNoCleanupFailure(t *testing.T) {
 		}
 	}
 }
+
+// The cleanup job counts the dead sessions it deletes: a session past its
+// lifetime (by the injected clock) goes within a few cleanup intervals.
+func TestMetricsCountSessionsTheCleanupDeleted(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	vars := testEnv(t)
+	vars["CLEANUP_INTERVAL"] = "10ms"
+	base, metricsURL := startWithMetrics(t, Options{Now: clock}, vars)
+	register(t, newClient(t), base, "ephemeral", "a long password")
+	if got := metricValue(t, metricsURL, `tokenflow_active_sessions`); got != 1 {
+		t.Fatalf("active sessions %v, want 1", got)
+	}
+	mu.Lock()
+	now = now.Add(365 * 24 * time.Hour) // past every session lifetime
+	mu.Unlock()
+	waitFor(t, "the cleanup to count the expired session", func() bool {
+		return metricValue(t, metricsURL, `tokenflow_sessions_deleted_total`) == 1
+	})
+}

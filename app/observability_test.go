@@ -1,17 +1,11 @@
 package app
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
 
 // metricsURLFrom finds the metrics address Run printed.
@@ -26,13 +20,19 @@ func metricsURLFrom(t *testing.T, stdout string) string {
 	return ""
 }
 
+// startWithMetrics starts the server in process with vars and
+// METRICS_ADDR on a free port; it returns the base URL and the metrics URL.
+func startWithMetrics(t *testing.T, opts Options, vars map[string]string) (base, metricsURL string) {
+	t.Helper()
+	vars["METRICS_ADDR"] = "127.0.0.1:0"
+	base, stdout, _, stop := startWith(t, opts, vars)
+	t.Cleanup(func() { stop() })
+	return base, metricsURLFrom(t, stdout.String())
+}
+
 // Metrics are served on METRICS_ADDR only, and count what happened.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
-	vars := testEnv(t)
-	vars["METRICS_ADDR"] = "127.0.0.1:0"
-	base, stdout, stop := startInProcess(t, vars)
-	defer stop()
-	metricsURL := metricsURLFrom(t, stdout.String())
+	base, metricsURL := startWithMetrics(t, Options{}, testEnv(t))
 	if strings.HasPrefix(metricsURL, base) {
 		t.Fatalf("metrics %s on the public listener %s", metricsURL, base)
 	}
@@ -166,11 +166,8 @@ func TestJSONLogsCarryRequestIDsAndNoSecrets(t *testing.T) {
 // ok; logins past MAX_SESSIONS_PER_USER count their evictions.
 func TestMetricsCountGraceReplaysAndEvictions(t *testing.T) {
 	vars := testEnv(t)
-	vars["METRICS_ADDR"] = "127.0.0.1:0"
 	vars["MAX_SESSIONS_PER_USER"] = "1"
-	base, stdout, stop := startInProcess(t, vars)
-	defer stop()
-	metricsURL := metricsURLFrom(t, stdout.String())
+	base, metricsURL := startWithMetrics(t, Options{}, vars)
 
 	form := url.Values{"username": {"replayer"}, "password": {"a long password"}, "password_confirm": {"a long password"}}
 	code, first := post(t, base+"/auth/register", form, "")
@@ -201,76 +198,4 @@ func TestMetricsCountGraceReplaysAndEvictions(t *testing.T) {
 			t.Errorf("%s = %v, want %v", sample, got, want)
 		}
 	}
-}
-
-// The keys command is another process: what it changes reaches the
-// running server through the store, at its next poll, and the server
-// counts what its keyring took in, not as changes it made itself.
-func TestMetricsCountKeyChangesTheKeysCommandMade(t *testing.T) {
-	vars := testEnv(t)
-	vars["METRICS_ADDR"] = "127.0.0.1:0"
-	base, stdout, stop := startInProcess(t, vars)
-	defer stop()
-	metricsURL := metricsURLFrom(t, stdout.String())
-	getenv := func(k string) string { return vars[k] }
-	seen := func(change string) func() bool {
-		return func() bool {
-			return metricValue(t, metricsURL, `tokenflow_signing_key_changes_seen_total{change="`+change+`"}`) == 1
-		}
-	}
-
-	if err := Keys(context.Background(), []string{"rotate"}, getenv, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the server to count the rotation", seen("rotation"))
-	var out bytes.Buffer
-	if err := Keys(context.Background(), []string{"list"}, getenv, &out); err != nil {
-		t.Fatal(err)
-	}
-	var previous string
-	for _, line := range strings.Split(out.String(), "\n") {
-		if f := strings.Fields(line); len(f) > 2 && f[2] == "previous" {
-			previous = f[0]
-		}
-	}
-	if previous == "" {
-		t.Fatalf("no previous key after rotate:\n%s", out.String())
-	}
-	if err := Keys(context.Background(), []string{"revoke", previous}, getenv, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the server to count the revocation", seen("revocation"))
-	waitFor(t, "the revoked key to leave the JWKS", func() bool { return !slices.Contains(jwksKids(t, base), previous) })
-	for _, kind := range []string{"scheduled", "command", "revocation"} {
-		if got := metricValue(t, metricsURL, `tokenflow_signing_key_rotations_total{kind="`+kind+`"}`); got != 0 {
-			t.Errorf("the server counted the command's change as its own %s: %v", kind, got)
-		}
-	}
-	if got := metricValue(t, metricsURL, `tokenflow_signing_key_changes_seen_total{change="rotation"}`); got != 1 {
-		t.Errorf("rotations seen: %v, want 1 (revoking a previous key rotates nothing)", got)
-	}
-}
-
-// The cleanup job counts the dead sessions it deletes: a session past its
-// lifetime (by the injected clock) goes within a few cleanup intervals.
-func TestMetricsCountSessionsTheCleanupDeleted(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	vars := testEnv(t)
-	vars["METRICS_ADDR"] = "127.0.0.1:0"
-	vars["CLEANUP_INTERVAL"] = "10ms"
-	base, stdout, _, stop := startWith(t, Options{Now: clock}, vars)
-	defer stop()
-	metricsURL := metricsURLFrom(t, stdout.String())
-	register(t, newClient(t), base, "ephemeral", "a long password")
-	if got := metricValue(t, metricsURL, `tokenflow_active_sessions`); got != 1 {
-		t.Fatalf("active sessions %v, want 1", got)
-	}
-	mu.Lock()
-	now = now.Add(365 * 24 * time.Hour) // past every session lifetime
-	mu.Unlock()
-	waitFor(t, "the cleanup to count the expired session", func() bool {
-		return metricValue(t, metricsURL, `tokenflow_sessions_deleted_total`) == 1
-	})
 }

@@ -2,13 +2,10 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
-
-	"tokenflow/store"
 )
 
 // countingObserver records every call, as "login ok", "revoked logout 1".
@@ -128,28 +125,5 @@ func TestObserverCountsAGraceReplayAsGrace(t *testing.T) {
 	want := map[string]int{"refresh ok": 2, "refresh grace": 1}
 	if got := obs.snapshot(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("observed %v, want %v", got, want)
-	}
-}
-
-// A login past MaxSessionsPerUser (2 here) ends the least recently used
-// session, and that counts as a revocation for evicted; a login that
-// evicts nothing counts none.
-func TestObserverCountsEvictions(t *testing.T) {
-	obs := &countingObserver{}
-	f := newFixture(t, func(d *Deps) { d.Observer = obs })
-	ctx := context.Background()
-	first := f.register(t, "ada")
-	for range 2 {
-		f.clock.Advance(time.Second)
-		if _, err := f.svc.Login(ctx, "ada", pw, client); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := f.svc.Refresh(ctx, first.RefreshToken, client); !errors.Is(err, ErrSessionRevoked) {
-		t.Fatalf("the evicted session refreshed: %v", err)
-	}
-	got := obs.snapshot()
-	if got["revoked "+store.EventEvicted] != 1 {
-		t.Errorf("observed %v, want one revocation for %s", got, store.EventEvicted)
 	}
 }
