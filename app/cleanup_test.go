@@ -38,19 +38,13 @@ func TestCleanupLoopDeletesInBoundedBatchesUntilDrained(t *testing.T) {
 	f := &fakeDeleter{left: 2*cleanupBatch + 7, drained: make(chan struct{})}
 	var deleted atomic.Int64
 	drained := f.drained
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		cleanupLoop(ctx, f, time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), func(n int) { deleted.Add(int64(n)) })
-		close(done)
-	}()
+	stop := startCleanup(f, time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), func(n int) { deleted.Add(int64(n)) })
 	select {
 	case <-drained:
 	case <-time.After(5 * time.Second):
 		t.Fatal("cleanup never drained the table")
 	}
-	cancel()
-	<-done
+	stop()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.batches) < 3 || f.batches[0] != cleanupBatch || f.batches[1] != cleanupBatch || f.batches[2] != 7 {

@@ -1,9 +1,10 @@
 // Package signingkeys keeps the asymmetric signing keys of tokenflow in the
 // store, shared by every instance: it seals their private halves, rotates
 // them on schedule (one instance at a time, inside a store transaction),
-// revokes them on request, and keeps a tokens.Keyring up to date by
-// polling the store, so a rotation or revocation made anywhere (by the
-// keys command too) reaches every running server within seconds.
+// revokes them on request, and keeps a tokens.Keyring up to date from the
+// store (Refresh, which a server calls every DefaultPollInterval), so a
+// rotation or revocation made anywhere (by the keys command too) reaches
+// every running server within seconds.
 //
 // A key goes next (published, not signing) → current (signs) → previous
 // (published until its last token has expired) → deleted. A next key is
@@ -15,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -253,23 +253,6 @@ func (m *Manager) Revoke(ctx context.Context, kid string) error {
 		m.observe(KeyRevoked)
 	}
 	return err
-}
-
-// Run refreshes every interval until ctx ends. A failed refresh keeps the
-// keys it has (a store that blinks must not stop logins) and is logged.
-func (m *Manager) Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
-			log.Error("signing keys: refresh failed", "error", err.Error())
-		}
-	}
 }
 
 type changePlan func(keys []store.SigningKey, fresh func() (store.SigningKey, error)) (store.SigningKeyChanges, error)
