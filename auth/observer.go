@@ -57,40 +57,45 @@ var (
 
 // LoginOutcomeOf classifies Login's (or Register's) error.
 func LoginOutcomeOf(err error) LoginOutcome {
-	switch {
-	case err == nil:
-		return LoginOK
-	case errors.Is(err, ErrBadCredentials):
-		return LoginFailed
-	case errors.Is(err, ErrThrottled):
-		return LoginThrottled
-	case errors.Is(err, ErrBusy):
-		return LoginBusy
-	default:
-		return LoginError
-	}
+	return outcomeOf(err, LoginOK, LoginError, []outcomeFor[LoginOutcome]{
+		{ErrBadCredentials, LoginFailed},
+		{ErrThrottled, LoginThrottled},
+		{ErrBusy, LoginBusy},
+	})
 }
 
 // RefreshOutcomeOf classifies what Refresh returned.
 func RefreshOutcomeOf(r Result, err error) RefreshOutcome {
-	switch {
-	case err == nil && r.Grace:
+	if err == nil && r.Grace {
 		return RefreshGrace
-	case err == nil:
-		return RefreshOK
-	case errors.Is(err, ErrRefreshReused):
-		return RefreshReused
-	case errors.Is(err, ErrRateLimited):
-		return RefreshRateLimited
-	case errors.Is(err, ErrSessionRevoked):
-		return RefreshRevoked
-	case errors.Is(err, ErrSessionExpired):
-		return RefreshExpired
-	case errors.Is(err, ErrInvalidRefreshToken):
-		return RefreshInvalid
-	default:
-		return RefreshError
 	}
+	return outcomeOf(err, RefreshOK, RefreshError, []outcomeFor[RefreshOutcome]{
+		{ErrRefreshReused, RefreshReused},
+		{ErrRateLimited, RefreshRateLimited},
+		{ErrSessionRevoked, RefreshRevoked},
+		{ErrSessionExpired, RefreshExpired},
+		{ErrInvalidRefreshToken, RefreshInvalid},
+	})
+}
+
+// outcomeFor is the outcome of an error that matches err (errors.Is).
+type outcomeFor[O any] struct {
+	err     error
+	outcome O
+}
+
+// outcomeOf is ok for no error, the first outcome in table that err
+// matches, else other.
+func outcomeOf[O any](err error, ok, other O, table []outcomeFor[O]) O {
+	if err == nil {
+		return ok
+	}
+	for _, t := range table {
+		if errors.Is(err, t.err) {
+			return t.outcome
+		}
+	}
+	return other
 }
 
 // noObserver is the Observer of a Service built without one.
