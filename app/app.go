@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,12 +28,34 @@ import (
 	"tokenflow/tokens"
 )
 
-// Run serves until ctx is cancelled, then shuts down gracefully and returns
-// nil. Start-up problems (a bad setting, an unusable database) come back as
-// one error naming the cause. ready, if not nil, receives the base URL once
-// the server listens.
-func Run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
-	return RunWith(ctx, Options{}, getenv, stdout, stderr, ready)
+// The subcommands main runs, each the ...With function with the zero
+// Options. Each serves until ctx is cancelled, then shuts down gracefully
+// and returns nil; start-up problems (a bad setting, an unusable database)
+// come back as one error naming the cause; ready, if not nil, receives the
+// base URL once it listens.
+var (
+	// Run serves the auth server.
+	Run = withoutOptions(RunWith)
+	// RunGateway serves the API gateway.
+	RunGateway = withoutOptions(RunGatewayWith)
+	// RunNotes serves the notes service.
+	RunNotes = withoutOptions(RunNotesWith)
+	// RunStack runs the auth server, the notes service and the gateway,
+	// each on its own listener, talking only HTTP over loopback: the auth
+	// server and notes on random loopback ports, the gateway on ADDR. It
+	// prints the gateway's URL, the one to open, and stops all three when
+	// ctx ends (or when one fails).
+	RunStack = withoutOptions(RunStackWith)
+)
+
+// runWith is the shape of RunWith, RunGatewayWith, RunNotesWith and
+// RunStackWith.
+type runWith func(ctx context.Context, opts Options, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error
+
+func withoutOptions(run runWith) func(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+	return func(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
+		return run(ctx, Options{}, getenv, stdout, stderr, ready)
+	}
 }
 
 // Options change what no setting may: they are for tests, which pass them
@@ -64,9 +85,9 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 
 	// Listen first: a port that is taken stops start-up before the data
 	// folder, the database, the key or the demo account are created.
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listen(cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
+		return err
 	}
 	defer ln.Close() // on an early return; after Serve it is closed already
 	metricsLn, err := listenMetrics(cfg.MetricsAddr)
@@ -175,19 +196,15 @@ func RunWith(ctx context.Context, opts Options, getenv func(string) string, stdo
 		e.Use(m.RequestDuration()) // innermost: it sees the route pattern and the status sent
 	}
 
-	srv := &http.Server{
-		Handler:           e,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(e, log)
 
 	// Deferred after st.Close, so it runs before: the job has returned
 	// before the store closes under it.
-	stopCleanup := startCleanup(st, cfg.CleanupInterval, log)
+	deleted := func(int) {}
+	if m != nil {
+		deleted = m.SessionsDeleted
+	}
+	stopCleanup := startCleanup(st, cfg.CleanupInterval, log, deleted)
 	defer stopCleanup()
 
 	served := make(chan error, 1)
@@ -270,52 +287,63 @@ type expiredDeleter interface {
 // holds the write lock for long.
 const cleanupBatch = 500
 
-// startCleanup runs cleanupLoop in the background. The function it returns
-// stops the loop and waits until it has returned, so the store can be
-// closed right after.
-func startCleanup(st expiredDeleter, every time.Duration, log *slog.Logger) (stop func()) {
+// startCleanup deletes dead sessions every interval, in the background
+// (startEvery), until the returned stop is called.
+func startCleanup(st expiredDeleter, every time.Duration, log *slog.Logger, deleted func(n int)) (stop func()) {
+	return startEvery(every, func(ctx context.Context) { cleanupRound(ctx, st, log, deleted) })
+}
+
+// cleanupRound deletes dead sessions and their tokens in bounded batches
+// until none are left, so the tables do not grow without limit, and tells
+// deleted how many each batch removed (the metrics). A batch cut short by
+// ctx ending is no failure.
+func cleanupRound(ctx context.Context, st expiredDeleter, log *slog.Logger, deleted func(n int)) {
+	total := 0
+	for ctx.Err() == nil {
+		n, err := st.DeleteExpired(ctx, cleanupBatch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return // stopping
+			}
+			log.Error("cleanup failed", "error", err.Error())
+			break
+		}
+		if n > 0 {
+			deleted(n)
+		}
+		total += n
+		if n < cleanupBatch {
+			break
+		}
+	}
+	if total > 0 {
+		log.Info("cleanup", "sessions_deleted", total)
+	}
+}
+
+// startEvery runs job every interval in the background (the cleanup, the
+// signing keys' poll) until the returned stop is called. stop waits for a
+// job in progress, whose ctx it ends, to return, so what the job uses can
+// be closed right after.
+func startEvery(every time.Duration, job func(ctx context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		cleanupLoop(ctx, st, every, log)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			job(ctx)
+		}
 	}()
 	return func() {
 		cancel()
 		<-done
-	}
-}
-
-// cleanupLoop deletes dead sessions and their tokens in bounded batches, so
-// the tables do not grow without limit. It returns when ctx ends; a batch
-// cut short by that is no failure.
-func cleanupLoop(ctx context.Context, st expiredDeleter, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		total := 0
-		for ctx.Err() == nil {
-			n, err := st.DeleteExpired(ctx, cleanupBatch)
-			if err != nil {
-				if ctx.Err() != nil {
-					return // stopping
-				}
-				log.Error("cleanup failed", "error", err.Error())
-				break
-			}
-			total += n
-			if n < cleanupBatch {
-				break
-			}
-		}
-		if total > 0 {
-			log.Info("cleanup", "sessions_deleted", total)
-		}
 	}
 }
 

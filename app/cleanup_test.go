@@ -36,24 +36,22 @@ func (f *fakeDeleter) DeleteExpired(_ context.Context, batch int) (int, error) {
 
 func TestCleanupLoopDeletesInBoundedBatchesUntilDrained(t *testing.T) {
 	f := &fakeDeleter{left: 2*cleanupBatch + 7, drained: make(chan struct{})}
+	var deleted atomic.Int64
 	drained := f.drained
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		cleanupLoop(ctx, f, time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		close(done)
-	}()
+	stop := startCleanup(f, time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)), func(n int) { deleted.Add(int64(n)) })
 	select {
 	case <-drained:
 	case <-time.After(5 * time.Second):
 		t.Fatal("cleanup never drained the table")
 	}
-	cancel()
-	<-done
+	stop()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.batches) < 3 || f.batches[0] != cleanupBatch || f.batches[1] != cleanupBatch || f.batches[2] != 7 {
 		t.Fatalf("batches %v, want 500, 500, 7 in the first round", f.batches)
+	}
+	if got := deleted.Load(); got != 2*cleanupBatch+7 {
+		t.Errorf("%d deletions counted, want %d", got, 2*cleanupBatch+7)
 	}
 }
 
@@ -80,7 +78,7 @@ func (b *blockingDeleter) DeleteExpired(ctx context.Context, _ int) (int, error)
 func TestStopCleanupWaitsForTheJob(t *testing.T) {
 	var logs bytes.Buffer
 	b := &blockingDeleter{entered: make(chan struct{}, 1)}
-	stop := startCleanup(b, time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)))
+	stop := startCleanup(b, time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)), func(int) {})
 	select {
 	case <-b.entered:
 	case <-time.After(5 * time.Second):
@@ -121,4 +119,25 @@ func TestShutdownLogsNoCleanupFailure(t *testing.T) {
 			t.Fatalf("shutdown logged a cleanup failure:\n%s", stderr.String())
 		}
 	}
+}
+
+// The cleanup job counts the dead sessions it deletes: a session past its
+// lifetime (by the injected clock) goes within a few cleanup intervals.
+func TestMetricsCountSessionsTheCleanupDeleted(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	vars := testEnv(t)
+	vars["CLEANUP_INTERVAL"] = "10ms"
+	base, metricsURL := startWithMetrics(t, Options{Now: clock}, vars)
+	register(t, newClient(t), base, "ephemeral", "a long password")
+	if got := metricValue(t, metricsURL, `tokenflow_active_sessions`); got != 1 {
+		t.Fatalf("active sessions %v, want 1", got)
+	}
+	mu.Lock()
+	now = now.Add(365 * 24 * time.Hour) // past every session lifetime
+	mu.Unlock()
+	waitFor(t, "the cleanup to count the expired session", func() bool {
+		return metricValue(t, metricsURL, `tokenflow_sessions_deleted_total`) == 1
+	})
 }

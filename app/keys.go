@@ -58,13 +58,14 @@ func startSigningKeys(ctx context.Context, cfg config.Config, st signingkeys.Sto
 	if err := m.Refresh(ctx); err != nil {
 		return nil, nil, fmt.Errorf("signing keys: %w", err)
 	}
-	pollCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		m.Run(pollCtx, signingkeys.DefaultPollInterval, log)
-	}()
-	return m, func() { cancel(); <-done }, nil
+	stop := startEvery(signingkeys.DefaultPollInterval, func(ctx context.Context) {
+		// A failed refresh keeps the keys it has: a store that blinks
+		// must not stop logins.
+		if err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
+			log.Error("signing keys: refresh failed", "error", err.Error())
+		}
+	})
+	return m, stop, nil
 }
 
 // Keys runs `tokenflow keys list|rotate|revoke KID` against the store the

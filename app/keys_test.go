@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -141,5 +142,50 @@ func TestKeysRevokeSaysHowLongCachedJWKSStillVerify(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "10m0s") || !strings.Contains(out.String(), "JWKS_MAX_AGE") {
 		t.Fatalf("revoke says %q; want how long a gateway's cached JWKS (JWKS_MAX_AGE, 10m0s) still verifies", out.String())
+	}
+}
+
+// The keys command is another process: what it changes reaches the
+// running server through the store, at its next poll, and the server
+// counts what its keyring took in, not as changes it made itself.
+func TestMetricsCountKeyChangesTheKeysCommandMade(t *testing.T) {
+	vars := testEnv(t)
+	base, metricsURL := startWithMetrics(t, Options{}, vars)
+	getenv := func(k string) string { return vars[k] }
+	seen := func(change string) func() bool {
+		return func() bool {
+			return metricValue(t, metricsURL, `tokenflow_signing_key_changes_seen_total{change="`+change+`"}`) == 1
+		}
+	}
+
+	if err := Keys(context.Background(), []string{"rotate"}, getenv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the server to count the rotation", seen("rotation"))
+	var out bytes.Buffer
+	if err := Keys(context.Background(), []string{"list"}, getenv, &out); err != nil {
+		t.Fatal(err)
+	}
+	var previous string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[2] == "previous" {
+			previous = f[0]
+		}
+	}
+	if previous == "" {
+		t.Fatalf("no previous key after rotate:\n%s", out.String())
+	}
+	if err := Keys(context.Background(), []string{"revoke", previous}, getenv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the server to count the revocation", seen("revocation"))
+	waitFor(t, "the revoked key to leave the JWKS", func() bool { return !slices.Contains(jwksKids(t, base), previous) })
+	for _, kind := range []string{"scheduled", "command", "revocation"} {
+		if got := metricValue(t, metricsURL, `tokenflow_signing_key_rotations_total{kind="`+kind+`"}`); got != 0 {
+			t.Errorf("the server counted the command's change as its own %s: %v", kind, got)
+		}
+	}
+	if got := metricValue(t, metricsURL, `tokenflow_signing_key_changes_seen_total{change="rotation"}`); got != 1 {
+		t.Errorf("rotations seen: %v, want 1 (revoking a previous key rotates nothing)", got)
 	}
 }

@@ -20,13 +20,19 @@ func metricsURLFrom(t *testing.T, stdout string) string {
 	return ""
 }
 
+// startWithMetrics starts the server in process with vars and
+// METRICS_ADDR on a free port; it returns the base URL and the metrics URL.
+func startWithMetrics(t *testing.T, opts Options, vars map[string]string) (base, metricsURL string) {
+	t.Helper()
+	vars["METRICS_ADDR"] = "127.0.0.1:0"
+	base, stdout, _, stop := startWith(t, opts, vars)
+	t.Cleanup(func() { stop() })
+	return base, metricsURLFrom(t, stdout.String())
+}
+
 // Metrics are served on METRICS_ADDR only, and count what happened.
 func TestMetricsOnTheirOwnListener(t *testing.T) {
-	vars := testEnv(t)
-	vars["METRICS_ADDR"] = "127.0.0.1:0"
-	base, stdout, stop := startInProcess(t, vars)
-	defer stop()
-	metricsURL := metricsURLFrom(t, stdout.String())
+	base, metricsURL := startWithMetrics(t, Options{}, testEnv(t))
 	if strings.HasPrefix(metricsURL, base) {
 		t.Fatalf("metrics %s on the public listener %s", metricsURL, base)
 	}
@@ -152,5 +158,44 @@ func TestJSONLogsCarryRequestIDsAndNoSecrets(t *testing.T) {
 	}
 	if requests < 5 {
 		t.Errorf("%d request lines, want one per request:\n%s", requests, logs)
+	}
+}
+
+// Through the HTTP handlers: a refresh token replayed inside the grace
+// window (two tabs, a lost response) is forgiven and counted grace, not
+// ok; logins past MAX_SESSIONS_PER_USER count their evictions.
+func TestMetricsCountGraceReplaysAndEvictions(t *testing.T) {
+	vars := testEnv(t)
+	vars["MAX_SESSIONS_PER_USER"] = "1"
+	base, metricsURL := startWithMetrics(t, Options{}, vars)
+
+	form := url.Values{"username": {"replayer"}, "password": {"a long password"}, "password_confirm": {"a long password"}}
+	code, first := post(t, base+"/auth/register", form, "")
+	if code != http.StatusSeeOther || first == "" {
+		t.Fatalf("register: %d", code)
+	}
+	if code, _ := post(t, base+"/auth/refresh", nil, first); code != http.StatusOK {
+		t.Fatalf("refresh: %d", code)
+	}
+	code, forgiven := post(t, base+"/auth/refresh", nil, first) // the same token again, at once
+	if code != http.StatusOK || forgiven == "" {
+		t.Fatalf("a replay inside the grace window: %d, want 200 and a new pair", code)
+	}
+	if code, _ := post(t, base+"/auth/login", url.Values{"username": {"replayer"}, "password": {"a long password"}}, ""); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	if code, _ := post(t, base+"/auth/refresh", nil, forgiven); code != http.StatusUnauthorized {
+		t.Fatalf("the evicted session refreshed: %d, want 401", code)
+	}
+	for sample, want := range map[string]float64{
+		`tokenflow_refreshes_total{outcome="ok"}`:            1,
+		`tokenflow_refreshes_total{outcome="grace"}`:         1,
+		`tokenflow_refreshes_total{outcome="revoked"}`:       1,
+		`tokenflow_sessions_revoked_total{reason="evicted"}`: 1,
+		`tokenflow_active_sessions`:                          1,
+	} {
+		if got := metricValue(t, metricsURL, sample); got != want {
+			t.Errorf("%s = %v, want %v", sample, got, want)
+		}
 	}
 }

@@ -24,12 +24,6 @@ import (
 	"tokenflow/tokens"
 )
 
-// RunGateway serves the API gateway until ctx is cancelled. ready, if not
-// nil, receives its base URL once it listens.
-func RunGateway(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
-	return RunGatewayWith(ctx, Options{}, getenv, stdout, stderr, ready)
-}
-
 // RunGatewayWith is RunGateway with Options: Now is the clock of its JWKS
 // cache and its token checks.
 func RunGatewayWith(ctx context.Context, opts Options, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
@@ -37,10 +31,10 @@ func RunGatewayWith(ctx context.Context, opts Options, getenv func(string) strin
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("server", "gateway")
-	ln, err := net.Listen("tcp", cfg.Addr)
+	log := serviceLogger(stderr, "gateway")
+	ln, err := listen(cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
+		return err
 	}
 	defer ln.Close()
 	metricsLn, err := listenMetrics(cfg.MetricsAddr)
@@ -70,12 +64,6 @@ func RunGatewayWith(ctx context.Context, opts Options, getenv func(string) strin
 	return serve(ctx, ln, e, log, stdout, "gateway", ready)
 }
 
-// RunNotes serves the notes service until ctx is cancelled. ready, if not
-// nil, receives its base URL once it listens.
-func RunNotes(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
-	return RunNotesWith(ctx, Options{}, getenv, stdout, stderr, ready)
-}
-
 // RunNotesWith is RunNotes with Options: Now is the clock of its JWKS
 // cache, its token checks and its notes' timestamps.
 func RunNotesWith(ctx context.Context, opts Options, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
@@ -83,10 +71,10 @@ func RunNotesWith(ctx context.Context, opts Options, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("server", "notes")
-	ln, err := net.Listen("tcp", cfg.Addr)
+	log := serviceLogger(stderr, "notes")
+	ln, err := listen(cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("ADDR: cannot listen on %s: %w", cfg.Addr, err)
+		return err
 	}
 	defer ln.Close()
 	path := filepath.Join(cfg.DataDir, "notes.db")
@@ -133,9 +121,26 @@ func jwksVerifier(ctx context.Context, cfg config.ServiceConfig, now func() time
 	})
 }
 
-// serve runs handler on ln until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, ln net.Listener, handler http.Handler, log *slog.Logger, stdout io.Writer, name string, ready func(string)) error {
-	srv := &http.Server{
+// serviceLogger is the gateway's or the notes service's logger: text,
+// each line naming the server.
+func serviceLogger(stderr io.Writer, name string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("server", name)
+}
+
+// listen opens the public listener (ADDR) of any server.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ADDR: cannot listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// newHTTPServer is every public server's http.Server: bounded header,
+// read, write and idle times and header size, so a slow or greedy client
+// cannot hold a connection or memory, and its own errors in the log.
+func newHTTPServer(handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -144,6 +149,11 @@ func serve(ctx context.Context, ln net.Listener, handler http.Handler, log *slog
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// serve runs handler on ln until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, ln net.Listener, handler http.Handler, log *slog.Logger, stdout io.Writer, name string, ready func(string)) error {
+	srv := newHTTPServer(handler, log)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	url := baseURL(ln.Addr())
@@ -167,15 +177,6 @@ func serve(ctx context.Context, ln net.Listener, handler http.Handler, log *slog
 	return nil
 }
 
-// RunStack runs the auth server, the notes service and the gateway, each
-// on its own listener, talking only HTTP over loopback: the auth server
-// and notes on random loopback ports, the gateway on ADDR. It prints the
-// gateway's URL, the one to open, and stops all three when ctx ends (or
-// when one fails). ready, if not nil, receives the gateway's URL.
-func RunStack(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, ready func(baseURL string)) error {
-	return RunStackWith(ctx, Options{}, getenv, stdout, stderr, ready)
-}
-
 // RunStackWith is RunStack with Options, given to all three servers: one
 // test clock moves the auth server's tokens and the verifiers' checks
 // together.
@@ -184,7 +185,7 @@ func RunStackWith(ctx context.Context, opts Options, getenv func(string) string,
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	start := func(name string, run func(context.Context, Options, func(string) string, io.Writer, io.Writer, func(string)) error, env func(string) string) <-chan string {
+	start := func(name string, run runWith, env func(string) string) <-chan string {
 		url := make(chan string, 1)
 		wg.Add(1)
 		go func() {

@@ -14,7 +14,8 @@ type Observer interface {
 	LoginFinished(outcome LoginOutcome)
 	RefreshFinished(outcome RefreshOutcome)
 	// SessionsRevoked counts n sessions ended for reason, one of the store's
-	// revoking event kinds (store.EventLogout, EventRevoked, EventReuseDetected).
+	// revoking event kinds (store.EventLogout, EventRevoked,
+	// EventReuseDetected, EventEvicted), once the revocation committed.
 	SessionsRevoked(reason string, n int)
 }
 
@@ -33,11 +34,10 @@ const (
 // RefreshOutcome is how a refresh ended.
 type RefreshOutcome string
 
-// Refresh outcomes. A replay forgiven inside the grace window counts as ok:
-// the store does not tell the service which it was (its session event
-// does, EventRefreshGrace).
+// Refresh outcomes.
 const (
 	RefreshOK          RefreshOutcome = "ok"
+	RefreshGrace       RefreshOutcome = "grace"        // Result.Grace: a rotated token forgiven inside the grace window
 	RefreshReused      RefreshOutcome = "reused"       // *RefreshReusedError: the session is revoked now
 	RefreshRateLimited RefreshOutcome = "rate_limited" // *RateLimitedError
 	RefreshRevoked     RefreshOutcome = "revoked"      // *SessionRevokedError
@@ -46,40 +46,56 @@ const (
 	RefreshError       RefreshOutcome = "error"
 )
 
+// LoginOutcomes, RefreshOutcomes and RevokeReasons list every value the
+// Observer is told, so a counter can start each at zero.
+var (
+	LoginOutcomes   = []LoginOutcome{LoginOK, LoginFailed, LoginThrottled, LoginBusy, LoginError}
+	RefreshOutcomes = []RefreshOutcome{RefreshOK, RefreshGrace, RefreshReused, RefreshRateLimited,
+		RefreshRevoked, RefreshExpired, RefreshInvalid, RefreshError}
+	RevokeReasons = []string{store.EventLogout, store.EventRevoked, store.EventReuseDetected, store.EventEvicted}
+)
+
 // LoginOutcomeOf classifies Login's (or Register's) error.
 func LoginOutcomeOf(err error) LoginOutcome {
-	switch {
-	case err == nil:
-		return LoginOK
-	case errors.Is(err, ErrBadCredentials):
-		return LoginFailed
-	case errors.Is(err, ErrThrottled):
-		return LoginThrottled
-	case errors.Is(err, ErrBusy):
-		return LoginBusy
-	default:
-		return LoginError
-	}
+	return outcomeOf(err, LoginOK, LoginError, []outcomeFor[LoginOutcome]{
+		{ErrBadCredentials, LoginFailed},
+		{ErrThrottled, LoginThrottled},
+		{ErrBusy, LoginBusy},
+	})
 }
 
-// RefreshOutcomeOf classifies Refresh's error.
-func RefreshOutcomeOf(err error) RefreshOutcome {
-	switch {
-	case err == nil:
-		return RefreshOK
-	case errors.Is(err, ErrRefreshReused):
-		return RefreshReused
-	case errors.Is(err, ErrRateLimited):
-		return RefreshRateLimited
-	case errors.Is(err, ErrSessionRevoked):
-		return RefreshRevoked
-	case errors.Is(err, ErrSessionExpired):
-		return RefreshExpired
-	case errors.Is(err, ErrInvalidRefreshToken):
-		return RefreshInvalid
-	default:
-		return RefreshError
+// RefreshOutcomeOf classifies what Refresh returned.
+func RefreshOutcomeOf(r Result, err error) RefreshOutcome {
+	if err == nil && r.Grace {
+		return RefreshGrace
 	}
+	return outcomeOf(err, RefreshOK, RefreshError, []outcomeFor[RefreshOutcome]{
+		{ErrRefreshReused, RefreshReused},
+		{ErrRateLimited, RefreshRateLimited},
+		{ErrSessionRevoked, RefreshRevoked},
+		{ErrSessionExpired, RefreshExpired},
+		{ErrInvalidRefreshToken, RefreshInvalid},
+	})
+}
+
+// outcomeFor is the outcome of an error that matches err (errors.Is).
+type outcomeFor[O any] struct {
+	err     error
+	outcome O
+}
+
+// outcomeOf is ok for no error, the first outcome in table that err
+// matches, else other.
+func outcomeOf[O any](err error, ok, other O, table []outcomeFor[O]) O {
+	if err == nil {
+		return ok
+	}
+	for _, t := range table {
+		if errors.Is(err, t.err) {
+			return t.outcome
+		}
+	}
+	return other
 }
 
 // noObserver is the Observer of a Service built without one.
@@ -94,8 +110,8 @@ func (s *Service) observeLogin(err error) { s.observer.LoginFinished(LoginOutcom
 
 // observeRefresh tells the Observer how a refresh ended, and counts the
 // session a detected reuse revoked.
-func (s *Service) observeRefresh(err error) {
-	outcome := RefreshOutcomeOf(err)
+func (s *Service) observeRefresh(r Result, err error) {
+	outcome := RefreshOutcomeOf(r, err)
 	s.observer.RefreshFinished(outcome)
 	if outcome == RefreshReused {
 		s.observer.SessionsRevoked(store.EventReuseDetected, 1)

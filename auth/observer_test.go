@@ -60,7 +60,7 @@ func TestObserverSeesEveryOutcome(t *testing.T) {
 	}
 	f.svc.Refresh(ctx, "not a token", client) // refresh invalid
 	for range 5 {
-		f.svc.Refresh(ctx, second.RefreshToken, client) // ok within the grace window, then rate_limited
+		f.svc.Refresh(ctx, second.RefreshToken, client) // ok, grace three times, then rate_limited
 	}
 	f.clock.Advance(time.Minute)
 	f.svc.Refresh(ctx, first.RefreshToken, client)  // refresh reused: revoked reuse_detected 1
@@ -77,7 +77,7 @@ func TestObserverSeesEveryOutcome(t *testing.T) {
 	got := obs.snapshot()
 	want := map[string]int{
 		"login ok": 1, "login failed": 4, "login throttled": 1,
-		"refresh ok": 1 + 4, "refresh rate_limited": 1, "refresh invalid": 1,
+		"refresh ok": 1 + 1, "refresh grace": 3, "refresh rate_limited": 1, "refresh invalid": 1,
 		"refresh reused": 1, "refresh revoked": 1,
 		"revoked reuse_detected": 1, "revoked logout": 1,
 	}
@@ -96,5 +96,34 @@ func TestObserverSeesBusy(t *testing.T) {
 	f.svc.Login(context.Background(), "ada", pw, client)
 	if got := obs.snapshot(); got["login busy"] != 1 {
 		t.Errorf("observed %v, want one busy login", got)
+	}
+}
+
+// A replay forgiven inside the grace window is counted grace, not ok: the
+// verdict comes out of the rotation policy itself (Result.Grace), and the
+// replay really is forgiven (a working pair comes back).
+func TestObserverCountsAGraceReplayAsGrace(t *testing.T) {
+	obs := &countingObserver{}
+	f := newFixture(t, func(d *Deps) { d.Observer = obs })
+	ctx := context.Background()
+	first := f.register(t, "ada")
+	rotated, err := f.svc.Refresh(ctx, first.RefreshToken, client)
+	if err != nil || rotated.Grace {
+		t.Fatalf("first refresh: grace %v, %v", rotated.Grace, err)
+	}
+	f.clock.Advance(time.Second) // inside the 10 s window
+	replayed, err := f.svc.Refresh(ctx, first.RefreshToken, client)
+	if err != nil {
+		t.Fatalf("a replay inside the grace window: %v", err)
+	}
+	if !replayed.Grace {
+		t.Error("a forgiven replay's Result.Grace is false")
+	}
+	if _, err := f.svc.Refresh(ctx, replayed.RefreshToken, client); err != nil {
+		t.Fatalf("the forgiven branch's token: %v", err)
+	}
+	want := map[string]int{"refresh ok": 2, "refresh grace": 1}
+	if got := obs.snapshot(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("observed %v, want %v", got, want)
 	}
 }

@@ -83,6 +83,7 @@ type rotated struct {
 	session store.Session
 	access  string
 	claims  tokens.Claims
+	grace   bool // the presented token was forgiven (verdictForgive)
 }
 
 // rotate applies the policy to the token whose hash the client presented,
@@ -109,7 +110,8 @@ func (s *Service) rotate(ctx context.Context, presentedHash, freshHash string, c
 		// forkDeadline is set when the presented token was already used:
 		// the end of the window that may still forgive it.
 		var forkDeadline time.Time
-		switch judge(tok, sess, now) {
+		v := judge(tok, sess, now)
+		switch v {
 		case verdictRevoked:
 			return &SessionRevokedError{SessionID: sess.ID, Reason: sess.RevokeReason}
 		case verdictExpired:
@@ -173,7 +175,7 @@ func (s *Service) rotate(ctx context.Context, presentedHash, freshHash string, c
 		if err != nil {
 			return fmt.Errorf("auth: sign access token: %w", err)
 		}
-		out = rotated{session: sess, access: access, claims: claims}
+		out = rotated{session: sess, access: access, claims: claims, grace: v == verdictForgive}
 		return nil
 	})
 	if err != nil {

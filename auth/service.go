@@ -115,6 +115,10 @@ type Result struct {
 	// RefreshToken is the new opaque refresh token (only its hash is stored).
 	RefreshToken string
 	Session      store.Session
+	// Grace is set on a refresh whose token had been rotated already and
+	// was forgiven inside the grace window (the rotation policy's fork,
+	// rotation.go): two tabs at once, or a lost response.
+	Grace bool
 }
 
 // AccessExpiresAt is when the access token expires.
@@ -252,12 +256,16 @@ func (s *Service) startSession(ctx context.Context, user store.User, client stor
 		MaxAge:      s.cfg.SessionMaxAge,
 		Client:      client,
 	}
-	var sess store.Session
+	var (
+		sess    store.Session
+		evicted int
+	)
 	err = s.store.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		sess, err = createCappedSession(ctx, tx, ns, s.cfg.MaxSessionsPerUser)
+		sess, evicted, err = createCappedSession(ctx, tx, ns, s.cfg.MaxSessionsPerUser)
 		return err
 	})
+	s.observeRevoked(err, store.EventEvicted, evicted)
 	if err != nil {
 		return Result{}, err
 	}
@@ -276,8 +284,8 @@ func (s *Service) startSession(ctx context.Context, user store.User, client stor
 // ErrSessionExpired (expired or unknown), *RefreshReusedError (the session
 // is now revoked), *SessionRevokedError, *RateLimitedError (the token stays
 // current), or a store or signing error.
-func (s *Service) Refresh(ctx context.Context, presented string, client store.Client) (_ Result, err error) {
-	defer func() { s.observeRefresh(err) }()
+func (s *Service) Refresh(ctx context.Context, presented string, client store.Client) (res Result, err error) {
+	defer func() { s.observeRefresh(res, err) }()
 	presentedHash, err := tokens.HashRefreshToken(presented)
 	if err != nil {
 		return Result{}, ErrInvalidRefreshToken
@@ -293,5 +301,5 @@ func (s *Service) Refresh(ctx context.Context, presented string, client store.Cl
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{AccessToken: r.access, Claims: r.claims, RefreshToken: fresh, Session: r.session}, nil
+	return Result{AccessToken: r.access, Claims: r.claims, RefreshToken: fresh, Session: r.session, Grace: r.grace}, nil
 }

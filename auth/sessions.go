@@ -13,19 +13,20 @@ import (
 // sessions beyond the max most recently used, counting the new one, end as
 // EventEvicted. Racing logins queue at the lock, so none can leave more
 // than max alive; a failed login rolls back its evictions with it. max 0:
-// no cap.
+// no cap. evicted is how many sessions it ended, to be counted once the
+// transaction commits.
 //
 // Least recently used, not oldest: a login kept in daily use on one device
 // must outlive a spree of new logins elsewhere; the one that goes is the one
 // nobody has refreshed for longest.
-func createCappedSession(ctx context.Context, tx store.Tx, ns store.NewSession, max int) (store.Session, error) {
-	sess, err := tx.CreateSession(ctx, ns)
+func createCappedSession(ctx context.Context, tx store.Tx, ns store.NewSession, max int) (sess store.Session, evicted int, err error) {
+	sess, err = tx.CreateSession(ctx, ns)
 	if err != nil || max <= 0 {
-		return sess, err
+		return sess, 0, err
 	}
 	live, err := tx.LiveSessions(ctx, ns.UserID)
 	if err != nil {
-		return store.Session{}, err
+		return store.Session{}, 0, err
 	}
 	kept := 1 // the new session
 	detail := fmt.Sprintf("ended by a newer login (session %s): at most %d live sessions per account", sess.ID, max)
@@ -39,14 +40,15 @@ func createCappedSession(ctx context.Context, tx store.Tx, ns store.NewSession, 
 		}
 		now := tx.Now()
 		if err := tx.RevokeSessionAndTokens(ctx, old.ID, store.EventEvicted, now); err != nil {
-			return store.Session{}, err
+			return store.Session{}, 0, err
 		}
 		if err := tx.InsertEvent(ctx, store.Event{
 			SessionID: old.ID, UserID: old.UserID, Kind: store.EventEvicted, At: now,
 			IP: ns.Client.IP, UserAgent: ns.Client.UserAgent, Detail: detail,
 		}); err != nil {
-			return store.Session{}, err
+			return store.Session{}, 0, err
 		}
+		evicted++
 	}
-	return sess, nil
+	return sess, evicted, nil
 }

@@ -72,7 +72,7 @@ func capped(t *testing.T, s store.Store, userID, refreshHash string, max int) (s
 	var sess store.Session
 	err := s.InTx(ctx, func(tx store.Tx) error {
 		var err error
-		sess, err = createCappedSession(ctx, tx, store.NewSession{
+		sess, _, err = createCappedSession(ctx, tx, store.NewSession{
 			UserID:      userID,
 			RefreshHash: refreshHash,
 			IdleTTL:     idleTTL,
@@ -304,5 +304,28 @@ func TestStartSessionAppliesTheConfiguredCap(t *testing.T) {
 				t.Errorf("first session evicted: %v, want %v", evicted, tc.max > 0)
 			}
 		})
+	}
+}
+
+// A login past MaxSessionsPerUser (2 here) ends the least recently used
+// session, and that counts as a revocation for evicted; a login that
+// evicts nothing counts none.
+func TestObserverCountsEvictions(t *testing.T) {
+	obs := &countingObserver{}
+	f := newFixture(t, func(d *Deps) { d.Observer = obs })
+	ctx := context.Background()
+	first := f.register(t, "ada")
+	for range 2 {
+		f.clock.Advance(time.Second)
+		if _, err := f.svc.Login(ctx, "ada", pw, client); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.Refresh(ctx, first.RefreshToken, client); err == nil || RefreshOutcomeOf(Result{}, err) != RefreshRevoked {
+		t.Fatalf("the evicted session refreshed: %v", err)
+	}
+	got := obs.snapshot()
+	if got["revoked "+store.EventEvicted] != 1 {
+		t.Errorf("observed %v, want one revocation for %s", got, store.EventEvicted)
 	}
 }

@@ -71,19 +71,31 @@ func (h *handler) login(c echo.Context) error {
 	}
 
 	res, err := h.auth.Login(c.Request().Context(), username, pw, client(c))
+	page := func(status int, msg string) error {
+		view.Error = msg
+		return render(c, status, views.LoginPage(view))
+	}
+	if errors.Is(err, auth.ErrBadCredentials) {
+		return page(http.StatusUnauthorized, loginFailed)
+	}
+	return h.startedSession(c, "login", loginThrottled, res, err, next, page)
+}
+
+// startedSession presents what Login or Register (what) returned to its
+// form. The errors both share come back on the form through page:
+// throttled as 429 with Retry-After and throttledMsg, busy as 503; any
+// other error goes to the error handler; a session gets its cookies and a
+// 303 to next. The caller presents its own errors (bad credentials, a
+// taken username) first.
+func (h *handler) startedSession(c echo.Context, what, throttledMsg string, res auth.Result, err error, next string, page func(status int, msg string) error) error {
 	var throttled *auth.ThrottledError
 	switch {
 	case errors.As(err, &throttled):
-		h.retryLater(c, "login throttled", throttled.RetryAfter)
-		view.Error = loginThrottled
-		return render(c, http.StatusTooManyRequests, views.LoginPage(view))
+		h.retryLater(c, what+" throttled", throttled.RetryAfter)
+		return page(http.StatusTooManyRequests, throttledMsg)
 	case errors.Is(err, auth.ErrBusy):
-		h.busy(c, "login")
-		view.Error = serverBusy
-		return render(c, http.StatusServiceUnavailable, views.LoginPage(view))
-	case errors.Is(err, auth.ErrBadCredentials):
-		view.Error = loginFailed
-		return render(c, http.StatusUnauthorized, views.LoginPage(view))
+		h.busy(c, what)
+		return page(http.StatusServiceUnavailable, serverBusy)
 	case err != nil:
 		return err
 	}

@@ -53,22 +53,15 @@ func (h *handler) register(c echo.Context) error {
 	}
 
 	res, err := h.auth.Register(c.Request().Context(), username, pw, client(c))
-	var throttled *auth.ThrottledError
-	switch {
-	case errors.As(err, &throttled):
-		h.retryLater(c, "registration throttled", throttled.RetryAfter)
-		view.Errors["form"] = "Too many registrations from your network. Please try again later."
-		return render(c, http.StatusTooManyRequests, views.RegisterPage(view))
-	case errors.Is(err, auth.ErrBusy):
-		h.busy(c, "registration")
-		view.Errors["form"] = serverBusy
-		return render(c, http.StatusServiceUnavailable, views.RegisterPage(view))
-	case errors.Is(err, auth.ErrUsernameTaken):
+	if errors.Is(err, auth.ErrUsernameTaken) {
 		view.Errors["username"] = "This username is taken."
 		return render(c, http.StatusUnprocessableEntity, views.RegisterPage(view))
-	case err != nil:
-		return err
 	}
-	h.setAuthCookies(c, res.AccessToken, res.RefreshToken, res.SessionExpiresAt())
-	return c.Redirect(http.StatusSeeOther, nextOr(view.Next, "/dashboard"))
+	return h.startedSession(c, "registration", registrationThrottled, res, err, view.Next, func(status int, msg string) error {
+		view.Errors["form"] = msg
+		return render(c, status, views.RegisterPage(view))
+	})
 }
+
+// registrationThrottled is the message for a throttled registration.
+const registrationThrottled = "Too many registrations from your network. Please try again later."

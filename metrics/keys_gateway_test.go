@@ -15,7 +15,10 @@ func TestSigningKeyRotationsByKind(t *testing.T) {
 	o.SigningKeyChanged(signingkeys.KeyRotatedScheduled)
 	o.SigningKeyChanged(signingkeys.KeyRotatedScheduled)
 	o.SigningKeyChanged(signingkeys.KeyRevoked)
+	o.KeyringChanged(signingkeys.KeyringRotated)
 	wantLines(t, scrape(t, m),
+		`tokenflow_signing_key_changes_seen_total{change="rotation"} 1`,
+		`tokenflow_signing_key_changes_seen_total{change="revocation"} 0`,
 		`tokenflow_signing_key_rotations_total{kind="scheduled"} 2`,
 		`tokenflow_signing_key_rotations_total{kind="command"} 0`,
 		`tokenflow_signing_key_rotations_total{kind="revocation"} 1`,

@@ -10,27 +10,27 @@ package metrics
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tokenflow/auth"
+	"tokenflow/httpx"
 	"tokenflow/signingkeys"
 )
 
 // Metrics is one registry with tokenflow's collectors. Safe for concurrent use.
 type Metrics struct {
-	registry    *prometheus.Registry
+	registry
 	logins      *prometheus.CounterVec
 	refreshes   *prometheus.CounterVec
 	revocations *prometheus.CounterVec
+	deleted     prometheus.Counter
 	requests    *prometheus.HistogramVec
 	keyChanges  *prometheus.CounterVec
+	keyringSeen *prometheus.CounterVec
 }
 
 var (
@@ -39,56 +39,47 @@ var (
 )
 
 // New returns Metrics with the Go runtime and process collectors, and
-// every outcome of logins and refreshes at zero, so a rate() has a start.
+// every outcome of logins and refreshes and every revocation reason at
+// zero, so a rate() has a start.
 func New() *Metrics {
+	r := newRegistry()
 	m := &Metrics{
-		registry: prometheus.NewRegistry(),
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tokenflow_logins_total",
-			Help: "Logins by outcome: ok, failed (wrong password or unknown user), throttled, busy (no hashing slot), error.",
-		}, []string{"outcome"}),
-		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tokenflow_refreshes_total",
-			Help: "Refresh-token rotations by outcome: ok (grace-window replays included), reused, rate_limited, revoked, expired, invalid, error.",
-		}, []string{"outcome"}),
-		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tokenflow_sessions_revoked_total",
-			Help: "Sessions revoked by reason: logout, revoked (from another session), reuse_detected (a stolen refresh token).",
-		}, []string{"reason"}),
+		registry: r,
+		logins: counterOf(r, "tokenflow_logins_total",
+			"Logins by outcome: ok, failed (wrong password or unknown user), throttled, busy (no hashing slot), error.",
+			"outcome", auth.LoginOutcomes),
+		refreshes: counterOf(r, "tokenflow_refreshes_total",
+			"Refresh-token rotations by outcome: ok, grace (a rotated token forgiven inside the grace window), reused, rate_limited, revoked, expired, invalid, error.",
+			"outcome", auth.RefreshOutcomes),
+		revocations: counterOf(r, "tokenflow_sessions_revoked_total",
+			"Sessions revoked by reason: logout, revoked (from another session), reuse_detected (a stolen refresh token), evicted (past the cap of live sessions per account).",
+			"reason", auth.RevokeReasons),
+		deleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokenflow_sessions_deleted_total",
+			Help: "Dead sessions (expired, or revoked longer ago than the retention) deleted by the cleanup job.",
+		}),
 		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tokenflow_http_request_duration_seconds",
 			Help:    "HTTP request latency by method, route pattern and status code.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route", "code"}),
 	}
-	m.registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.logins, m.refreshes, m.revocations, m.requests,
-	)
-	for _, o := range []auth.LoginOutcome{auth.LoginOK, auth.LoginFailed, auth.LoginThrottled, auth.LoginBusy, auth.LoginError} {
-		m.logins.WithLabelValues(string(o))
-	}
-	for _, o := range []auth.RefreshOutcome{auth.RefreshOK, auth.RefreshReused, auth.RefreshRateLimited,
-		auth.RefreshRevoked, auth.RefreshExpired, auth.RefreshInvalid, auth.RefreshError} {
-		m.refreshes.WithLabelValues(string(o))
-	}
+	r.MustRegister(m.deleted, m.requests)
 	return m
 }
 
-// WatchSigningKeys adds tokenflow_signing_key_rotations_total, every kind
-// at zero, and returns the observer to give the signing keys' manager.
-// Only changes this process makes are counted: the keys command's reach
-// the server through the store, and are counted by neither.
+// WatchSigningKeys adds tokenflow_signing_key_rotations_total (the key
+// changes this process made) and tokenflow_signing_key_changes_seen_total
+// (the changes its keyring took in, whoever made them: the keys command's
+// reach it through the store, at the next poll), every value at zero, and
+// returns the observer to give the signing keys' manager.
 func (m *Metrics) WatchSigningKeys() signingkeys.Observer {
-	m.keyChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tokenflow_signing_key_rotations_total",
-		Help: "Signing-key changes made by this process, by kind: scheduled (rotation on schedule), command (Rotate), revocation.",
-	}, []string{"kind"})
-	m.registry.MustRegister(m.keyChanges)
-	for _, k := range []signingkeys.KeyChange{signingkeys.KeyRotatedScheduled, signingkeys.KeyRotatedCommand, signingkeys.KeyRevoked} {
-		m.keyChanges.WithLabelValues(string(k))
-	}
+	m.keyChanges = counterOf(m.registry, "tokenflow_signing_key_rotations_total",
+		"Signing-key changes made by this process, by kind: scheduled (rotation on schedule), command (Rotate), revocation.",
+		"kind", signingkeys.KeyChanges)
+	m.keyringSeen = counterOf(m.registry, "tokenflow_signing_key_changes_seen_total",
+		"Signing-key changes this process's keyring took in from the store, whoever made them (this process, another instance, the keys command): rotation (another key signs), revocation (a key left before its time).",
+		"change", signingkeys.KeyringChanges)
 	return m
 }
 
@@ -97,9 +88,9 @@ func (m *Metrics) SigningKeyChanged(k signingkeys.KeyChange) {
 	m.keyChanges.WithLabelValues(string(k)).Inc()
 }
 
-// Handler serves the metrics in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+// KeyringChanged counts a change the keyring took in (signingkeys.Observer).
+func (m *Metrics) KeyringChanged(c signingkeys.KeyringChange) {
+	m.keyringSeen.WithLabelValues(string(c)).Inc()
 }
 
 // LoginFinished counts a login by outcome (auth.Observer).
@@ -115,6 +106,9 @@ func (m *Metrics) SessionsRevoked(reason string, n int) {
 	m.revocations.WithLabelValues(reason).Add(float64(n))
 }
 
+// SessionsDeleted counts n dead sessions the cleanup job deleted.
+func (m *Metrics) SessionsDeleted(n int) { m.deleted.Add(float64(n)) }
+
 // SessionCounter counts live sessions (sqlite.Store).
 type SessionCounter interface {
 	CountActiveSessions(ctx context.Context) (int, error)
@@ -128,7 +122,7 @@ const scrapeQueryTimeout = 2 * time.Second
 // scrape. A failed query reports no sample (rather than a false zero) and
 // counts tokenflow_active_sessions_errors_total.
 func (m *Metrics) WatchSessions(store SessionCounter) {
-	m.registry.MustRegister(&sessionsCollector{
+	m.MustRegister(&sessionsCollector{
 		store: store,
 		desc:  prometheus.NewDesc("tokenflow_active_sessions", "Sessions neither revoked nor expired, as the store counts them at scrape time.", nil, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
@@ -171,7 +165,7 @@ type HashQueue interface {
 // number of slots. Waiting that stays above zero means logins are close to
 // answering busy (503).
 func (m *Metrics) WatchHasher(h HashQueue) {
-	m.registry.MustRegister(
+	m.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "tokenflow_password_hash_in_use",
 			Help: "Password hashing slots computing argon2id now.",
@@ -194,24 +188,15 @@ const unmatchedRoute = "unmatched"
 // RequestDuration is Echo middleware observing each request's latency
 // under its route pattern (/sessions/:id/revoke), never the raw path, so
 // the number of series stays bounded. Add it with e.Use after the other
-// middleware: it runs innermost, hands an error to Echo's error handler
-// itself (as httpx.RequestLog does) so the code recorded is the one sent,
-// and returns nil.
+// middleware: it runs innermost, and records the code sent
+// (httpx.AfterResponse).
 func (m *Metrics) RequestDuration() echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := time.Now()
-			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			route := c.Path()
-			if route == "" {
-				route = unmatchedRoute
-			}
-			m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(c.Response().Status)).
-				Observe(time.Since(start).Seconds())
-			return nil
+	return httpx.AfterResponse(func(c echo.Context, took time.Duration) {
+		route := c.Path()
+		if route == "" {
+			route = unmatchedRoute
 		}
-	}
+		m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(c.Response().Status)).
+			Observe(took.Seconds())
+	})
 }

@@ -65,6 +65,9 @@ func TestOutcomesSessionsAndHashQueue(t *testing.T) {
 	m.RefreshFinished(auth.RefreshReused)
 	m.SessionsRevoked("reuse_detected", 1)
 	m.SessionsRevoked("revoked", 3)
+	m.RefreshFinished(auth.RefreshGrace)
+	m.SessionsDeleted(500)
+	m.SessionsDeleted(7)
 	m.WatchSessions(fakeSessions{n: 7})
 	m.WatchHasher(fakeHasher{inUse: 2, waiting: 5, slots: 2})
 	wantLines(t, scrape(t, m),
@@ -75,6 +78,10 @@ func TestOutcomesSessionsAndHashQueue(t *testing.T) {
 		`tokenflow_refreshes_total{outcome="rate_limited"} 0`,
 		`tokenflow_sessions_revoked_total{reason="reuse_detected"} 1`,
 		`tokenflow_sessions_revoked_total{reason="revoked"} 3`,
+		`tokenflow_sessions_revoked_total{reason="evicted"} 0`, // every reason present before the first one
+		`tokenflow_refreshes_total{outcome="grace"} 1`,
+		`tokenflow_refreshes_total{outcome="ok"} 0`,
+		`tokenflow_sessions_deleted_total 507`,
 		`tokenflow_active_sessions 7`,
 		`tokenflow_password_hash_in_use 2`,
 		`tokenflow_password_hash_waiting 5`,

@@ -1,9 +1,10 @@
 // Package signingkeys keeps the asymmetric signing keys of tokenflow in the
 // store, shared by every instance: it seals their private halves, rotates
 // them on schedule (one instance at a time, inside a store transaction),
-// revokes them on request, and keeps a tokens.Keyring up to date by
-// polling the store, so a rotation or revocation made anywhere (by the
-// keys command too) reaches every running server within seconds.
+// revokes them on request, and keeps a tokens.Keyring up to date from the
+// store (Refresh, which a server calls every DefaultPollInterval), so a
+// rotation or revocation made anywhere (by the keys command too) reaches
+// every running server within seconds.
 //
 // A key goes next (published, not signing) → current (signs) → previous
 // (published until its last token has expired) → deleted. A next key is
@@ -15,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -43,10 +43,30 @@ const (
 	KeyRevoked          KeyChange = "revocation"
 )
 
-// Observer hears of key changes this Manager made (metrics.Metrics), so
-// this package counts them without knowing Prometheus.
+// KeyChanges lists every KeyChange, so a counter can start them at zero.
+var KeyChanges = []KeyChange{KeyRotatedScheduled, KeyRotatedCommand, KeyRevoked}
+
+// KeyringChange is a change the keyring took in when it was rebuilt from
+// the store, whoever made it: this Manager, another instance, or the keys
+// command (another process, seen on the next poll).
+type KeyringChange string
+
+// The changes seen, a bounded set (metric label values). Revoking the
+// current key is both: it leaves early, and the next key signs.
+const (
+	KeyringRotated KeyringChange = "rotation"   // another key signs now
+	KeyringRevoked KeyringChange = "revocation" // a key left before its time
+)
+
+// KeyringChanges lists every KeyringChange, so a counter can start them at zero.
+var KeyringChanges = []KeyringChange{KeyringRotated, KeyringRevoked}
+
+// Observer hears of key changes (metrics.Metrics), so this package counts
+// them without knowing Prometheus: SigningKeyChanged those this Manager
+// made, KeyringChanged those its keyring took in, its own included.
 type Observer interface {
 	SigningKeyChanged(change KeyChange)
+	KeyringChanged(change KeyringChange)
 }
 
 // Store is the part of the store this package uses.
@@ -91,7 +111,8 @@ type Manager struct {
 	mu       sync.Mutex
 	observer Observer
 	ring     *tokens.Keyring
-	loaded   string                       // fingerprint of the rows the ring was built from
+	rows     []store.SigningKey           // the rows the ring was built from
+	loaded   string                       // their fingerprint
 	private  map[string]tokens.SigningKey // opened keys, by kid+sealed bytes
 }
 
@@ -133,12 +154,15 @@ func (m *Manager) SetObserver(o Observer) {
 }
 
 func (m *Manager) observe(change KeyChange) {
-	m.mu.Lock()
-	o := m.observer
-	m.mu.Unlock()
-	if o != nil {
+	if o := m.currentObserver(); o != nil {
 		o.SigningKeyChanged(change)
 	}
+}
+
+func (m *Manager) currentObserver() Observer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.observer
 }
 
 // List returns the keys in the store, oldest first.
@@ -229,23 +253,6 @@ func (m *Manager) Revoke(ctx context.Context, kid string) error {
 		m.observe(KeyRevoked)
 	}
 	return err
-}
-
-// Run refreshes every interval until ctx ends. A failed refresh keeps the
-// keys it has (a store that blinks must not stop logins) and is logged.
-func (m *Manager) Run(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := m.Refresh(ctx); err != nil && ctx.Err() == nil {
-			log.Error("signing keys: refresh failed", "error", err.Error())
-		}
-	}
 }
 
 type changePlan func(keys []store.SigningKey, fresh func() (store.SigningKey, error)) (store.SigningKeyChanges, error)
@@ -391,15 +398,44 @@ func find(keys []store.SigningKey, state string) *store.SigningKey {
 }
 
 // load rebuilds the keyring from rows, unless they are the ones it was
-// built from. Every row must open with our KEY_ENCRYPTION_KEY and match
-// its kid, the published ones too: someone who can write to the database
-// but does not hold the key cannot slip in a key of their own to verify.
+// built from, and tells the observer what changed (keyringChanges).
 func (m *Manager) load(rows []store.SigningKey) error {
+	seen, err := m.rebuild(rows)
+	if o := m.currentObserver(); o != nil {
+		for _, c := range seen {
+			o.KeyringChanged(c)
+		}
+	}
+	return err
+}
+
+// keyringChanges is what a rebuild from before to after took in: the
+// signing key changed (rotation), and each key gone before its time
+// (revocation; a previous key past its ExpiresAt leaves on schedule).
+func keyringChanges(before, after []store.SigningKey, now time.Time) []KeyringChange {
+	var seen []KeyringChange
+	if was, is := find(before, store.KeyCurrent), find(after, store.KeyCurrent); was != nil && is != nil && was.Kid != is.Kid {
+		seen = append(seen, KeyringRotated)
+	}
+	for _, k := range before {
+		gone := !slices.ContainsFunc(after, func(a store.SigningKey) bool { return a.Kid == k.Kid })
+		if gone && !expired(k, now) {
+			seen = append(seen, KeyringRevoked)
+		}
+	}
+	return seen
+}
+
+// rebuild builds the keyring from rows. Every row must open with our
+// KEY_ENCRYPTION_KEY and match its kid, the published ones too: someone
+// who can write to the database but does not hold the key cannot slip in
+// a key of their own to verify. A first build sees no changes.
+func (m *Manager) rebuild(rows []store.SigningKey) ([]KeyringChange, error) {
 	fp := fingerprint(rows)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ring != nil && fp == m.loaded {
-		return nil
+		return nil, nil
 	}
 	var current *tokens.SigningKey
 	var others []tokens.VerificationKey
@@ -410,7 +446,7 @@ func (m *Manager) load(rows []store.SigningKey) error {
 		if !ok {
 			var err error
 			if key, err = m.open(row); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		opened[cacheKey] = key
@@ -421,21 +457,23 @@ func (m *Manager) load(rows []store.SigningKey) error {
 		}
 	}
 	if current == nil {
-		return errors.New("signingkeys: the store has no current key")
+		return nil, errors.New("signingkeys: the store has no current key")
 	}
 	set, err := tokens.NewKeySet(*current, others...)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var seen []KeyringChange
 	if m.ring == nil {
 		if m.ring, err = tokens.NewKeyring(set); err != nil {
-			return err
+			return nil, err
 		}
 	} else {
 		m.ring.Replace(set)
+		seen = keyringChanges(m.rows, rows, m.now())
 	}
-	m.private, m.loaded = opened, fp
-	return nil
+	m.private, m.rows, m.loaded = opened, rows, fp
+	return seen, nil
 }
 
 // open unseals a row's private key and checks it is the row's key.

@@ -345,9 +345,15 @@ func TestRotateNow(t *testing.T) {
 	}
 }
 
-type changeLog []signingkeys.KeyChange
+// changeLog records what an Observer hears: the changes made, and the
+// changes the keyring took in.
+type changeLog struct {
+	made []signingkeys.KeyChange
+	seen []signingkeys.KeyringChange
+}
 
-func (l *changeLog) SigningKeyChanged(c signingkeys.KeyChange) { *l = append(*l, c) }
+func (l *changeLog) SigningKeyChanged(c signingkeys.KeyChange)  { l.made = append(l.made, c) }
+func (l *changeLog) KeyringChanged(c signingkeys.KeyringChange) { l.seen = append(l.seen, c) }
 
 // The observer hears a scheduled promotion, a Rotate and a Revoke, once
 // each, and nothing for a first start, an early poll or a deleted
@@ -369,9 +375,48 @@ func TestObserverHearsRotationsAndRevocations(t *testing.T) {
 	if err := m.Revoke(ctx, "no-such-kid"); !errors.Is(err, signingkeys.ErrUnknownKid) {
 		t.Fatalf("Revoke(unknown) = %v", err)
 	}
-	want := changeLog{signingkeys.KeyRotatedScheduled, signingkeys.KeyRotatedCommand, signingkeys.KeyRevoked}
-	if !slices.Equal(heard, want) {
-		t.Fatalf("heard %v, want %v", heard, want)
+	want := []signingkeys.KeyChange{signingkeys.KeyRotatedScheduled, signingkeys.KeyRotatedCommand, signingkeys.KeyRevoked}
+	if !slices.Equal(heard.made, want) {
+		t.Fatalf("heard %v, want %v", heard.made, want)
+	}
+	// Its own changes reached its keyring too: two promotions, and the
+	// next key revoked (nothing for the early poll).
+	wantSeen := []signingkeys.KeyringChange{signingkeys.KeyringRotated, signingkeys.KeyringRotated, signingkeys.KeyringRevoked}
+	if !slices.Equal(heard.seen, wantSeen) {
+		t.Fatalf("keyring took in %v, want %v", heard.seen, wantSeen)
+	}
+}
+
+// A server's keyring takes in what another process did to the keys (the
+// keys command, another instance) at its next poll, and tells the
+// observer: a rotation, a revocation; and neither a previous key deleted
+// on schedule nor a poll that finds nothing new counts. None of them were
+// this Manager's own changes.
+func TestObserverHearsChangesMadeElsewhere(t *testing.T) {
+	e := newEnv(t)
+	server, _ := e.started(tokens.AlgES256)
+	var heard changeLog
+	server.SetObserver(&heard)
+	command := e.instance(tokens.AlgES256, kek)
+	ctx := context.Background()
+
+	must(t, command.Rotate(ctx))
+	must(t, server.Refresh(ctx))
+	must(t, server.Refresh(ctx)) // nothing new
+	must(t, command.Revoke(ctx, e.kidIn(store.KeyPrevious)))
+	must(t, server.Refresh(ctx))
+	must(t, command.Rotate(ctx)) // a second previous key, to expire
+	must(t, server.Refresh(ctx))
+	e.now = e.now.Add(keepPrevious)
+	must(t, command.Refresh(ctx)) // deletes it on schedule
+	must(t, server.Refresh(ctx))
+
+	if len(heard.made) != 0 {
+		t.Errorf("the server counted %v as its own changes", heard.made)
+	}
+	want := []signingkeys.KeyringChange{signingkeys.KeyringRotated, signingkeys.KeyringRevoked, signingkeys.KeyringRotated}
+	if !slices.Equal(heard.seen, want) {
+		t.Fatalf("keyring took in %v, want %v", heard.seen, want)
 	}
 }
 
