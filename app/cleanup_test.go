@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"tokenflow/internal/testkit"
 )
 
 // fakeDeleter has `left` dead sessions and records each batch asked for.
@@ -101,7 +102,7 @@ func TestShutdownLogsNoCleanupFailure(t *testing.T) {
 	vars := map[string]string{"ADDR": "127.0.0.1:0", "DATA_DIR": filepath.Join(t.TempDir(), "data"), "CLEANUP_INTERVAL": "1ms"}
 	for range 3 {
 		ctx, cancel := context.WithCancel(context.Background())
-		stderr := &syncBuffer{}
+		stderr := &testkit.SyncBuffer{}
 		done := make(chan error, 1)
 		go func() {
 			done <- Run(ctx, func(k string) string { return vars[k] }, io.Discard, stderr, func(string) {

@@ -3,46 +3,16 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"tokenflow/internal/testkit"
 	"tokenflow/signingkeys"
 	"tokenflow/tokens"
 )
-
-func jwksKids(t *testing.T, base string) []string {
-	t.Helper()
-	res, err := http.Get(base + "/.well-known/jwks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, max-age=300" {
-		t.Fatalf("JWKS: %d, Cache-Control %q", res.StatusCode, res.Header.Get("Cache-Control"))
-	}
-	var doc struct {
-		Keys []struct {
-			Kid string `json:"kid"`
-			D   string `json:"d"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var kids []string
-	for _, k := range doc.Keys {
-		if k.D != "" {
-			t.Fatal("the JWKS has a private key")
-		}
-		kids = append(kids, k.Kid)
-	}
-	return kids
-}
 
 // With no settings the server signs with ES256, publishes the current and
 // the next key, and the keys command works on the same store.
@@ -55,7 +25,15 @@ func TestDefaultSigningIsES256WithPublishedKeys(t *testing.T) {
 	if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusOK {
 		t.Fatalf("/api/me: %d", got)
 	}
-	kids := jwksKids(t, base)
+	res, err := http.Head(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, max-age=300" {
+		t.Fatalf("JWKS: %d, Cache-Control %q", res.StatusCode, res.Header.Get("Cache-Control"))
+	}
+	kids := testkit.JWKSKids(t, base)
 	if len(kids) != 2 {
 		t.Fatalf("JWKS kids %v, want the current and the next key", kids)
 	}

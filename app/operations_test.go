@@ -1,21 +1,19 @@
 package app
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"tokenflow/internal/testkit"
 )
 
 // childWithMetrics starts the test binary as the server with a metrics
@@ -23,38 +21,8 @@ import (
 func childWithMetrics(t *testing.T, vars map[string]string) (*exec.Cmd, string, string) {
 	t.Helper()
 	vars["METRICS_ADDR"] = "127.0.0.1:0"
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "TOKENFLOW_TEST_CHILD=1")
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var metricsURL string
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		if _, u, ok := strings.Cut(lines.Text(), "metrics on "); ok {
-			metricsURL = u
-		}
-		if _, u, ok := strings.Cut(lines.Text(), "listening on "); ok {
-			go func() {
-				for lines.Scan() {
-				}
-			}()
-			if metricsURL == "" {
-				t.Fatal("no metrics URL printed before the listening line")
-			}
-			return cmd, u, metricsURL
-		}
-	}
-	t.Fatal("child server printed no URL")
-	return nil, "", ""
+	c := testkit.StartChild(t, vars)
+	return c.Cmd, c.URL, metricsURLFrom(t, c.Printed)
 }
 
 // metricValue reads one sample of the metrics text (0 when absent).

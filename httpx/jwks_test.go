@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,25 +11,13 @@ import (
 
 	"tokenflow/httpx"
 	"tokenflow/httpx/jwkstest"
+	"tokenflow/internal/testkit"
 	"tokenflow/tokens"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // newJWKSVerifier returns a cache over srv with a hand clock and
 // synchronous background fetches, already loaded.
-func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *fakeClock) (*httpx.JWKS, *httpx.JWKSVerifier) {
+func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock) (*httpx.JWKS, *httpx.JWKSVerifier) {
 	t.Helper()
 	cache, err := httpx.NewJWKS(httpx.JWKSConfig{
 		URL: srv.JWKSURL(), Now: clock.Now, Go: func(f func()) { f() },
@@ -50,7 +37,7 @@ func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *fakeClock) (*htt
 }
 
 func TestJWKSVerifiesPublishedKey(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	key := jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, key)
 	_, v := newJWKSVerifier(t, srv, clock)
@@ -64,13 +51,13 @@ func TestJWKSVerifiesPublishedKey(t *testing.T) {
 }
 
 func TestJWKSOutageKeepsCachedKeys(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	key := jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, key)
 	_, v := newJWKSVerifier(t, srv, clock)
 
 	srv.SetDown(true)
-	clock.Add(10 * time.Minute) // past max-age: a refetch is due and fails
+	clock.Advance(10 * time.Minute) // past max-age: a refetch is due and fails
 	if _, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now())); err != nil {
 		t.Fatalf("cached key refused while the JWKS is down: %v", err)
 	}
@@ -95,7 +82,7 @@ func TestJWKSOutageKeepsCachedKeys(t *testing.T) {
 }
 
 func TestJWKSBogusKidFloodIsBounded(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	key := jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, key)
 	_, v := newJWKSVerifier(t, srv, clock)
@@ -113,7 +100,7 @@ func TestJWKSBogusKidFloodIsBounded(t *testing.T) {
 			t.Fatalf("bogus kid %d: err = %v", i, err)
 		}
 		if i == 499 {
-			clock.Add(10 * time.Second) // one more interval
+			clock.Advance(10 * time.Second) // one more interval
 		}
 	}
 	if got := srv.Fetches() - before; got != 2 {
@@ -126,7 +113,7 @@ func TestJWKSBogusKidFloodIsBounded(t *testing.T) {
 }
 
 func TestJWKSUnknownKidPicksUpRotatedKey(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	oldKey, newKey := jwkstest.NewKey(t), jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, oldKey)
 	_, v := newJWKSVerifier(t, srv, clock)
@@ -138,7 +125,7 @@ func TestJWKSUnknownKidPicksUpRotatedKey(t *testing.T) {
 }
 
 func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	revoked, kept := jwkstest.NewKey(t), jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, revoked, kept)
 	srv.SetMaxAge(2)
@@ -148,11 +135,11 @@ func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
 	}
 
 	srv.Publish(kept) // revoked: left the JWKS
-	clock.Add(1 * time.Second)
+	clock.Advance(1 * time.Second)
 	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); err != nil {
 		t.Fatalf("within max-age the held key still verifies: %v", err)
 	}
-	clock.Add(2 * time.Second) // past max-age=2
+	clock.Advance(2 * time.Second) // past max-age=2
 	// The first check after max-age refetches (here synchronously); the
 	// revoked kid is gone at once, and its early refetch is rate-bounded.
 	_, _ = v.Verify(jwkstest.Token(t, kept, "u1", clock.Now()))
@@ -167,7 +154,7 @@ func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
 // With a cache of verified tokens, the same token already verified fails
 // as soon as a JWKS refresh has dropped its key.
 func TestJWKSCachedTokenFailsOnceItsKeyLeft(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	revoked, kept := jwkstest.NewKey(t), jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, revoked, kept)
 	srv.SetMaxAge(2)
