@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -83,6 +82,18 @@ func status(t *testing.T, c *http.Client, method, u string) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, u, nil)
 	return statusOf(t, c, req)
+}
+
+// response is method u from a client without cookies, its body closed.
+func response(t *testing.T, method, u string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
 }
 
 // statusOf sends req from c, as fetch does (Accept: application/json),
@@ -241,27 +252,21 @@ func TestRestartKeepsEveryoneLoggedIn(t *testing.T) {
 	}
 }
 
-// child starts the test binary as the server, the way main runs.
-func child(t *testing.T, vars map[string]string) (*exec.Cmd, string) {
-	t.Helper()
-	c := testkit.StartChild(t, vars)
-	return c.Cmd, c.URL
-}
-
 func TestKillNineLosesNoCommittedUserOrSession(t *testing.T) {
 	vars := testEnv(t)
-	cmd, base := child(t, vars)
+	srv := testkit.StartChild(t, vars)
+	base := srv.URL
 	c := newClient(t)
 	register(t, c, base, "crash", "a long password")
 	if got := status(t, c, http.MethodPost, base+"/auth/refresh"); got != http.StatusOK {
 		t.Fatalf("refresh: %d", got)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	_ = srv.Cmd.Wait()
 
-	_, base2 := child(t, vars)
+	base2 := testkit.StartChild(t, vars).URL
 	if got := status(t, c, http.MethodPost, base2+"/auth/refresh"); got != http.StatusOK {
 		t.Fatalf("refresh after kill -9: %d (session lost)", got)
 	}
@@ -273,14 +278,15 @@ func TestKillNineLosesNoCommittedUserOrSession(t *testing.T) {
 
 func TestSIGTERMExitsZero(t *testing.T) {
 	vars := testEnv(t)
-	cmd, base := child(t, vars)
+	srv := testkit.StartChild(t, vars)
+	base := srv.URL
 	if got := status(t, http.DefaultClient, http.MethodGet, base+"/healthz"); got != http.StatusOK {
 		t.Fatalf("healthz: %d", got)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := srv.Cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v, want status 0", err)
 	}
 }

@@ -25,11 +25,7 @@ func TestDefaultSigningIsES256WithPublishedKeys(t *testing.T) {
 	if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusOK {
 		t.Fatalf("/api/me: %d", got)
 	}
-	res, err := http.Head(base + "/.well-known/jwks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	res := response(t, http.MethodHead, base+"/.well-known/jwks.json")
 	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, max-age=300" {
 		t.Fatalf("JWKS: %d, Cache-Control %q", res.StatusCode, res.Header.Get("Cache-Control"))
 	}

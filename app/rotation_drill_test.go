@@ -119,15 +119,8 @@ func kidOf(t *testing.T, jwt string) string {
 
 func refresh(t *testing.T, c *http.Client, base string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/auth/refresh", nil)
-	req.Header.Set("Accept", "application/json")
-	res, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("POST /auth/refresh: %d", res.StatusCode)
+	if got := status(t, c, http.MethodPost, base+"/auth/refresh"); got != http.StatusOK {
+		t.Fatalf("POST /auth/refresh: %d", got)
 	}
 }
 

@@ -29,11 +29,7 @@ func TestStackServesOneOrigin(t *testing.T) {
 	if got := status(t, c, http.MethodGet, base+"/dashboard"); got != http.StatusOK {
 		t.Fatalf("dashboard through the gateway: %d", got)
 	}
-	resp, err := http.Get(base + "/api/notes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := response(t, http.MethodGet, base+"/api/notes")
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Bearer realm="tokenflow"` {
 		t.Fatalf("/api/notes without token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
@@ -104,13 +100,8 @@ func TestStackNotesThroughTheGateway(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/notes", strings.NewReader(`{"text":"alice's note"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-User-ID", "someone-else") // stripped by the gateway
-	res, err := alice.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /api/notes through the gateway: %d", res.StatusCode)
+	if got := statusOf(t, alice, req); got != http.StatusCreated {
+		t.Fatalf("POST /api/notes through the gateway: %d", got)
 	}
 	for _, tc := range []struct {
 		name string

@@ -121,11 +121,7 @@ func eventKindsOf(t *testing.T, a *testApp, sessionID string) []string {
 // refresh is refused with 429 and Retry-After, and nothing else happens: no
 // cookie cleared, no token rotated, the session alive.
 func TestRefreshRateLimitPerSession(t *testing.T) {
-	for _, asJSON := range []bool{true, false} {
-		name := "form post"
-		if asJSON {
-			name = "fetch"
-		}
+	for name, asJSON := range map[string]bool{"fetch": true, "form post": false} {
 		t.Run(name, func(t *testing.T) {
 			a := newTestApp(t)
 			limit := a.settings.RefreshRateLimit
