@@ -16,8 +16,7 @@ import (
 // still current from one that was rotated: a thief holding a copy would
 // otherwise learn when the owner has refreshed, and so when to replay.
 func TestLogoutOthersDoesNotRevealWhetherTheTokenIsCurrent(t *testing.T) {
-	a := newTestApp(t)
-	owner := a.mustRegister(t, "oracle", goodPassword)
+	a, owner := newTestAppWithUser(t, "oracle")
 	rotated := owner.cookie(RefreshCookie)
 	if w := owner.fetchRefresh(); w.Code != http.StatusOK {
 		t.Fatalf("refresh: %d", w.Code)

@@ -21,8 +21,7 @@ import (
 // each of those refreshes. The first replay after the original window must
 // be refused and end the session; before the fix every replay got a 200.
 func TestThiefCannotChainGraceWindows(t *testing.T) {
-	a := newTestApp(t)
-	victim := a.mustRegister(t, "chained", goodPassword)
+	a, victim := newTestAppWithUser(t, "chained")
 	sess := a.sessionOf(t, victim)
 	thief := a.browser()
 	thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: victim.cookie(RefreshCookie), Path: "/auth"}

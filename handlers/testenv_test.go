@@ -232,6 +232,14 @@ func (b *browser) cookie(name string) string {
 }
 
 // mustRegister creates a user through the real form and returns the logged-in browser.
+// newTestAppWithUser is newTestApp with username registered (with
+// goodPassword) in the browser it returns, logged in.
+func newTestAppWithUser(t *testing.T, username string) (*testApp, *browser) {
+	t.Helper()
+	a := newTestApp(t)
+	return a, a.mustRegister(t, username, goodPassword)
+}
+
 func (a *testApp) mustRegister(t *testing.T, username, pw string) *browser {
 	t.Helper()
 	b := a.browser()

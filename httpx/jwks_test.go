@@ -36,6 +36,15 @@ func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock) (
 	return cache, v
 }
 
+// wantVerifies fails the test unless v accepts a token that key signs at
+// the clock's time; what says which token it is.
+func wantVerifies(t *testing.T, v *httpx.JWKSVerifier, key jwkstest.Key, clock *testkit.Clock, what string) {
+	t.Helper()
+	if _, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now())); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
 func TestJWKSVerifiesPublishedKey(t *testing.T) {
 	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	key := jwkstest.NewKey(t)
@@ -58,9 +67,7 @@ func TestJWKSOutageKeepsCachedKeys(t *testing.T) {
 
 	srv.SetDown(true)
 	clock.Advance(10 * time.Minute) // past max-age: a refetch is due and fails
-	if _, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now())); err != nil {
-		t.Fatalf("cached key refused while the JWKS is down: %v", err)
-	}
+	wantVerifies(t, v, key, clock, "cached key refused while the JWKS is down")
 	if srv.Fetches() < 2 {
 		t.Fatalf("no refetch attempted once stale (fetches = %d)", srv.Fetches())
 	}
@@ -89,13 +96,7 @@ func TestJWKSBogusKidFloodIsBounded(t *testing.T) {
 	before := srv.Fetches()
 
 	for i := range 1000 {
-		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwkstest.Claims("u1", clock.Now()))
-		tok.Header["kid"] = fmt.Sprintf("bogus-%d", i)
-		tok.Header["typ"] = "at+jwt"
-		s, err := tok.SignedString(key.Private)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := jwkstest.SignHeader(t, jwt.SigningMethodES256, key.Private, map[string]any{"kid": fmt.Sprintf("bogus-%d", i), "typ": "at+jwt"}, jwkstest.Claims("u1", clock.Now()))
 		if _, err := v.Verify(s); !errors.Is(err, tokens.ErrUnknownKid) {
 			t.Fatalf("bogus kid %d: err = %v", i, err)
 		}
@@ -107,9 +108,7 @@ func TestJWKSBogusKidFloodIsBounded(t *testing.T) {
 		t.Fatalf("1000 bogus kids over two intervals caused %d fetches, want 2", got)
 	}
 	// The real key kept verifying throughout.
-	if _, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now())); err != nil {
-		t.Fatalf("real key after the flood: %v", err)
-	}
+	wantVerifies(t, v, key, clock, "real key after the flood")
 }
 
 func TestJWKSUnknownKidPicksUpRotatedKey(t *testing.T) {
@@ -119,9 +118,7 @@ func TestJWKSUnknownKidPicksUpRotatedKey(t *testing.T) {
 	_, v := newJWKSVerifier(t, srv, clock)
 
 	srv.Publish(oldKey, newKey)
-	if _, err := v.Verify(jwkstest.Token(t, newKey, "u1", clock.Now())); err != nil {
-		t.Fatalf("a freshly published kid is refused: %v", err)
-	}
+	wantVerifies(t, v, newKey, clock, "a freshly published kid is refused")
 }
 
 func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
@@ -130,15 +127,11 @@ func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
 	srv := jwkstest.NewServer(t, revoked, kept)
 	srv.SetMaxAge(2)
 	_, v := newJWKSVerifier(t, srv, clock)
-	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); err != nil {
-		t.Fatal(err)
-	}
+	wantVerifies(t, v, revoked, clock, "a token of the published key")
 
 	srv.Publish(kept) // revoked: left the JWKS
 	clock.Advance(1 * time.Second)
-	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); err != nil {
-		t.Fatalf("within max-age the held key still verifies: %v", err)
-	}
+	wantVerifies(t, v, revoked, clock, "within max-age the held key still verifies")
 	clock.Advance(2 * time.Second) // past max-age=2
 	// The first check after max-age refetches (here synchronously); the
 	// revoked kid is gone at once, and its early refetch is rate-bounded.
@@ -146,9 +139,7 @@ func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
 	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); !errors.Is(err, tokens.ErrUnknownKid) {
 		t.Fatalf("a key that left the JWKS still verifies: err = %v", err)
 	}
-	if _, err := v.Verify(jwkstest.Token(t, kept, "u1", clock.Now())); err != nil {
-		t.Fatalf("kept key: %v", err)
-	}
+	wantVerifies(t, v, kept, clock, "kept key")
 }
 
 // With a cache of verified tokens, the same token already verified fails
