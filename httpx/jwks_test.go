@@ -121,11 +121,19 @@ func TestJWKSUnknownKidPicksUpRotatedKey(t *testing.T) {
 	wantVerifies(t, v, newKey, clock, "a freshly published kid is refused")
 }
 
-func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
-	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
-	revoked, kept := jwkstest.NewKey(t), jwkstest.NewKey(t)
-	srv := jwkstest.NewServer(t, revoked, kept)
+// oneKeyToLeave is a JWKS that publishes revoked and kept with max-age=2,
+// for a test that then drops revoked, and a clock at its start.
+func oneKeyToLeave(t *testing.T) (clock *testkit.Clock, revoked, kept jwkstest.Key, srv *jwkstest.Server) {
+	t.Helper()
+	clock = testkit.NewClock(time.Unix(1_800_000_000, 0))
+	revoked, kept = jwkstest.NewKey(t), jwkstest.NewKey(t)
+	srv = jwkstest.NewServer(t, revoked, kept)
 	srv.SetMaxAge(2)
+	return clock, revoked, kept, srv
+}
+
+func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
+	clock, revoked, kept, srv := oneKeyToLeave(t)
 	_, v := newJWKSVerifier(t, srv, clock)
 	wantVerifies(t, v, revoked, clock, "a token of the published key")
 
@@ -145,10 +153,7 @@ func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
 // With a cache of verified tokens, the same token already verified fails
 // as soon as a JWKS refresh has dropped its key.
 func TestJWKSCachedTokenFailsOnceItsKeyLeft(t *testing.T) {
-	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
-	revoked, kept := jwkstest.NewKey(t), jwkstest.NewKey(t)
-	srv := jwkstest.NewServer(t, revoked, kept)
-	srv.SetMaxAge(2)
+	clock, revoked, kept, srv := oneKeyToLeave(t)
 	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: srv.JWKSURL(), Now: clock.Now, Go: func(f func()) { f() }})
 	if err != nil {
 		t.Fatal(err)
