@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
 	"tokenflow/internal/testkit"
 	"tokenflow/store/postgres/pgtest"
 )

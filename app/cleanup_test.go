@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
 	"tokenflow/internal/testkit"
 )
 

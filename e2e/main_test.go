@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
 	"tokenflow/internal/testkit"
 )
 
