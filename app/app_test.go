@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,84 +11,46 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"tokenflow/internal/testkit"
+	"tokenflow/store/postgres/pgtest"
 )
 
-// When the test binary runs with TOKENFLOW_TEST_CHILD=1 it is the server,
-// exactly as main runs it: the crash and signal tests use that.
+// A test binary that testkit.StartChild started is the server, exactly as
+// main runs it: the crash and signal tests use that.
 func TestMain(m *testing.M) {
-	if os.Getenv("TOKENFLOW_TEST_CHILD") == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		if err := Run(ctx, os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
-			os.Stderr.WriteString("tokenflow: " + err.Error() + "\n")
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	testkit.ServeIfChild(func(ctx context.Context) error { return Run(ctx, os.Getenv, os.Stdout, os.Stderr, nil) })
 	os.Exit(m.Run())
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the server writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startInProcess runs Run until the test ends; it returns the base URL and
 // stdout, and a stop function that reports Run's error.
-func startInProcess(t *testing.T, vars map[string]string) (string, *syncBuffer, func() error) {
+func startInProcess(t *testing.T, vars map[string]string) (string, *testkit.SyncBuffer, func() error) {
 	t.Helper()
 	base, stdout, _, stop := startInProcessLogs(t, vars)
 	return base, stdout, stop
 }
 
 // startInProcessLogs is startInProcess that also returns stderr (the log).
-func startInProcessLogs(t *testing.T, vars map[string]string) (string, *syncBuffer, *syncBuffer, func() error) {
+func startInProcessLogs(t *testing.T, vars map[string]string) (string, *testkit.SyncBuffer, *testkit.SyncBuffer, func() error) {
 	t.Helper()
 	return startWith(t, Options{}, vars)
 }
 
 // startWith is startInProcessLogs with Options.
-func startWith(t *testing.T, opts Options, vars map[string]string) (string, *syncBuffer, *syncBuffer, func() error) {
+func startWith(t *testing.T, opts Options, vars map[string]string) (string, *testkit.SyncBuffer, *testkit.SyncBuffer, func() error) {
 	t.Helper()
-	getenv := func(k string) string { return vars[k] }
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- RunWith(ctx, opts, getenv, stdout, stderr, func(u string) { ready <- u }) }()
-	select {
-	case u := <-ready:
-		stop := func() error { cancel(); return <-done }
-		t.Cleanup(func() { cancel() })
-		return u, stdout, stderr, stop
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
-	return "", nil, nil, nil
+	stdout, stderr := &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
+	srv := testkit.Start(t, "Run", func(ctx context.Context, ready func(string)) error {
+		return RunWith(ctx, opts, func(k string) string { return vars[k] }, stdout, stderr, ready)
+	})
+	return srv.URL, stdout, stderr, srv.Stop
 }
 
 func testEnv(t *testing.T) map[string]string {
@@ -121,6 +82,25 @@ func register(t *testing.T, c *http.Client, base, user, pw string) {
 func status(t *testing.T, c *http.Client, method, u string) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, u, nil)
+	return statusOf(t, c, req)
+}
+
+// response is method u from a client without cookies, its body closed.
+func response(t *testing.T, method, u string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
+}
+
+// statusOf sends req from c, as fetch does (Accept: application/json),
+// and returns the status.
+func statusOf(t *testing.T, c *http.Client, req *http.Request) int {
+	t.Helper()
 	req.Header.Set("Accept", "application/json")
 	res, err := c.Do(req)
 	if err != nil {
@@ -232,72 +212,62 @@ func TestCheckAddrAcceptsPorts0To65535(t *testing.T) {
 	}
 }
 
+// An account registered before a restart still calls /api/me with its
+// access token (the signing key was kept) and refreshes after it, on
+// SQLite and on PostgreSQL (DATABASE_URL=postgres://…): the state lives in
+// the data folder and the database, not in the process.
 func TestRestartKeepsEveryoneLoggedIn(t *testing.T) {
-	vars := testEnv(t)
-	base, _, stop := startInProcess(t, vars)
-	c := newClient(t)
-	register(t, c, base, "restart", "a long password")
-	if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusOK {
-		t.Fatalf("/api/me before restart: %d", got)
+	for _, tc := range []struct {
+		name     string
+		database func(t *testing.T) string
+	}{
+		{"SQLite", func(*testing.T) string { return "" }},
+		{"PostgreSQL", func(t *testing.T) string { return pgtest.FreshURL(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := testEnv(t)
+			if u := tc.database(t); u != "" {
+				vars["DATABASE_URL"] = u
+			}
+			base, _, stop := startInProcess(t, vars)
+			c := newClient(t)
+			register(t, c, base, "restart", "a long password")
+			if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusOK {
+				t.Fatalf("/api/me before restart: %d", got)
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			base2, _, _ := startInProcess(t, vars)
+			// Cookies are per host, not per port, so the jar carries over to the new port.
+			if got := status(t, c, http.MethodGet, base2+"/api/me"); got != http.StatusOK {
+				t.Fatalf("/api/me after restart: %d (the signing key was not kept)", got)
+			}
+			if got := status(t, c, http.MethodPost, base2+"/auth/refresh"); got != http.StatusOK {
+				t.Fatalf("refresh after restart: %d", got)
+			}
+			if got := status(t, c, http.MethodGet, base2+"/api/me"); got != http.StatusOK {
+				t.Fatalf("/api/me after the refresh: %d", got)
+			}
+		})
 	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	base2, _, stop2 := startInProcess(t, vars)
-	defer stop2()
-	// Cookies are per host, not per port, so the jar carries over to the new port.
-	if got := status(t, c, http.MethodGet, base2+"/api/me"); got != http.StatusOK {
-		t.Fatalf("/api/me after restart: %d (the development key was not kept)", got)
-	}
-	if got := status(t, c, http.MethodPost, base2+"/auth/refresh"); got != http.StatusOK {
-		t.Fatalf("refresh after restart: %d", got)
-	}
-}
-
-// child starts the test binary as the server, the way main runs.
-func child(t *testing.T, vars map[string]string) (*exec.Cmd, string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "TOKENFLOW_TEST_CHILD=1")
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		if _, u, ok := strings.Cut(lines.Text(), "listening on "); ok {
-			go func() {
-				for lines.Scan() {
-				}
-			}()
-			return cmd, u
-		}
-	}
-	t.Fatal("child server printed no URL")
-	return nil, ""
 }
 
 func TestKillNineLosesNoCommittedUserOrSession(t *testing.T) {
 	vars := testEnv(t)
-	cmd, base := child(t, vars)
+	srv := testkit.StartChild(t, vars)
+	base := srv.URL
 	c := newClient(t)
 	register(t, c, base, "crash", "a long password")
 	if got := status(t, c, http.MethodPost, base+"/auth/refresh"); got != http.StatusOK {
 		t.Fatalf("refresh: %d", got)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	_ = srv.Cmd.Wait()
 
-	_, base2 := child(t, vars)
+	base2 := testkit.StartChild(t, vars).URL
 	if got := status(t, c, http.MethodPost, base2+"/auth/refresh"); got != http.StatusOK {
 		t.Fatalf("refresh after kill -9: %d (session lost)", got)
 	}
@@ -309,14 +279,15 @@ func TestKillNineLosesNoCommittedUserOrSession(t *testing.T) {
 
 func TestSIGTERMExitsZero(t *testing.T) {
 	vars := testEnv(t)
-	cmd, base := child(t, vars)
+	srv := testkit.StartChild(t, vars)
+	base := srv.URL
 	if got := status(t, http.DefaultClient, http.MethodGet, base+"/healthz"); got != http.StatusOK {
 		t.Fatalf("healthz: %d", got)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := srv.Cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v, want status 0", err)
 	}
 }

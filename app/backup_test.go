@@ -32,14 +32,8 @@ func refreshCookie(t *testing.T, c *http.Client, base string) *http.Cookie {
 func refreshWith(t *testing.T, base string, ck *http.Cookie) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, base+"/auth/refresh", nil)
-	req.Header.Set("Accept", "application/json")
 	req.AddCookie(ck)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
+	return statusOf(t, http.DefaultClient, req)
 }
 
 // A backup taken while users log in and refresh restores into a fresh data

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"tokenflow/internal/testkit"
 )
 
 // fakeDeleter has `left` dead sessions and records each batch asked for.
@@ -99,7 +101,7 @@ func TestShutdownLogsNoCleanupFailure(t *testing.T) {
 	vars := map[string]string{"ADDR": "127.0.0.1:0", "DATA_DIR": filepath.Join(t.TempDir(), "data"), "CLEANUP_INTERVAL": "1ms"}
 	for range 3 {
 		ctx, cancel := context.WithCancel(context.Background())
-		stderr := &syncBuffer{}
+		stderr := &testkit.SyncBuffer{}
 		done := make(chan error, 1)
 		go func() {
 			done <- Run(ctx, func(k string) string { return vars[k] }, io.Discard, stderr, func(string) {
@@ -137,7 +139,7 @@ func TestMetricsCountSessionsTheCleanupDeleted(t *testing.T) {
 	mu.Lock()
 	now = now.Add(365 * 24 * time.Hour) // past every session lifetime
 	mu.Unlock()
-	waitFor(t, "the cleanup to count the expired session", func() bool {
+	testkit.WaitFor(t, "the cleanup to count the expired session", func() bool {
 		return metricValue(t, metricsURL, `tokenflow_sessions_deleted_total`) == 1
 	})
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tokenflow/httpx/jwkstest"
+	"tokenflow/internal/testkit"
 )
 
 // The gateway serves its own metrics on METRICS_ADDR, and a forged token
@@ -22,18 +24,10 @@ func TestGatewayMetricsCountAForgedToken(t *testing.T) {
 		"AUTH_URL": jwks.URL, "NOTES_URL": "http://127.0.0.1:1",
 		"JWT_ISSUER": jwkstest.Issuer, "JWT_AUDIENCE": jwkstest.Audience,
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, ready, done := &syncBuffer{}, make(chan string, 1), make(chan error, 1)
-	go func() {
-		done <- RunGateway(ctx, func(k string) string { return vars[k] }, stdout, &syncBuffer{}, func(u string) { ready <- u })
-	}()
-	var base string
-	select {
-	case base = <-ready:
-	case err := <-done:
-		t.Fatalf("RunGateway: %v", err)
-	}
-	defer func() { cancel(); <-done }()
+	stdout := &testkit.SyncBuffer{}
+	base := testkit.Start(t, "RunGateway", func(ctx context.Context, ready func(string)) error {
+		return RunGateway(ctx, func(k string) string { return vars[k] }, stdout, io.Discard, ready)
+	}).URL
 	metricsURL := metricsURLFrom(t, stdout.String())
 
 	forged := jwt.NewWithClaims(jwt.SigningMethodES256, jwkstest.Claims("victim", time.Now()))
@@ -42,15 +36,8 @@ func TestGatewayMetricsCountAForgedToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodGet, base+"/api/notes", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("forged token: %d, want 401", res.StatusCode)
+	if got, _ := testkit.BearerStatus(t, base+"/api/notes", token); got != http.StatusUnauthorized {
+		t.Fatalf("forged token: %d, want 401", got)
 	}
 	for sample, want := range map[string]float64{
 		`tokenflow_gateway_verifications_total{result="invalid_signature"}`: 1,

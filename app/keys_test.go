@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,39 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"tokenflow/internal/testkit"
 	"tokenflow/signingkeys"
 	"tokenflow/tokens"
 )
-
-func jwksKids(t *testing.T, base string) []string {
-	t.Helper()
-	res, err := http.Get(base + "/.well-known/jwks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, max-age=300" {
-		t.Fatalf("JWKS: %d, Cache-Control %q", res.StatusCode, res.Header.Get("Cache-Control"))
-	}
-	var doc struct {
-		Keys []struct {
-			Kid string `json:"kid"`
-			D   string `json:"d"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		t.Fatal(err)
-	}
-	var kids []string
-	for _, k := range doc.Keys {
-		if k.D != "" {
-			t.Fatal("the JWKS has a private key")
-		}
-		kids = append(kids, k.Kid)
-	}
-	return kids
-}
 
 // With no settings the server signs with ES256, publishes the current and
 // the next key, and the keys command works on the same store.
@@ -56,7 +26,11 @@ func TestDefaultSigningIsES256WithPublishedKeys(t *testing.T) {
 	if got := status(t, c, http.MethodGet, base+"/api/me"); got != http.StatusOK {
 		t.Fatalf("/api/me: %d", got)
 	}
-	kids := jwksKids(t, base)
+	res := response(t, http.MethodHead, base+"/.well-known/jwks.json")
+	if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, max-age=300" {
+		t.Fatalf("JWKS: %d, Cache-Control %q", res.StatusCode, res.Header.Get("Cache-Control"))
+	}
+	kids := testkit.JWKSKids(t, base)
 	if len(kids) != 2 {
 		t.Fatalf("JWKS kids %v, want the current and the next key", kids)
 	}
@@ -161,7 +135,7 @@ func TestMetricsCountKeyChangesTheKeysCommandMade(t *testing.T) {
 	if err := Keys(context.Background(), []string{"rotate"}, getenv, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the server to count the rotation", seen("rotation"))
+	testkit.WaitFor(t, "the server to count the rotation", seen("rotation"))
 	var out bytes.Buffer
 	if err := Keys(context.Background(), []string{"list"}, getenv, &out); err != nil {
 		t.Fatal(err)
@@ -178,8 +152,8 @@ func TestMetricsCountKeyChangesTheKeysCommandMade(t *testing.T) {
 	if err := Keys(context.Background(), []string{"revoke", previous}, getenv, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the server to count the revocation", seen("revocation"))
-	waitFor(t, "the revoked key to leave the JWKS", func() bool { return !slices.Contains(jwksKids(t, base), previous) })
+	testkit.WaitFor(t, "the server to count the revocation", seen("revocation"))
+	testkit.WaitFor(t, "the revoked key to leave the JWKS", func() bool { return !slices.Contains(testkit.JWKSKids(t, base), previous) })
 	for _, kind := range []string{"scheduled", "command", "revocation"} {
 		if got := metricValue(t, metricsURL, `tokenflow_signing_key_rotations_total{kind="`+kind+`"}`); got != 0 {
 			t.Errorf("the server counted the command's change as its own %s: %v", kind, got)

@@ -1,60 +1,28 @@
 package app
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"tokenflow/internal/testkit"
 )
 
 // childWithMetrics starts the test binary as the server with a metrics
-// listener on a free port; it returns the public and the metrics URL.
-func childWithMetrics(t *testing.T, vars map[string]string) (*exec.Cmd, string, string) {
+// listener on a free port; it returns the server and the metrics URL.
+func childWithMetrics(t *testing.T, vars map[string]string) (*testkit.Child, string) {
 	t.Helper()
 	vars["METRICS_ADDR"] = "127.0.0.1:0"
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "TOKENFLOW_TEST_CHILD=1")
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var metricsURL string
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		if _, u, ok := strings.Cut(lines.Text(), "metrics on "); ok {
-			metricsURL = u
-		}
-		if _, u, ok := strings.Cut(lines.Text(), "listening on "); ok {
-			go func() {
-				for lines.Scan() {
-				}
-			}()
-			if metricsURL == "" {
-				t.Fatal("no metrics URL printed before the listening line")
-			}
-			return cmd, u, metricsURL
-		}
-	}
-	t.Fatal("child server printed no URL")
-	return nil, "", ""
+	c := testkit.StartChild(t, vars)
+	return c, metricsURLFrom(t, c.Printed)
 }
 
 // metricValue reads one sample of the metrics text (0 when absent).
@@ -84,7 +52,8 @@ func TestSIGTERMAnswersEveryLoginInFlight(t *testing.T) {
 	vars := testEnv(t)
 	vars["REGISTER_RATE_LIMIT"] = "1000"
 	vars["LOGIN_RATE_LIMIT"] = "1000"
-	cmd, base, metricsURL := childWithMetrics(t, vars)
+	srv, metricsURL := childWithMetrics(t, vars)
+	base := srv.URL
 	const users = 40
 	for i := range users {
 		register(t, newClient(t), base, fmt.Sprintf("inflight%d", i), "a long password")
@@ -131,7 +100,7 @@ func TestSIGTERMAnswersEveryLoginInFlight(t *testing.T) {
 			t.Fatalf("the %d logins never all reached the server (waiting %v, hashing %v, answered %d)", users, waiting, inUse, answered.Load())
 		}
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	unanswered := users - answered.Load()
@@ -142,7 +111,7 @@ func TestSIGTERMAnswersEveryLoginInFlight(t *testing.T) {
 			t.Errorf("a login in flight at SIGTERM got %q, want 303 with both cookies", got)
 		}
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := srv.Cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v, want status 0", err)
 	}
 	t.Logf("%d of %d logins were unanswered when SIGTERM was sent", unanswered, users)
@@ -157,13 +126,14 @@ func TestSIGTERMAnswersEveryLoginInFlight(t *testing.T) {
 func TestSIGTERMDrainsWithReadyz503(t *testing.T) {
 	vars := testEnv(t)
 	vars["SHUTDOWN_DRAIN"] = "5s"
-	cmd, base := child(t, vars)
+	srv := testkit.StartChild(t, vars)
+	base := srv.URL
 	c := newClient(t)
 	register(t, c, base, "drainer", "a long password")
 	if got := status(t, http.DefaultClient, http.MethodGet, base+"/readyz"); got != http.StatusOK {
 		t.Fatalf("/readyz before SIGTERM: %d", got)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := srv.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	for status(t, http.DefaultClient, http.MethodGet, base+"/readyz") != http.StatusServiceUnavailable {
@@ -180,7 +150,7 @@ func TestSIGTERMDrainsWithReadyz503(t *testing.T) {
 	if err != nil || res.StatusCode != http.StatusSeeOther {
 		t.Errorf("login while draining: %v %v", res, err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := srv.Cmd.Wait(); err != nil {
 		t.Fatalf("exit after the drain: %v, want status 0", err)
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	"tokenflow/internal/testkit"
 )
 
 // TestStackServesOneOrigin runs `stack` as main does: the auth server's
@@ -15,21 +17,10 @@ import (
 // a token there, and all three stop on cancel.
 func TestStackServesOneOrigin(t *testing.T) {
 	vars := testEnv(t)
-	getenv := func(k string) string { return vars[k] }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- RunStack(ctx, getenv, stdout, stderr, func(u string) { ready <- u }) }()
-	var base string
-	select {
-	case base = <-ready:
-	case err := <-done:
-		t.Fatalf("RunStack: %v\n%s", err, stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatal("stack did not start")
-	}
+	stdout, stderr := &testkit.SyncBuffer{}, &testkit.SyncBuffer{}
+	testkit.LogOnFailure(t, "stack log", stderr)
+	stack := startStack(t, Options{}, vars, stdout, stderr)
+	base := stack.URL
 	if !strings.Contains(stdout.String(), "Open "+base) {
 		t.Fatalf("stack did not print the URL to open:\n%s", stdout)
 	}
@@ -39,32 +30,31 @@ func TestStackServesOneOrigin(t *testing.T) {
 	if got := status(t, c, http.MethodGet, base+"/dashboard"); got != http.StatusOK {
 		t.Fatalf("dashboard through the gateway: %d", got)
 	}
-	resp, err := http.Get(base + "/api/notes")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := response(t, http.MethodGet, base+"/api/notes")
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Bearer realm="tokenflow"` {
 		t.Fatalf("/api/notes without token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("RunStack after cancel: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("stack did not stop")
+	if err := stack.Stop(); err != nil {
+		t.Fatalf("RunStack after cancel: %v", err)
 	}
 }
 
+// startStack runs RunStackWith until the test ends; its URL is the
+// gateway's.
+func startStack(t *testing.T, opts Options, vars map[string]string, stdout, stderr io.Writer) *testkit.Server {
+	t.Helper()
+	return testkit.Start(t, "RunStack", func(ctx context.Context, ready func(string)) error {
+		return RunStackWith(ctx, opts, func(k string) string { return vars[k] }, stdout, stderr, ready)
+	})
+}
+
 func TestGatewayAndNotesRefuseBadSettings(t *testing.T) {
-	run := map[string]func(context.Context, func(string) string, *syncBuffer, func(string)) error{
-		"gateway": func(ctx context.Context, g func(string) string, b *syncBuffer, r func(string)) error {
+	run := map[string]func(context.Context, func(string) string, *testkit.SyncBuffer, func(string)) error{
+		"gateway": func(ctx context.Context, g func(string) string, b *testkit.SyncBuffer, r func(string)) error {
 			return RunGateway(ctx, g, b, b, r)
 		},
-		"notes": func(ctx context.Context, g func(string) string, b *syncBuffer, r func(string)) error {
+		"notes": func(ctx context.Context, g func(string) string, b *testkit.SyncBuffer, r func(string)) error {
 			return RunNotes(ctx, g, b, b, r)
 		},
 	}
@@ -84,7 +74,7 @@ func TestGatewayAndNotesRefuseBadSettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.vars["ADDR"] = "127.0.0.1:0"
 			tt.vars["DATA_DIR"] = t.TempDir()
-			err := run[tt.command](context.Background(), func(k string) string { return tt.vars[k] }, &syncBuffer{}, nil)
+			err := run[tt.command](context.Background(), func(k string) string { return tt.vars[k] }, &testkit.SyncBuffer{}, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one naming %s", err, tt.want)
 			}
@@ -99,23 +89,7 @@ func TestGatewayAndNotesRefuseBadSettings(t *testing.T) {
 // that publishes a JWKS (an asymmetric JWT_ALG) and skips otherwise.
 func TestStackNotesThroughTheGateway(t *testing.T) {
 	vars := testEnv(t)
-	getenv := func(k string) string { return vars[k] }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- RunStack(ctx, getenv, &syncBuffer{}, &syncBuffer{}, func(u string) { ready <- u })
-	}()
-	var base string
-	select {
-	case base = <-ready:
-	case err := <-done:
-		t.Fatalf("RunStack: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("stack did not start")
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	base := startStack(t, Options{}, vars, io.Discard, io.Discard).URL
 	if got := status(t, http.DefaultClient, http.MethodGet, base+"/.well-known/jwks.json"); got != http.StatusOK {
 		t.Skipf("the auth server publishes no JWKS (GET /.well-known/jwks.json: %d)", got)
 	}
@@ -127,13 +101,8 @@ func TestStackNotesThroughTheGateway(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/notes", strings.NewReader(`{"text":"alice's note"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-User-ID", "someone-else") // stripped by the gateway
-	res, err := alice.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /api/notes through the gateway: %d", res.StatusCode)
+	if got := statusOf(t, alice, req); got != http.StatusCreated {
+		t.Fatalf("POST /api/notes through the gateway: %d", got)
 	}
 	for _, tc := range []struct {
 		name string
@@ -164,23 +133,7 @@ func TestStackTrustsTheGatewayBesideTrustedProxies(t *testing.T) {
 	vars := testEnv(t)
 	vars["TRUSTED_PROXIES"] = "10.0.0.5" // the load balancer in front of the gateway
 	vars["LOGIN_RATE_LIMIT"] = "1"
-	getenv := func(k string) string { return vars[k] }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- RunStack(ctx, getenv, &syncBuffer{}, &syncBuffer{}, func(u string) { ready <- u })
-	}()
-	var base string
-	select {
-	case base = <-ready:
-	case err := <-done:
-		t.Fatalf("RunStack: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("stack did not start")
-	}
-	t.Cleanup(func() { cancel(); <-done })
+	base := startStack(t, Options{}, vars, io.Discard, io.Discard).URL
 
 	for i, browser := range []string{"198.51.100.7", "198.51.100.8"} {
 		req, _ := http.NewRequest(http.MethodPost, base+"/auth/login",

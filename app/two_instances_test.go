@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"tokenflow/handlers"
+	"tokenflow/internal/testkit"
 	"tokenflow/store/postgres/pgtest"
 )
 
@@ -32,7 +33,7 @@ func twoInstances(t *testing.T, extra map[string]string) (a, b string) {
 		for k, v := range extra {
 			vars[k] = v
 		}
-		_, bases[i] = child(t, vars)
+		bases[i] = testkit.StartChild(t, vars).URL
 	}
 	return bases[0], bases[1]
 }

@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,7 +22,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +30,8 @@ import (
 	"tokenflow/app"
 	"tokenflow/config"
 	"tokenflow/handlers"
+	"tokenflow/httpx/jwkstest"
+	"tokenflow/internal/testkit"
 	"tokenflow/signingkeys"
 	"tokenflow/store/sqlite"
 	"tokenflow/tokens"
@@ -285,18 +284,9 @@ func TestApacheModOAuth2(t *testing.T) {
 // when it or mod_oauth2 is missing.
 func requireApache(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("apache2")
-	if err != nil {
-		bin, err = exec.LookPath("/usr/sbin/apache2")
-	}
-	if err == nil {
-		_, err = os.Stat(modOAuth2)
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("apache2 with mod_oauth2 is required under CI=true: %s", apacheInstall)
-		}
-		t.Skipf("apache2 with mod_oauth2 not installed; to run this test: %s", apacheInstall)
+	bin, ok := testkit.LookPath("apache2", "/usr/sbin/apache2")
+	if _, err := os.Stat(modOAuth2); !ok || err != nil {
+		testkit.Missing(t, "apache2 with mod_oauth2 is not installed; to run this test: "+apacheInstall)
 	}
 	return bin
 }
@@ -353,45 +343,22 @@ func startHarness(t *testing.T, apacheBin string) *harness {
 		"TOKENFLOW_ACCESS_COOKIE="+access,
 		fmt.Sprintf("TOKENFLOW_JWKS_MAX_AGE=%d", testJWKSMaxAge),
 	)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		// SIGTERM to the parent we started; it stops its own children.
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("apache error log:\n%s", h.apacheLog())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.LogOnFailure(t, "apache error log", stringer(h.apacheLog))
+	apache := testkit.StartProcess(t, "apache2", cmd)
+	apache.WaitReady(t, func() bool {
 		res, err := http.Get(h.apache + "/api/notes")
 		if err == nil {
 			res.Body.Close()
-			break
 		}
-		select {
-		case err := <-exited:
-			t.Fatalf("apache2 exited: %v\n%s\n%s", err, out.String(), h.apacheLog())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("apache2 did not answer: %v\n%s", err, h.apacheLog())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return err == nil
+	}, h.apacheLog)
 	return h
 }
+
+// stringer is a func as a fmt.Stringer.
+type stringer func() string
+
+func (s stringer) String() string { return s() }
 
 func (h *harness) apacheLog() string {
 	b, _ := os.ReadFile(h.errorLog)
@@ -401,20 +368,7 @@ func (h *harness) apacheLog() string {
 // start runs a server until the test ends and returns its base URL.
 func start(t *testing.T, name string, run func(context.Context, func(string)) error) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(u string) { ready <- u }) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case u := <-ready:
-		return u
-	case err := <-done:
-		t.Fatalf("%s: %v", name, err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start", name)
-	}
-	return ""
+	return testkit.Start(t, name, run).URL
 }
 
 func freeAddr(t *testing.T) string {
@@ -656,16 +610,7 @@ func (f forger) sign(t *testing.T, method jwt.SigningMethod, key any, kid string
 // signHeader makes a token whose header is alg and exactly header.
 func (f forger) signHeader(t *testing.T, method jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	delete(tok.Header, "typ")
-	for k, v := range header {
-		tok.Header[k] = v
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return jwkstest.SignHeader(t, method, key, header, claims)
 }
 
 func unsigned(t *testing.T, kid string, claims jwt.MapClaims) string {
@@ -684,16 +629,8 @@ func unsigned(t *testing.T, kid string, claims jwt.MapClaims) string {
 // tamper changes a signed token's payload and keeps its signature.
 func tamper(t *testing.T, token string, change func(map[string]any)) string {
 	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatal(errors.New("not a JWS"))
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c map[string]any
-	if err := json.Unmarshal(raw, &c); err != nil {
+	c := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, c); err != nil {
 		t.Fatal(err)
 	}
 	change(c)
@@ -701,6 +638,7 @@ func tamper(t *testing.T, token string, change func(map[string]any)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	parts := strings.Split(token, ".")
 	return fmt.Sprintf("%s.%s.%s", parts[0], b64(payload), parts[2])
 }
 

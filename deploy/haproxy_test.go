@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"tokenflow/handlers"
+	"tokenflow/internal/testkit"
 	"tokenflow/store/postgres/pgtest"
 )
 
@@ -47,8 +47,7 @@ func TestHAProxyTwoInstancesOneStoreSurviveSIGKILL(t *testing.T) {
 		"TRUSTED_PROXIES":    "127.0.0.1",
 		"REFRESH_RATE_LIMIT": "60", "LOGIN_RATE_LIMIT": "100000", "REGISTER_RATE_LIMIT": "100000",
 		"IP_FAILURE_LIMIT": "100000", "LOGIN_FAILURE_LIMIT": "100000",
-		"SHUTDOWN_DRAIN":       "0s",
-		"TOKENFLOW_TEST_CHILD": "1",
+		"SHUTDOWN_DRAIN": "0s",
 	}
 	instances := [2]*instance{}
 	var starting sync.WaitGroup
@@ -103,7 +102,7 @@ func TestHAProxyTwoInstancesOneStoreSurviveSIGKILL(t *testing.T) {
 	progress := func(what string) {
 		t.Helper()
 		want := answered.Load() + 3*browsers
-		waitUntil(t, what, func() bool { return answered.Load() >= want || len(violations()) > 0 })
+		testkit.WaitFor(t, what, func() bool { return answered.Load() >= want || len(violations()) > 0 })
 		if v := violations(); len(v) > 0 {
 			stopBrowsers()
 			t.Fatalf("waiting for %s:\n%s", what, strings.Join(v, "\n"))
@@ -155,14 +154,7 @@ func TestHAProxyTwoInstancesOneStoreSurviveSIGKILL(t *testing.T) {
 
 func requireHAProxy(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("haproxy is required under CI=true: %s", haproxyInstall)
-		}
-		t.Skipf("haproxy not installed; to run this test: %s (and TEST_DATABASE_URL, as .ci/run sets it)", haproxyInstall)
-	}
-	return bin
+	return testkit.RequireTool(t, "haproxy", haproxyInstall+" (and TEST_DATABASE_URL, as .ci/run sets it)", "haproxy")
 }
 
 // instance is one auth server process, started again on the same address
@@ -173,18 +165,14 @@ type instance struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd is reaped
-	log    *lockedBuffer
+	log    *testkit.SyncBuffer
 }
 
 func (in *instance) addr() string { return in.vars["ADDR"] }
 
 func (in *instance) start(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = os.Environ()
-	for k, v := range in.vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	log := &lockedBuffer{}
+	cmd := testkit.ChildCommand(in.vars)
+	log := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Errorf("%s: %v", in.name, err)
@@ -234,37 +222,8 @@ func startHAProxy(t *testing.T, bin, dir, app1, app2 string) string {
 	cmd := exec.Command(bin, "-db", "-f", conf)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TOKENFLOW_LB_LISTEN="+listen, "TOKENFLOW_APP1="+app1, "TOKENFLOW_APP2="+app2)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("haproxy output:\n%s", out.String())
-		}
-	})
 	base := "http://" + listen
-	deadline := time.Now().Add(20 * time.Second)
-	for statusOf(t, base+"/readyz", "") != http.StatusOK {
-		select {
-		case <-exited:
-			t.Fatalf("haproxy exited:\n%s", out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("haproxy does not forward to a ready instance:\n%s", out.String())
-		}
-	}
+	testkit.StartProcess(t, "haproxy", cmd).WaitReady(t, func() bool { return statusOf(t, base+"/readyz", "") == http.StatusOK })
 	return base
 }
 
@@ -433,18 +392,6 @@ func cookie(res *http.Response, name string) string {
 	return ""
 }
 
-// waitUntil polls cond; the bound only keeps a broken run from hanging.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no progress: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func sum(ledgers []*browserLedger, f func(*browserLedger) int) int {
 	n := 0
 	for _, b := range ledgers {
@@ -453,21 +400,4 @@ func sum(ledgers []*browserLedger, f func(*browserLedger) int) int {
 		b.mu.Unlock()
 	}
 	return n
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.TrimSpace(b.buf.String())
 }

@@ -3,25 +3,16 @@ package deploy_test
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 
 	"tokenflow/app"
+	"tokenflow/internal/testkit"
 )
 
-// When the test binary runs with TOKENFLOW_TEST_CHILD=1 it is an auth
-// server, exactly as main runs it: the load-balancer test starts two and
-// kills them with SIGKILL, which an in-process server cannot take.
+// A test binary that testkit.ChildCommand started is an auth server,
+// exactly as main runs it: the load-balancer test starts two and kills
+// them with SIGKILL, which an in-process server cannot take.
 func TestMain(m *testing.M) {
-	if os.Getenv("TOKENFLOW_TEST_CHILD") == "1" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		if err := app.Run(ctx, os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
-			os.Stderr.WriteString("tokenflow: " + err.Error() + "\n")
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	testkit.ServeIfChild(func(ctx context.Context) error { return app.Run(ctx, os.Getenv, os.Stdout, os.Stderr, nil) })
 	os.Exit(m.Run())
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,10 +9,8 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,9 +21,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"tokenflow/app"
+	"tokenflow/internal/testkit"
 )
 
-// Lifetimes the server runs with. The server's clock (serverClock) is moved
+// Lifetimes the server runs with. The server's clock (server.clock) is moved
 // forward past them when a test needs a token expired or a rotated token
 // out of its grace window, so no test sleeps through either; the lifetimes
 // are long enough that nothing expires on its own while a test runs.
@@ -53,21 +51,11 @@ const testPassword = "correct horse battery"
 // server is one tokenflow started with app.RunWith for one test.
 type server struct {
 	URL      string
-	logs     *syncBuffer
-	chromium string // the browser every test of this package drives
-	clock    *serverClock
+	logs     *testkit.SyncBuffer
+	chromium string            // the browser every test of this package drives
+	clock    *testkit.Clock    // the server's: it jumps when a test advances it; the browser and every timeout keep real time
 	env      map[string]string // the settings it runs with
 }
-
-// serverClock is the server's clock: the wall clock plus an offset that
-// only grows. The server's time jumps when a test advances it; the browser
-// and every timeout keep real time, which the page scripts never compare
-// with the server's (they act on its answers).
-type serverClock struct{ offset atomic.Int64 } // nanoseconds
-
-func (c *serverClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
-
-func (c *serverClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // startServer runs the real app on 127.0.0.1:0 with a fresh data folder and
 // short lifetimes; settings, if given, override some of them. Cleanup
@@ -105,39 +93,13 @@ func startWith(t *testing.T, run runFunc, settings ...map[string]string) *server
 	for _, set := range settings {
 		maps.Copy(env, set)
 	}
-	logs := &syncBuffer{}
-	clock := &serverClock{}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, app.Options{Now: clock.Now}, func(k string) string { return env[k] }, logs, logs, func(u string) { ready <- u })
-	}()
-	srv := &server{logs: logs, chromium: browser, clock: clock, env: env}
-	select {
-	case srv.URL = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("app.Run returned before listening: %v\n%s", err, logs)
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatalf("app.Run did not listen within 10s\n%s", logs)
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("app.Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("app.Run did not return within 15s of cancel")
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs)
-		}
+	logs := &testkit.SyncBuffer{}
+	clock := testkit.WallClock()
+	testkit.LogOnFailure(t, "server log", logs)
+	started := testkit.Start(t, "app.Run", func(ctx context.Context, ready func(string)) error {
+		return run(ctx, app.Options{Now: clock.Now}, func(k string) string { return env[k] }, logs, logs, ready)
 	})
-	return srv
+	return &server{URL: started.URL, logs: logs, chromium: browser, clock: clock, env: env}
 }
 
 // noRedirects is an HTTP client for the test's own requests to the server
@@ -243,14 +205,11 @@ func expiry(jwt string) (time.Time, bool) {
 // chromium finds the browser, or skips (fails with CI=true) when there is none.
 func chromium(t *testing.T) string {
 	t.Helper()
-	if path, ok := findChromium(); ok {
-		return path
+	path, ok := findChromium()
+	if !ok {
+		testkit.Missing(t, chromiumMissing)
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(chromiumMissing + " (CI=true: a missing browser is a failure)")
-	}
-	t.Skip(chromiumMissing)
-	return ""
+	return path
 }
 
 // tab is one browser tab (a chromedp context) on the test's server.
@@ -714,22 +673,4 @@ func (l *netLog) String() string {
 		}
 	}
 	return b.String()
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's log writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"tokenflow/internal/testkit"
 )
 
 // chromiumMissing is why every test here skips when there is no browser.
@@ -20,19 +22,13 @@ const debianChromium = "/usr/lib/chromium/chromium"
 // findChromium looks for a browser on PATH (so hiding it from PATH hides
 // it from the tests too).
 func findChromium() (string, bool) {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		path, err := exec.LookPath(name)
-		if err != nil {
-			continue
+	path, ok := testkit.LookPath("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+	if path == "/usr/bin/chromium" {
+		if _, err := os.Stat(debianChromium); err == nil {
+			return debianChromium, true
 		}
-		if path == "/usr/bin/chromium" {
-			if _, err := os.Stat(debianChromium); err == nil {
-				return debianChromium, true
-			}
-		}
-		return path, true
 	}
-	return "", false
+	return path, ok
 }
 
 // TestMain says once, up front, that the browser tests are about to skip.
@@ -40,7 +36,7 @@ func findChromium() (string, bool) {
 // prints nothing but "ok" for a package whose tests all skipped.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if _, ok := findChromium(); !ok && os.Getenv("CI") != "true" {
+	if _, ok := findChromium(); !ok && !testkit.UnderCI() {
 		announceSkip()
 	}
 	os.Exit(m.Run())

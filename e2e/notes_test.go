@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"tokenflow/app"
+	"tokenflow/internal/testkit"
 )
 
 // notesPanel is what the dashboard's notes panel shows, read from the page.
@@ -172,24 +172,7 @@ func TestNotesPanelSaysWhereTheNotesServiceRuns(t *testing.T) {
 // jwksKids is the kids the server publishes now.
 func (s *server) jwksKids(t *testing.T) []string {
 	t.Helper()
-	res, err := noRedirects.Get(s.URL + "/.well-known/jwks.json")
-	if err != nil {
-		t.Fatalf("GET the JWKS: %v", err)
-	}
-	defer res.Body.Close()
-	var doc struct {
-		Keys []struct {
-			Kid string `json:"kid"`
-		} `json:"keys"`
-	}
-	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&doc) != nil {
-		t.Fatalf("GET the JWKS: %d", res.StatusCode)
-	}
-	kids := make([]string, 0, len(doc.Keys))
-	for _, k := range doc.Keys {
-		kids = append(kids, k.Kid)
-	}
-	return kids
+	return testkit.JWKSKids(t, s.URL)
 }
 
 func (s *server) publishes(t *testing.T, kid string) bool {

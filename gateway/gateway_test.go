@@ -21,22 +21,11 @@ import (
 	"tokenflow/gateway"
 	"tokenflow/httpx"
 	"tokenflow/httpx/jwkstest"
+	"tokenflow/internal/testkit"
 	"tokenflow/tokens"
 )
 
 const accessCookie = "tf_access_token"
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // upstream is a fake service that counts requests and keeps the headers of
 // the last one.
@@ -73,7 +62,7 @@ type fixture struct {
 	auth  *upstream
 	notes *upstream
 	gw    *httptest.Server
-	clock *clock
+	clock *testkit.Clock
 	heard *resultLog
 }
 
@@ -99,7 +88,7 @@ func (l *resultLog) take() []gateway.VerifyResult {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{key: jwkstest.NewKey(t), clock: &clock{now: time.Unix(1_800_000_000, 0)}, heard: &resultLog{}}
+	f := &fixture{key: jwkstest.NewKey(t), clock: testkit.NewClock(time.Unix(1_800_000_000, 0)), heard: &resultLog{}}
 	f.jwks = jwkstest.NewServer(t, f.key)
 	f.auth, f.notes = newUpstream(t, "auth"), newUpstream(t, "notes")
 	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: f.jwks.JWKSURL(), Now: f.clock.Now, Go: func(fn func()) { fn() }})
@@ -159,19 +148,6 @@ func signRaw(t *testing.T, method jwt.SigningMethod, key any, header, payload st
 	return signing + "." + enc.EncodeToString(sig)
 }
 
-func sign(t *testing.T, method jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(method, claims)
-	for k, v := range header {
-		tok.Header[k] = v
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestGatewayForgeriesAreRefusedAndNeverForwarded(t *testing.T) {
 	f := newFixture(t)
 	now := f.clock.Now()
@@ -208,25 +184,25 @@ func TestGatewayForgeriesAreRefusedAndNeverForwarded(t *testing.T) {
 		name  string
 		token string
 	}{
-		{"nok, alg confusion: HS256 with the public key (DER) as secret", sign(t, jwt.SigningMethodHS256, pubDER, hdr(f.key.Kid), valid)},
-		{"nok, alg confusion: HS256 with the JWK JSON as secret", sign(t, jwt.SigningMethodHS256, jwkJSON, hdr(f.key.Kid), valid)},
-		{"nok, alg none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, hdr(f.key.Kid), valid)},
+		{"nok, alg confusion: HS256 with the public key (DER) as secret", jwkstest.SignHeader(t, jwt.SigningMethodHS256, pubDER, hdr(f.key.Kid), valid)},
+		{"nok, alg confusion: HS256 with the JWK JSON as secret", jwkstest.SignHeader(t, jwt.SigningMethodHS256, jwkJSON, hdr(f.key.Kid), valid)},
+		{"nok, alg none", jwkstest.SignHeader(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, hdr(f.key.Kid), valid)},
 		{"nok, alg none, no signature, published kid", strings.TrimSuffix(signRaw(t, es, f.key.Private, `{"alg":"none","kid":"`+f.key.Kid+`","typ":"at+jwt"}`, payloadStr), "") + "x"},
-		{"nok, jku pointing at the attacker's keys", sign(t, es, attacker.Private, withHeader(map[string]any{"jku": "https://evil.example/jwks.json"}), valid)},
-		{"nok, jwk embedding the attacker's key", sign(t, es, attacker.Private, withHeader(map[string]any{"jwk": json.RawMessage(attackerJWK)}), valid)},
-		{"nok, x5u", sign(t, es, attacker.Private, withHeader(map[string]any{"x5u": "https://evil.example/cert.pem"}), valid)},
-		{"nok, kid path traversal", sign(t, es, attacker.Private, hdr("../../etc/passwd"), valid)},
-		{"nok, kid SQL", sign(t, es, attacker.Private, hdr("' OR 1=1 --"), valid)},
+		{"nok, jku pointing at the attacker's keys", jwkstest.SignHeader(t, es, attacker.Private, withHeader(map[string]any{"jku": "https://evil.example/jwks.json"}), valid)},
+		{"nok, jwk embedding the attacker's key", jwkstest.SignHeader(t, es, attacker.Private, withHeader(map[string]any{"jwk": json.RawMessage(attackerJWK)}), valid)},
+		{"nok, x5u", jwkstest.SignHeader(t, es, attacker.Private, withHeader(map[string]any{"x5u": "https://evil.example/cert.pem"}), valid)},
+		{"nok, kid path traversal", jwkstest.SignHeader(t, es, attacker.Private, hdr("../../etc/passwd"), valid)},
+		{"nok, kid SQL", jwkstest.SignHeader(t, es, attacker.Private, hdr("' OR 1=1 --"), valid)},
 		{"nok, never-published key with its own kid", jwkstest.Token(t, attacker, "victim", now)},
-		{"nok, never-published key claiming the published kid", sign(t, es, attacker.Private, hdr(f.key.Kid), valid)},
+		{"nok, never-published key claiming the published kid", jwkstest.SignHeader(t, es, attacker.Private, hdr(f.key.Kid), valid)},
 		{"nok, wrong iss", jwkstest.Sign(t, f.key, with("iss", "https://evil.example"))},
 		{"nok, wrong aud", jwkstest.Sign(t, f.key, with("aud", "another-service"))},
 		{"nok, expired", jwkstest.Sign(t, f.key, with("exp", now.Add(-time.Minute).Unix()))},
 		{"nok, no exp", jwkstest.Sign(t, f.key, with("exp", nil))},
 		{"nok, exp as a string", jwkstest.Sign(t, f.key, with("exp", fmt.Sprint(now.Add(time.Hour).Unix())))},
-		{"nok, missing typ", sign(t, es, f.key.Private, map[string]any{"kid": f.key.Kid}, valid)},
-		{"nok, typ JWT", sign(t, es, f.key.Private, map[string]any{"kid": f.key.Kid, "typ": "JWT"}, valid)},
-		{"nok, crit header", sign(t, es, f.key.Private, map[string]any{"kid": f.key.Kid, "typ": "at+jwt", "crit": []string{"exp"}}, valid)},
+		{"nok, missing typ", jwkstest.SignHeader(t, es, f.key.Private, map[string]any{"kid": f.key.Kid}, valid)},
+		{"nok, typ JWT", jwkstest.SignHeader(t, es, f.key.Private, map[string]any{"kid": f.key.Kid, "typ": "JWT"}, valid)},
+		{"nok, crit header", jwkstest.SignHeader(t, es, f.key.Private, map[string]any{"kid": f.key.Kid, "typ": "at+jwt", "crit": []string{"exp"}}, valid)},
 		{"nok, duplicate sub", signRaw(t, es, f.key.Private, `{"alg":"ES256","kid":"`+f.key.Kid+`","typ":"at+jwt"}`, strings.Replace(payloadStr, `"sub":"victim"`, `"sub":"victim","SUB":"admin"`, 1))},
 		{"nok, signature of another token", func() string {
 			a := strings.Split(jwkstest.Token(t, f.key, "victim", now), ".")
@@ -381,7 +357,7 @@ func TestGatewayRoutesEverythingElseToAuthUntouched(t *testing.T) {
 func TestGatewayJWKSOutage(t *testing.T) {
 	f := newFixture(t)
 	f.jwks.SetDown(true)
-	f.clock.Add(time.Hour) // the JWKS is stale and cannot be refetched
+	f.clock.Advance(time.Hour) // the JWKS is stale and cannot be refetched
 	resp, _ := f.get(t, "/api/notes", bearer(jwkstest.Token(t, f.key, "u1", f.clock.Now())))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("cached key during outage: status %d, want 200", resp.StatusCode)
@@ -396,7 +372,7 @@ func TestGatewayBogusKidFloodBounded(t *testing.T) {
 	f := newFixture(t)
 	before := f.jwks.Fetches()
 	for i := range 200 {
-		tok := sign(t, jwt.SigningMethodES256, f.key.Private, map[string]any{"kid": fmt.Sprintf("bogus-%d", i), "typ": "at+jwt"}, jwkstest.Claims("u1", f.clock.Now()))
+		tok := jwkstest.SignHeader(t, jwt.SigningMethodES256, f.key.Private, map[string]any{"kid": fmt.Sprintf("bogus-%d", i), "typ": "at+jwt"}, jwkstest.Claims("u1", f.clock.Now()))
 		resp, _ := f.get(t, "/api/notes", bearer(tok))
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("bogus kid %d: status %d", i, resp.StatusCode)

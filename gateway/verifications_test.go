@@ -27,7 +27,7 @@ func TestGatewayCountsEachVerificationByResult(t *testing.T) {
 	}{
 		{"ok, a token of the published key", bearer(jwkstest.Token(t, f.key, "u1", now)), gateway.VerifyOK},
 		{"nok, no token", nil, gateway.VerifyMissing},
-		{"nok, forged: attacker's key claiming the published kid", bearer(sign(t, es, attacker.Private, map[string]any{"kid": f.key.Kid, "typ": "at+jwt"}, valid)), gateway.VerifyInvalidSignature},
+		{"nok, forged: attacker's key claiming the published kid", bearer(jwkstest.SignHeader(t, es, attacker.Private, map[string]any{"kid": f.key.Kid, "typ": "at+jwt"}, valid)), gateway.VerifyInvalidSignature},
 		{"nok, forged: a kid never published", bearer(jwkstest.Token(t, attacker, "victim", now)), gateway.VerifyUnknownKid},
 		{"nok, expired", bearer(jwkstest.Token(t, f.key, "u1", now.Add(-time.Hour))), gateway.VerifyExpired},
 		{"nok, not a JWT", bearer("a.b.c"), gateway.VerifyMalformed},

@@ -16,8 +16,7 @@ import (
 // still current from one that was rotated: a thief holding a copy would
 // otherwise learn when the owner has refreshed, and so when to replay.
 func TestLogoutOthersDoesNotRevealWhetherTheTokenIsCurrent(t *testing.T) {
-	a := newTestApp(t)
-	owner := a.mustRegister(t, "oracle", goodPassword)
+	a, owner := newTestAppWithUser(t, "oracle")
 	rotated := owner.cookie(RefreshCookie)
 	if w := owner.fetchRefresh(); w.Code != http.StatusOK {
 		t.Fatalf("refresh: %d", w.Code)
@@ -103,11 +102,7 @@ func logoutAnswer(w *httptest.ResponseRecorder) (int, string, []string) {
 // A refresh token that no longer names a live session (rotated, or its
 // session revoked) must not let its holder log the owner out elsewhere.
 func TestLogoutWithAStaleRefreshTokenEndsNothingElse(t *testing.T) {
-	for _, afterReuse := range []bool{false, true} {
-		name := "rotated token, session alive"
-		if afterReuse {
-			name = "token whose session was revoked for reuse"
-		}
+	for name, afterReuse := range map[string]bool{"rotated token, session alive": false, "token whose session was revoked for reuse": true} {
 		t.Run(name, func(t *testing.T) {
 			a := newTestApp(t)
 			laptop := a.mustRegister(t, "victim", goodPassword)

@@ -21,8 +21,7 @@ import (
 // each of those refreshes. The first replay after the original window must
 // be refused and end the session; before the fix every replay got a 200.
 func TestThiefCannotChainGraceWindows(t *testing.T) {
-	a := newTestApp(t)
-	victim := a.mustRegister(t, "chained", goodPassword)
+	a, victim := newTestAppWithUser(t, "chained")
 	sess := a.sessionOf(t, victim)
 	thief := a.browser()
 	thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: victim.cookie(RefreshCookie), Path: "/auth"}
@@ -121,11 +120,7 @@ func eventKindsOf(t *testing.T, a *testApp, sessionID string) []string {
 // refresh is refused with 429 and Retry-After, and nothing else happens: no
 // cookie cleared, no token rotated, the session alive.
 func TestRefreshRateLimitPerSession(t *testing.T) {
-	for _, asJSON := range []bool{true, false} {
-		name := "form post"
-		if asJSON {
-			name = "fetch"
-		}
+	for name, asJSON := range map[string]bool{"fetch": true, "form post": false} {
 		t.Run(name, func(t *testing.T) {
 			a := newTestApp(t)
 			limit := a.settings.RefreshRateLimit

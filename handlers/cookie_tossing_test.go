@@ -67,8 +67,7 @@ func expectConflictNotice(t *testing.T, a *testApp, w *httptest.ResponseRecorder
 }
 
 func TestConflictingAccessCookiesGrantNothing(t *testing.T) {
-	a := newTestApp(t)
-	victim := a.mustRegister(t, "victimuser", goodPassword)
+	a, victim := newTestAppWithUser(t, "victimuser")
 	attacker := a.mustRegister(t, "mallory", goodPassword)
 	v, m := victim.cookie(AccessCookie), attacker.cookie(AccessCookie)
 
@@ -121,8 +120,7 @@ func TestConflictingAccessCookiesGrantNothing(t *testing.T) {
 }
 
 func TestConflictingRefreshCookiesClearNothing(t *testing.T) {
-	a := newTestApp(t)
-	victim := a.mustRegister(t, "victimuser", goodPassword)
+	a, victim := newTestAppWithUser(t, "victimuser")
 	attacker := a.mustRegister(t, "mallory", goodPassword)
 	v, m := victim.cookie(RefreshCookie), attacker.cookie(RefreshCookie)
 	victimSession, attackerSession := a.sessionOf(t, victim), a.sessionOf(t, attacker)
@@ -186,8 +184,7 @@ func TestConflictingRefreshCookiesClearNothing(t *testing.T) {
 // Logout finds the session through an unambiguous access cookie when the
 // refresh cookies conflict; the planted refresh token ends nothing.
 func TestLogoutWithConflictingRefreshCookies(t *testing.T) {
-	a := newTestApp(t)
-	victim := a.mustRegister(t, "victimuser", goodPassword)
+	a, victim := newTestAppWithUser(t, "victimuser")
 	attacker := a.mustRegister(t, "mallory", goodPassword)
 	victimSession, attackerSession := a.sessionOf(t, victim), a.sessionOf(t, attacker)
 
@@ -206,8 +203,7 @@ func TestLogoutWithConflictingRefreshCookies(t *testing.T) {
 }
 
 func TestIdenticalDuplicateCookiesStillWork(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "twice", goodPassword)
+	a, b := newTestAppWithUser(t, "twice")
 	access, refresh := b.cookie(AccessCookie), b.cookie(RefreshCookie)
 
 	w := a.tossed(httptest.NewRequest(http.MethodGet, "/dashboard", nil), AccessCookie, access, AccessCookie, access)
@@ -285,8 +281,7 @@ func TestProductionCookieNamesCarryPrefixes(t *testing.T) {
 // is refused like a missing one, not tried after the good one (see
 // TestConflictingAccessCookiesGrantNothing for why).
 func TestStrayAccessCookieIsAmbiguous(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "shadowed", goodPassword)
+	a, b := newTestAppWithUser(t, "shadowed")
 	r := httptest.NewRequest(http.MethodGet, "/dashboard", nil)
 	r.Header.Set("Cookie", AccessCookie+"=aaa.bbb.ccc; "+AccessCookie+"="+b.cookie(AccessCookie))
 	w := httptest.NewRecorder()

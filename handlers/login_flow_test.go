@@ -204,8 +204,7 @@ func TestLoginBadInputIsA4xx(t *testing.T) {
 }
 
 func TestGuardOnPagesAndJSON(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "grace", goodPassword)
+	a, b := newTestAppWithUser(t, "grace")
 
 	t.Run("page without a token redirects to login with next", func(t *testing.T) {
 		w := a.browser().get("/sessions?x=1")
@@ -266,8 +265,7 @@ func TestGuardOnPagesAndJSON(t *testing.T) {
 }
 
 func TestLogoutRevokesTheSessionAndClearsCookies(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "heidi", goodPassword)
+	a, b := newTestAppWithUser(t, "heidi")
 	sess := a.sessionOf(t, b)
 
 	if w := b.get("/auth/logout"); w.Code != http.StatusMethodNotAllowed {

@@ -47,8 +47,7 @@ func assertNav(t *testing.T, page, body string, want navKind) {
 // page, the login and registration forms and error pages included; nobody
 // else does.
 func TestNavigationFollowsTheAccessCookie(t *testing.T) {
-	a := newTestApp(t)
-	in := a.mustRegister(t, "pat", goodPassword)
+	a, in := newTestAppWithUser(t, "pat")
 	out := a.browser()
 	for _, path := range []string{"/", "/how-it-works", "/auth/login", "/auth/login?next=/sessions", "/auth/register", "/no-such-page", "/static/nope.css"} {
 		w := in.get(path)
@@ -73,8 +72,7 @@ func TestNavigationFollowsTheAccessCookie(t *testing.T) {
 // The interstitial is for someone whose access token failed but whose
 // session is being renewed: it offers neither "Log in" nor account links.
 func TestInterstitialNavigationIsNeutral(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "pat", goodPassword)
+	a, b := newTestAppWithUser(t, "pat")
 	a.clock.Advance(10 * time.Minute)
 	w := b.get("/dashboard")
 	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), `data-testid="interstitial"`) {
@@ -87,8 +85,7 @@ func TestInterstitialNavigationIsNeutral(t *testing.T) {
 // the dashboard (or the page they were going to) and a logout, with the
 // form kept for switching accounts.
 func TestLoginPageForSomeoneLoggedIn(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "pat", goodPassword)
+	a, b := newTestAppWithUser(t, "pat")
 	for _, tc := range []struct{ path, continueTo string }{
 		{"/auth/login", "/dashboard"},
 		{"/auth/login?next=/sessions", "/sessions"},
@@ -135,8 +132,7 @@ func TestLoginPageSaysWhereItContinues(t *testing.T) {
 // press Continue, and nothing outside the script's status claims a refresh
 // is under way.
 func TestInterstitialWithoutScriptSaysPressContinue(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "pat", goodPassword)
+	a, b := newTestAppWithUser(t, "pat")
 	a.clock.Advance(10 * time.Minute)
 	body := b.get("/dashboard").Body.String()
 	start, end := strings.Index(body, "<noscript>"), strings.Index(body, "</noscript>")
@@ -194,8 +190,7 @@ var revokeLabel = regexp.MustCompile(`data-testid="revoke-session" aria-label="(
 // current one is "this device", every row says when it started and shows a
 // short session id, and each revoke button has its own accessible name.
 func TestIdenticalSessionsAreToldApart(t *testing.T) {
-	a := newTestApp(t)
-	laptop := a.mustRegister(t, "pat", goodPassword)
+	a, laptop := newTestAppWithUser(t, "pat")
 	a.clock.Advance(3 * time.Minute)
 	phone := a.mustLogin(t, "pat", goodPassword) // same User-Agent, same address
 	body := laptop.get("/sessions").Body.String()

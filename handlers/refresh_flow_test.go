@@ -15,8 +15,7 @@ import (
 )
 
 func TestRefreshForFetchRotatesAndAnswersJSON(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "ivan", goodPassword)
+	a, b := newTestAppWithUser(t, "ivan")
 	oldAccess, oldRefresh := b.cookie(AccessCookie), b.cookie(RefreshCookie)
 	a.clock.Advance(6 * time.Minute) // access token expired
 
@@ -54,8 +53,7 @@ func TestRefreshForFetchRotatesAndAnswersJSON(t *testing.T) {
 }
 
 func TestRefreshFormPostRedirectsToSafeNext(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "judy", goodPassword)
+	_, b := newTestAppWithUser(t, "judy")
 	for next, want := range map[string]string{"/sessions?a=b": "/sessions?a=b", "//evil.example": "/dashboard", "": "/dashboard"} {
 		w := b.post("/auth/refresh", url.Values{"next": {next}})
 		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != want {
@@ -112,8 +110,7 @@ func TestRefreshFailuresAre401AndClearCookies(t *testing.T) {
 }
 
 func TestRefreshReuseAfterGraceRevokesTheSession(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "mallory-victim", goodPassword)
+	a, b := newTestAppWithUser(t, "mallory-victim")
 	stolen := b.cookie(RefreshCookie)
 	sess := a.sessionOf(t, b)
 
@@ -151,8 +148,7 @@ func TestRefreshReuseAfterGraceRevokesTheSession(t *testing.T) {
 }
 
 func TestRefreshWithinGraceKeepsTheSession(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "two-tabs", goodPassword)
+	a, b := newTestAppWithUser(t, "two-tabs")
 	tab2 := a.browser()
 	tab2.cookies[RefreshCookie] = b.cookies[RefreshCookie] // both tabs hold the same token
 
@@ -172,8 +168,7 @@ func TestRefreshWithinGraceKeepsTheSession(t *testing.T) {
 }
 
 func TestParallelRefreshesWithOneTokenAllSucceed(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "parallel", goodPassword)
+	a, b := newTestAppWithUser(t, "parallel")
 	token := b.cookie(RefreshCookie)
 	const n = 8
 	codes := make([]int, n)
@@ -272,8 +267,7 @@ func TestLogoutScopes(t *testing.T) {
 }
 
 func TestSessionsPageListsAndRevokes(t *testing.T) {
-	a := newTestApp(t)
-	phone := a.mustRegister(t, "nina", goodPassword)
+	a, phone := newTestAppWithUser(t, "nina")
 	r := httptest.NewRequest(http.MethodPost, "/auth/login", strings.NewReader(url.Values{"username": {"nina"}, "password": {goodPassword}}.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.Header.Set("User-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) Chrome/140.0 Safari/537.36")
@@ -311,8 +305,7 @@ func TestSessionsPageListsAndRevokes(t *testing.T) {
 }
 
 func TestDashboardShowsTimelineAndInspector(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "pat", goodPassword)
+	_, b := newTestAppWithUser(t, "pat")
 	b.fetchRefresh()
 	body := b.get("/dashboard").Body.String()
 	for _, want := range []string{"Logged in", "Refreshed: refresh token rotated", `class="jwt-header"`, `class="jwt-payload"`, `class="jwt-signature"`,

@@ -505,11 +505,7 @@ func (s failingStore) UserByUsername(ctx context.Context, username string) (stor
 }
 
 func TestInternalErrorsShowOnlyARequestID(t *testing.T) {
-	for _, panics := range []bool{false, true} {
-		name := "store error"
-		if panics {
-			name = "panic"
-		}
+	for name, panics := range map[string]bool{"store error": false, "panic": true} {
 		t.Run(name, func(t *testing.T) {
 			var logs bytes.Buffer
 			app := newTestApp(t, func(d *testDeps) {

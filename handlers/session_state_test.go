@@ -92,8 +92,7 @@ func assertNoToken(t *testing.T, what, body string, b *browser) {
 // jti and exp), the later expiry and a timeline with the refresh in it, so
 // the dashboard can update in place; it never carries a token.
 func TestSessionStateFollowsARefresh(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "pat", goodPassword)
+	a, b := newTestAppWithUser(t, "pat")
 
 	before := decodeState(t, b.getJSON("/api/session"))
 	if before.SessionID != a.sessionOf(t, b).ID || len(before.Events) != 1 || before.Events[0].Kind != "login" {
@@ -143,8 +142,7 @@ func TestSessionStateNeedsAToken(t *testing.T) {
 // in it could copy a working token, which the HttpOnly cookie exists to
 // prevent.
 func TestDashboardNeverShowsAWholeToken(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "pat", goodPassword)
+	_, b := newTestAppWithUser(t, "pat")
 	body := b.get("/dashboard").Body.String()
 	access := b.cookie(AccessCookie)
 	parts := strings.Split(access, ".")
@@ -158,8 +156,7 @@ func TestDashboardNeverShowsAWholeToken(t *testing.T) {
 // it set, so the page shows "expired" without a reload; a form post still
 // gets the 303 (TestDevExpireAccess).
 func TestDevExpireAccessAnswersAFetch(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "ada", goodPassword)
+	a, b := newTestAppWithUser(t, "ada")
 	sessionID := a.sessionOf(t, b).ID
 	r := httptest.NewRequest(http.MethodPost, "/dev/expire-access", nil)
 	r.Header.Set("Accept", "application/json")
@@ -186,8 +183,7 @@ func TestDevExpireAccessAnswersAFetch(t *testing.T) {
 
 // The inspector shows the token the guard accepted, not merely the cookie.
 func TestInspectorShowsTheAcceptedToken(t *testing.T) {
-	a := newTestApp(t)
-	b := a.mustRegister(t, "inspect", goodPassword)
+	a, b := newTestAppWithUser(t, "inspect")
 	expired := b.cookie(AccessCookie)
 	a.clock.Advance(6 * time.Minute)
 	b.fetchRefresh()

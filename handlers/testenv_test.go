@@ -9,13 +9,13 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"tokenflow/auth"
+	"tokenflow/internal/testkit"
 	"tokenflow/password"
 	"tokenflow/store"
 	"tokenflow/store/sqlite"
@@ -23,31 +23,13 @@ import (
 	"tokenflow/tokens"
 )
 
-// testClock is a settable clock shared by the token manager and the store.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // testApp is the real router over a temporary SQLite file, with small
 // argon2 parameters so tests stay fast.
 type testApp struct {
 	e        *echo.Echo
 	store    *sqlite.Store
 	tokens   *tokens.Manager
-	clock    *testClock
+	clock    *testkit.Clock
 	settings testSettings
 }
 
@@ -100,7 +82,7 @@ type testSettings struct {
 // newTestApp builds the app; edit adjusts the parts before New.
 func newTestApp(t testing.TB, edit ...func(*testDeps)) *testApp {
 	t.Helper()
-	clock := &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -250,6 +232,14 @@ func (b *browser) cookie(name string) string {
 }
 
 // mustRegister creates a user through the real form and returns the logged-in browser.
+// newTestAppWithUser is newTestApp with username registered (with
+// goodPassword) in the browser it returns, logged in.
+func newTestAppWithUser(t *testing.T, username string) (*testApp, *browser) {
+	t.Helper()
+	a := newTestApp(t)
+	return a, a.mustRegister(t, username, goodPassword)
+}
+
 func (a *testApp) mustRegister(t *testing.T, username, pw string) *browser {
 	t.Helper()
 	b := a.browser()

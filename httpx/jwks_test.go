@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,25 +11,13 @@ import (
 
 	"tokenflow/httpx"
 	"tokenflow/httpx/jwkstest"
+	"tokenflow/internal/testkit"
 	"tokenflow/tokens"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // newJWKSVerifier returns a cache over srv with a hand clock and
 // synchronous background fetches, already loaded.
-func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *fakeClock) (*httpx.JWKS, *httpx.JWKSVerifier) {
+func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock) (*httpx.JWKS, *httpx.JWKSVerifier) {
 	t.Helper()
 	cache, err := httpx.NewJWKS(httpx.JWKSConfig{
 		URL: srv.JWKSURL(), Now: clock.Now, Go: func(f func()) { f() },
@@ -49,8 +36,17 @@ func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *fakeClock) (*htt
 	return cache, v
 }
 
+// wantVerifies fails the test unless v accepts a token that key signs at
+// the clock's time; what says which token it is.
+func wantVerifies(t *testing.T, v *httpx.JWKSVerifier, key jwkstest.Key, clock *testkit.Clock, what string) {
+	t.Helper()
+	if _, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now())); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
 func TestJWKSVerifiesPublishedKey(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	key := jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, key)
 	_, v := newJWKSVerifier(t, srv, clock)
@@ -64,16 +60,14 @@ func TestJWKSVerifiesPublishedKey(t *testing.T) {
 }
 
 func TestJWKSOutageKeepsCachedKeys(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	key := jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, key)
 	_, v := newJWKSVerifier(t, srv, clock)
 
 	srv.SetDown(true)
-	clock.Add(10 * time.Minute) // past max-age: a refetch is due and fails
-	if _, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now())); err != nil {
-		t.Fatalf("cached key refused while the JWKS is down: %v", err)
-	}
+	clock.Advance(10 * time.Minute) // past max-age: a refetch is due and fails
+	wantVerifies(t, v, key, clock, "cached key refused while the JWKS is down")
 	if srv.Fetches() < 2 {
 		t.Fatalf("no refetch attempted once stale (fetches = %d)", srv.Fetches())
 	}
@@ -95,82 +89,71 @@ func TestJWKSOutageKeepsCachedKeys(t *testing.T) {
 }
 
 func TestJWKSBogusKidFloodIsBounded(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	key := jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, key)
 	_, v := newJWKSVerifier(t, srv, clock)
 	before := srv.Fetches()
 
 	for i := range 1000 {
-		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwkstest.Claims("u1", clock.Now()))
-		tok.Header["kid"] = fmt.Sprintf("bogus-%d", i)
-		tok.Header["typ"] = "at+jwt"
-		s, err := tok.SignedString(key.Private)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := jwkstest.SignHeader(t, jwt.SigningMethodES256, key.Private, map[string]any{"kid": fmt.Sprintf("bogus-%d", i), "typ": "at+jwt"}, jwkstest.Claims("u1", clock.Now()))
 		if _, err := v.Verify(s); !errors.Is(err, tokens.ErrUnknownKid) {
 			t.Fatalf("bogus kid %d: err = %v", i, err)
 		}
 		if i == 499 {
-			clock.Add(10 * time.Second) // one more interval
+			clock.Advance(10 * time.Second) // one more interval
 		}
 	}
 	if got := srv.Fetches() - before; got != 2 {
 		t.Fatalf("1000 bogus kids over two intervals caused %d fetches, want 2", got)
 	}
 	// The real key kept verifying throughout.
-	if _, err := v.Verify(jwkstest.Token(t, key, "u1", clock.Now())); err != nil {
-		t.Fatalf("real key after the flood: %v", err)
-	}
+	wantVerifies(t, v, key, clock, "real key after the flood")
 }
 
 func TestJWKSUnknownKidPicksUpRotatedKey(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	oldKey, newKey := jwkstest.NewKey(t), jwkstest.NewKey(t)
 	srv := jwkstest.NewServer(t, oldKey)
 	_, v := newJWKSVerifier(t, srv, clock)
 
 	srv.Publish(oldKey, newKey)
-	if _, err := v.Verify(jwkstest.Token(t, newKey, "u1", clock.Now())); err != nil {
-		t.Fatalf("a freshly published kid is refused: %v", err)
-	}
+	wantVerifies(t, v, newKey, clock, "a freshly published kid is refused")
+}
+
+// oneKeyToLeave is a JWKS that publishes revoked and kept with max-age=2,
+// for a test that then drops revoked, and a clock at its start.
+func oneKeyToLeave(t *testing.T) (clock *testkit.Clock, revoked, kept jwkstest.Key, srv *jwkstest.Server) {
+	t.Helper()
+	clock = testkit.NewClock(time.Unix(1_800_000_000, 0))
+	revoked, kept = jwkstest.NewKey(t), jwkstest.NewKey(t)
+	srv = jwkstest.NewServer(t, revoked, kept)
+	srv.SetMaxAge(2)
+	return clock, revoked, kept, srv
 }
 
 func TestJWKSMaxAgeDropsKeyThatLeft(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
-	revoked, kept := jwkstest.NewKey(t), jwkstest.NewKey(t)
-	srv := jwkstest.NewServer(t, revoked, kept)
-	srv.SetMaxAge(2)
+	clock, revoked, kept, srv := oneKeyToLeave(t)
 	_, v := newJWKSVerifier(t, srv, clock)
-	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); err != nil {
-		t.Fatal(err)
-	}
+	wantVerifies(t, v, revoked, clock, "a token of the published key")
 
 	srv.Publish(kept) // revoked: left the JWKS
-	clock.Add(1 * time.Second)
-	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); err != nil {
-		t.Fatalf("within max-age the held key still verifies: %v", err)
-	}
-	clock.Add(2 * time.Second) // past max-age=2
+	clock.Advance(1 * time.Second)
+	wantVerifies(t, v, revoked, clock, "within max-age the held key still verifies")
+	clock.Advance(2 * time.Second) // past max-age=2
 	// The first check after max-age refetches (here synchronously); the
 	// revoked kid is gone at once, and its early refetch is rate-bounded.
 	_, _ = v.Verify(jwkstest.Token(t, kept, "u1", clock.Now()))
 	if _, err := v.Verify(jwkstest.Token(t, revoked, "u1", clock.Now())); !errors.Is(err, tokens.ErrUnknownKid) {
 		t.Fatalf("a key that left the JWKS still verifies: err = %v", err)
 	}
-	if _, err := v.Verify(jwkstest.Token(t, kept, "u1", clock.Now())); err != nil {
-		t.Fatalf("kept key: %v", err)
-	}
+	wantVerifies(t, v, kept, clock, "kept key")
 }
 
 // With a cache of verified tokens, the same token already verified fails
 // as soon as a JWKS refresh has dropped its key.
 func TestJWKSCachedTokenFailsOnceItsKeyLeft(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
-	revoked, kept := jwkstest.NewKey(t), jwkstest.NewKey(t)
-	srv := jwkstest.NewServer(t, revoked, kept)
-	srv.SetMaxAge(2)
+	clock, revoked, kept, srv := oneKeyToLeave(t)
 	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: srv.JWKSURL(), Now: clock.Now, Go: func(f func()) { f() }})
 	if err != nil {
 		t.Fatal(err)

@@ -217,13 +217,19 @@ func TestContextCancelledWhileWaiting(t *testing.T) {
 		errs <- err
 	}()
 	cancel()
-	for range 2 {
+	wantCanceled(t, errs, 2)
+	if n := h.InFlight(); n != 0 {
+		t.Errorf("InFlight() = %d after cancelled calls", n)
+	}
+}
+
+// wantCanceled reads n results of calls whose context was cancelled.
+func wantCanceled(t *testing.T, errs <-chan error, n int) {
+	t.Helper()
+	for range n {
 		if err := <-errs; !errors.Is(err, context.Canceled) {
 			t.Errorf("error = %v, want context.Canceled", err)
 		}
-	}
-	if n := h.InFlight(); n != 0 {
-		t.Errorf("InFlight() = %d after cancelled calls", n)
 	}
 }
 
@@ -355,11 +361,7 @@ func TestWaitingCountsTheQueue(t *testing.T) {
 		runtime.Gosched()
 	}
 	cancel()
-	for range 3 {
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("error = %v", err)
-		}
-	}
+	wantCanceled(t, done, 3)
 	if n := h.Waiting(); n != 0 {
 		t.Errorf("Waiting() = %d after they gave up, want 0", n)
 	}

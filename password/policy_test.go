@@ -6,65 +6,82 @@ import (
 	"testing"
 )
 
+// One row per rule: the error and the words of its message, written once,
+// and the passwords it refuses for that username, by case name.
 func TestCheckRefusesWeakPasswordsAndSaysWhy(t *testing.T) {
-	tests := []struct {
-		name, password, username string
-		want                     error
-		message                  string
+	rules := []struct {
+		want     error
+		message  string
+		username string
+		refused  map[string]string
 	}{
-		{"nok, empty", "", "alice", ErrEmpty, "Choose a password."},
-		{"nok, eight spaces", "        ", "alice", ErrOnlyWhitespace, "only spaces"},
-		{"nok, three spaces", "   ", "alice", ErrOnlyWhitespace, "only spaces"},
-		{"nok, other whitespace only", "\u00a0\u2003\u00a0\u2003\u00a0\u2003\u00a0\u2003", "alice", ErrOnlyWhitespace, "only spaces"},
-		{"nok, seven characters", "k7#pQ2m", "alice", ErrTooShort, "at least 8 characters"},
-		{"nok, 129 characters", strings.Repeat("k7#pQ2m!", 16) + "x", "alice", ErrTooManyCharacters, "at most 128 characters"},
-		{"nok, one letter repeated", "aaaaaaaa", "alice", ErrOneCharacterRepeated, "one character repeated"},
-		{"nok, one non-ASCII letter repeated", "üüüüüüüüüü", "alice", ErrOneCharacterRepeated, "one character repeated"},
-		{"nok, one digit repeated", "1111111111111", "alice", ErrOneCharacterRepeated, "one character repeated"},
-		{"nok, the username", "mallorymallory", "mallorymallory", ErrContainsUsername, "your username"},
-		{"nok, the username in another case", "MalloryMallory", "mallorymallory", ErrContainsUsername, "your username"},
-		{"nok, the username inside", "my-name-is-mallory!", "Mallory", ErrContainsUsername, "your username"},
-		{"nok, password", "password", "alice", ErrCommon, "most common passwords"},
-		{"nok, 12345678", "12345678", "alice", ErrCommon, "most common passwords"},
-		{"nok, common in capitals", "PASSWORD1", "alice", ErrCommon, "most common passwords"},
-		{"nok, common with a capital", "Iloveyou1", "alice", ErrCommon, "most common passwords"},
-		{"nok, qwertyuiop", "qwertyuiop", "alice", ErrCommon, "most common passwords"},
-		{"nok, baseball", "baseball", "alice", ErrCommon, "most common passwords"},
+		{ErrEmpty, "Choose a password.", "alice", map[string]string{"nok, empty": ""}},
+		{ErrOnlyWhitespace, "only spaces", "alice", map[string]string{
+			"nok, eight spaces":          "        ",
+			"nok, three spaces":          "   ",
+			"nok, other whitespace only": "\u00a0\u2003\u00a0\u2003\u00a0\u2003\u00a0\u2003",
+		}},
+		{ErrTooShort, "at least 8 characters", "alice", map[string]string{"nok, seven characters": "k7#pQ2m"}},
+		{ErrTooManyCharacters, "at most 128 characters", "alice", map[string]string{"nok, 129 characters": strings.Repeat("k7#pQ2m!", 16) + "x"}},
+		{ErrOneCharacterRepeated, "one character repeated", "alice", map[string]string{
+			"nok, one letter repeated":           "aaaaaaaa",
+			"nok, one non-ASCII letter repeated": "üüüüüüüüüü",
+			"nok, one digit repeated":            "1111111111111",
+		}},
+		{ErrContainsUsername, "your username", "mallorymallory", map[string]string{
+			"nok, the username":                 "mallorymallory",
+			"nok, the username in another case": "MalloryMallory",
+		}},
+		{ErrContainsUsername, "your username", "Mallory", map[string]string{"nok, the username inside": "my-name-is-mallory!"}},
+		{ErrCommon, "most common passwords", "alice", map[string]string{
+			"nok, password":              "password",
+			"nok, 12345678":              "12345678",
+			"nok, common in capitals":    "PASSWORD1",
+			"nok, common with a capital": "Iloveyou1",
+			"nok, qwertyuiop":            "qwertyuiop",
+			"nok, baseball":              "baseball",
+		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := Check(tt.password, tt.username)
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("Check(%q, %q) = %v, want %v", tt.password, tt.username, err, tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.message) {
-				t.Errorf("message %q does not say %q", err.Error(), tt.message)
-			}
-			var weak *Weakness
-			if !errors.As(err, &weak) {
-				t.Errorf("%T is not a *Weakness", err)
-			}
-		})
+	for _, rule := range rules {
+		for name, password := range rule.refused {
+			t.Run(name, func(t *testing.T) {
+				err := Check(password, rule.username)
+				if !errors.Is(err, rule.want) {
+					t.Fatalf("Check(%q, %q) = %v, want %v", password, rule.username, err, rule.want)
+				}
+				if !strings.Contains(err.Error(), rule.message) {
+					t.Errorf("message %q does not say %q", err.Error(), rule.message)
+				}
+				var weak *Weakness
+				if !errors.As(err, &weak) {
+					t.Errorf("%T is not a *Weakness", err)
+				}
+			})
+		}
 	}
 }
 
 func TestCheckAcceptsReasonablePasswords(t *testing.T) {
-	tests := []struct{ name, password, username string }{
-		{"ok, a passphrase with spaces", "correct horse battery", "alice"},
-		{"ok, eight characters", "k7#pQ2m!", "alice"},
-		{"ok, 128 characters", strings.Repeat("k7#pQ2m!", 16), "alice"},
-		{"ok, 128 non-ASCII characters", strings.Repeat("üß", 64), "alice"},
-		{"ok, two characters alternating", "abababababab", "alice"},
-		{"ok, spaces around a good password", "  correct horse battery  ", "alice"},
-		{"ok, no username given", "correct horse battery", ""},
-		{"ok, a common password as part of a longer one", "password-for-the-garden-shed", "alice"},
+	accepted := map[string]string{
+		"ok, a passphrase with spaces":                  "correct horse battery",
+		"ok, eight characters":                          "k7#pQ2m!",
+		"ok, 128 characters":                            strings.Repeat("k7#pQ2m!", 16),
+		"ok, 128 non-ASCII characters":                  strings.Repeat("üß", 64),
+		"ok, two characters alternating":                "abababababab",
+		"ok, spaces around a good password":             "  correct horse battery  ",
+		"ok, a common password as part of a longer one": "password-for-the-garden-shed",
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := Check(tt.password, tt.username); err != nil {
-				t.Errorf("Check(%q, %q) = %v, want nil", tt.password, tt.username, err)
+	for _, username := range []string{"alice", ""} {
+		for name, password := range accepted {
+			if username == "" {
+				name += ", no username given"
 			}
-		})
+			t.Run(name, func(t *testing.T) {
+				if err := Check(password, username); err != nil {
+					t.Errorf("Check(%q, %q) = %v, want nil", password, username, err)
+				}
+			})
+		}
 	}
 }
 

@@ -142,10 +142,20 @@ func Claims(user string, now time.Time) jwt.MapClaims {
 // Sign signs claims with k, with kid and typ at+jwt in the header.
 func Sign(t testing.TB, k Key, claims jwt.MapClaims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	tok.Header["kid"] = k.Kid
-	tok.Header["typ"] = "at+jwt"
-	s, err := tok.SignedString(k.Private)
+	return SignHeader(t, jwt.SigningMethodES256, k.Private, map[string]any{"kid": k.Kid, "typ": "at+jwt"}, claims)
+}
+
+// SignHeader signs claims with key by method, under a header that is alg
+// and exactly header (no typ unless header has one): for forgeries, a
+// wrong key, a missing or wrong typ, a kid never published.
+func SignHeader(t testing.TB, method jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, claims)
+	delete(tok.Header, "typ")
+	for k, v := range header {
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(key)
 	if err != nil {
 		t.Fatal(err)
 	}
