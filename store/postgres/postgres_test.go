@@ -160,9 +160,7 @@ func TestMigrationsPendingAndCountActiveSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 		if h == "h-revoked" {
-			if err := s.RevokeSession(ctx, u.ID, sess.ID, store.EventLogout, store.Client{}); err != nil {
-				t.Fatal(err)
-			}
+			storetest.Revoke(t, s, sess.ID, store.EventLogout)
 		}
 	}
 	now = now.Add(30 * time.Minute)

@@ -144,10 +144,8 @@ func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
 }
 
 func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
-	if _, err := t.tx.Exec(ctx,
-		`UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3`,
-		toMillis(revokedAt), reason, sessionID); err != nil {
-		return fmt.Errorf("store: revoke session: %w", err)
+	if err := t.RevokeSession(ctx, sessionID, reason, revokedAt); err != nil {
+		return err
 	}
 	if _, err := t.tx.Exec(ctx,
 		`UPDATE refresh_tokens SET used_at = $1 WHERE session_id = $2 AND used_at IS NULL`,
@@ -225,10 +223,15 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 }
 
 func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	return t.liveSessions(ctx, userID, "")
+}
+
+// liveSessions is LiveSessions with a locking clause (or "").
+func (t *tx) liveSessions(ctx context.Context, userID, locking string) ([]store.Session, error) {
 	out, err := sessions(ctx, t.tx, `SELECT `+sessionColumns+` FROM sessions s
 		WHERE s.user_id = $1 AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC`,
+		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC `+locking,
 		userID, toMillis(t.Now()))
 	if err != nil {
 		return nil, fmt.Errorf("store: live sessions: %w", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tokenflow/store"
+	"tokenflow/store/storetest"
 )
 
 func TestCountActiveSessions(t *testing.T) {
@@ -22,9 +23,7 @@ func TestCountActiveSessions(t *testing.T) {
 	u := mustUser(t, s, "alice")
 	mustSession(t, s, u.ID, "h-live")
 	revoked := mustSession(t, s, u.ID, "h-revoked")
-	if err := s.RevokeSession(ctx, u.ID, revoked.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
+	storetest.Revoke(t, s, revoked.ID, store.EventLogout)
 	now = now.Add(idleTTL / 2)
 	mustSession(t, s, u.ID, "h-late") // still live after the first one idles out
 	if n, err := s.CountActiveSessions(ctx); err != nil || n != 2 {

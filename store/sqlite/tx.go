@@ -121,10 +121,8 @@ func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
 }
 
 func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
-	if _, err := t.tx.ExecContext(ctx,
-		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
-		toMillis(revokedAt), reason, sessionID); err != nil {
-		return fmt.Errorf("store: revoke session: %w", err)
+	if err := t.RevokeSession(ctx, sessionID, reason, revokedAt); err != nil {
+		return err
 	}
 	if _, err := t.tx.ExecContext(ctx,
 		`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL`,

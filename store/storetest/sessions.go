@@ -171,106 +171,6 @@ func (c contract) sessionLookupsNotFound(t *testing.T) {
 	}
 }
 
-func (c contract) revokeSession(t *testing.T) {
-	now := t0
-	s := c.open(t, &now)
-	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	bob := mustUser(t, s, "bob")
-	sess := mustSession(t, s, alice.ID, "h1")
-
-	tests := []struct {
-		name      string
-		userID    string
-		sessionID string
-		kind      string
-		wantErr   error
-		wantKinds []string
-	}{
-		{"nok, another user's session", bob.ID, sess.ID, store.EventRevoked, store.ErrNotFound, []string{store.EventLogin}},
-		{"nok, unknown session", alice.ID, "nope", store.EventRevoked, store.ErrNotFound, []string{store.EventLogin}},
-		{"ok, logout", alice.ID, sess.ID, store.EventLogout, nil, []string{store.EventLogout, store.EventLogin}},
-		{"ok, already revoked: no second event", alice.ID, sess.ID, store.EventRevoked, nil, []string{store.EventLogout, store.EventLogin}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			now = now.Add(time.Minute)
-			err := s.RevokeSession(ctx, tt.userID, tt.sessionID, tt.kind, owner)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("error = %v, want %v", err, tt.wantErr)
-			}
-			if got := eventKinds(t, s, sess.ID); !slices.Equal(got, tt.wantKinds) {
-				t.Errorf("events = %v, want %v", got, tt.wantKinds)
-			}
-		})
-	}
-
-	got := mustSessionByID(t, s, sess.ID)
-	if got.RevokeReason != store.EventLogout || !got.RevokedAt.Equal(t0.Add(3*time.Minute)) {
-		t.Errorf("session = %+v, want revoked by logout at +3m", got)
-	}
-	if byHash, err := s.SessionByRefreshHash(ctx, "h1"); err != nil || byHash.RevokeReason != store.EventLogout {
-		t.Errorf("the token's session after logout = %+v, %v; want it revoked by logout", byHash, err)
-	}
-	if err := s.RevokeSession(ctx, alice.ID, sess.ID, store.EventRefresh, owner); err == nil {
-		t.Error("RevokeSession accepted kind refresh")
-	}
-}
-
-func (c contract) revokeUserSessions(t *testing.T) {
-	now := t0
-	s := c.open(t, &now)
-	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	bob := mustUser(t, s, "bob")
-
-	expired := mustSession(t, s, alice.ID, "a-expired")
-	now = now.Add(2 * idleTTL)
-	current := mustSession(t, s, alice.ID, "a-current")
-	other1 := mustSession(t, s, alice.ID, "a-other1")
-	other2 := mustSession(t, s, alice.ID, "a-other2")
-	bobs := mustSession(t, s, bob.ID, "b-1")
-
-	n, err := s.RevokeUserSessions(ctx, alice.ID, current.ID, owner)
-	if err != nil || n != 2 {
-		t.Fatalf("RevokeUserSessions(except current) = %d, %v; want 2", n, err)
-	}
-	for _, tc := range []struct {
-		sess        store.Session
-		wantRevoked bool
-	}{
-		{expired, false}, // expired is not live: nothing to revoke
-		{current, false},
-		{other1, true},
-		{other2, true},
-		{bobs, false},
-	} {
-		got := mustSessionByID(t, s, tc.sess.ID)
-		if got.Revoked() != tc.wantRevoked {
-			t.Errorf("session %s revoked = %v, want %v", tc.sess.ID, got.Revoked(), tc.wantRevoked)
-		}
-		if tc.wantRevoked {
-			if got.RevokeReason != store.EventRevoked {
-				t.Errorf("RevokeReason = %q, want %q", got.RevokeReason, store.EventRevoked)
-			}
-			if kinds := eventKinds(t, s, tc.sess.ID); !slices.Equal(kinds, []string{store.EventRevoked, store.EventLogin}) {
-				t.Errorf("events = %v", kinds)
-			}
-		}
-	}
-
-	n, err = s.RevokeUserSessions(ctx, alice.ID, "", owner)
-	if err != nil || n != 1 {
-		t.Fatalf("RevokeUserSessions(all) = %d, %v; want 1", n, err)
-	}
-	if active, _ := s.ActiveSessions(ctx, alice.ID); len(active) != 0 {
-		t.Errorf("alice still has %d active sessions", len(active))
-	}
-	if active, _ := s.ActiveSessions(ctx, bob.ID); len(active) != 1 {
-		t.Errorf("bob has %d active sessions, want 1", len(active))
-	}
-}
-
 func (c contract) activeSessions(t *testing.T) {
 	now := t0
 	s := c.open(t, &now)
@@ -284,9 +184,7 @@ func (c contract) activeSessions(t *testing.T) {
 	newer := mustSession(t, s, alice.ID, "newer")
 	revoked := mustSession(t, s, alice.ID, "revoked")
 	mustSession(t, s, bob.ID, "bobs")
-	if err := s.RevokeSession(ctx, alice.ID, revoked.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
+	Revoke(t, s, revoked.ID, store.EventLogout)
 	now = now.Add(time.Minute)
 	UseToken(t, s, "newer", "newer2")
 	now = now.Add(time.Minute)
@@ -328,17 +226,13 @@ func (c contract) deleteExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeSession(ctx, alice.ID, oldRevoked.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
+	Revoke(t, s, oldRevoked.ID, store.EventLogout)
 	doomed = append(doomed, oldRevoked)
 
 	now = t0.Add(25*time.Hour - time.Minute)
 	live := mustSession(t, s, alice.ID, "live-1")
 	recentRevoked := mustSession(t, s, alice.ID, "recent-revoked")
-	if err := s.RevokeSession(ctx, alice.ID, recentRevoked.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
+	Revoke(t, s, recentRevoked.ID, store.EventLogout)
 	// Now the first five have long expired and oldRevoked was revoked 25h ago.
 	now = t0.Add(25 * time.Hour)
 	UseToken(t, s, "live-1", "live-2") // live-1 is used: it must stay for reuse detection

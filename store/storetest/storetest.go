@@ -14,6 +14,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,8 +37,6 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UserLookups", c.userLookups},
 		{"CreateSession", c.createSession},
 		{"SessionLookupsNotFound", c.sessionLookupsNotFound},
-		{"RevokeSession", c.revokeSession},
-		{"RevokeUserSessions", c.revokeUserSessions},
 		{"ActiveSessions", c.activeSessions},
 		{"DeleteExpired", c.deleteExpired},
 		{"SessionByRefreshHashIgnoresRotatedTokens", c.sessionByRefreshHashIgnoresRotatedTokens},
@@ -52,10 +51,12 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CapLiveTokenGrace", c.capLiveTokenGrace},
 		{"SetSessionUse", c.setSessionUse},
 		{"RevokeSessionAndTokens", c.revokeSessionAndTokens},
+		{"SessionForUpdate", c.sessionForUpdate},
+		{"TxRevokeSession", c.txRevokeSession},
 		{"EventTimesSince", c.eventTimesSince},
 		{"InsertEventCapsTheTimeline", c.insertEventCapsTheTimeline},
 		{"TxCreateSession", c.txCreateSession},
-		{"TxCreateSessionSerializesOneUser", c.txCreateSessionSerializesOneUser},
+		{"TxSerializesOneUser", c.txSerializesOneUser},
 		{"LiveSessions", c.liveSessions},
 		{"SigningKeysLifecycle", c.signingKeysLifecycle},
 		{"SigningKeysRefusals", c.signingKeysRefusals},
@@ -148,4 +149,28 @@ func refreshUnknown(t *testing.T, s store.Store, hash string) bool {
 		t.Fatalf("SessionByRefreshHash(%s): %v", hash, err)
 	}
 	return err != nil
+}
+
+// AllAtOnce runs fn(0) … fn(n-1) in n goroutines released together, waits
+// for them all, and fails t for each that failed, naming it "what i".
+func AllAtOnce(t *testing.T, what string, n int, fn func(i int) error) {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("%s %d: %v", what, i, err)
+		}
+	}
 }

@@ -62,6 +62,16 @@ func UseToken(t *testing.T, s store.Store, presented, next string) store.Session
 	return sess
 }
 
+// Revoke ends the session as reason now, the way a logout writes it (its
+// tokens left as they are, no event), with none of the policy: setup for
+// cases and a backend's own tests that need a revoked session.
+func Revoke(t *testing.T, s store.Store, sessionID, reason string) {
+	t.Helper()
+	inTx(t, s, func(tx store.Tx) error {
+		return tx.RevokeSession(context.Background(), sessionID, reason, tx.Now())
+	})
+}
+
 // What InTx commits is there afterwards, and Tx.Now is the store's clock.
 func (c contract) inTxCommits(t *testing.T) {
 	now := t0.Add(time.Minute)
@@ -182,51 +192,47 @@ func (c contract) inTxRollsBackOnPanic(t *testing.T) {
 func (c contract) inTxSerializesOneToken(t *testing.T) {
 	now := t0
 	s := c.open(t, &now)
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	rotateOneTokenOnce(t, s)
+}
+
+// rotateOneTokenOnce races transactions, spread over stores (instances on
+// one database), to rotate one refresh token: exactly one finds it
+// current, and only its successor is stored.
+func rotateOneTokenOnce(t *testing.T, stores ...store.Store) {
+	sess := mustSession(t, stores[0], mustUser(t, stores[0], "alice").ID, "h1")
 	ctx := context.Background()
 	const workers = 16
 	var (
-		wg      sync.WaitGroup
-		start   = make(chan struct{})
 		mu      sync.Mutex
 		winners []int
-		errs    = make([]error, workers)
 	)
-	for i := range workers {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.InTx(ctx, func(tx store.Tx) error {
-				tok, _, _, err := tx.TokenForUpdate(ctx, "h1")
-				if err != nil || tok.Used() {
-					return err
-				}
-				id, err := tx.InsertRefreshToken(ctx, sess.ID, fmt.Sprintf("h2-%d", i), time.Time{})
-				if err != nil {
-					return err
-				}
-				if err := tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now()); err != nil {
-					return err
-				}
-				mu.Lock()
-				winners = append(winners, i)
-				mu.Unlock()
-				return nil
-			})
+	AllAtOnce(t, "transaction", workers, func(i int) error {
+		return stores[i%len(stores)].InTx(ctx, func(tx store.Tx) error {
+			tok, _, _, err := tx.TokenForUpdate(ctx, "h1")
+			if err != nil || tok.Used() {
+				return err
+			}
+			id, err := tx.InsertRefreshToken(ctx, sess.ID, fmt.Sprintf("h2-%d", i), time.Time{})
+			if err != nil {
+				return err
+			}
+			if err := tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now()); err != nil {
+				return err
+			}
+			mu.Lock()
+			winners = append(winners, i)
+			mu.Unlock()
+			return nil
 		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("transaction %d: %v", i, err)
-		}
-	}
+	})
 	if len(winners) != 1 {
-		t.Fatalf("%d transactions found h1 current (%v), want exactly 1", len(winners), winners)
+		t.Fatalf("%d transactions on %d instances found h1 current (%v), want exactly 1", len(winners), len(stores), winners)
 	}
 	for i := range workers {
-		if unknown := refreshUnknown(t, s, fmt.Sprintf("h2-%d", i)); unknown == (i == winners[0]) {
-			t.Errorf("token h2-%d: unknown %v, want only the winner's stored", i, unknown)
+		for j, s := range stores {
+			if unknown := refreshUnknown(t, s, fmt.Sprintf("h2-%d", i)); unknown == (i == winners[0]) {
+				t.Errorf("instance %d: token h2-%d unknown %v, want only the winner's stored", j, i, unknown)
+			}
 		}
 	}
 }
@@ -237,10 +243,17 @@ func (c contract) inTxSerializesOneToken(t *testing.T) {
 func (c contract) inTxSerializesOneSession(t *testing.T) {
 	now := t0
 	s := c.open(t, &now)
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "branch-0")
+	serializeOneSession(t, s)
+}
+
+// serializeOneSession rotates branches of one session at once, in
+// transactions spread over stores: each moves the session's last use on by
+// a millisecond, and no move is lost.
+func serializeOneSession(t *testing.T, stores ...store.Store) {
+	sess := mustSession(t, stores[0], mustUser(t, stores[0], "alice").ID, "branch-0")
 	ctx := context.Background()
 	const branches, perBranch = 4, 4
-	inTx(t, s, func(tx store.Tx) error {
+	inTx(t, stores[len(stores)-1], func(tx store.Tx) error {
 		for b := 1; b < branches; b++ {
 			if _, err := tx.InsertRefreshToken(ctx, sess.ID, fmt.Sprintf("branch-%d", b), time.Time{}); err != nil {
 				return err
@@ -248,33 +261,22 @@ func (c contract) inTxSerializesOneSession(t *testing.T) {
 		}
 		return nil
 	})
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, branches*perBranch)
-	)
-	for i := range errs {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.InTx(ctx, func(tx store.Tx) error {
-				_, got, _, err := tx.TokenForUpdate(ctx, fmt.Sprintf("branch-%d", i%branches))
-				if err != nil {
-					return err
-				}
-				got.LastUsedAt = got.LastUsedAt.Add(time.Millisecond)
-				return tx.SetSessionUse(ctx, got)
-			})
+	const moves = branches * perBranch
+	AllAtOnce(t, "transaction", moves, func(i int) error {
+		return stores[(i/branches)%len(stores)].InTx(ctx, func(tx store.Tx) error {
+			_, got, _, err := tx.TokenForUpdate(ctx, fmt.Sprintf("branch-%d", i%branches))
+			if err != nil {
+				return err
+			}
+			got.LastUsedAt = got.LastUsedAt.Add(time.Millisecond)
+			return tx.SetSessionUse(ctx, got)
 		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("transaction %d: %v", i, err)
+	})
+	want := t0.Add(moves * time.Millisecond)
+	for j, s := range stores {
+		if got := mustSessionByID(t, s, sess.ID).LastUsedAt; !got.Equal(want) {
+			t.Errorf("instance %d: LastUsedAt = %v, want %v: %d moves were lost", j, got, want, want.Sub(got)/time.Millisecond)
 		}
-	}
-	if got, want := mustSessionByID(t, s, sess.ID).LastUsedAt, t0.Add(time.Duration(len(errs))*time.Millisecond); !got.Equal(want) {
-		t.Errorf("LastUsedAt = %v, want %v: %d moves were lost", got, want, want.Sub(got)/time.Millisecond)
 	}
 }
 
@@ -306,9 +308,7 @@ func (c contract) tokenForUpdate(t *testing.T) {
 
 	now = now.Add(time.Minute)
 	UseToken(t, s, "h1", "h2")
-	if err := s.RevokeSession(ctx, alice.ID, sess.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
+	Revoke(t, s, sess.ID, store.EventLogout)
 	tok := mustToken(t, s, "h1")
 	if !tok.UsedAt.Equal(now) || !tok.GraceUntil.Equal(now) {
 		t.Errorf("used token = %+v, want used and its deadline at %v", tok, now)
@@ -598,53 +598,78 @@ func (c contract) txCreateSession(t *testing.T) {
 	}
 }
 
-// Tx.CreateSession holds the user: transactions creating sessions for one
-// user run one after the other, so each sees, through LiveSessions, every
-// session the ones before it created. That is what lets the cap (auth)
-// count without racing.
-func (c contract) txCreateSessionSerializesOneUser(t *testing.T) {
-	now := t0
-	s := c.open(t, &now)
-	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	const logins = 12
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, logins)
-		seen  = make([]int, logins)
-	)
-	for i := range logins {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.InTx(ctx, func(tx store.Tx) error {
-				if _, err := tx.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: fmt.Sprintf("h%d", i), IdleTTL: idleTTL, MaxAge: maxAge}); err != nil {
+// Tx.CreateSession holds the user, and so does Tx.LiveSessionsForUpdate:
+// transactions that create a session for one user run one after the
+// other, whichever of the two comes first, so each sees every session the
+// ones before it created. That is what lets the cap (auth) count, and "log
+// out everywhere" end every racing login, without racing.
+func (c contract) txSerializesOneUser(t *testing.T) {
+	create := func(ctx context.Context, tx store.Tx, userID string, i int) error {
+		_, err := tx.CreateSession(ctx, store.NewSession{UserID: userID, RefreshHash: fmt.Sprintf("h%d", i), IdleTTL: idleTTL, MaxAge: maxAge})
+		return err
+	}
+	tests := []struct {
+		name string
+		// login creates a session and returns how many live sessions the
+		// transaction saw.
+		login func(ctx context.Context, tx store.Tx, userID string, i int) (int, error)
+		// firstSees is what the first transaction sees.
+		firstSees int
+	}{
+		{"CreateSession, then LiveSessions", func(ctx context.Context, tx store.Tx, userID string, i int) (int, error) {
+			if err := create(ctx, tx, userID, i); err != nil {
+				return 0, err
+			}
+			live, err := tx.LiveSessions(ctx, userID)
+			return len(live), err
+		}, 1},
+		{"LiveSessionsForUpdate, then CreateSession", func(ctx context.Context, tx store.Tx, userID string, i int) (int, error) {
+			live, err := tx.LiveSessionsForUpdate(ctx, userID)
+			if err != nil {
+				return 0, err
+			}
+			return len(live), create(ctx, tx, userID, i)
+		}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := t0
+			s := c.open(t, &now)
+			ctx := context.Background()
+			alice := mustUser(t, s, "alice")
+			const logins = 12
+			seen := make([]int, logins)
+			AllAtOnce(t, "login", logins, func(i int) error {
+				return s.InTx(ctx, func(tx store.Tx) (err error) {
+					seen[i], err = tt.login(ctx, tx, alice.ID, i)
 					return err
-				}
-				live, err := tx.LiveSessions(ctx, alice.ID)
-				seen[i] = len(live)
-				return err
+				})
 			})
+			slices.Sort(seen)
+			for i, n := range seen {
+				if n != tt.firstSees+i {
+					t.Fatalf("live sessions seen %v, want %d..%d: two logins of one user overlapped", seen, tt.firstSees, tt.firstSees+logins-1)
+				}
+			}
 		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("login %d: %v", i, err)
-		}
-	}
-	slices.Sort(seen)
-	for i, n := range seen {
-		if n != i+1 {
-			t.Fatalf("live sessions seen %v, want 1..%d: two logins of one user overlapped", seen, logins)
-		}
 	}
 }
 
-// Tx.LiveSessions lists the user's sessions alive at Tx.Now, most recently
-// used first, then newest created.
+// Tx.LiveSessions and Tx.LiveSessionsForUpdate list the user's sessions
+// alive at Tx.Now, most recently used first, then newest created.
 func (c contract) liveSessions(t *testing.T) {
+	for _, list := range []struct {
+		name string
+		list func(store.Tx, context.Context, string) ([]store.Session, error)
+	}{
+		{"LiveSessions", store.Tx.LiveSessions},
+		{"LiveSessionsForUpdate", store.Tx.LiveSessionsForUpdate},
+	} {
+		t.Run(list.name, func(t *testing.T) { c.liveSessionsThrough(t, list.list) })
+	}
+}
+
+func (c contract) liveSessionsThrough(t *testing.T, list func(store.Tx, context.Context, string) ([]store.Session, error)) {
 	now := t0
 	s := c.open(t, &now)
 	ctx := context.Background()
@@ -655,16 +680,14 @@ func (c contract) liveSessions(t *testing.T) {
 	second := mustSession(t, s, alice.ID, "a2")
 	third := mustSession(t, s, alice.ID, "a3") // created at the same time as second
 	revoked := mustSession(t, s, alice.ID, "a4")
-	if err := s.RevokeSession(ctx, alice.ID, revoked.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
+	Revoke(t, s, revoked.ID, store.EventLogout)
 	mustSession(t, s, bob.ID, "b1")
 	now = now.Add(time.Minute)
 	UseToken(t, s, "a1", "a1-next") // the oldest is the most recently used
-	ids := func() []string {
+	ids := func(userID string) []string {
 		var out []string
 		inTx(t, s, func(tx store.Tx) error {
-			live, err := tx.LiveSessions(ctx, alice.ID)
+			live, err := list(tx, ctx, userID)
 			for _, sess := range live {
 				out = append(out, sess.ID)
 			}
@@ -675,15 +698,18 @@ func (c contract) liveSessions(t *testing.T) {
 	// second and third tie on last use and creation: the greater ID first.
 	tied := []string{second.ID, third.ID}
 	slices.Sort(tied)
-	if got, want := ids(), []string{first.ID, tied[1], tied[0]}; !slices.Equal(got, want) {
+	if got, want := ids(alice.ID), []string{first.ID, tied[1], tied[0]}; !slices.Equal(got, want) {
 		t.Errorf("live %v, want %v", got, want)
 	}
+	if got := ids("nobody"); len(got) != 0 {
+		t.Errorf("live sessions of an unknown user %v, want none", got)
+	}
 	now = first.IdleExpiresAt // an expiry is exclusive; the last use did not slide it
-	if got, want := ids(), []string{tied[1], tied[0]}; !slices.Equal(got, want) {
+	if got, want := ids(alice.ID), []string{tied[1], tied[0]}; !slices.Equal(got, want) {
 		t.Errorf("live at the first's idle expiry %v, want %v", got, want)
 	}
 	now = second.IdleExpiresAt
-	if got := ids(); len(got) != 0 {
+	if got := ids(alice.ID); len(got) != 0 {
 		t.Errorf("live at the last idle expiry %v, want none", got)
 	}
 }
