@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,29 +48,13 @@ func TestContractTwoStores(t *testing.T) {
 // lets one migrate; the others find every version applied.
 func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	u := pgtest.FreshURL(t)
-	const opens = 4
-	var (
-		wg   sync.WaitGroup
-		errs = make([]error, opens)
-	)
-	start := make(chan struct{})
-	for i := range opens {
-		wg.Go(func() {
-			<-start
-			s, err := Open(context.Background(), u)
-			if err == nil {
-				s.Close()
-			}
-			errs[i] = err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("open %d: %v", i, err)
+	storetest.AllAtOnce(t, "open", 4, func(int) error {
+		s, err := Open(context.Background(), u)
+		if err == nil {
+			s.Close()
 		}
-	}
+		return err
+	})
 	s := openTest(t, u, time.Now)
 	files, err := migrationFiles.ReadDir("migrations")
 	if err != nil {

@@ -5,9 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"tokenflow/store/storetest"
 )
 
 // A database made before grace_until existed keeps working: its rotated
@@ -109,29 +110,13 @@ func TestUpgradeFromTheRunnerBeforeGoose(t *testing.T) {
 // them read "nothing applied" and the second fails on CREATE TABLE users).
 func TestConcurrentOpensOfAFreshFileMigrateOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokenflow.db")
-	const opens = 6
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, opens)
-	)
-	for i := range opens {
-		wg.Go(func() {
-			<-start
-			s, err := Open(path)
-			if err == nil {
-				s.Close()
-			}
-			errs[i] = err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("open %d: %v", i, err)
+	storetest.AllAtOnce(t, "open", 6, func(int) error {
+		s, err := Open(path)
+		if err == nil {
+			s.Close()
 		}
-	}
+		return err
+	})
 	now := t0
 	s := openStore(t, path, &now)
 	files, err := migrationFiles.ReadDir("migrations")

@@ -62,6 +62,16 @@ func UseToken(t *testing.T, s store.Store, presented, next string) store.Session
 	return sess
 }
 
+// twoSessions opens a fresh store whose clock reads *now, with the user
+// alice and two sessions of hers: sess (its token h1) and other (its token
+// "other").
+func (c contract) twoSessions(t *testing.T, now *time.Time) (s store.Store, alice store.User, sess, other store.Session) {
+	t.Helper()
+	s = c.open(t, now)
+	alice = mustUser(t, s, "alice")
+	return s, alice, mustSession(t, s, alice.ID, "h1"), mustSession(t, s, alice.ID, "other")
+}
+
 // Revoke ends the session as reason now, the way a logout writes it (its
 // tokens left as they are, no event), with none of the policy: setup for
 // cases and a backend's own tests that need a revoked session.
@@ -325,11 +335,8 @@ func (c contract) tokenForUpdate(t *testing.T) {
 // An empty or already stored hash is refused.
 func (c contract) insertRefreshTokenRefusesDuplicates(t *testing.T) {
 	now := t0
-	s := c.open(t, &now)
+	s, _, sess, other := c.twoSessions(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	sess := mustSession(t, s, alice.ID, "h1")
-	other := mustSession(t, s, alice.ID, "other")
 	for _, hash := range []string{"", "h1", "other"} {
 		err := s.InTx(ctx, func(tx store.Tx) error {
 			_, err := tx.InsertRefreshToken(ctx, sess.ID, hash, time.Time{})
@@ -348,11 +355,8 @@ func (c contract) insertRefreshTokenRefusesDuplicates(t *testing.T) {
 // keeps their deadlines, and touches neither used tokens nor other sessions.
 func (c contract) retireLiveTokensKeepsDeadlines(t *testing.T) {
 	now := t0
-	s := c.open(t, &now)
+	s, _, sess, _ := c.twoSessions(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	sess := mustSession(t, s, alice.ID, "h1")
-	mustSession(t, s, alice.ID, "elsewhere")
 	deadline := t0.Add(5 * time.Second)
 	var keep int64
 	inTx(t, s, func(tx store.Tx) (err error) {
@@ -380,7 +384,7 @@ func (c contract) retireLiveTokensKeepsDeadlines(t *testing.T) {
 	if got := mustToken(t, s, "kept"); got.Used() {
 		t.Errorf("kept = %+v, want it current", got)
 	}
-	if got := mustToken(t, s, "elsewhere"); got.Used() {
+	if got := mustToken(t, s, "other"); got.Used() {
 		t.Errorf("another session's token = %+v, want it current", got)
 	}
 }
@@ -436,44 +440,87 @@ func (c contract) setSessionUse(t *testing.T) {
 	}
 }
 
-// RevokeSessionAndTokens ends the session and kills its current tokens,
-// keeps when the used ones were used, records no event, and leaves other
-// sessions alone.
-func (c contract) revokeSessionAndTokens(t *testing.T) {
+// SessionForUpdate finds a session whatever its state or user, and names
+// an unknown one ErrNotFound. Whose session may be ended is auth's
+// (auth/revoke.go).
+func (c contract) sessionForUpdate(t *testing.T) {
 	now := t0
 	s := c.open(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	sess := mustSession(t, s, alice.ID, "h1")
-	other := mustSession(t, s, alice.ID, "elsewhere")
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	find := func(id string) (got store.Session, err error) {
+		err = s.InTx(ctx, func(tx store.Tx) (err error) {
+			got, err = tx.SessionForUpdate(ctx, id)
+			return err
+		})
+		return got, err
+	}
+	if got, err := find(sess.ID); err != nil || got != sess {
+		t.Errorf("live session = %+v, %v; want %+v", got, err, sess)
+	}
 	now = now.Add(time.Minute)
-	UseToken(t, s, "h1", "h2")
-	h1 := mustToken(t, s, "h1")
-	inTx(t, s, func(tx store.Tx) error {
-		_, err := tx.InsertRefreshToken(ctx, sess.ID, "sibling", time.Time{})
-		return err
-	})
-	now = now.Add(time.Minute)
-	inTx(t, s, func(tx store.Tx) error {
-		return tx.RevokeSessionAndTokens(ctx, sess.ID, store.EventReuseDetected, tx.Now())
-	})
-	got := mustSessionByID(t, s, sess.ID)
-	if !got.RevokedAt.Equal(now) || got.RevokeReason != store.EventReuseDetected {
-		t.Errorf("session = %+v, want revoked now for reuse", got)
+	Revoke(t, s, sess.ID, store.EventLogout)
+	if got, err := find(sess.ID); err != nil || got.RevokeReason != store.EventLogout || !got.RevokedAt.Equal(now) {
+		t.Errorf("revoked session = %+v, %v; want it revoked by logout at %v", got, err, now)
 	}
-	for _, hash := range []string{"h2", "sibling"} {
-		if tok := mustToken(t, s, hash); !tok.UsedAt.Equal(now) {
-			t.Errorf("%s = %+v, want used now", hash, tok)
-		}
+	if _, err := find("nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown session: %v, want ErrNotFound", err)
 	}
-	if tok := mustToken(t, s, "h1"); tok != h1 {
-		t.Errorf("h1 = %+v, want it as it was %+v", tok, h1)
+}
+
+// Tx.RevokeSession and Tx.RevokeSessionAndTokens end the session at the
+// time given for the reason, record no event, and leave other sessions
+// alone. RevokeSession leaves the session's tokens as they are (a refresh
+// then finds a revoked session, as after a logout); RevokeSessionAndTokens
+// marks its current ones used then (as reuse detection needs) and keeps
+// when the used ones were used.
+func (c contract) txRevoke(t *testing.T) {
+	tests := []struct {
+		name       string
+		revoke     func(tx store.Tx, ctx context.Context, sessionID, reason string, revokedAt time.Time) error
+		reason     string
+		killTokens bool
+	}{
+		{"RevokeSession", store.Tx.RevokeSession, store.EventRevoked, false},
+		{"RevokeSessionAndTokens", store.Tx.RevokeSessionAndTokens, store.EventReuseDetected, true},
 	}
-	if kinds := eventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
-		t.Errorf("events = %v, want only the login", kinds)
-	}
-	if got := mustSessionByID(t, s, other.ID); got.Revoked() || mustToken(t, s, "elsewhere").Used() {
-		t.Errorf("another session was harmed: %+v", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := t0
+			s, _, sess, other := c.twoSessions(t, &now)
+			ctx := context.Background()
+			now = now.Add(time.Minute)
+			UseToken(t, s, "h1", "h2")
+			h1 := mustToken(t, s, "h1")
+			inTx(t, s, func(tx store.Tx) error {
+				_, err := tx.InsertRefreshToken(ctx, sess.ID, "sibling", time.Time{})
+				return err
+			})
+			now = now.Add(time.Minute)
+			inTx(t, s, func(tx store.Tx) error { return tt.revoke(tx, ctx, sess.ID, tt.reason, tx.Now()) })
+			got := mustSessionByID(t, s, sess.ID)
+			if !got.RevokedAt.Equal(now) || got.RevokeReason != tt.reason {
+				t.Errorf("session = %+v, want revoked now for %s", got, tt.reason)
+			}
+			for _, hash := range []string{"h2", "sibling"} {
+				tok := mustToken(t, s, hash)
+				if tt.killTokens && !tok.UsedAt.Equal(now) || !tt.killTokens && tok.Used() {
+					t.Errorf("%s = %+v, want used now %v", hash, tok, tt.killTokens)
+				}
+			}
+			if byHash, err := s.SessionByRefreshHash(ctx, "h2"); !tt.killTokens && (err != nil || byHash != got) {
+				t.Errorf("the current token's session = %+v, %v; want it, revoked", byHash, err)
+			}
+			if tok := mustToken(t, s, "h1"); tok != h1 {
+				t.Errorf("h1 = %+v, want it as it was %+v", tok, h1)
+			}
+			if kinds := eventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+				t.Errorf("events = %v, want only the login", kinds)
+			}
+			if got := mustSessionByID(t, s, other.ID); got != other || mustToken(t, s, "other").Used() {
+				t.Errorf("another session was harmed: %+v", got)
+			}
+		})
 	}
 }
 
@@ -481,11 +528,8 @@ func (c contract) revokeSessionAndTokens(t *testing.T) {
 // since, newest first, at most max.
 func (c contract) eventTimesSince(t *testing.T) {
 	now := t0
-	s := c.open(t, &now)
+	s, alice, sess, other := c.twoSessions(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	sess := mustSession(t, s, alice.ID, "h1")
-	other := mustSession(t, s, alice.ID, "h-other")
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	inTx(t, s, func(tx store.Tx) error {
 		for _, e := range []store.Event{
@@ -534,11 +578,8 @@ func (c contract) eventTimesSince(t *testing.T) {
 // only record of where the session began.
 func (c contract) insertEventCapsTheTimeline(t *testing.T) {
 	now := t0
-	s := c.open(t, &now)
+	s, alice, sess, other := c.twoSessions(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	sess := mustSession(t, s, alice.ID, "r0")
-	other := mustSession(t, s, alice.ID, "other")
 	const inserts = store.MaxEventsPerSession + 20
 	for range inserts {
 		now = now.Add(time.Second)
@@ -631,13 +672,13 @@ func (c contract) txSerializesOneUser(t *testing.T) {
 			return len(live), create(ctx, tx, userID, i)
 		}, 0},
 	}
+	ctx := context.Background()
+	const logins = 12
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := t0
 			s := c.open(t, &now)
-			ctx := context.Background()
 			alice := mustUser(t, s, "alice")
-			const logins = 12
 			seen := make([]int, logins)
 			AllAtOnce(t, "login", logins, func(i int) error {
 				return s.InTx(ctx, func(tx store.Tx) (err error) {
