@@ -9,12 +9,8 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tokenflow/store"
+	"tokenflow/store/internal/sqlrow"
 )
 
 // defaultDeleteBatch is used by DeleteExpired when it is given no batch size.
@@ -67,7 +64,7 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (_ store.User, err error) {
 	defer func() { err = unavailable(err) }()
 	u := store.User{
-		ID:           newID(),
+		ID:           sqlrow.NewID(),
 		Username:     username,
 		PasswordHash: passwordHash,
 		CreatedAt:    s.now(),
@@ -75,7 +72,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 	// The UNIQUE index decides, not a SELECT beforehand.
 	_, err = s.pool.Exec(ctx,
 		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.Username, usernameKey(username), u.PasswordHash, toMillis(u.CreatedAt))
+		u.ID, u.Username, sqlrow.UsernameKey(username), u.PasswordHash, sqlrow.ToMillis(u.CreatedAt))
 	if isUniqueViolation(err, "users_username_key_key") {
 		return store.User{}, store.ErrUsernameTaken
 	}
@@ -89,7 +86,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 // Returns ErrNotFound when there is none.
 func (s *Store) UserByUsername(ctx context.Context, username string) (_ store.User, err error) {
 	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `username_key = $1`, usernameKey(username))
+	return s.user(ctx, `username_key = $1`, sqlrow.UsernameKey(username))
 }
 
 // UserByID finds a user by ID. Returns ErrNotFound when there is none.
@@ -99,20 +96,13 @@ func (s *Store) UserByID(ctx context.Context, id string) (_ store.User, err erro
 }
 
 func (s *Store) user(ctx context.Context, where string, arg any) (store.User, error) {
-	var (
-		u       store.User
-		created int64
-	)
-	err := s.pool.QueryRow(ctx,
-		`SELECT id, username, password_hash, created_at FROM users WHERE `+where, arg).
-		Scan(&u.ID, &u.Username, &u.PasswordHash, &created)
+	u, err := sqlrow.ScanUser(s.pool.QueryRow(ctx, `SELECT `+sqlrow.UserColumns+` FROM users u WHERE `+where, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("store: find user: %w", err)
 	}
-	u.CreatedAt = fromMillis(created)
 	return u, nil
 }
 
@@ -149,10 +139,10 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (_ store
 // ErrRefreshUnknown when no unused token has that hash.
 func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	row := s.pool.QueryRow(ctx, `SELECT `+sessionColumns+`
+	row := s.pool.QueryRow(ctx, `SELECT `+sqlrow.SessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.token_hash = $1 AND t.used_at IS NULL`, hash)
-	sess, err := scanSession(row)
+	sess, err := sqlrow.ScanSession(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Session{}, store.ErrRefreshUnknown
 	}
@@ -166,7 +156,7 @@ func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.
 // when there is none.
 func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1`, id))
+	sess, err := sqlrow.ScanSession(s.pool.QueryRow(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s WHERE s.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -180,10 +170,10 @@ func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err er
 // expired, most recently used first. It returns no sentinel errors.
 func (s *Store) ActiveSessions(ctx context.Context, userID string) (_ []store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	out, err := sessions(ctx, s.pool, `SELECT `+sessionColumns+` FROM sessions s
+	out, err := sessions(ctx, s.pool, `SELECT `+sqlrow.SessionColumns+` FROM sessions s
 		WHERE s.user_id = $1 AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, toMillis(s.now()))
+		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, sqlrow.ToMillis(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("store: active sessions: %w", err)
 	}
@@ -198,26 +188,11 @@ func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) 
 	if limit > 0 {
 		max = &limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, session_id, user_id, kind, at, ip, user_agent, detail
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.EventColumns+`
 		FROM session_events WHERE session_id = $1
 		ORDER BY at DESC, id DESC LIMIT $2`, sessionID, max)
+	out, err := sqlrow.All(rows, err, sqlrow.ScanEvent)
 	if err != nil {
-		return nil, fmt.Errorf("store: session events: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var (
-			e  store.Event
-			at int64
-		)
-		if err := rows.Scan(&e.ID, &e.SessionID, &e.UserID, &e.Kind, &at, &e.IP, &e.UserAgent, &e.Detail); err != nil {
-			return nil, fmt.Errorf("store: session events: %w", err)
-		}
-		e.At = fromMillis(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: session events: %w", err)
 	}
 	return out, nil
@@ -239,7 +214,7 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error)
 		SELECT id FROM sessions
 		WHERE idle_expires_at < $1 OR absolute_expires_at < $1 OR revoked_at < $2
 		LIMIT $3 FOR UPDATE SKIP LOCKED)`,
-		toMillis(now), toMillis(now.Add(-store.RevokedRetention)), batch)
+		sqlrow.ToMillis(now), sqlrow.ToMillis(now.Add(-store.RevokedRetention)), batch)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
@@ -249,47 +224,9 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error)
 	return int(tag.RowsAffected()), nil
 }
 
-// sessionColumns are the sessions columns in scanSession's order; queries
-// alias sessions as s.
-const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.idle_expires_at,
-	s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
-
-// scanSession scans sessionColumns, after any leading destinations.
-func scanSession(row pgx.Row, leading ...any) (store.Session, error) {
-	var (
-		sess                              store.Session
-		created, lastUsed, idle, absolute int64
-		revoked                           *int64
-	)
-	dest := append(leading,
-		&sess.ID, &sess.UserID, &created, &lastUsed, &idle,
-		&absolute, &sess.UserAgent, &sess.IP, &revoked, &sess.RevokeReason)
-	if err := row.Scan(dest...); err != nil {
-		return store.Session{}, err
-	}
-	sess.CreatedAt = fromMillis(created)
-	sess.LastUsedAt = fromMillis(lastUsed)
-	sess.IdleExpiresAt = fromMillis(idle)
-	sess.AbsoluteExpiresAt = fromMillis(absolute)
-	sess.RevokedAt = fromNullMillis(revoked)
-	return sess, nil
-}
-
 func sessions(ctx context.Context, q querier, sql string, args ...any) ([]store.Session, error) {
 	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sess)
-	}
-	return out, rows.Err()
+	return sqlrow.All(rows, err, sqlrow.ScanSession)
 }
 
 // insertToken adds a live token with a recorded grace deadline, or NULL.
@@ -300,7 +237,7 @@ func insertToken(ctx context.Context, q querier, sessionID, hash string, now tim
 	var id int64
 	err := q.QueryRow(ctx,
 		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES ($1, $2, $3, $4) RETURNING id`,
-		sessionID, hash, toMillis(now), graceUntil).Scan(&id)
+		sessionID, hash, sqlrow.ToMillis(now), graceUntil).Scan(&id)
 	return id, err
 }
 
@@ -318,7 +255,7 @@ const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 func insertEvent(ctx context.Context, q querier, sess store.Session, kind string, at time.Time, c store.Client, detail string) error {
 	if _, err := q.Exec(ctx, `INSERT INTO session_events
 		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail); err != nil {
+		sess.ID, sess.UserID, kind, sqlrow.ToMillis(at), c.IP, c.UserAgent, detail); err != nil {
 		return err
 	}
 	_, err := q.Exec(ctx, trimEventsSQL, sess.ID, store.EventLogin, store.MaxEventsPerSession-1)
@@ -327,48 +264,7 @@ func insertEvent(ctx context.Context, q querier, sess store.Session, kind string
 
 // now reads the clock at the precision the database keeps, so a time that
 // goes in comes back out equal.
-func (s *Store) now() time.Time {
-	clock := s.Now
-	if clock == nil {
-		clock = time.Now
-	}
-	return clock().UTC().Truncate(time.Millisecond)
-}
-
-func toMillis(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func toNullMillis(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	ms := toMillis(t)
-	return &ms
-}
-
-func fromNullMillis(ms *int64) time.Time {
-	if ms == nil {
-		return time.Time{}
-	}
-	return fromMillis(*ms)
-}
-
-func earliest(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func usernameKey(username string) string { return strings.ToLower(username) }
-
-// newID returns 128 random bits, base64url without padding.
-func newID() string {
-	b := make([]byte, 16)
-	rand.Read(b) // never fails: crypto/rand crashes the program instead (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func (s *Store) now() time.Time { return sqlrow.Now(s.Now) }
 
 // isUniqueViolation reports whether err is PostgreSQL refusing a
 // duplicate under the named constraint or unique index.
@@ -385,24 +281,9 @@ func (s *Store) SigningKeys(ctx context.Context) (_ []store.SigningKey, err erro
 }
 
 func signingKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.Query(ctx, `SELECT kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at
-		FROM signing_keys ORDER BY created_at, kid`)
+	rows, err := q.Query(ctx, `SELECT `+sqlrow.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
+	keys, err := sqlrow.All(rows, err, sqlrow.ScanSigningKey)
 	if err != nil {
-		return nil, fmt.Errorf("store: signing keys: %w", err)
-	}
-	defer rows.Close()
-	var keys []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var created, activates int64
-		var expires *int64
-		if err := rows.Scan(&k.Kid, &k.Alg, &k.State, &k.PublicKey, &k.SealedPrivateKey, &created, &activates, &expires); err != nil {
-			return nil, fmt.Errorf("store: signing keys: %w", err)
-		}
-		k.CreatedAt, k.ActivatesAt, k.ExpiresAt = fromMillis(created), fromMillis(activates), fromNullMillis(expires)
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: signing keys: %w", err)
 	}
 	return keys, nil
@@ -437,13 +318,9 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 			return err
 		}
 	}
-	updates := slices.Clone(changes.Update)
-	slices.SortStableFunc(updates, func(a, b store.SigningKey) int {
-		return cmpBool(a.State == store.KeyCurrent, b.State == store.KeyCurrent)
-	})
-	for _, k := range updates {
+	for _, k := range sqlrow.SigningKeyUpdates(changes.Update) {
 		tag, err := tx.Exec(ctx, `UPDATE signing_keys SET state = $1, activates_at = $2, expires_at = $3 WHERE kid = $4`,
-			k.State, toMillis(k.ActivatesAt), toNullMillis(k.ExpiresAt), k.Kid)
+			k.State, sqlrow.ToMillis(k.ActivatesAt), sqlrow.ToNullMillis(k.ExpiresAt), k.Kid)
 		if err := expectOneRow(tag, err, "update signing key"); err != nil {
 			return err
 		}
@@ -452,7 +329,7 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys
 			(kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, toMillis(k.CreatedAt), toMillis(k.ActivatesAt), toNullMillis(k.ExpiresAt)); err != nil {
+			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, sqlrow.ToMillis(k.CreatedAt), sqlrow.ToMillis(k.ActivatesAt), sqlrow.ToNullMillis(k.ExpiresAt)); err != nil {
 			return signingKeyError("insert signing key", err)
 		}
 	}
@@ -477,15 +354,4 @@ func signingKeyError(what string, err error) error {
 		return fmt.Errorf("store: %s: %w", what, store.ErrKeyConflict)
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
-}
-
-// cmpBool orders false before true.
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }

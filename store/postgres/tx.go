@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"tokenflow/store"
+	"tokenflow/store/internal/sqlrow"
 )
 
 // InTx runs fn in one READ COMMITTED transaction. What serialises two
@@ -67,38 +69,29 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 		return fail(err)
 	}
 	// No rows: the session went (DeleteExpired) after the first read.
-	sess, err := scanSession(t.tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1 FOR UPDATE`, sessionID))
+	sess, err := sqlrow.ScanSession(t.tx.QueryRow(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s WHERE s.id = $1 FOR UPDATE`, sessionID))
 	if err != nil {
 		return fail(err)
 	}
 	var (
-		tok                store.RefreshToken
-		tokCreated         int64
-		usedAt, graceUntil *int64
-		user               store.User
-		userCreated        int64
+		tok  store.RefreshToken
+		user store.User
 	)
 	// Read after the lock: this statement sees what the previous holder
 	// committed.
-	if err := t.tx.QueryRow(ctx, `SELECT t.id, t.session_id, t.token_hash, t.created_at, t.used_at, t.grace_until,
-		u.id, u.username, u.password_hash, u.created_at
+	if err := t.tx.QueryRow(ctx, `SELECT `+sqlrow.TokenColumns+`, `+sqlrow.UserColumns+`
 		FROM refresh_tokens t JOIN users u ON u.id = $2
 		WHERE t.token_hash = $1 AND t.session_id = $3
 		FOR UPDATE OF t`, hash, sess.UserID, sess.ID).
-		Scan(&tok.ID, &tok.SessionID, &tok.Hash, &tokCreated, &usedAt, &graceUntil,
-			&user.ID, &user.Username, &user.PasswordHash, &userCreated); err != nil {
+		Scan(slices.Concat(sqlrow.TokenDest(&tok), sqlrow.UserDest(&user))...); err != nil {
 		return fail(err)
 	}
-	tok.CreatedAt = fromMillis(tokCreated)
-	tok.UsedAt = fromNullMillis(usedAt)
-	tok.GraceUntil = fromNullMillis(graceUntil)
-	user.CreatedAt = fromMillis(userCreated)
 	t.Now()
 	return tok, sess, user, nil
 }
 
 func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
-	id, err := insertToken(ctx, t.tx, sessionID, hash, t.Now(), toNullMillis(graceUntil))
+	id, err := insertToken(ctx, t.tx, sessionID, hash, t.Now(), sqlrow.ToNullMillis(graceUntil))
 	if err != nil {
 		return 0, fmt.Errorf("store: insert refresh token: %w", err)
 	}
@@ -108,7 +101,7 @@ func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, gra
 func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
 	if _, err := t.tx.Exec(ctx,
 		`UPDATE refresh_tokens SET used_at = $1, replaced_by = $2, grace_until = $3 WHERE id = $4`,
-		toMillis(usedAt), replacedBy, toNullMillis(graceUntil), id); err != nil {
+		sqlrow.ToMillis(usedAt), replacedBy, sqlrow.ToNullMillis(graceUntil), id); err != nil {
 		return fmt.Errorf("store: mark refresh token used: %w", err)
 	}
 	return nil
@@ -118,7 +111,7 @@ func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline t
 	if _, err := t.tx.Exec(ctx, `UPDATE refresh_tokens
 		SET grace_until = LEAST(COALESCE(grace_until, $1), $1)
 		WHERE session_id = $2 AND used_at IS NULL`,
-		toMillis(deadline), sessionID); err != nil {
+		sqlrow.ToMillis(deadline), sessionID); err != nil {
 		return fmt.Errorf("store: cap live token grace: %w", err)
 	}
 	return nil
@@ -127,7 +120,7 @@ func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline t
 func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
 	if _, err := t.tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1
 		WHERE session_id = $2 AND used_at IS NULL AND id <> $3`,
-		toMillis(usedAt), sessionID, keepID); err != nil {
+		sqlrow.ToMillis(usedAt), sessionID, keepID); err != nil {
 		return fmt.Errorf("store: retire live tokens: %w", err)
 	}
 	return nil
@@ -137,7 +130,7 @@ func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
 	if _, err := t.tx.Exec(ctx, `UPDATE sessions
 		SET last_used_at = $1, idle_expires_at = $2, ip = $3, user_agent = $4
 		WHERE id = $5`,
-		toMillis(sess.LastUsedAt), toMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
+		sqlrow.ToMillis(sess.LastUsedAt), sqlrow.ToMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
 		return fmt.Errorf("store: set session use: %w", err)
 	}
 	return nil
@@ -149,7 +142,7 @@ func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason strin
 	}
 	if _, err := t.tx.Exec(ctx,
 		`UPDATE refresh_tokens SET used_at = $1 WHERE session_id = $2 AND used_at IS NULL`,
-		toMillis(revokedAt), sessionID); err != nil {
+		sqlrow.ToMillis(revokedAt), sessionID); err != nil {
 		return fmt.Errorf("store: revoke session tokens: %w", err)
 	}
 	return nil
@@ -163,20 +156,9 @@ func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []stri
 	}
 	rows, err := t.tx.Query(ctx, `SELECT at FROM session_events
 		WHERE session_id = $1 AND kind = ANY($2) AND at > $3
-		ORDER BY at DESC, id DESC LIMIT $4`, sessionID, kinds, toMillis(since), max)
+		ORDER BY at DESC, id DESC LIMIT $4`, sessionID, kinds, sqlrow.ToMillis(since), max)
+	out, err := sqlrow.All(rows, err, sqlrow.ScanMillis)
 	if err != nil {
-		return nil, fmt.Errorf("store: event times: %w", err)
-	}
-	defer rows.Close()
-	var out []time.Time
-	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&at); err != nil {
-			return nil, fmt.Errorf("store: event times: %w", err)
-		}
-		out = append(out, fromMillis(at))
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: event times: %w", err)
 	}
 	return out, nil
@@ -195,22 +177,12 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 	}
 	// Read the clock once the user's lock is held.
 	now := t.Now()
-	absolute := now.Add(ns.MaxAge)
-	sess := store.Session{
-		ID:                newID(),
-		UserID:            ns.UserID,
-		CreatedAt:         now,
-		LastUsedAt:        now,
-		IdleExpiresAt:     earliest(now.Add(ns.IdleTTL), absolute),
-		AbsoluteExpiresAt: absolute,
-		UserAgent:         ns.Client.UserAgent,
-		IP:                ns.Client.IP,
-	}
+	sess := sqlrow.NewSession(ns, now)
 	if _, err := t.tx.Exec(ctx, `INSERT INTO sessions
 		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
-		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
+		sess.ID, sess.UserID, sqlrow.ToMillis(now), sqlrow.ToMillis(now), sqlrow.ToMillis(sess.IdleExpiresAt),
+		sqlrow.ToMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
 		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	if _, err := insertToken(ctx, t.tx, sess.ID, ns.RefreshHash, now, nil); err != nil {
@@ -228,11 +200,11 @@ func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, 
 
 // liveSessions is LiveSessions with a locking clause (or "").
 func (t *tx) liveSessions(ctx context.Context, userID, locking string) ([]store.Session, error) {
-	out, err := sessions(ctx, t.tx, `SELECT `+sessionColumns+` FROM sessions s
+	out, err := sessions(ctx, t.tx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s
 		WHERE s.user_id = $1 AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
 		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC `+locking,
-		userID, toMillis(t.Now()))
+		userID, sqlrow.ToMillis(t.Now()))
 	if err != nil {
 		return nil, fmt.Errorf("store: live sessions: %w", err)
 	}
@@ -253,7 +225,7 @@ func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
 // SessionForUpdate takes the session's lock as TokenForUpdate does, and
 // reads the clock after it.
 func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Session, error) {
-	sess, err := scanSession(t.tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1 FOR UPDATE`, sessionID))
+	sess, err := sqlrow.ScanSession(t.tx.QueryRow(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s WHERE s.id = $1 FOR UPDATE`, sessionID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -267,7 +239,7 @@ func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Sess
 func (t *tx) RevokeSession(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
 	if _, err := t.tx.Exec(ctx,
 		`UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3`,
-		toMillis(revokedAt), reason, sessionID); err != nil {
+		sqlrow.ToMillis(revokedAt), reason, sessionID); err != nil {
 		return fmt.Errorf("store: revoke session: %w", err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tokenflow/store"
+	"tokenflow/store/internal/sqlrow"
 )
 
 // The primitives auth's revocation (auth/revoke.go) runs on. They need no
@@ -15,7 +16,7 @@ import (
 // covers every user and session.
 
 func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Session, error) {
-	sess, err := scanSession(t.tx.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ?`, sessionID))
+	sess, err := sqlrow.ScanSession(t.tx.QueryRowContext(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s WHERE s.id = ?`, sessionID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -28,7 +29,7 @@ func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Sess
 func (t *tx) RevokeSession(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
 	if _, err := t.tx.ExecContext(ctx,
 		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
-		toMillis(revokedAt), reason, sessionID); err != nil {
+		sqlrow.ToMillis(revokedAt), reason, sessionID); err != nil {
 		return fmt.Errorf("store: revoke session: %w", err)
 	}
 	return nil

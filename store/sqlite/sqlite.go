@@ -2,16 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"tokenflow/store"
+	"tokenflow/store/internal/sqlrow"
 )
 
 //go:embed migrations/*.sql
@@ -125,7 +123,7 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (_ store.User, err error) {
 	defer func() { err = unavailable(err) }()
 	u := store.User{
-		ID:           newID(),
+		ID:           sqlrow.NewID(),
 		Username:     username,
 		PasswordHash: passwordHash,
 		CreatedAt:    s.now(),
@@ -134,7 +132,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 	// racing for one name must not both pass a check.
 	_, err = s.db.ExecContext(ctx,
 		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, u.Username, usernameKey(username), u.PasswordHash, toMillis(u.CreatedAt))
+		u.ID, u.Username, sqlrow.UsernameKey(username), u.PasswordHash, sqlrow.ToMillis(u.CreatedAt))
 	if isUniqueViolation(err, "users.username_key") {
 		return store.User{}, store.ErrUsernameTaken
 	}
@@ -148,7 +146,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 // Returns ErrNotFound when there is none.
 func (s *Store) UserByUsername(ctx context.Context, username string) (_ store.User, err error) {
 	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `username_key = ?`, usernameKey(username))
+	return s.user(ctx, `username_key = ?`, sqlrow.UsernameKey(username))
 }
 
 // UserByID finds a user by ID. Returns ErrNotFound when there is none.
@@ -158,20 +156,13 @@ func (s *Store) UserByID(ctx context.Context, id string) (_ store.User, err erro
 }
 
 func (s *Store) user(ctx context.Context, where string, arg any) (store.User, error) {
-	var (
-		u       store.User
-		created int64
-	)
-	err := s.db.QueryRowContext(ctx,
-		`SELECT id, username, password_hash, created_at FROM users WHERE `+where, arg).
-		Scan(&u.ID, &u.Username, &u.PasswordHash, &created)
+	u, err := sqlrow.ScanUser(s.db.QueryRowContext(ctx, `SELECT `+sqlrow.UserColumns+` FROM users u WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("store: find user: %w", err)
 	}
-	u.CreatedAt = fromMillis(created)
 	return u, nil
 }
 
@@ -195,10 +186,10 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (_ store
 // ErrRefreshUnknown when no unused token has that hash.
 func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	row := s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+`
+	row := s.db.QueryRowContext(ctx, `SELECT `+sqlrow.SessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.token_hash = ? AND t.used_at IS NULL`, hash)
-	sess, err := scanSession(row)
+	sess, err := sqlrow.ScanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrRefreshUnknown
 	}
@@ -212,8 +203,8 @@ func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.
 // when there is none.
 func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	row := s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = ?`, id)
-	sess, err := scanSession(row)
+	row := s.db.QueryRowContext(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s WHERE s.id = ?`, id)
+	sess, err := sqlrow.ScanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -227,24 +218,13 @@ func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err er
 // expired, most recently used first. It returns no sentinel errors.
 func (s *Store) ActiveSessions(ctx context.Context, userID string) (_ []store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	now := toMillis(s.now())
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
+	now := sqlrow.ToMillis(s.now())
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s
 		WHERE s.user_id = ? AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?
 		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, now, now)
+	out, err := sqlrow.All(rows, err, sqlrow.ScanSession)
 	if err != nil {
-		return nil, fmt.Errorf("store: active sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: active sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: active sessions: %w", err)
 	}
 	return out, nil
@@ -258,26 +238,11 @@ func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) 
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, session_id, user_id, kind, at, ip, user_agent, detail
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.EventColumns+`
 		FROM session_events WHERE session_id = ?
 		ORDER BY at DESC, id DESC LIMIT ?`, sessionID, limit)
+	out, err := sqlrow.All(rows, err, sqlrow.ScanEvent)
 	if err != nil {
-		return nil, fmt.Errorf("store: session events: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var (
-			e  store.Event
-			at int64
-		)
-		if err := rows.Scan(&e.ID, &e.SessionID, &e.UserID, &e.Kind, &at, &e.IP, &e.UserAgent, &e.Detail); err != nil {
-			return nil, fmt.Errorf("store: session events: %w", err)
-		}
-		e.At = fromMillis(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: session events: %w", err)
 	}
 	return out, nil
@@ -300,7 +265,7 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error)
 		SELECT id FROM sessions
 		WHERE idle_expires_at < ? OR absolute_expires_at < ? OR revoked_at < ?
 		LIMIT ?)`,
-		toMillis(now), toMillis(now), toMillis(now.Add(-store.RevokedRetention)), batch)
+		sqlrow.ToMillis(now), sqlrow.ToMillis(now), sqlrow.ToMillis(now.Add(-store.RevokedRetention)), batch)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
@@ -311,44 +276,14 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error)
 	return int(n), nil
 }
 
-// sessionColumns are the sessions columns in scanSession's order; queries
-// alias sessions as s.
-const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.idle_expires_at,
-	s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
-
-type scanner interface{ Scan(dest ...any) error }
-
-// scanSession scans sessionColumns, after any leading destinations.
-func scanSession(row scanner, leading ...any) (store.Session, error) {
-	var (
-		sess                              store.Session
-		created, lastUsed, idle, absolute int64
-		revoked                           sql.NullInt64
-	)
-	dest := append(leading,
-		&sess.ID, &sess.UserID, &created, &lastUsed, &idle,
-		&absolute, &sess.UserAgent, &sess.IP, &revoked, &sess.RevokeReason)
-	if err := row.Scan(dest...); err != nil {
-		return store.Session{}, err
-	}
-	sess.CreatedAt = fromMillis(created)
-	sess.LastUsedAt = fromMillis(lastUsed)
-	sess.IdleExpiresAt = fromMillis(idle)
-	sess.AbsoluteExpiresAt = fromMillis(absolute)
-	if revoked.Valid {
-		sess.RevokedAt = fromMillis(revoked.Int64)
-	}
-	return sess, nil
-}
-
 // insertToken adds a live token with a recorded grace deadline, or NULL.
-func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now time.Time, graceUntil sql.NullInt64) (int64, error) {
+func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now time.Time, graceUntil *int64) (int64, error) {
 	if hash == "" {
 		return 0, errors.New("empty refresh token hash")
 	}
 	res, err := tx.ExecContext(ctx,
 		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES (?, ?, ?, ?)`,
-		sessionID, hash, toMillis(now), graceUntil)
+		sessionID, hash, sqlrow.ToMillis(now), graceUntil)
 	if err != nil {
 		return 0, err
 	}
@@ -372,7 +307,7 @@ const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 func insertEvent(ctx context.Context, tx *sql.Tx, sess store.Session, kind string, at time.Time, c store.Client, detail string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO session_events
 		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail); err != nil {
+		sess.ID, sess.UserID, kind, sqlrow.ToMillis(at), c.IP, c.UserAgent, detail); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, trimEventsSQL, sess.ID, store.EventLogin, store.MaxEventsPerSession-1)
@@ -381,33 +316,7 @@ func insertEvent(ctx context.Context, tx *sql.Tx, sess store.Session, kind strin
 
 // now reads the clock at the precision the database keeps, so a time that
 // goes in comes back out equal.
-func (s *Store) now() time.Time {
-	clock := s.Now
-	if clock == nil {
-		clock = time.Now
-	}
-	return clock().UTC().Truncate(time.Millisecond)
-}
-
-func toMillis(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func earliest(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func usernameKey(username string) string { return strings.ToLower(username) }
-
-// newID returns 128 random bits, base64url without padding.
-func newID() string {
-	b := make([]byte, 16)
-	rand.Read(b) // never fails: crypto/rand crashes the program instead (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func (s *Store) now() time.Time { return sqlrow.Now(s.Now) }
 
 // isUniqueViolation reports whether err is SQLite refusing a duplicate in
 // the UNIQUE column named like "table.column".
@@ -437,27 +346,9 @@ type queryer interface {
 }
 
 func signingKeys(ctx context.Context, q queryer) ([]store.SigningKey, error) {
-	rows, err := q.QueryContext(ctx, `SELECT kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at
-		FROM signing_keys ORDER BY created_at, kid`)
+	rows, err := q.QueryContext(ctx, `SELECT `+sqlrow.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
+	keys, err := sqlrow.All(rows, err, sqlrow.ScanSigningKey)
 	if err != nil {
-		return nil, fmt.Errorf("store: signing keys: %w", err)
-	}
-	defer rows.Close()
-	var keys []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var created, activates int64
-		var expires sql.NullInt64
-		if err := rows.Scan(&k.Kid, &k.Alg, &k.State, &k.PublicKey, &k.SealedPrivateKey, &created, &activates, &expires); err != nil {
-			return nil, fmt.Errorf("store: signing keys: %w", err)
-		}
-		k.CreatedAt, k.ActivatesAt = fromMillis(created), fromMillis(activates)
-		if expires.Valid {
-			k.ExpiresAt = fromMillis(expires.Int64)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: signing keys: %w", err)
 	}
 	return keys, nil
@@ -492,13 +383,9 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 			return err
 		}
 	}
-	updates := slices.Clone(changes.Update)
-	slices.SortStableFunc(updates, func(a, b store.SigningKey) int {
-		return cmpBool(a.State == store.KeyCurrent, b.State == store.KeyCurrent)
-	})
-	for _, k := range updates {
+	for _, k := range sqlrow.SigningKeyUpdates(changes.Update) {
 		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = ?, activates_at = ?, expires_at = ? WHERE kid = ?`,
-			k.State, toMillis(k.ActivatesAt), nullMillis(k.ExpiresAt), k.Kid)
+			k.State, sqlrow.ToMillis(k.ActivatesAt), sqlrow.ToNullMillis(k.ExpiresAt), k.Kid)
 		if err := expectOneRow(res, err, "update signing key"); err != nil {
 			return err
 		}
@@ -507,7 +394,7 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys
 			(kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, toMillis(k.CreatedAt), toMillis(k.ActivatesAt), nullMillis(k.ExpiresAt)); err != nil {
+			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, sqlrow.ToMillis(k.CreatedAt), sqlrow.ToMillis(k.ActivatesAt), sqlrow.ToNullMillis(k.ExpiresAt)); err != nil {
 			return signingKeyError("insert signing key", err)
 		}
 	}
@@ -536,22 +423,4 @@ func signingKeyError(what string, err error) error {
 		return fmt.Errorf("store: %s: %w", what, store.ErrKeyConflict)
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
-}
-
-func nullMillis(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: toMillis(t), Valid: true}
-}
-
-// cmpBool orders false before true.
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }

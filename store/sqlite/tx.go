@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"tokenflow/store"
+	"tokenflow/store/internal/sqlrow"
 )
 
 // InTx runs fn in one BEGIN IMMEDIATE transaction (the DSN's _txlock): it
@@ -48,34 +50,26 @@ func (t *tx) Now() time.Time { return t.now }
 // the database's write lock, which covers every session.
 func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToken, store.Session, store.User, error) {
 	var (
-		tok                store.RefreshToken
-		tokCreated         int64
-		usedAt, graceUntil sql.NullInt64
-		user               store.User
-		userCreated        int64
+		tok  store.RefreshToken
+		sess store.Session
+		user store.User
 	)
 	// A session's user always exists: deleting a user deletes its sessions.
-	row := t.tx.QueryRowContext(ctx, `SELECT t.id, t.session_id, t.token_hash, t.created_at, t.used_at, t.grace_until,
-		u.id, u.username, u.password_hash, u.created_at, `+sessionColumns+`
+	err := t.tx.QueryRowContext(ctx, `SELECT `+sqlrow.TokenColumns+`, `+sqlrow.UserColumns+`, `+sqlrow.SessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
-		WHERE t.token_hash = ?`, hash)
-	sess, err := scanSession(row, &tok.ID, &tok.SessionID, &tok.Hash, &tokCreated, &usedAt, &graceUntil,
-		&user.ID, &user.Username, &user.PasswordHash, &userCreated)
+		WHERE t.token_hash = ?`, hash).
+		Scan(slices.Concat(sqlrow.TokenDest(&tok), sqlrow.UserDest(&user), sqlrow.SessionDest(&sess))...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.RefreshToken{}, store.Session{}, store.User{}, store.ErrRefreshUnknown
 	}
 	if err != nil {
 		return store.RefreshToken{}, store.Session{}, store.User{}, fmt.Errorf("store: token for update: %w", err)
 	}
-	tok.CreatedAt = fromMillis(tokCreated)
-	tok.UsedAt = fromNullMillis(usedAt)
-	tok.GraceUntil = fromNullMillis(graceUntil)
-	user.CreatedAt = fromMillis(userCreated)
 	return tok, sess, user, nil
 }
 
 func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
-	id, err := insertToken(ctx, t.tx, sessionID, hash, t.now, toNullMillis(graceUntil))
+	id, err := insertToken(ctx, t.tx, sessionID, hash, t.now, sqlrow.ToNullMillis(graceUntil))
 	if err != nil {
 		return 0, fmt.Errorf("store: insert refresh token: %w", err)
 	}
@@ -85,7 +79,7 @@ func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, gra
 func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
 	if _, err := t.tx.ExecContext(ctx,
 		`UPDATE refresh_tokens SET used_at = ?, replaced_by = ?, grace_until = ? WHERE id = ?`,
-		toMillis(usedAt), replacedBy, toNullMillis(graceUntil), id); err != nil {
+		sqlrow.ToMillis(usedAt), replacedBy, sqlrow.ToNullMillis(graceUntil), id); err != nil {
 		return fmt.Errorf("store: mark refresh token used: %w", err)
 	}
 	return nil
@@ -95,7 +89,7 @@ func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline t
 	if _, err := t.tx.ExecContext(ctx, `UPDATE refresh_tokens
 		SET grace_until = min(coalesce(grace_until, ?1), ?1)
 		WHERE session_id = ?2 AND used_at IS NULL`,
-		toMillis(deadline), sessionID); err != nil {
+		sqlrow.ToMillis(deadline), sessionID); err != nil {
 		return fmt.Errorf("store: cap live token grace: %w", err)
 	}
 	return nil
@@ -104,7 +98,7 @@ func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline t
 func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
 	if _, err := t.tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?
 		WHERE session_id = ? AND used_at IS NULL AND id <> ?`,
-		toMillis(usedAt), sessionID, keepID); err != nil {
+		sqlrow.ToMillis(usedAt), sessionID, keepID); err != nil {
 		return fmt.Errorf("store: retire live tokens: %w", err)
 	}
 	return nil
@@ -114,7 +108,7 @@ func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
 	if _, err := t.tx.ExecContext(ctx, `UPDATE sessions
 		SET last_used_at = ?, idle_expires_at = ?, ip = ?, user_agent = ?
 		WHERE id = ?`,
-		toMillis(sess.LastUsedAt), toMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
+		sqlrow.ToMillis(sess.LastUsedAt), sqlrow.ToMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
 		return fmt.Errorf("store: set session use: %w", err)
 	}
 	return nil
@@ -126,7 +120,7 @@ func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason strin
 	}
 	if _, err := t.tx.ExecContext(ctx,
 		`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL`,
-		toMillis(revokedAt), sessionID); err != nil {
+		sqlrow.ToMillis(revokedAt), sessionID); err != nil {
 		return fmt.Errorf("store: revoke session tokens: %w", err)
 	}
 	return nil
@@ -142,23 +136,12 @@ func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []stri
 	for _, k := range kinds {
 		args = append(args, k)
 	}
-	args = append(args, toMillis(since), max)
+	args = append(args, sqlrow.ToMillis(since), max)
 	rows, err := t.tx.QueryContext(ctx, `SELECT at FROM session_events
 		WHERE session_id = ? AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`) AND at > ?
 		ORDER BY at DESC, id DESC LIMIT ?`, args...)
+	out, err := sqlrow.All(rows, err, sqlrow.ScanMillis)
 	if err != nil {
-		return nil, fmt.Errorf("store: event times: %w", err)
-	}
-	defer rows.Close()
-	var out []time.Time
-	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&at); err != nil {
-			return nil, fmt.Errorf("store: event times: %w", err)
-		}
-		out = append(out, fromMillis(at))
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: event times: %w", err)
 	}
 	return out, nil
@@ -179,25 +162,15 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 		return store.Session{}, store.ErrNotFound
 	}
 	now := t.now
-	absolute := now.Add(ns.MaxAge)
-	sess := store.Session{
-		ID:                newID(),
-		UserID:            ns.UserID,
-		CreatedAt:         now,
-		LastUsedAt:        now,
-		IdleExpiresAt:     earliest(now.Add(ns.IdleTTL), absolute),
-		AbsoluteExpiresAt: absolute,
-		UserAgent:         ns.Client.UserAgent,
-		IP:                ns.Client.IP,
-	}
+	sess := sqlrow.NewSession(ns, now)
 	if _, err := t.tx.ExecContext(ctx, `INSERT INTO sessions
 		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
-		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
+		sess.ID, sess.UserID, sqlrow.ToMillis(now), sqlrow.ToMillis(now), sqlrow.ToMillis(sess.IdleExpiresAt),
+		sqlrow.ToMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
 		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
-	if _, err := insertToken(ctx, t.tx, sess.ID, ns.RefreshHash, now, sql.NullInt64{}); err != nil {
+	if _, err := insertToken(ctx, t.tx, sess.ID, ns.RefreshHash, now, nil); err != nil {
 		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	if err := insertEvent(ctx, t.tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
@@ -208,24 +181,13 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 
 // LiveSessions reads the user's sessions through sessions_user_last_used.
 func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s
 		WHERE s.user_id = ?1 AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > ?2 AND s.absolute_expires_at > ?2
 		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC`,
-		userID, toMillis(t.now))
+		userID, sqlrow.ToMillis(t.now))
+	out, err := sqlrow.All(rows, err, sqlrow.ScanSession)
 	if err != nil {
-		return nil, fmt.Errorf("store: live sessions: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: live sessions: %w", err)
-		}
-		out = append(out, sess)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: live sessions: %w", err)
 	}
 	return out, nil
@@ -237,18 +199,4 @@ func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
 		return fmt.Errorf("store: insert event: %w", err)
 	}
 	return nil
-}
-
-func toNullMillis(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: toMillis(t), Valid: true}
-}
-
-func fromNullMillis(ms sql.NullInt64) time.Time {
-	if !ms.Valid {
-		return time.Time{}
-	}
-	return fromMillis(ms.Int64)
 }
