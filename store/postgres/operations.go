@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 
-	"tokenflow/store/internal/sqlrow"
+	"tokenflow/store/internal/sqltables"
 )
 
 // MigrationsPending returns how many embedded migrations the database has
@@ -32,7 +32,7 @@ func (s *Store) MigrationsPending(ctx context.Context) (_ int, err error) {
 // and not expired.
 func (s *Store) CountActiveSessions(ctx context.Context) (_ int, err error) {
 	defer func() { err = unavailable(err) }()
-	now := sqlrow.ToMillis(s.now())
+	now := sqltables.ToMillis(s.now())
 	var n int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM sessions
 		WHERE idle_expires_at > $1 AND absolute_expires_at > $1 AND revoked_at IS NULL`, now).Scan(&n); err != nil {

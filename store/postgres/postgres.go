@@ -18,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tokenflow/store"
-	"tokenflow/store/internal/sqlrow"
+	"tokenflow/store/internal/sqltables"
 )
 
 // defaultDeleteBatch is used by DeleteExpired when it is given no batch size.
@@ -64,7 +64,7 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (_ store.User, err error) {
 	defer func() { err = unavailable(err) }()
 	u := store.User{
-		ID:           sqlrow.NewID(),
+		ID:           sqltables.NewID(),
 		Username:     username,
 		PasswordHash: passwordHash,
 		CreatedAt:    s.now(),
@@ -72,7 +72,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 	// The UNIQUE index decides, not a SELECT beforehand.
 	_, err = s.pool.Exec(ctx,
 		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.Username, sqlrow.UsernameKey(username), u.PasswordHash, sqlrow.ToMillis(u.CreatedAt))
+		u.ID, u.Username, sqltables.UsernameKey(username), u.PasswordHash, sqltables.ToMillis(u.CreatedAt))
 	if isUniqueViolation(err, "users_username_key_key") {
 		return store.User{}, store.ErrUsernameTaken
 	}
@@ -86,7 +86,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 // Returns ErrNotFound when there is none.
 func (s *Store) UserByUsername(ctx context.Context, username string) (_ store.User, err error) {
 	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `username_key = $1`, sqlrow.UsernameKey(username))
+	return s.user(ctx, `username_key = $1`, sqltables.UsernameKey(username))
 }
 
 // UserByID finds a user by ID. Returns ErrNotFound when there is none.
@@ -96,7 +96,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (_ store.User, err erro
 }
 
 func (s *Store) user(ctx context.Context, where string, arg any) (store.User, error) {
-	u, err := sqlrow.ScanUser(s.pool.QueryRow(ctx, `SELECT `+sqlrow.UserColumns+` FROM users u WHERE `+where, arg))
+	u, err := sqltables.ScanUser(s.pool.QueryRow(ctx, `SELECT `+sqltables.UserColumns+` FROM users u WHERE `+where, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
@@ -139,10 +139,10 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (_ store
 // ErrRefreshUnknown when no unused token has that hash.
 func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	row := s.pool.QueryRow(ctx, `SELECT `+sqlrow.SessionColumns+`
+	row := s.pool.QueryRow(ctx, `SELECT `+sqltables.SessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.token_hash = $1 AND t.used_at IS NULL`, hash)
-	sess, err := sqlrow.ScanSession(row)
+	sess, err := sqltables.ScanSession(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Session{}, store.ErrRefreshUnknown
 	}
@@ -156,7 +156,7 @@ func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.
 // when there is none.
 func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	sess, err := sqlrow.ScanSession(s.pool.QueryRow(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s WHERE s.id = $1`, id))
+	sess, err := sqltables.ScanSession(s.pool.QueryRow(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s WHERE s.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -170,10 +170,10 @@ func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err er
 // expired, most recently used first. It returns no sentinel errors.
 func (s *Store) ActiveSessions(ctx context.Context, userID string) (_ []store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	out, err := sessions(ctx, s.pool, `SELECT `+sqlrow.SessionColumns+` FROM sessions s
+	out, err := sessions(ctx, s.pool, `SELECT `+sqltables.SessionColumns+` FROM sessions s
 		WHERE s.user_id = $1 AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, sqlrow.ToMillis(s.now()))
+		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, sqltables.ToMillis(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("store: active sessions: %w", err)
 	}
@@ -188,10 +188,10 @@ func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) 
 	if limit > 0 {
 		max = &limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.EventColumns+`
+	rows, err := s.pool.Query(ctx, `SELECT `+sqltables.EventColumns+`
 		FROM session_events WHERE session_id = $1
 		ORDER BY at DESC, id DESC LIMIT $2`, sessionID, max)
-	out, err := sqlrow.All(rows, err, sqlrow.ScanEvent)
+	out, err := sqltables.All(rows, err, sqltables.ScanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("store: session events: %w", err)
 	}
@@ -214,7 +214,7 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error)
 		SELECT id FROM sessions
 		WHERE idle_expires_at < $1 OR absolute_expires_at < $1 OR revoked_at < $2
 		LIMIT $3 FOR UPDATE SKIP LOCKED)`,
-		sqlrow.ToMillis(now), sqlrow.ToMillis(now.Add(-store.RevokedRetention)), batch)
+		sqltables.ToMillis(now), sqltables.ToMillis(now.Add(-store.RevokedRetention)), batch)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
@@ -226,7 +226,7 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error)
 
 func sessions(ctx context.Context, q querier, sql string, args ...any) ([]store.Session, error) {
 	rows, err := q.Query(ctx, sql, args...)
-	return sqlrow.All(rows, err, sqlrow.ScanSession)
+	return sqltables.All(rows, err, sqltables.ScanSession)
 }
 
 // insertToken adds a live token with a recorded grace deadline, or NULL.
@@ -237,34 +237,21 @@ func insertToken(ctx context.Context, q querier, sessionID, hash string, now tim
 	var id int64
 	err := q.QueryRow(ctx,
 		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES ($1, $2, $3, $4) RETURNING id`,
-		sessionID, hash, sqlrow.ToMillis(now), graceUntil).Scan(&id)
+		sessionID, hash, sqltables.ToMillis(now), graceUntil).Scan(&id)
 	return id, err
 }
 
-// trimEventsSQL deletes a session's events beyond the newest ones, sparing
-// its login event (sqlite's trimEventsSQL says why). Arguments: session
-// id, EventLogin, how many non-login events to keep.
+// trimEventsSQL is sqltables.Writes.TrimEvents (sqlite's trimEventsSQL
+// says why the login event stays).
 const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 	SELECT id FROM session_events
-	WHERE session_id = $1 AND kind <> $2
+	WHERE session_id = ? AND kind <> ?
 	ORDER BY at DESC, id DESC
-	OFFSET $3)`
-
-// insertEvent records an event, and drops the session's oldest ones beyond
-// store.MaxEventsPerSession in the same transaction.
-func insertEvent(ctx context.Context, q querier, sess store.Session, kind string, at time.Time, c store.Client, detail string) error {
-	if _, err := q.Exec(ctx, `INSERT INTO session_events
-		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		sess.ID, sess.UserID, kind, sqlrow.ToMillis(at), c.IP, c.UserAgent, detail); err != nil {
-		return err
-	}
-	_, err := q.Exec(ctx, trimEventsSQL, sess.ID, store.EventLogin, store.MaxEventsPerSession-1)
-	return err
-}
+	OFFSET ?)`
 
 // now reads the clock at the precision the database keeps, so a time that
 // goes in comes back out equal.
-func (s *Store) now() time.Time { return sqlrow.Now(s.Now) }
+func (s *Store) now() time.Time { return sqltables.Now(s.Now) }
 
 // isUniqueViolation reports whether err is PostgreSQL refusing a
 // duplicate under the named constraint or unique index.
@@ -281,8 +268,8 @@ func (s *Store) SigningKeys(ctx context.Context) (_ []store.SigningKey, err erro
 }
 
 func signingKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.Query(ctx, `SELECT `+sqlrow.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
-	keys, err := sqlrow.All(rows, err, sqlrow.ScanSigningKey)
+	rows, err := q.Query(ctx, `SELECT `+sqltables.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
+	keys, err := sqltables.All(rows, err, sqltables.ScanSigningKey)
 	if err != nil {
 		return nil, fmt.Errorf("store: signing keys: %w", err)
 	}
@@ -318,9 +305,9 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 			return err
 		}
 	}
-	for _, k := range sqlrow.SigningKeyUpdates(changes.Update) {
+	for _, k := range sqltables.SigningKeyUpdates(changes.Update) {
 		tag, err := tx.Exec(ctx, `UPDATE signing_keys SET state = $1, activates_at = $2, expires_at = $3 WHERE kid = $4`,
-			k.State, sqlrow.ToMillis(k.ActivatesAt), sqlrow.ToNullMillis(k.ExpiresAt), k.Kid)
+			k.State, sqltables.ToMillis(k.ActivatesAt), sqltables.ToNullMillis(k.ExpiresAt), k.Kid)
 		if err := expectOneRow(tag, err, "update signing key"); err != nil {
 			return err
 		}
@@ -329,7 +316,7 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys
 			(kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, sqlrow.ToMillis(k.CreatedAt), sqlrow.ToMillis(k.ActivatesAt), sqlrow.ToNullMillis(k.ExpiresAt)); err != nil {
+			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, sqltables.ToMillis(k.CreatedAt), sqltables.ToMillis(k.ActivatesAt), sqltables.ToNullMillis(k.ExpiresAt)); err != nil {
 			return signingKeyError("insert signing key", err)
 		}
 	}

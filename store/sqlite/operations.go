@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"os"
 
-	"tokenflow/store/internal/sqlrow"
+	"tokenflow/store/internal/sqltables"
 )
 
 // MigrationsPending returns how many embedded migrations the database has
@@ -37,7 +37,7 @@ func (s *Store) MigrationsPending(ctx context.Context) (_ int, err error) {
 // cleanup job keeps short, cheap enough for each metrics scrape.
 func (s *Store) CountActiveSessions(ctx context.Context) (_ int, err error) {
 	defer func() { err = unavailable(err) }()
-	now := sqlrow.ToMillis(s.now())
+	now := sqltables.ToMillis(s.now())
 	var n int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions
 		WHERE idle_expires_at > ? AND absolute_expires_at > ? AND revoked_at IS NULL`, now, now).Scan(&n); err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"tokenflow/store"
-	"tokenflow/store/internal/sqlrow"
+	"tokenflow/store/internal/sqltables"
 )
 
 // The primitives auth's revocation (auth/revoke.go) runs on. They need no
@@ -16,7 +16,7 @@ import (
 // covers every user and session.
 
 func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Session, error) {
-	sess, err := sqlrow.ScanSession(t.tx.QueryRowContext(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s WHERE s.id = ?`, sessionID))
+	sess, err := sqltables.ScanSession(t.tx.QueryRowContext(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s WHERE s.id = ?`, sessionID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -27,12 +27,7 @@ func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Sess
 }
 
 func (t *tx) RevokeSession(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
-	if _, err := t.tx.ExecContext(ctx,
-		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
-		sqlrow.ToMillis(revokedAt), reason, sessionID); err != nil {
-		return fmt.Errorf("store: revoke session: %w", err)
-	}
-	return nil
+	return t.writes().RevokeSession(ctx, sessionID, reason, revokedAt)
 }
 
 // LiveSessionsForUpdate is LiveSessions: the write lock is the user's lock.

@@ -16,7 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"tokenflow/store"
-	"tokenflow/store/internal/sqlrow"
+	"tokenflow/store/internal/sqltables"
 )
 
 //go:embed migrations/*.sql
@@ -123,7 +123,7 @@ func (s *Store) Ping(ctx context.Context) (err error) {
 func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (_ store.User, err error) {
 	defer func() { err = unavailable(err) }()
 	u := store.User{
-		ID:           sqlrow.NewID(),
+		ID:           sqltables.NewID(),
 		Username:     username,
 		PasswordHash: passwordHash,
 		CreatedAt:    s.now(),
@@ -132,7 +132,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 	// racing for one name must not both pass a check.
 	_, err = s.db.ExecContext(ctx,
 		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, u.Username, sqlrow.UsernameKey(username), u.PasswordHash, sqlrow.ToMillis(u.CreatedAt))
+		u.ID, u.Username, sqltables.UsernameKey(username), u.PasswordHash, sqltables.ToMillis(u.CreatedAt))
 	if isUniqueViolation(err, "users.username_key") {
 		return store.User{}, store.ErrUsernameTaken
 	}
@@ -146,7 +146,7 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 // Returns ErrNotFound when there is none.
 func (s *Store) UserByUsername(ctx context.Context, username string) (_ store.User, err error) {
 	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `username_key = ?`, sqlrow.UsernameKey(username))
+	return s.user(ctx, `username_key = ?`, sqltables.UsernameKey(username))
 }
 
 // UserByID finds a user by ID. Returns ErrNotFound when there is none.
@@ -156,7 +156,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (_ store.User, err erro
 }
 
 func (s *Store) user(ctx context.Context, where string, arg any) (store.User, error) {
-	u, err := sqlrow.ScanUser(s.db.QueryRowContext(ctx, `SELECT `+sqlrow.UserColumns+` FROM users u WHERE `+where, arg))
+	u, err := sqltables.ScanUser(s.db.QueryRowContext(ctx, `SELECT `+sqltables.UserColumns+` FROM users u WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, store.ErrNotFound
 	}
@@ -186,10 +186,10 @@ func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (_ store
 // ErrRefreshUnknown when no unused token has that hash.
 func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	row := s.db.QueryRowContext(ctx, `SELECT `+sqlrow.SessionColumns+`
+	row := s.db.QueryRowContext(ctx, `SELECT `+sqltables.SessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 		WHERE t.token_hash = ? AND t.used_at IS NULL`, hash)
-	sess, err := sqlrow.ScanSession(row)
+	sess, err := sqltables.ScanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrRefreshUnknown
 	}
@@ -203,8 +203,8 @@ func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.
 // when there is none.
 func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	row := s.db.QueryRowContext(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s WHERE s.id = ?`, id)
-	sess, err := sqlrow.ScanSession(row)
+	row := s.db.QueryRowContext(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s WHERE s.id = ?`, id)
+	sess, err := sqltables.ScanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -218,12 +218,12 @@ func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err er
 // expired, most recently used first. It returns no sentinel errors.
 func (s *Store) ActiveSessions(ctx context.Context, userID string) (_ []store.Session, err error) {
 	defer func() { err = unavailable(err) }()
-	now := sqlrow.ToMillis(s.now())
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s
+	now := sqltables.ToMillis(s.now())
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s
 		WHERE s.user_id = ? AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?
 		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, now, now)
-	out, err := sqlrow.All(rows, err, sqlrow.ScanSession)
+	out, err := sqltables.All(rows, err, sqltables.ScanSession)
 	if err != nil {
 		return nil, fmt.Errorf("store: active sessions: %w", err)
 	}
@@ -238,10 +238,10 @@ func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) 
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sqlrow.EventColumns+`
+	rows, err := s.db.QueryContext(ctx, `SELECT `+sqltables.EventColumns+`
 		FROM session_events WHERE session_id = ?
 		ORDER BY at DESC, id DESC LIMIT ?`, sessionID, limit)
-	out, err := sqlrow.All(rows, err, sqlrow.ScanEvent)
+	out, err := sqltables.All(rows, err, sqltables.ScanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("store: session events: %w", err)
 	}
@@ -265,7 +265,7 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error)
 		SELECT id FROM sessions
 		WHERE idle_expires_at < ? OR absolute_expires_at < ? OR revoked_at < ?
 		LIMIT ?)`,
-		sqlrow.ToMillis(now), sqlrow.ToMillis(now), sqlrow.ToMillis(now.Add(-store.RevokedRetention)), batch)
+		sqltables.ToMillis(now), sqltables.ToMillis(now), sqltables.ToMillis(now.Add(-store.RevokedRetention)), batch)
 	if err != nil {
 		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
 	}
@@ -283,16 +283,17 @@ func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now ti
 	}
 	res, err := tx.ExecContext(ctx,
 		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES (?, ?, ?, ?)`,
-		sessionID, hash, sqlrow.ToMillis(now), graceUntil)
+		sessionID, hash, sqltables.ToMillis(now), graceUntil)
 	if err != nil {
 		return 0, err
 	}
 	return res.LastInsertId()
 }
 
-// trimEventsSQL deletes a session's events beyond the newest ones, sparing
-// its login event: the only record of where and how the session began (the
-// session row keeps only the latest address and browser). The subquery walks
+// trimEventsSQL (sqltables.Writes.TrimEvents) deletes a session's events
+// beyond the newest ones, sparing its login event: the only record of where
+// and how the session began (the session row keeps only the latest address
+// and browser). The subquery walks
 // session_events_session_at newest first, so a trim reads about
 // store.MaxEventsPerSession entries of one session, whatever the table's size.
 // Arguments: session id, EventLogin, how many non-login events to keep.
@@ -302,21 +303,9 @@ const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 	ORDER BY at DESC, id DESC
 	LIMIT -1 OFFSET ?)`
 
-// insertEvent records an event, and drops the session's oldest ones beyond
-// store.MaxEventsPerSession in the same transaction.
-func insertEvent(ctx context.Context, tx *sql.Tx, sess store.Session, kind string, at time.Time, c store.Client, detail string) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO session_events
-		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, kind, sqlrow.ToMillis(at), c.IP, c.UserAgent, detail); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, trimEventsSQL, sess.ID, store.EventLogin, store.MaxEventsPerSession-1)
-	return err
-}
-
 // now reads the clock at the precision the database keeps, so a time that
 // goes in comes back out equal.
-func (s *Store) now() time.Time { return sqlrow.Now(s.Now) }
+func (s *Store) now() time.Time { return sqltables.Now(s.Now) }
 
 // isUniqueViolation reports whether err is SQLite refusing a duplicate in
 // the UNIQUE column named like "table.column".
@@ -346,8 +335,8 @@ type queryer interface {
 }
 
 func signingKeys(ctx context.Context, q queryer) ([]store.SigningKey, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+sqlrow.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
-	keys, err := sqlrow.All(rows, err, sqlrow.ScanSigningKey)
+	rows, err := q.QueryContext(ctx, `SELECT `+sqltables.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
+	keys, err := sqltables.All(rows, err, sqltables.ScanSigningKey)
 	if err != nil {
 		return nil, fmt.Errorf("store: signing keys: %w", err)
 	}
@@ -383,9 +372,9 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 			return err
 		}
 	}
-	for _, k := range sqlrow.SigningKeyUpdates(changes.Update) {
+	for _, k := range sqltables.SigningKeyUpdates(changes.Update) {
 		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = ?, activates_at = ?, expires_at = ? WHERE kid = ?`,
-			k.State, sqlrow.ToMillis(k.ActivatesAt), sqlrow.ToNullMillis(k.ExpiresAt), k.Kid)
+			k.State, sqltables.ToMillis(k.ActivatesAt), sqltables.ToNullMillis(k.ExpiresAt), k.Kid)
 		if err := expectOneRow(res, err, "update signing key"); err != nil {
 			return err
 		}
@@ -394,7 +383,7 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys
 			(kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, sqlrow.ToMillis(k.CreatedAt), sqlrow.ToMillis(k.ActivatesAt), sqlrow.ToNullMillis(k.ExpiresAt)); err != nil {
+			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, sqltables.ToMillis(k.CreatedAt), sqltables.ToMillis(k.ActivatesAt), sqltables.ToNullMillis(k.ExpiresAt)); err != nil {
 			return signingKeyError("insert signing key", err)
 		}
 	}

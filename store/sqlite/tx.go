@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"tokenflow/store"
-	"tokenflow/store/internal/sqlrow"
+	"tokenflow/store/internal/sqltables"
 )
 
 // InTx runs fn in one BEGIN IMMEDIATE transaction (the DSN's _txlock): it
@@ -46,6 +46,37 @@ var _ store.Tx = (*tx)(nil)
 
 func (t *tx) Now() time.Time { return t.now }
 
+// writes are the primitives both dialects say alike (sqltables.Writes),
+// on this transaction.
+func (t *tx) writes() sqltables.Writes {
+	return sqltables.Writes{Exec: t.exec, TrimEvents: trimEventsSQL}
+}
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) error {
+	_, err := t.tx.ExecContext(ctx, query, args...)
+	return err
+}
+
+func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
+	return t.writes().MarkRefreshTokenUsed(ctx, id, replacedBy, usedAt, graceUntil)
+}
+
+func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
+	return t.writes().RetireLiveTokens(ctx, sessionID, keepID, usedAt)
+}
+
+func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
+	return t.writes().SetSessionUse(ctx, sess)
+}
+
+func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
+	return t.writes().RevokeSessionAndTokens(ctx, sessionID, reason, revokedAt)
+}
+
+func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
+	return t.writes().InsertEvent(ctx, e)
+}
+
 // TokenForUpdate needs no locking clause: the transaction already holds
 // the database's write lock, which covers every session.
 func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToken, store.Session, store.User, error) {
@@ -55,10 +86,10 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 		user store.User
 	)
 	// A session's user always exists: deleting a user deletes its sessions.
-	err := t.tx.QueryRowContext(ctx, `SELECT `+sqlrow.TokenColumns+`, `+sqlrow.UserColumns+`, `+sqlrow.SessionColumns+`
+	err := t.tx.QueryRowContext(ctx, `SELECT `+sqltables.TokenColumns+`, `+sqltables.UserColumns+`, `+sqltables.SessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
 		WHERE t.token_hash = ?`, hash).
-		Scan(slices.Concat(sqlrow.TokenDest(&tok), sqlrow.UserDest(&user), sqlrow.SessionDest(&sess))...)
+		Scan(slices.Concat(sqltables.TokenDest(&tok), sqltables.UserDest(&user), sqltables.SessionDest(&sess))...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.RefreshToken{}, store.Session{}, store.User{}, store.ErrRefreshUnknown
 	}
@@ -69,59 +100,19 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 }
 
 func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
-	id, err := insertToken(ctx, t.tx, sessionID, hash, t.now, sqlrow.ToNullMillis(graceUntil))
+	id, err := insertToken(ctx, t.tx, sessionID, hash, t.now, sqltables.ToNullMillis(graceUntil))
 	if err != nil {
 		return 0, fmt.Errorf("store: insert refresh token: %w", err)
 	}
 	return id, nil
 }
 
-func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
-	if _, err := t.tx.ExecContext(ctx,
-		`UPDATE refresh_tokens SET used_at = ?, replaced_by = ?, grace_until = ? WHERE id = ?`,
-		sqlrow.ToMillis(usedAt), replacedBy, sqlrow.ToNullMillis(graceUntil), id); err != nil {
-		return fmt.Errorf("store: mark refresh token used: %w", err)
-	}
-	return nil
-}
-
 func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {
 	if _, err := t.tx.ExecContext(ctx, `UPDATE refresh_tokens
 		SET grace_until = min(coalesce(grace_until, ?1), ?1)
 		WHERE session_id = ?2 AND used_at IS NULL`,
-		sqlrow.ToMillis(deadline), sessionID); err != nil {
+		sqltables.ToMillis(deadline), sessionID); err != nil {
 		return fmt.Errorf("store: cap live token grace: %w", err)
-	}
-	return nil
-}
-
-func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?
-		WHERE session_id = ? AND used_at IS NULL AND id <> ?`,
-		sqlrow.ToMillis(usedAt), sessionID, keepID); err != nil {
-		return fmt.Errorf("store: retire live tokens: %w", err)
-	}
-	return nil
-}
-
-func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE sessions
-		SET last_used_at = ?, idle_expires_at = ?, ip = ?, user_agent = ?
-		WHERE id = ?`,
-		sqlrow.ToMillis(sess.LastUsedAt), sqlrow.ToMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
-		return fmt.Errorf("store: set session use: %w", err)
-	}
-	return nil
-}
-
-func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
-	if err := t.RevokeSession(ctx, sessionID, reason, revokedAt); err != nil {
-		return err
-	}
-	if _, err := t.tx.ExecContext(ctx,
-		`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL`,
-		sqlrow.ToMillis(revokedAt), sessionID); err != nil {
-		return fmt.Errorf("store: revoke session tokens: %w", err)
 	}
 	return nil
 }
@@ -136,11 +127,11 @@ func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []stri
 	for _, k := range kinds {
 		args = append(args, k)
 	}
-	args = append(args, sqlrow.ToMillis(since), max)
+	args = append(args, sqltables.ToMillis(since), max)
 	rows, err := t.tx.QueryContext(ctx, `SELECT at FROM session_events
 		WHERE session_id = ? AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`) AND at > ?
 		ORDER BY at DESC, id DESC LIMIT ?`, args...)
-	out, err := sqlrow.All(rows, err, sqlrow.ScanMillis)
+	out, err := sqltables.All(rows, err, sqltables.ScanMillis)
 	if err != nil {
 		return nil, fmt.Errorf("store: event times: %w", err)
 	}
@@ -151,8 +142,8 @@ func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []stri
 // the database's write lock, so nobody else creates or ends a session of
 // this user (or deletes the user) until the transaction ends.
 func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
-	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
-		return store.Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
+	if err := sqltables.CheckNewSession(ns); err != nil {
+		return store.Session{}, err
 	}
 	var n int
 	if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id = ?`, ns.UserID).Scan(&n); err != nil {
@@ -161,42 +152,19 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 	if n == 0 {
 		return store.Session{}, store.ErrNotFound
 	}
-	now := t.now
-	sess := sqlrow.NewSession(ns, now)
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO sessions
-		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, sqlrow.ToMillis(now), sqlrow.ToMillis(now), sqlrow.ToMillis(sess.IdleExpiresAt),
-		sqlrow.ToMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if _, err := insertToken(ctx, t.tx, sess.ID, ns.RefreshHash, now, nil); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if err := insertEvent(ctx, t.tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	return sess, nil
+	return t.writes().StartSession(ctx, ns, t.now)
 }
 
 // LiveSessions reads the user's sessions through sessions_user_last_used.
 func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions s
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s
 		WHERE s.user_id = ?1 AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > ?2 AND s.absolute_expires_at > ?2
 		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC`,
-		userID, sqlrow.ToMillis(t.now))
-	out, err := sqlrow.All(rows, err, sqlrow.ScanSession)
+		userID, sqltables.ToMillis(t.now))
+	out, err := sqltables.All(rows, err, sqltables.ScanSession)
 	if err != nil {
 		return nil, fmt.Errorf("store: live sessions: %w", err)
 	}
 	return out, nil
-}
-
-func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
-	sess := store.Session{ID: e.SessionID, UserID: e.UserID}
-	if err := insertEvent(ctx, t.tx, sess, e.Kind, e.At, store.Client{IP: e.IP, UserAgent: e.UserAgent}, e.Detail); err != nil {
-		return fmt.Errorf("store: insert event: %w", err)
-	}
-	return nil
 }

@@ -1,10 +1,10 @@
-// Package sqlrow is what the SQL backends (store/sqlite, store/postgres)
+// Package sqltables is what the SQL backends (store/sqlite, store/postgres)
 // share below their dialects: the column lists and scanners of the domain
 // types, the way times and IDs are kept, and the shape of a new session.
 // The tables are the same in both (each backend's migrations), so a row
 // reads the same way from either; only the SQL around it and the locks
 // differ, and those stay in each backend.
-package sqlrow
+package sqltables
 
 import (
 	"crypto/rand"
@@ -72,7 +72,7 @@ func (m millis) Scan(src any) error {
 	case nil:
 		*m.t = time.Time{}
 	default:
-		return fmt.Errorf("sqlrow: a time in milliseconds cannot be %T", src)
+		return fmt.Errorf("sqltables: a time in milliseconds cannot be %T", src)
 	}
 	return nil
 }

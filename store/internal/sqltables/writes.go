@@ -1,0 +1,135 @@
+package sqltables
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"tokenflow/store"
+)
+
+// Exec runs one statement, written with ? placeholders, in a backend's
+// transaction.
+type Exec func(ctx context.Context, query string, args ...any) error
+
+// Writes are the store.Tx primitives whose statements both dialects say
+// alike, written once: each writes one thing and decides nothing. A
+// backend's transaction embeds or calls them with its own Exec.
+type Writes struct {
+	Exec Exec
+	// TrimEvents deletes a session's events beyond the newest ones,
+	// sparing its login event (the dialects differ in how they say "no
+	// limit"). Arguments: session id, EventLogin, how many non-login
+	// events to keep.
+	TrimEvents string
+}
+
+func (w Writes) exec(ctx context.Context, what, query string, args ...any) error {
+	if err := w.Exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}
+
+// MarkRefreshTokenUsed is store.Tx.MarkRefreshTokenUsed.
+func (w Writes) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
+	return w.exec(ctx, "mark refresh token used",
+		`UPDATE refresh_tokens SET used_at = ?, replaced_by = ?, grace_until = ? WHERE id = ?`,
+		ToMillis(usedAt), replacedBy, ToNullMillis(graceUntil), id)
+}
+
+// RetireLiveTokens is store.Tx.RetireLiveTokens.
+func (w Writes) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
+	return w.exec(ctx, "retire live tokens", `UPDATE refresh_tokens SET used_at = ?
+		WHERE session_id = ? AND used_at IS NULL AND id <> ?`,
+		ToMillis(usedAt), sessionID, keepID)
+}
+
+// SetSessionUse is store.Tx.SetSessionUse.
+func (w Writes) SetSessionUse(ctx context.Context, sess store.Session) error {
+	return w.exec(ctx, "set session use", `UPDATE sessions
+		SET last_used_at = ?, idle_expires_at = ?, ip = ?, user_agent = ?
+		WHERE id = ?`,
+		ToMillis(sess.LastUsedAt), ToMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID)
+}
+
+// RevokeSession is store.Tx.RevokeSession.
+func (w Writes) RevokeSession(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
+	return w.exec(ctx, "revoke session",
+		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
+		ToMillis(revokedAt), reason, sessionID)
+}
+
+// RevokeSessionAndTokens is store.Tx.RevokeSessionAndTokens.
+func (w Writes) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
+	if err := w.RevokeSession(ctx, sessionID, reason, revokedAt); err != nil {
+		return err
+	}
+	return w.exec(ctx, "revoke session tokens",
+		`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL`,
+		ToMillis(revokedAt), sessionID)
+}
+
+// InsertEvent is store.Tx.InsertEvent: the event, then the trim, in the
+// same transaction.
+func (w Writes) InsertEvent(ctx context.Context, e store.Event) error {
+	if err := w.exec(ctx, "insert event", `INSERT INTO session_events
+		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.SessionID, e.UserID, e.Kind, ToMillis(e.At), e.IP, e.UserAgent, e.Detail); err != nil {
+		return err
+	}
+	return w.exec(ctx, "insert event", w.TrimEvents, e.SessionID, store.EventLogin, store.MaxEventsPerSession-1)
+}
+
+// CheckNewSession is the refusal of a NewSession that lacks what
+// CreateSession needs.
+func CheckNewSession(ns store.NewSession) error {
+	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
+		return errors.New("store: create session: refresh hash, idle TTL and max age are required")
+	}
+	return nil
+}
+
+// StartSession writes the session ns starts at now (NewSession): the
+// session row, its first refresh token and the login event. The backend
+// has checked ns (CheckNewSession) and holds the user.
+func (w Writes) StartSession(ctx context.Context, ns store.NewSession, now time.Time) (store.Session, error) {
+	sess := NewSession(ns, now)
+	if err := w.exec(ctx, "create session", `INSERT INTO sessions
+		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.UserID, ToMillis(now), ToMillis(now), ToMillis(sess.IdleExpiresAt),
+		ToMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
+		return store.Session{}, err
+	}
+	if err := w.exec(ctx, "create session",
+		`INSERT INTO refresh_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)`,
+		sess.ID, ns.RefreshHash, ToMillis(now)); err != nil {
+		return store.Session{}, err
+	}
+	login := store.Event{SessionID: sess.ID, UserID: sess.UserID, Kind: store.EventLogin, At: now, IP: ns.Client.IP, UserAgent: ns.Client.UserAgent}
+	if err := w.InsertEvent(ctx, login); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	return sess, nil
+}
+
+// Dollar rewrites the ? placeholders of a statement of this package as
+// PostgreSQL's $1, $2, …. The statements hold no ? of any other kind (no
+// string literals, no JSON operators).
+func Dollar(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
