@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tokenflow/store"
+	"tokenflow/store/storetest"
 )
 
 // The revocation rules' tests (revoke.go), run against the real stores as
@@ -29,7 +30,7 @@ func TestRevocation(t *testing.T) {
 func openRevocation(t *testing.T, open func(*testing.T, *time.Time) store.Store, now *time.Time) (store.Store, *Service, store.User, store.User) {
 	s := open(t, now)
 	svc := NewService(Deps{Store: s, Now: func() time.Time { return *now }})
-	return s, svc, capUser(t, s, "alice"), capUser(t, s, "bob")
+	return s, svc, storetest.MustUser(t, s, "alice"), storetest.MustUser(t, s, "bob")
 }
 
 func revokeOneSession(t *testing.T, open func(*testing.T, *time.Time) store.Store) {
@@ -58,13 +59,13 @@ func revokeOneSession(t *testing.T, open func(*testing.T, *time.Time) store.Stor
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
 			}
-			if got := capEventKinds(t, s, sess.ID); !slices.Equal(got, tt.wantKinds) {
+			if got := storetest.EventKinds(t, s, sess.ID); !slices.Equal(got, tt.wantKinds) {
 				t.Errorf("events = %v, want %v", got, tt.wantKinds)
 			}
 		})
 	}
 
-	got := capSession(t, s, sess.ID)
+	got := storetest.MustSessionByID(t, s, sess.ID)
 	if got.RevokeReason != store.EventLogout || !got.RevokedAt.Equal(t0.Add(3*time.Minute)) {
 		t.Errorf("session = %+v, want revoked by logout at +3m", got)
 	}
@@ -104,7 +105,7 @@ func revokeUserSessions(t *testing.T, open func(*testing.T, *time.Time) store.St
 		{other2, true},
 		{bobs, false},
 	} {
-		got := capSession(t, s, tc.sess.ID)
+		got := storetest.MustSessionByID(t, s, tc.sess.ID)
 		if got.Revoked() != tc.wantRevoked {
 			t.Errorf("session %s revoked = %v, want %v", tc.sess.ID, got.Revoked(), tc.wantRevoked)
 		}

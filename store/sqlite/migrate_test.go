@@ -24,14 +24,14 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := t0.UnixMilli()
+	at := storetest.T0.UnixMilli()
 	for _, q := range []string{
 		`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
 		string(first),
 		fmt.Sprintf(`INSERT INTO schema_migrations VALUES ('0001_init.sql', %d)`, at),
 		fmt.Sprintf(`INSERT INTO users VALUES ('u1', 'alice', 'alice', 'hash', %d)`, at),
 		fmt.Sprintf(`INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at)
-			VALUES ('s1', 'u1', %d, %d, %d, %d)`, at, at, at+idleTTL.Milliseconds(), at+maxAge.Milliseconds()),
+			VALUES ('s1', 'u1', %d, %d, %d, %d)`, at, at, at+storetest.IdleTTL.Milliseconds(), at+storetest.MaxAge.Milliseconds()),
 		fmt.Sprintf(`INSERT INTO refresh_tokens (id, session_id, token_hash, created_at) VALUES (2, 's1', 'old-current', %d)`, at),
 		fmt.Sprintf(`INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, used_at, replaced_by) VALUES (1, 's1', 'old-rotated', %d, %d, 2)`, at, at),
 	} {
@@ -41,16 +41,16 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 	}
 	db.Close()
 
-	now := t0.Add(time.Second) // inside what used to be the rotated token's window
+	now := storetest.T0.Add(time.Second) // inside what used to be the rotated token's window
 	s := openStore(t, path, &now)
 	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL AND grace_until = used_at`); n != 1 {
 		t.Errorf("%d rotated tokens backfilled with grace_until = used_at, want 1", n)
 	}
 	// A deadline at the use is no forgiveness (auth's reuse rule).
-	if tok := mustToken(t, s, "old-rotated"); !tok.Used() || !tok.GraceUntil.Equal(tok.UsedAt) {
+	if tok := storetest.MustToken(t, s, "old-rotated"); !tok.Used() || !tok.GraceUntil.Equal(tok.UsedAt) {
 		t.Errorf("token rotated before the migration = %+v, want its deadline at its use", tok)
 	}
-	if tok := mustToken(t, s, "old-current"); tok.Used() || !tok.GraceUntil.IsZero() {
+	if tok := storetest.MustToken(t, s, "old-current"); tok.Used() || !tok.GraceUntil.IsZero() {
 		t.Errorf("current token after the migration = %+v, want it current with no deadline", tok)
 	}
 }
@@ -68,7 +68,7 @@ func TestUpgradeFromTheRunnerBeforeGoose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := t0.UnixMilli()
+	at := storetest.T0.UnixMilli()
 	if _, err := db.Exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestUpgradeFromTheRunnerBeforeGoose(t *testing.T) {
 	}
 	db.Close()
 
-	now := t0
+	now := storetest.T0
 	for range 2 { // the second open finds goose's table alone
 		s := openStore(t, path, &now)
 		if _, err := s.UserByUsername(context.Background(), "alice"); err != nil {
@@ -117,7 +117,7 @@ func TestConcurrentOpensOfAFreshFileMigrateOnce(t *testing.T) {
 		}
 		return err
 	})
-	now := t0
+	now := storetest.T0
 	s := openStore(t, path, &now)
 	files, err := migrationFiles.ReadDir("migrations")
 	if err != nil {

@@ -17,26 +17,26 @@ import (
 )
 
 func TestCountActiveSessions(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	s := newStore(t, &now)
 	ctx := context.Background()
-	u := mustUser(t, s, "alice")
-	mustSession(t, s, u.ID, "h-live")
-	revoked := mustSession(t, s, u.ID, "h-revoked")
+	u := storetest.MustUser(t, s, "alice")
+	storetest.MustSession(t, s, u.ID, "h-live")
+	revoked := storetest.MustSession(t, s, u.ID, "h-revoked")
 	storetest.Revoke(t, s, revoked.ID, store.EventLogout)
-	now = now.Add(idleTTL / 2)
-	mustSession(t, s, u.ID, "h-late") // still live after the first one idles out
+	now = now.Add(storetest.IdleTTL / 2)
+	storetest.MustSession(t, s, u.ID, "h-late") // still live after the first one idles out
 	if n, err := s.CountActiveSessions(ctx); err != nil || n != 2 {
 		t.Fatalf("CountActiveSessions = %d, %v; want 2 (the revoked one is not live)", n, err)
 	}
-	now = now.Add(idleTTL/2 + time.Millisecond)
+	now = now.Add(storetest.IdleTTL/2 + time.Millisecond)
 	if n, err := s.CountActiveSessions(ctx); err != nil || n != 1 {
 		t.Fatalf("after the first idled out: %d, %v; want 1", n, err)
 	}
 }
 
 func TestMigrationsPending(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	s := newStore(t, &now)
 	ctx := context.Background()
 	if n, err := s.MigrationsPending(ctx); err != nil || n != 0 {
@@ -52,10 +52,10 @@ func TestMigrationsPending(t *testing.T) {
 }
 
 func TestBackupRefusesAnExistingFileAndAMissingDatabase(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	dir := t.TempDir()
 	s := openStore(t, filepath.Join(dir, "tokenflow.db"), &now)
-	mustUser(t, s, "alice")
+	storetest.MustUser(t, s, "alice")
 	ctx := context.Background()
 
 	previous := filepath.Join(dir, "yesterday.db")
@@ -93,13 +93,13 @@ func TestBackupRefusesAnExistingFileAndAMissingDatabase(t *testing.T) {
 // it opens, passes SQLite's integrity check, and holds every user whose
 // creation had returned before the backup started.
 func TestBackupWhileWriting(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "tokenflow.db")
 	s := openStore(t, dbPath, &now)
 	ctx := context.Background()
 	for i := range 20 {
-		mustUser(t, s, fmt.Sprintf("before-%d", i))
+		storetest.MustUser(t, s, fmt.Sprintf("before-%d", i))
 	}
 
 	stop := make(chan struct{})

@@ -78,20 +78,27 @@ func (c contract) open(t *testing.T, now *time.Time) store.Store {
 	return c.newStore(t, func() time.Time { return *now })
 }
 
-// t0 is when every test starts; tests move their clock forward from it.
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// The fixtures below are the suite's, exported for a backend's own tests
+// (and auth's, which run on the real stores), so every test of a store
+// builds its users and sessions one way.
 
+// T0 is when every test starts; tests move their clock forward from it.
+var T0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// The lifetimes MustSession gives a session.
 const (
-	idleTTL = time.Hour
-	maxAge  = 24 * time.Hour
+	IdleTTL = time.Hour
+	MaxAge  = 24 * time.Hour
 )
 
+// Owner is the client MustSession logs in from; Thief is somebody else.
 var (
-	owner = store.Client{IP: "192.0.2.1", UserAgent: "owner-browser"}
-	thief = store.Client{IP: "203.0.113.9", UserAgent: "thief-script"}
+	Owner = store.Client{IP: "192.0.2.1", UserAgent: "owner-browser"}
+	Thief = store.Client{IP: "203.0.113.9", UserAgent: "thief-script"}
 )
 
-func mustUser(t *testing.T, s store.Store, username string) store.User {
+// MustUser creates the user with a well-formed password hash.
+func MustUser(t *testing.T, s store.Store, username string) store.User {
 	t.Helper()
 	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
 	if err != nil {
@@ -100,14 +107,16 @@ func mustUser(t *testing.T, s store.Store, username string) store.User {
 	return u
 }
 
-func mustSession(t *testing.T, s store.Store, userID, refreshHash string) store.Session {
+// MustSession starts a session of the user from Owner, its first refresh
+// token's hash refreshHash.
+func MustSession(t *testing.T, s store.Store, userID, refreshHash string) store.Session {
 	t.Helper()
 	sess, err := s.CreateSession(context.Background(), store.NewSession{
 		UserID:      userID,
 		RefreshHash: refreshHash,
-		IdleTTL:     idleTTL,
-		MaxAge:      maxAge,
-		Client:      owner,
+		IdleTTL:     IdleTTL,
+		MaxAge:      MaxAge,
+		Client:      Owner,
 	})
 	if err != nil {
 		t.Fatalf("CreateSession: %v", err)
@@ -115,7 +124,8 @@ func mustSession(t *testing.T, s store.Store, userID, refreshHash string) store.
 	return sess
 }
 
-func mustSessionByID(t *testing.T, s store.Store, id string) store.Session {
+// MustSessionByID reads the session.
+func MustSessionByID(t *testing.T, s store.Store, id string) store.Session {
 	t.Helper()
 	sess, err := s.Session(context.Background(), id)
 	if err != nil {
@@ -124,8 +134,8 @@ func mustSessionByID(t *testing.T, s store.Store, id string) store.Session {
 	return sess
 }
 
-// eventKinds lists a session's event kinds, newest first.
-func eventKinds(t *testing.T, s store.Store, sessionID string) []string {
+// EventKinds lists a session's event kinds, newest first.
+func EventKinds(t *testing.T, s store.Store, sessionID string) []string {
 	t.Helper()
 	events, err := s.SessionEvents(context.Background(), sessionID, 0)
 	if err != nil {
@@ -138,10 +148,10 @@ func eventKinds(t *testing.T, s store.Store, sessionID string) []string {
 	return kinds
 }
 
-// refreshUnknown reports whether no unrotated refresh token has the hash:
+// RefreshUnknown reports whether no unrotated refresh token has the hash:
 // what the interface shows of a token that was never stored, was rotated,
 // or went with its session.
-func refreshUnknown(t *testing.T, s store.Store, hash string) bool {
+func RefreshUnknown(t *testing.T, s store.Store, hash string) bool {
 	t.Helper()
 	_, err := s.SessionByRefreshHash(context.Background(), hash)
 	if err != nil && !errors.Is(err, store.ErrRefreshUnknown) {

@@ -25,7 +25,7 @@ func RunTwoStores(t *testing.T, newPair NewStorePair) {
 		{"TwoStoresSerializeOneSession", serializeOneSession},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := newPair(t, func() time.Time { return t0 })
+			a, b := newPair(t, func() time.Time { return T0 })
 			tc.run(t, a, b)
 		})
 	}

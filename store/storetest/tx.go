@@ -24,8 +24,8 @@ func inTx(t *testing.T, s store.Store, fn func(store.Tx) error) {
 	}
 }
 
-// mustToken reads the token with the hash through TokenForUpdate.
-func mustToken(t *testing.T, s store.Store, hash string) store.RefreshToken {
+// MustToken reads the token with the hash through TokenForUpdate.
+func MustToken(t *testing.T, s store.Store, hash string) store.RefreshToken {
 	t.Helper()
 	var tok store.RefreshToken
 	inTx(t, s, func(tx store.Tx) (err error) {
@@ -68,8 +68,8 @@ func UseToken(t *testing.T, s store.Store, presented, next string) store.Session
 func (c contract) twoSessions(t *testing.T, now *time.Time) (s store.Store, alice store.User, sess, other store.Session) {
 	t.Helper()
 	s = c.open(t, now)
-	alice = mustUser(t, s, "alice")
-	return s, alice, mustSession(t, s, alice.ID, "h1"), mustSession(t, s, alice.ID, "other")
+	alice = MustUser(t, s, "alice")
+	return s, alice, MustSession(t, s, alice.ID, "h1"), MustSession(t, s, alice.ID, "other")
 }
 
 // Revoke ends the session as reason now, the way a logout writes it (its
@@ -84,10 +84,10 @@ func Revoke(t *testing.T, s store.Store, sessionID, reason string) {
 
 // What InTx commits is there afterwards, and Tx.Now is the store's clock.
 func (c contract) inTxCommits(t *testing.T) {
-	now := t0.Add(time.Minute)
+	now := T0.Add(time.Minute)
 	s := c.open(t, &now)
 	ctx := context.Background()
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	sess := MustSession(t, s, MustUser(t, s, "alice").ID, "h1")
 	inTx(t, s, func(tx store.Tx) error {
 		if !tx.Now().Equal(now) {
 			t.Errorf("Tx.Now = %v, want the store's clock %v", tx.Now(), now)
@@ -95,13 +95,13 @@ func (c contract) inTxCommits(t *testing.T) {
 		if _, err := tx.InsertRefreshToken(ctx, sess.ID, "h2", time.Time{}); err != nil {
 			return err
 		}
-		return tx.InsertEvent(ctx, store.Event{SessionID: sess.ID, UserID: sess.UserID, Kind: store.EventRefresh, At: now, IP: owner.IP})
+		return tx.InsertEvent(ctx, store.Event{SessionID: sess.ID, UserID: sess.UserID, Kind: store.EventRefresh, At: now, IP: Owner.IP})
 	})
 	if got, err := s.SessionByRefreshHash(ctx, "h2"); err != nil || got.ID != sess.ID {
 		t.Errorf("SessionByRefreshHash(h2) = %+v, %v; want the committed token's session", got, err)
 	}
 	events, err := s.SessionEvents(ctx, sess.ID, 1)
-	if err != nil || len(events) != 1 || events[0].Kind != store.EventRefresh || events[0].IP != owner.IP || !events[0].At.Equal(now) {
+	if err != nil || len(events) != 1 || events[0].Kind != store.EventRefresh || events[0].IP != Owner.IP || !events[0].At.Equal(now) {
 		t.Errorf("newest event = %+v, %v; want the committed refresh", events, err)
 	}
 }
@@ -140,25 +140,25 @@ func writeEverything(ctx context.Context, tx store.Tx, sess store.Session) error
 // a failed transaction is left.
 func assertUntouched(t *testing.T, s store.Store, sess store.Session) {
 	t.Helper()
-	if got := mustSessionByID(t, s, sess.ID); got != sess {
+	if got := MustSessionByID(t, s, sess.ID); got != sess {
 		t.Errorf("session = %+v, want it as it was %+v", got, sess)
 	}
-	if tok := mustToken(t, s, "h1"); tok.Used() || !tok.GraceUntil.IsZero() {
+	if tok := MustToken(t, s, "h1"); tok.Used() || !tok.GraceUntil.IsZero() {
 		t.Errorf("h1 = %+v, want it current with no deadline", tok)
 	}
-	if !refreshUnknown(t, s, "h2") {
+	if !RefreshUnknown(t, s, "h2") {
 		t.Error("the inserted token was kept")
 	}
-	if kinds := eventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+	if kinds := EventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
 		t.Errorf("events = %v, want only the login", kinds)
 	}
 }
 
 // When fn fails, nothing it wrote is kept and its error comes back as it is.
 func (c contract) inTxRollsBackOnError(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	sess := MustSession(t, s, MustUser(t, s, "alice").ID, "h1")
 	ctx := context.Background()
 	refused := errors.New("refused after writing")
 	err := s.InTx(ctx, func(tx store.Tx) error {
@@ -175,9 +175,9 @@ func (c contract) inTxRollsBackOnError(t *testing.T) {
 
 // A panic in fn rolls back too, and the store goes on working.
 func (c contract) inTxRollsBackOnPanic(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	sess := MustSession(t, s, MustUser(t, s, "alice").ID, "h1")
 	ctx := context.Background()
 	func() {
 		defer func() {
@@ -200,7 +200,7 @@ func (c contract) inTxRollsBackOnPanic(t *testing.T) {
 // previous one committed, so of many that read the token and replace it
 // when current, exactly one replaces it and every other sees it used.
 func (c contract) inTxSerializesOneToken(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	rotateOneTokenOnce(t, s)
 }
@@ -209,7 +209,7 @@ func (c contract) inTxSerializesOneToken(t *testing.T) {
 // one database), to rotate one refresh token: exactly one finds it
 // current, and only its successor is stored.
 func rotateOneTokenOnce(t *testing.T, stores ...store.Store) {
-	sess := mustSession(t, stores[0], mustUser(t, stores[0], "alice").ID, "h1")
+	sess := MustSession(t, stores[0], MustUser(t, stores[0], "alice").ID, "h1")
 	ctx := context.Background()
 	const workers = 16
 	var (
@@ -240,7 +240,7 @@ func rotateOneTokenOnce(t *testing.T, stores ...store.Store) {
 	}
 	for i := range workers {
 		for j, s := range stores {
-			if unknown := refreshUnknown(t, s, fmt.Sprintf("h2-%d", i)); unknown == (i == winners[0]) {
+			if unknown := RefreshUnknown(t, s, fmt.Sprintf("h2-%d", i)); unknown == (i == winners[0]) {
 				t.Errorf("instance %d: token h2-%d unknown %v, want only the winner's stored", j, i, unknown)
 			}
 		}
@@ -251,7 +251,7 @@ func rotateOneTokenOnce(t *testing.T, stores ...store.Store) {
 // other too: each reads the session through its own token and moves its
 // last use on by a millisecond, and no move is lost.
 func (c contract) inTxSerializesOneSession(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	serializeOneSession(t, s)
 }
@@ -260,7 +260,7 @@ func (c contract) inTxSerializesOneSession(t *testing.T) {
 // transactions spread over stores: each moves the session's last use on by
 // a millisecond, and no move is lost.
 func serializeOneSession(t *testing.T, stores ...store.Store) {
-	sess := mustSession(t, stores[0], mustUser(t, stores[0], "alice").ID, "branch-0")
+	sess := MustSession(t, stores[0], MustUser(t, stores[0], "alice").ID, "branch-0")
 	ctx := context.Background()
 	const branches, perBranch = 4, 4
 	inTx(t, stores[len(stores)-1], func(tx store.Tx) error {
@@ -282,9 +282,9 @@ func serializeOneSession(t *testing.T, stores ...store.Store) {
 			return tx.SetSessionUse(ctx, got)
 		})
 	})
-	want := t0.Add(moves * time.Millisecond)
+	want := T0.Add(moves * time.Millisecond)
 	for j, s := range stores {
-		if got := mustSessionByID(t, s, sess.ID).LastUsedAt; !got.Equal(want) {
+		if got := MustSessionByID(t, s, sess.ID).LastUsedAt; !got.Equal(want) {
 			t.Errorf("instance %d: LastUsedAt = %v, want %v: %d moves were lost", j, got, want, want.Sub(got)/time.Millisecond)
 		}
 	}
@@ -293,19 +293,19 @@ func serializeOneSession(t *testing.T, stores ...store.Store) {
 // TokenForUpdate finds a token used or not, with its session and user, in
 // whatever state the session is.
 func (c contract) tokenForUpdate(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	sess := mustSession(t, s, alice.ID, "h1")
+	alice := MustUser(t, s, "alice")
+	sess := MustSession(t, s, alice.ID, "h1")
 
 	inTx(t, s, func(tx store.Tx) error {
 		tok, gotSess, gotUser, err := tx.TokenForUpdate(ctx, "h1")
 		if err != nil {
 			return err
 		}
-		if tok.ID == 0 || tok.SessionID != sess.ID || tok.Hash != "h1" || !tok.CreatedAt.Equal(t0) || tok.Used() || !tok.GraceUntil.IsZero() {
-			t.Errorf("token = %+v, want h1 of the session, current, created at t0", tok)
+		if tok.ID == 0 || tok.SessionID != sess.ID || tok.Hash != "h1" || !tok.CreatedAt.Equal(T0) || tok.Used() || !tok.GraceUntil.IsZero() {
+			t.Errorf("token = %+v, want h1 of the session, current, created at T0", tok)
 		}
 		if gotSess != sess || gotUser != alice {
 			t.Errorf("session, user = %+v, %+v; want %+v, %+v", gotSess, gotUser, sess, alice)
@@ -319,7 +319,7 @@ func (c contract) tokenForUpdate(t *testing.T) {
 	now = now.Add(time.Minute)
 	UseToken(t, s, "h1", "h2")
 	Revoke(t, s, sess.ID, store.EventLogout)
-	tok := mustToken(t, s, "h1")
+	tok := MustToken(t, s, "h1")
 	if !tok.UsedAt.Equal(now) || !tok.GraceUntil.Equal(now) {
 		t.Errorf("used token = %+v, want used and its deadline at %v", tok, now)
 	}
@@ -334,7 +334,7 @@ func (c contract) tokenForUpdate(t *testing.T) {
 
 // An empty or already stored hash is refused.
 func (c contract) insertRefreshTokenRefusesDuplicates(t *testing.T) {
-	now := t0
+	now := T0
 	s, _, sess, other := c.twoSessions(t, &now)
 	ctx := context.Background()
 	for _, hash := range []string{"", "h1", "other"} {
@@ -354,10 +354,10 @@ func (c contract) insertRefreshTokenRefusesDuplicates(t *testing.T) {
 // RetireLiveTokens marks every current token of the session but one used,
 // keeps their deadlines, and touches neither used tokens nor other sessions.
 func (c contract) retireLiveTokensKeepsDeadlines(t *testing.T) {
-	now := t0
+	now := T0
 	s, _, sess, _ := c.twoSessions(t, &now)
 	ctx := context.Background()
-	deadline := t0.Add(5 * time.Second)
+	deadline := T0.Add(5 * time.Second)
 	var keep int64
 	inTx(t, s, func(tx store.Tx) (err error) {
 		if _, err = tx.InsertRefreshToken(ctx, sess.ID, "sibling", deadline); err != nil {
@@ -368,23 +368,23 @@ func (c contract) retireLiveTokensKeepsDeadlines(t *testing.T) {
 	})
 	now = now.Add(time.Second)
 	UseToken(t, s, "h1", "h2") // h1 used at +1s, deadline +1s
-	h1 := mustToken(t, s, "h1")
+	h1 := MustToken(t, s, "h1")
 	now = now.Add(time.Second)
 	inTx(t, s, func(tx store.Tx) error { return tx.RetireLiveTokens(ctx, sess.ID, keep, tx.Now()) })
 
-	if got := mustToken(t, s, "sibling"); !got.UsedAt.Equal(now) || !got.GraceUntil.Equal(deadline) {
+	if got := MustToken(t, s, "sibling"); !got.UsedAt.Equal(now) || !got.GraceUntil.Equal(deadline) {
 		t.Errorf("sibling = %+v, want used now with its deadline %v", got, deadline)
 	}
-	if got := mustToken(t, s, "h2"); !got.UsedAt.Equal(now) || !got.GraceUntil.IsZero() {
+	if got := MustToken(t, s, "h2"); !got.UsedAt.Equal(now) || !got.GraceUntil.IsZero() {
 		t.Errorf("h2 = %+v, want used now with no deadline", got)
 	}
-	if got := mustToken(t, s, "h1"); got != h1 {
+	if got := MustToken(t, s, "h1"); got != h1 {
 		t.Errorf("used h1 = %+v, want it untouched %+v", got, h1)
 	}
-	if got := mustToken(t, s, "kept"); got.Used() {
+	if got := MustToken(t, s, "kept"); got.Used() {
 		t.Errorf("kept = %+v, want it current", got)
 	}
-	if got := mustToken(t, s, "other"); got.Used() {
+	if got := MustToken(t, s, "other"); got.Used() {
 		t.Errorf("another session's token = %+v, want it current", got)
 	}
 }
@@ -392,13 +392,13 @@ func (c contract) retireLiveTokensKeepsDeadlines(t *testing.T) {
 // CapLiveTokenGrace lowers the deadlines of current tokens, never raises
 // one, and leaves used tokens and other sessions alone.
 func (c contract) capLiveTokenGrace(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	sess := mustSession(t, s, alice.ID, "none")
-	mustSession(t, s, alice.ID, "elsewhere")
-	deadline := t0.Add(10 * time.Second)
+	alice := MustUser(t, s, "alice")
+	sess := MustSession(t, s, alice.ID, "none")
+	MustSession(t, s, alice.ID, "elsewhere")
+	deadline := T0.Add(10 * time.Second)
 	earlier, later := deadline.Add(-time.Second), deadline.Add(time.Second)
 	inTx(t, s, func(tx store.Tx) error {
 		for hash, d := range map[string]time.Time{"later": later, "earlier": earlier, "used": later} {
@@ -414,7 +414,7 @@ func (c contract) capLiveTokenGrace(t *testing.T) {
 	})
 	inTx(t, s, func(tx store.Tx) error { return tx.CapLiveTokenGrace(ctx, sess.ID, deadline) })
 	for hash, want := range map[string]time.Time{"none": deadline, "later": deadline, "earlier": earlier, "used": later, "elsewhere": {}} {
-		if got := mustToken(t, s, hash); !got.GraceUntil.Equal(want) {
+		if got := MustToken(t, s, hash); !got.GraceUntil.Equal(want) {
 			t.Errorf("%s: deadline %v, want %v", hash, got.GraceUntil, want)
 		}
 	}
@@ -423,19 +423,19 @@ func (c contract) capLiveTokenGrace(t *testing.T) {
 // SetSessionUse writes when and from where the session was used and its
 // idle expiry, and nothing else.
 func (c contract) setSessionUse(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	sess := MustSession(t, s, MustUser(t, s, "alice").ID, "h1")
 	moved := sess
-	moved.LastUsedAt = t0.Add(time.Minute)
-	moved.IdleExpiresAt = t0.Add(2 * time.Hour)
+	moved.LastUsedAt = T0.Add(time.Minute)
+	moved.IdleExpiresAt = T0.Add(2 * time.Hour)
 	moved.IP, moved.UserAgent = "198.51.100.7", "laptop"
 	written := moved
-	written.CreatedAt = t0.Add(time.Hour)           // not written
-	written.AbsoluteExpiresAt = t0.Add(time.Minute) // not written
+	written.CreatedAt = T0.Add(time.Hour)           // not written
+	written.AbsoluteExpiresAt = T0.Add(time.Minute) // not written
 	written.RevokeReason = store.EventLogout        // not written
 	inTx(t, s, func(tx store.Tx) error { return tx.SetSessionUse(context.Background(), written) })
-	if got := mustSessionByID(t, s, sess.ID); got != moved {
+	if got := MustSessionByID(t, s, sess.ID); got != moved {
 		t.Errorf("session =\n%+v, want\n%+v", got, moved)
 	}
 }
@@ -444,10 +444,10 @@ func (c contract) setSessionUse(t *testing.T) {
 // an unknown one ErrNotFound. Whose session may be ended is auth's
 // (auth/revoke.go).
 func (c contract) sessionForUpdate(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	ctx := context.Background()
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	sess := MustSession(t, s, MustUser(t, s, "alice").ID, "h1")
 	find := func(id string) (got store.Session, err error) {
 		err = s.InTx(ctx, func(tx store.Tx) (err error) {
 			got, err = tx.SessionForUpdate(ctx, id)
@@ -486,24 +486,24 @@ func (c contract) txRevoke(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			now := t0
+			now := T0
 			s, _, sess, other := c.twoSessions(t, &now)
 			ctx := context.Background()
 			now = now.Add(time.Minute)
 			UseToken(t, s, "h1", "h2")
-			h1 := mustToken(t, s, "h1")
+			h1 := MustToken(t, s, "h1")
 			inTx(t, s, func(tx store.Tx) error {
 				_, err := tx.InsertRefreshToken(ctx, sess.ID, "sibling", time.Time{})
 				return err
 			})
 			now = now.Add(time.Minute)
 			inTx(t, s, func(tx store.Tx) error { return tt.revoke(tx, ctx, sess.ID, tt.reason, tx.Now()) })
-			got := mustSessionByID(t, s, sess.ID)
+			got := MustSessionByID(t, s, sess.ID)
 			if !got.RevokedAt.Equal(now) || got.RevokeReason != tt.reason {
 				t.Errorf("session = %+v, want revoked now for %s", got, tt.reason)
 			}
 			for _, hash := range []string{"h2", "sibling"} {
-				tok := mustToken(t, s, hash)
+				tok := MustToken(t, s, hash)
 				if tt.killTokens && !tok.UsedAt.Equal(now) || !tt.killTokens && tok.Used() {
 					t.Errorf("%s = %+v, want used now %v", hash, tok, tt.killTokens)
 				}
@@ -511,13 +511,13 @@ func (c contract) txRevoke(t *testing.T) {
 			if byHash, err := s.SessionByRefreshHash(ctx, "h2"); !tt.killTokens && (err != nil || byHash != got) {
 				t.Errorf("the current token's session = %+v, %v; want it, revoked", byHash, err)
 			}
-			if tok := mustToken(t, s, "h1"); tok != h1 {
+			if tok := MustToken(t, s, "h1"); tok != h1 {
 				t.Errorf("h1 = %+v, want it as it was %+v", tok, h1)
 			}
-			if kinds := eventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+			if kinds := EventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
 				t.Errorf("events = %v, want only the login", kinds)
 			}
-			if got := mustSessionByID(t, s, other.ID); got != other || mustToken(t, s, "other").Used() {
+			if got := MustSessionByID(t, s, other.ID); got != other || MustToken(t, s, "other").Used() {
 				t.Errorf("another session was harmed: %+v", got)
 			}
 		})
@@ -527,10 +527,10 @@ func (c contract) txRevoke(t *testing.T) {
 // EventTimesSince counts only the session's events of the kinds after
 // since, newest first, at most max.
 func (c contract) eventTimesSince(t *testing.T) {
-	now := t0
+	now := T0
 	s, alice, sess, other := c.twoSessions(t, &now)
 	ctx := context.Background()
-	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	at := func(d time.Duration) time.Time { return T0.Add(d) }
 	inTx(t, s, func(tx store.Tx) error {
 		for _, e := range []store.Event{
 			{SessionID: sess.ID, Kind: store.EventRefresh, At: at(10 * time.Second)}, // at since: not after it
@@ -577,7 +577,7 @@ func (c contract) eventTimesSince(t *testing.T) {
 // in the transaction that adds the new one, except the login event, the
 // only record of where the session began.
 func (c contract) insertEventCapsTheTimeline(t *testing.T) {
-	now := t0
+	now := T0
 	s, alice, sess, other := c.twoSessions(t, &now)
 	ctx := context.Background()
 	const inserts = store.MaxEventsPerSession + 20
@@ -595,14 +595,14 @@ func (c contract) insertEventCapsTheTimeline(t *testing.T) {
 		t.Fatalf("%d events, want %d", len(events), store.MaxEventsPerSession)
 	}
 	last := events[len(events)-1]
-	if last.Kind != store.EventLogin || !last.At.Equal(t0) {
+	if last.Kind != store.EventLogin || !last.At.Equal(T0) {
 		t.Errorf("oldest kept event %+v, want the login", last)
 	}
 	// The newest refreshes are kept, the oldest dropped.
 	if !events[0].At.Equal(now) || !events[len(events)-2].At.Equal(now.Add(-time.Duration(store.MaxEventsPerSession-2)*time.Second)) {
 		t.Errorf("kept refreshes from %v to %v, want the newest %d", events[len(events)-2].At, events[0].At, store.MaxEventsPerSession-1)
 	}
-	if kinds := eventKinds(t, s, other.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+	if kinds := EventKinds(t, s, other.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
 		t.Errorf("another session's events %v", kinds)
 	}
 }
@@ -610,28 +610,28 @@ func (c contract) insertEventCapsTheTimeline(t *testing.T) {
 // Tx.CreateSession writes the session at Tx.Now with its first token and
 // login event, and names an unknown user ErrNotFound.
 func (c contract) txCreateSession(t *testing.T) {
-	now := t0.Add(time.Minute)
+	now := T0.Add(time.Minute)
 	s := c.open(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
+	alice := MustUser(t, s, "alice")
 	var sess store.Session
 	inTx(t, s, func(tx store.Tx) (err error) {
-		sess, err = tx.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h1", IdleTTL: idleTTL, MaxAge: maxAge, Client: owner})
+		sess, err = tx.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h1", IdleTTL: IdleTTL, MaxAge: MaxAge, Client: Owner})
 		return err
 	})
 	want := store.Session{ID: sess.ID, UserID: alice.ID, CreatedAt: now, LastUsedAt: now,
-		IdleExpiresAt: now.Add(idleTTL), AbsoluteExpiresAt: now.Add(maxAge), UserAgent: owner.UserAgent, IP: owner.IP}
-	if sess.ID == "" || sess != want || mustSessionByID(t, s, sess.ID) != want {
+		IdleExpiresAt: now.Add(IdleTTL), AbsoluteExpiresAt: now.Add(MaxAge), UserAgent: Owner.UserAgent, IP: Owner.IP}
+	if sess.ID == "" || sess != want || MustSessionByID(t, s, sess.ID) != want {
 		t.Errorf("session = %+v, want %+v", sess, want)
 	}
-	if tok := mustToken(t, s, "h1"); tok.SessionID != sess.ID || tok.Used() {
+	if tok := MustToken(t, s, "h1"); tok.SessionID != sess.ID || tok.Used() {
 		t.Errorf("first token = %+v, want current in the session", tok)
 	}
-	if kinds := eventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
+	if kinds := EventKinds(t, s, sess.ID); !slices.Equal(kinds, []string{store.EventLogin}) {
 		t.Errorf("events %v, want [login]", kinds)
 	}
 	err := s.InTx(ctx, func(tx store.Tx) error {
-		_, err := tx.CreateSession(ctx, store.NewSession{UserID: "nope", RefreshHash: "h2", IdleTTL: idleTTL, MaxAge: maxAge})
+		_, err := tx.CreateSession(ctx, store.NewSession{UserID: "nope", RefreshHash: "h2", IdleTTL: IdleTTL, MaxAge: MaxAge})
 		return err
 	})
 	if !errors.Is(err, store.ErrNotFound) {
@@ -646,7 +646,7 @@ func (c contract) txCreateSession(t *testing.T) {
 // out everywhere" end every racing login, without racing.
 func (c contract) txSerializesOneUser(t *testing.T) {
 	create := func(ctx context.Context, tx store.Tx, userID string, i int) error {
-		_, err := tx.CreateSession(ctx, store.NewSession{UserID: userID, RefreshHash: fmt.Sprintf("h%d", i), IdleTTL: idleTTL, MaxAge: maxAge})
+		_, err := tx.CreateSession(ctx, store.NewSession{UserID: userID, RefreshHash: fmt.Sprintf("h%d", i), IdleTTL: IdleTTL, MaxAge: MaxAge})
 		return err
 	}
 	tests := []struct {
@@ -676,9 +676,9 @@ func (c contract) txSerializesOneUser(t *testing.T) {
 	const logins = 12
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			now := t0
+			now := T0
 			s := c.open(t, &now)
-			alice := mustUser(t, s, "alice")
+			alice := MustUser(t, s, "alice")
 			seen := make([]int, logins)
 			AllAtOnce(t, "login", logins, func(i int) error {
 				return s.InTx(ctx, func(tx store.Tx) (err error) {
@@ -711,18 +711,18 @@ func (c contract) liveSessions(t *testing.T) {
 }
 
 func (c contract) liveSessionsThrough(t *testing.T, list func(store.Tx, context.Context, string) ([]store.Session, error)) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	bob := mustUser(t, s, "bob")
-	first := mustSession(t, s, alice.ID, "a1")
+	alice := MustUser(t, s, "alice")
+	bob := MustUser(t, s, "bob")
+	first := MustSession(t, s, alice.ID, "a1")
 	now = now.Add(time.Minute)
-	second := mustSession(t, s, alice.ID, "a2")
-	third := mustSession(t, s, alice.ID, "a3") // created at the same time as second
-	revoked := mustSession(t, s, alice.ID, "a4")
+	second := MustSession(t, s, alice.ID, "a2")
+	third := MustSession(t, s, alice.ID, "a3") // created at the same time as second
+	revoked := MustSession(t, s, alice.ID, "a4")
 	Revoke(t, s, revoked.ID, store.EventLogout)
-	mustSession(t, s, bob.ID, "b1")
+	MustSession(t, s, bob.ID, "b1")
 	now = now.Add(time.Minute)
 	UseToken(t, s, "a1", "a1-next") // the oldest is the most recently used
 	ids := func(userID string) []string {
