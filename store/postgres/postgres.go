@@ -31,7 +31,41 @@ type Store struct {
 	// replace it to move time without sleeping.
 	Now func() time.Time
 
+	// The methods both dialects say alike: Ping, CreateUser,
+	// UserByUsername, UserByID, CreateSession, SessionByRefreshHash,
+	// Session, ActiveSessions.
+	sqltables.Queries
 	pool *pgxpool.Pool
+}
+
+// newStore is the Store on pool.
+func newStore(pool *pgxpool.Pool) *Store {
+	s := &Store{Now: time.Now, pool: pool}
+	s.Queries = sqltables.Queries{
+		DB:            poolDB{pool},
+		NoRows:        pgx.ErrNoRows,
+		Now:           s.now,
+		Unavailable:   unavailable,
+		UsernameTaken: func(err error) bool { return isUniqueViolation(err, "users_username_key_key") },
+		InTx:          s.InTx,
+	}
+	return s
+}
+
+// poolDB is sqltables.DB on the pool, its ? placeholders as $n.
+type poolDB struct{ pool *pgxpool.Pool }
+
+func (d poolDB) QueryRow(ctx context.Context, query string, args ...any) sqltables.Scanner {
+	return d.pool.QueryRow(ctx, sqltables.Dollar(query), args...)
+}
+
+func (d poolDB) Query(ctx context.Context, query string, args ...any) (sqltables.Rows, error) {
+	return d.pool.Query(ctx, sqltables.Dollar(query), args...)
+}
+
+func (d poolDB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := d.pool.Exec(ctx, sqltables.Dollar(query), args...)
+	return err
 }
 
 var _ store.Store = (*Store)(nil)
@@ -49,63 +83,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping reports whether the database answers a query.
-func (s *Store) Ping(ctx context.Context) (err error) {
-	defer func() { err = unavailable(err) }()
-	var one int
-	if err := s.pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("store: ping: %w", err)
-	}
-	return nil
-}
-
-// CreateUser adds a user. Usernames are unique regardless of case.
-// Returns ErrUsernameTaken when another user has the same username in any case.
-func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (_ store.User, err error) {
-	defer func() { err = unavailable(err) }()
-	u := store.User{
-		ID:           sqltables.NewID(),
-		Username:     username,
-		PasswordHash: passwordHash,
-		CreatedAt:    s.now(),
-	}
-	// The UNIQUE index decides, not a SELECT beforehand.
-	_, err = s.pool.Exec(ctx,
-		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.Username, sqltables.UsernameKey(username), u.PasswordHash, sqltables.ToMillis(u.CreatedAt))
-	if isUniqueViolation(err, "users_username_key_key") {
-		return store.User{}, store.ErrUsernameTaken
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("store: create user: %w", err)
-	}
-	return u, nil
-}
-
-// UserByUsername finds a user by username, ignoring case.
-// Returns ErrNotFound when there is none.
-func (s *Store) UserByUsername(ctx context.Context, username string) (_ store.User, err error) {
-	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `username_key = $1`, sqltables.UsernameKey(username))
-}
-
-// UserByID finds a user by ID. Returns ErrNotFound when there is none.
-func (s *Store) UserByID(ctx context.Context, id string) (_ store.User, err error) {
-	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `id = $1`, id)
-}
-
-func (s *Store) user(ctx context.Context, where string, arg any) (store.User, error) {
-	u, err := sqltables.ScanUser(s.pool.QueryRow(ctx, `SELECT `+sqltables.UserColumns+` FROM users u WHERE `+where, arg))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.User{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("store: find user: %w", err)
-	}
-	return u, nil
-}
-
 // lockUser locks the user's row until the transaction ends, so that
 // session creations and revocations of one account queue up (the cap
 // check cannot race). FOR NO KEY UPDATE: it does not block the key-share
@@ -118,66 +95,6 @@ func lockUser(ctx context.Context, q querier, userID string) error {
 		return store.ErrNotFound
 	}
 	return err
-}
-
-// CreateSession starts a session for a logged-in user in a transaction of
-// its own (see store.Tx.CreateSession). Returns ErrNotFound when the user
-// does not exist.
-func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (_ store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	var sess store.Session
-	err = s.InTx(ctx, func(t store.Tx) error {
-		var err error
-		sess, err = t.CreateSession(ctx, ns)
-		return err
-	})
-	return sess, err
-}
-
-// SessionByRefreshHash finds the session of a refresh token that has not
-// been rotated yet, whatever the session's state. Returns
-// ErrRefreshUnknown when no unused token has that hash.
-func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	row := s.pool.QueryRow(ctx, `SELECT `+sqltables.SessionColumns+`
-		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-		WHERE t.token_hash = $1 AND t.used_at IS NULL`, hash)
-	sess, err := sqltables.ScanSession(row)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Session{}, store.ErrRefreshUnknown
-	}
-	if err != nil {
-		return store.Session{}, fmt.Errorf("store: session by refresh token: %w", err)
-	}
-	return sess, nil
-}
-
-// Session finds a session by ID, whatever its state. Returns ErrNotFound
-// when there is none.
-func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	sess, err := sqltables.ScanSession(s.pool.QueryRow(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s WHERE s.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Session{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Session{}, fmt.Errorf("store: session: %w", err)
-	}
-	return sess, nil
-}
-
-// ActiveSessions lists the user's sessions that are neither revoked nor
-// expired, most recently used first. It returns no sentinel errors.
-func (s *Store) ActiveSessions(ctx context.Context, userID string) (_ []store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	out, err := sessions(ctx, s.pool, `SELECT `+sqltables.SessionColumns+` FROM sessions s
-		WHERE s.user_id = $1 AND s.revoked_at IS NULL
-		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, sqltables.ToMillis(s.now()))
-	if err != nil {
-		return nil, fmt.Errorf("store: active sessions: %w", err)
-	}
-	return out, nil
 }
 
 // SessionEvents returns up to limit events of a session, newest first; a

@@ -108,126 +108,45 @@ func makePrivate(path string) error {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Ping reports whether the database answers a query.
-func (s *Store) Ping(ctx context.Context) (err error) {
-	defer func() { err = unavailable(err) }()
-	var one int
-	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("store: ping: %w", err)
-	}
-	return nil
+// The store.Store methods both dialects say alike live in
+// sqltables.Queries (their contracts are written there); these hand them
+// this database.
+
+// queries is sqltables.Queries on this database.
+func (s *Store) queries() sqltables.Queries {
+	taken := func(err error) bool { return isUniqueViolation(err, "users.username_key") }
+	return sqltables.Queries{DB: sqltables.SQLDB{DB: s.db}, NoRows: sql.ErrNoRows,
+		Now: s.now, Unavailable: unavailable, UsernameTaken: taken, InTx: s.InTx}
 }
 
-// CreateUser adds a user. Usernames are unique regardless of case.
-// Returns ErrUsernameTaken when another user has the same username in any case.
-func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (_ store.User, err error) {
-	defer func() { err = unavailable(err) }()
-	u := store.User{
-		ID:           sqltables.NewID(),
-		Username:     username,
-		PasswordHash: passwordHash,
-		CreatedAt:    s.now(),
-	}
-	// The UNIQUE index decides, not a SELECT beforehand: two registrations
-	// racing for one name must not both pass a check.
-	_, err = s.db.ExecContext(ctx,
-		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, u.Username, sqltables.UsernameKey(username), u.PasswordHash, sqltables.ToMillis(u.CreatedAt))
-	if isUniqueViolation(err, "users.username_key") {
-		return store.User{}, store.ErrUsernameTaken
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("store: create user: %w", err)
-	}
-	return u, nil
+func (s *Store) Ping(ctx context.Context) error { return s.queries().Ping(ctx) }
+
+func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (store.User, error) {
+	return s.queries().CreateUser(ctx, username, passwordHash)
 }
 
-// UserByUsername finds a user by username, ignoring case.
-// Returns ErrNotFound when there is none.
-func (s *Store) UserByUsername(ctx context.Context, username string) (_ store.User, err error) {
-	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `username_key = ?`, sqltables.UsernameKey(username))
+func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
+	return s.queries().UserByUsername(ctx, username)
 }
 
-// UserByID finds a user by ID. Returns ErrNotFound when there is none.
-func (s *Store) UserByID(ctx context.Context, id string) (_ store.User, err error) {
-	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `id = ?`, id)
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	return s.queries().UserByID(ctx, id)
 }
 
-func (s *Store) user(ctx context.Context, where string, arg any) (store.User, error) {
-	u, err := sqltables.ScanUser(s.db.QueryRowContext(ctx, `SELECT `+sqltables.UserColumns+` FROM users u WHERE `+where, arg))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.User{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("store: find user: %w", err)
-	}
-	return u, nil
+func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
+	return s.queries().CreateSession(ctx, ns)
 }
 
-// CreateSession starts a session for a logged-in user in a transaction of
-// its own (see store.Tx.CreateSession); the cap on live sessions is auth's
-// policy, run on Tx. Returns ErrNotFound when the user does not exist.
-func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (_ store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	var sess store.Session
-	err = s.InTx(ctx, func(t store.Tx) error {
-		var err error
-		sess, err = t.CreateSession(ctx, ns)
-		return err
-	})
-	return sess, err
+func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error) {
+	return s.queries().SessionByRefreshHash(ctx, hash)
 }
 
-// SessionByRefreshHash finds the session of a refresh token that has not
-// been rotated yet, whatever the session's state (callers check Active). A
-// rotated token identifies nobody: its holder may be a thief. Returns
-// ErrRefreshUnknown when no unused token has that hash.
-func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	row := s.db.QueryRowContext(ctx, `SELECT `+sqltables.SessionColumns+`
-		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-		WHERE t.token_hash = ? AND t.used_at IS NULL`, hash)
-	sess, err := sqltables.ScanSession(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Session{}, store.ErrRefreshUnknown
-	}
-	if err != nil {
-		return store.Session{}, fmt.Errorf("store: session by refresh token: %w", err)
-	}
-	return sess, nil
+func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
+	return s.queries().Session(ctx, id)
 }
 
-// Session finds a session by ID, whatever its state. Returns ErrNotFound
-// when there is none.
-func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	row := s.db.QueryRowContext(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s WHERE s.id = ?`, id)
-	sess, err := sqltables.ScanSession(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Session{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Session{}, fmt.Errorf("store: session: %w", err)
-	}
-	return sess, nil
-}
-
-// ActiveSessions lists the user's sessions that are neither revoked nor
-// expired, most recently used first. It returns no sentinel errors.
-func (s *Store) ActiveSessions(ctx context.Context, userID string) (_ []store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	now := sqltables.ToMillis(s.now())
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s
-		WHERE s.user_id = ? AND s.revoked_at IS NULL
-		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, now, now)
-	out, err := sqltables.All(rows, err, sqltables.ScanSession)
-	if err != nil {
-		return nil, fmt.Errorf("store: active sessions: %w", err)
-	}
-	return out, nil
+func (s *Store) ActiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	return s.queries().ActiveSessions(ctx, userID)
 }
 
 // SessionEvents returns up to limit events of a session, newest first; a

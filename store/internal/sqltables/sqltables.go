@@ -7,6 +7,7 @@
 package sqltables
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
@@ -26,6 +27,30 @@ type Rows interface {
 	Scanner
 	Next() bool
 	Err() error
+}
+
+// DB runs statements written with ? placeholders on a backend's database
+// (not in a transaction).
+type DB interface {
+	QueryRow(ctx context.Context, query string, args ...any) Scanner
+	Query(ctx context.Context, query string, args ...any) (Rows, error)
+	Exec(ctx context.Context, query string, args ...any) error
+}
+
+// SQLDB is DB on a database/sql handle.
+type SQLDB struct{ DB *sql.DB }
+
+func (d SQLDB) QueryRow(ctx context.Context, query string, args ...any) Scanner {
+	return d.DB.QueryRowContext(ctx, query, args...)
+}
+
+func (d SQLDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	return d.DB.QueryContext(ctx, query, args...)
+}
+
+func (d SQLDB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := d.DB.ExecContext(ctx, query, args...)
+	return err
 }
 
 // All scans every row of rows with scan and closes rows. rows and err are
