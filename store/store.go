@@ -206,7 +206,8 @@ type Tx interface {
 // Store is the full method set of a store implementation. sqlite.Store
 // and postgres.Store implement it; handlers depend on
 // narrower interfaces of their own. The comment above each method names the
-// sentinel errors it can return; see sqlite.Store for the full contract.
+// sentinel errors it can return; store/internal/sqltables and each backend
+// write out the full contract, and store/storetest holds both to it.
 type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
