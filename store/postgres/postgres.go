@@ -33,7 +33,7 @@ type Store struct {
 
 	// The methods both dialects say alike: Ping, CreateUser,
 	// UserByUsername, UserByID, CreateSession, SessionByRefreshHash,
-	// Session, ActiveSessions.
+	// Session, ActiveSessions, SigningKeys.
 	sqltables.Queries
 	pool *pgxpool.Pool
 }
@@ -42,7 +42,7 @@ type Store struct {
 func newStore(pool *pgxpool.Pool) *Store {
 	s := &Store{Now: time.Now, pool: pool}
 	s.Queries = sqltables.Queries{
-		DB:            poolDB{pool},
+		DB:            pgDB{pool},
 		NoRows:        pgx.ErrNoRows,
 		Now:           s.now,
 		Unavailable:   unavailable,
@@ -52,20 +52,21 @@ func newStore(pool *pgxpool.Pool) *Store {
 	return s
 }
 
-// poolDB is sqltables.DB on the pool, its ? placeholders as $n.
-type poolDB struct{ pool *pgxpool.Pool }
+// pgDB is sqltables.DB on the pool or a transaction, its ? placeholders
+// as $n.
+type pgDB struct{ q querier }
 
-func (d poolDB) QueryRow(ctx context.Context, query string, args ...any) sqltables.Scanner {
-	return d.pool.QueryRow(ctx, sqltables.Dollar(query), args...)
+func (d pgDB) QueryRow(ctx context.Context, query string, args ...any) sqltables.Scanner {
+	return d.q.QueryRow(ctx, sqltables.Dollar(query), args...)
 }
 
-func (d poolDB) Query(ctx context.Context, query string, args ...any) (sqltables.Rows, error) {
-	return d.pool.Query(ctx, sqltables.Dollar(query), args...)
+func (d pgDB) Query(ctx context.Context, query string, args ...any) (sqltables.Rows, error) {
+	return d.q.Query(ctx, sqltables.Dollar(query), args...)
 }
 
-func (d poolDB) Exec(ctx context.Context, query string, args ...any) error {
-	_, err := d.pool.Exec(ctx, sqltables.Dollar(query), args...)
-	return err
+func (d pgDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := d.q.Exec(ctx, sqltables.Dollar(query), args...)
+	return tag.RowsAffected(), err
 }
 
 var _ store.Store = (*Store)(nil)
@@ -177,27 +178,11 @@ func isUniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &e) && e.Code == "23505" && e.ConstraintName == constraint
 }
 
-// SigningKeys returns every signing key, oldest first. It returns no
-// sentinel errors.
-func (s *Store) SigningKeys(ctx context.Context) (_ []store.SigningKey, err error) {
-	defer func() { err = unavailable(err) }()
-	return signingKeys(ctx, s.pool)
-}
-
-func signingKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.Query(ctx, `SELECT `+sqltables.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
-	keys, err := sqltables.All(rows, err, sqltables.ScanSigningKey)
-	if err != nil {
-		return nil, fmt.Errorf("store: signing keys: %w", err)
-	}
-	return keys, nil
-}
-
-// ChangeSigningKeys reads the keys, asks plan what to change, and applies
-// it, all in one transaction holding a lock on signing_keys that only one
-// writer holds at a time (readers go on): rotations by several instances
-// queue up, and each plans from the previous one's result. The order of
-// the changes and the errors are sqlite.Store.ChangeSigningKeys's.
+// ChangeSigningKeys applies plan (sqltables.ApplySigningKeyPlan) in one
+// transaction holding a lock on signing_keys that only one writer holds at
+// a time (readers go on): rotations by several instances queue up, and
+// each plans from the previous one's result. Nothing is changed on any
+// error.
 func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) (err error) {
 	defer func() { err = unavailable(err) }()
 	tx, err := s.pool.Begin(ctx)
@@ -208,54 +193,14 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 	if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		return fmt.Errorf("store: change signing keys: %w", err)
 	}
-	keys, err := signingKeys(ctx, tx)
-	if err != nil {
+	conflict := func(err error) bool {
+		return isUniqueViolation(err, "signing_keys_pkey") || isUniqueViolation(err, "signing_keys_one_current")
+	}
+	if err := sqltables.ApplySigningKeyPlan(ctx, pgDB{tx}, plan, conflict); err != nil {
 		return err
-	}
-	changes, err := plan(keys)
-	if err != nil {
-		return fmt.Errorf("store: change signing keys: %w", err)
-	}
-	for _, kid := range changes.Delete {
-		tag, err := tx.Exec(ctx, `DELETE FROM signing_keys WHERE kid = $1`, kid)
-		if err := expectOneRow(tag, err, "delete signing key"); err != nil {
-			return err
-		}
-	}
-	for _, k := range sqltables.SigningKeyUpdates(changes.Update) {
-		tag, err := tx.Exec(ctx, `UPDATE signing_keys SET state = $1, activates_at = $2, expires_at = $3 WHERE kid = $4`,
-			k.State, sqltables.ToMillis(k.ActivatesAt), sqltables.ToNullMillis(k.ExpiresAt), k.Kid)
-		if err := expectOneRow(tag, err, "update signing key"); err != nil {
-			return err
-		}
-	}
-	for _, k := range changes.Insert {
-		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys
-			(kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, sqltables.ToMillis(k.CreatedAt), sqltables.ToMillis(k.ActivatesAt), sqltables.ToNullMillis(k.ExpiresAt)); err != nil {
-			return signingKeyError("insert signing key", err)
-		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: change signing keys: commit: %w", err)
 	}
 	return nil
-}
-
-func expectOneRow(tag pgconn.CommandTag, err error, what string) error {
-	if err != nil {
-		return signingKeyError(what, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("store: %s: %w", what, store.ErrNotFound)
-	}
-	return nil
-}
-
-func signingKeyError(what string, err error) error {
-	if isUniqueViolation(err, "signing_keys_pkey") || isUniqueViolation(err, "signing_keys_one_current") {
-		return fmt.Errorf("store: %s: %w", what, store.ErrKeyConflict)
-	}
-	return fmt.Errorf("store: %s: %w", what, err)
 }

@@ -44,14 +44,8 @@ type tx struct {
 
 func newTx(pgTx pgx.Tx, clock func() time.Time) *tx {
 	t := &tx{tx: pgTx, clock: clock}
-	t.Writes = sqltables.Writes{Exec: t.exec, TrimEvents: trimEventsSQL}
+	t.Writes = sqltables.Writes{DB: pgDB{pgTx}, TrimEvents: trimEventsSQL}
 	return t
-}
-
-// exec runs a statement of sqltables, its ? placeholders as $n.
-func (t *tx) exec(ctx context.Context, query string, args ...any) error {
-	_, err := t.tx.Exec(ctx, sqltables.Dollar(query), args...)
-	return err
 }
 
 var _ store.Tx = (*tx)(nil)

@@ -241,35 +241,13 @@ func isUniqueViolation(err error, column string) bool {
 	return strings.Contains(e.Error(), "UNIQUE constraint failed: "+column)
 }
 
-// SigningKeys returns every signing key, oldest first. It returns no
-// sentinel errors.
-func (s *Store) SigningKeys(ctx context.Context) (_ []store.SigningKey, err error) {
-	defer func() { err = unavailable(err) }()
-	return signingKeys(ctx, s.db)
+func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	return s.queries().SigningKeys(ctx)
 }
 
-// queryer is what signingKeys needs of a database or a transaction.
-type queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func signingKeys(ctx context.Context, q queryer) ([]store.SigningKey, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+sqltables.SigningKeyColumns+` FROM signing_keys ORDER BY created_at, kid`)
-	keys, err := sqltables.All(rows, err, sqltables.ScanSigningKey)
-	if err != nil {
-		return nil, fmt.Errorf("store: signing keys: %w", err)
-	}
-	return keys, nil
-}
-
-// ChangeSigningKeys reads the keys, asks plan what to change, and applies
-// it, all in one write transaction, so rotations by several instances
-// (and the keys command) never interleave. Deletes go first, then updates
-// that leave the current state, then the rest, then inserts: a promotion
-// that demotes the old current key in the same plan never sees two.
-// Returns ErrNotFound when an update or delete names no key,
-// ErrKeyConflict for a duplicate kid or a second current key, or plan's
-// error, wrapped; nothing is changed on any error.
+// ChangeSigningKeys applies plan (sqltables.ApplySigningKeyPlan) in one
+// write transaction, so rotations by several instances (and the keys
+// command) never interleave. Nothing is changed on any error.
 func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) (err error) {
 	defer func() { err = unavailable(err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -277,58 +255,14 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 		return fmt.Errorf("store: change signing keys: %w", err)
 	}
 	defer tx.Rollback()
-	keys, err := signingKeys(ctx, tx)
-	if err != nil {
+	conflict := func(err error) bool {
+		return isUniqueViolation(err, "signing_keys.kid") || isUniqueViolation(err, "signing_keys.state")
+	}
+	if err := sqltables.ApplySigningKeyPlan(ctx, sqltables.SQLDB{DB: tx}, plan, conflict); err != nil {
 		return err
-	}
-	changes, err := plan(keys)
-	if err != nil {
-		return fmt.Errorf("store: change signing keys: %w", err)
-	}
-	for _, kid := range changes.Delete {
-		res, err := tx.ExecContext(ctx, `DELETE FROM signing_keys WHERE kid = ?`, kid)
-		if err := expectOneRow(res, err, "delete signing key"); err != nil {
-			return err
-		}
-	}
-	for _, k := range sqltables.SigningKeyUpdates(changes.Update) {
-		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET state = ?, activates_at = ?, expires_at = ? WHERE kid = ?`,
-			k.State, sqltables.ToMillis(k.ActivatesAt), sqltables.ToNullMillis(k.ExpiresAt), k.Kid)
-		if err := expectOneRow(res, err, "update signing key"); err != nil {
-			return err
-		}
-	}
-	for _, k := range changes.Insert {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO signing_keys
-			(kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, sqltables.ToMillis(k.CreatedAt), sqltables.ToMillis(k.ActivatesAt), sqltables.ToNullMillis(k.ExpiresAt)); err != nil {
-			return signingKeyError("insert signing key", err)
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: change signing keys: commit: %w", err)
 	}
 	return nil
-}
-
-func expectOneRow(res sql.Result, err error, what string) error {
-	if err != nil {
-		return signingKeyError(what, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("store: %s: %w", what, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("store: %s: %w", what, store.ErrNotFound)
-	}
-	return nil
-}
-
-func signingKeyError(what string, err error) error {
-	if isUniqueViolation(err, "signing_keys.kid") || isUniqueViolation(err, "signing_keys.state") {
-		return fmt.Errorf("store: %s: %w", what, store.ErrKeyConflict)
-	}
-	return fmt.Errorf("store: %s: %w", what, err)
 }

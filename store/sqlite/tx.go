@@ -49,12 +49,7 @@ func (t *tx) Now() time.Time { return t.now }
 // writes are the primitives both dialects say alike (sqltables.Writes),
 // on this transaction.
 func (t *tx) writes() sqltables.Writes {
-	return sqltables.Writes{Exec: t.exec, TrimEvents: trimEventsSQL}
-}
-
-func (t *tx) exec(ctx context.Context, query string, args ...any) error {
-	_, err := t.tx.ExecContext(ctx, query, args...)
-	return err
+	return sqltables.Writes{DB: sqltables.SQLDB{DB: t.tx}, TrimEvents: trimEventsSQL}
 }
 
 func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {

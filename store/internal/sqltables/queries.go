@@ -43,7 +43,7 @@ func (q Queries) Ping(ctx context.Context) error {
 // when another user has the same username in any case.
 func (q Queries) CreateUser(ctx context.Context, username, passwordHash string) (store.User, error) {
 	u := store.User{ID: NewID(), Username: username, PasswordHash: passwordHash, CreatedAt: q.Now()}
-	err := q.DB.Exec(ctx, `INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := q.DB.Exec(ctx, `INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 		u.ID, u.Username, UsernameKey(username), u.PasswordHash, ToMillis(u.CreatedAt))
 	if q.UsernameTaken(err) {
 		return store.User{}, store.ErrUsernameTaken
@@ -114,6 +114,13 @@ func (q Queries) ActiveSessions(ctx context.Context, userID string) ([]store.Ses
 		return nil, q.Unavailable(fmt.Errorf("store: active sessions: %w", err))
 	}
 	return out, nil
+}
+
+// SigningKeys returns every signing key, oldest first. It returns no
+// sentinel errors.
+func (q Queries) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	keys, err := SigningKeys(ctx, q.DB)
+	return keys, q.Unavailable(err)
 }
 
 // one scans the row a QueryRow found with scan; no row is notFound.

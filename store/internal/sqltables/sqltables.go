@@ -12,7 +12,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -30,15 +29,22 @@ type Rows interface {
 }
 
 // DB runs statements written with ? placeholders on a backend's database
-// (not in a transaction).
+// or in one of its transactions. Exec returns how many rows the statement
+// changed.
 type DB interface {
 	QueryRow(ctx context.Context, query string, args ...any) Scanner
 	Query(ctx context.Context, query string, args ...any) (Rows, error)
-	Exec(ctx context.Context, query string, args ...any) error
+	Exec(ctx context.Context, query string, args ...any) (int64, error)
 }
 
-// SQLDB is DB on a database/sql handle.
-type SQLDB struct{ DB *sql.DB }
+// SQLDB is DB on a database/sql database or transaction.
+type SQLDB struct {
+	DB interface {
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	}
+}
 
 func (d SQLDB) QueryRow(ctx context.Context, query string, args ...any) Scanner {
 	return d.DB.QueryRowContext(ctx, query, args...)
@@ -48,9 +54,12 @@ func (d SQLDB) Query(ctx context.Context, query string, args ...any) (Rows, erro
 	return d.DB.QueryContext(ctx, query, args...)
 }
 
-func (d SQLDB) Exec(ctx context.Context, query string, args ...any) error {
-	_, err := d.DB.ExecContext(ctx, query, args...)
-	return err
+func (d SQLDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := d.DB.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // All scans every row of rows with scan and closes rows. rows and err are
@@ -229,27 +238,4 @@ func earliest(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// SigningKeyUpdates is the order a plan's updates are applied in: those
-// that leave the current state first, so a promotion that demotes the old
-// current key in the same plan never meets the one-current-key index
-// twice.
-func SigningKeyUpdates(updates []store.SigningKey) []store.SigningKey {
-	out := slices.Clone(updates)
-	slices.SortStableFunc(out, func(a, b store.SigningKey) int {
-		return cmpBool(a.State == store.KeyCurrent, b.State == store.KeyCurrent)
-	})
-	return out
-}
-
-// cmpBool orders false before true.
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }

@@ -11,15 +11,11 @@ import (
 	"tokenflow/store"
 )
 
-// Exec runs one statement, written with ? placeholders, in a backend's
-// transaction.
-type Exec func(ctx context.Context, query string, args ...any) error
-
 // Writes are the store.Tx primitives whose statements both dialects say
 // alike, written once: each writes one thing and decides nothing. A
-// backend's transaction embeds or calls them with its own Exec.
+// backend's transaction embeds or calls them on its own DB.
 type Writes struct {
-	Exec Exec
+	DB DB
 	// TrimEvents deletes a session's events beyond the newest ones,
 	// sparing its login event (the dialects differ in how they say "no
 	// limit"). Arguments: session id, EventLogin, how many non-login
@@ -28,7 +24,7 @@ type Writes struct {
 }
 
 func (w Writes) exec(ctx context.Context, what, query string, args ...any) error {
-	if err := w.Exec(ctx, query, args...); err != nil {
+	if _, err := w.DB.Exec(ctx, query, args...); err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
 	return nil
