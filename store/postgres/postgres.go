@@ -21,9 +21,6 @@ import (
 	"tokenflow/store/internal/sqltables"
 )
 
-// defaultDeleteBatch is used by DeleteExpired when it is given no batch size.
-const defaultDeleteBatch = 500
-
 // Store is the store on a PostgreSQL database, through a pgx pool. It is
 // safe for concurrent use, also by several processes on one database.
 type Store struct {
@@ -33,7 +30,8 @@ type Store struct {
 
 	// The methods both dialects say alike: Ping, CreateUser,
 	// UserByUsername, UserByID, CreateSession, SessionByRefreshHash,
-	// Session, ActiveSessions, SigningKeys.
+	// Session, ActiveSessions, SessionEvents, SigningKeys; DeleteExpired
+	// below it.
 	sqltables.Queries
 	pool *pgxpool.Pool
 }
@@ -48,6 +46,8 @@ func newStore(pool *pgxpool.Pool) *Store {
 		Unavailable:   unavailable,
 		UsernameTaken: func(err error) bool { return isUniqueViolation(err, "users_username_key_key") },
 		InTx:          s.InTx,
+		NoLimit:       nil, // LIMIT NULL: LIMIT ALL
+		DeleteLocking: "FOR UPDATE SKIP LOCKED",
 	}
 	return s
 }
@@ -98,48 +98,18 @@ func lockUser(ctx context.Context, q querier, userID string) error {
 	return err
 }
 
-// SessionEvents returns up to limit events of a session, newest first; a
-// limit of zero or less means all of them. It returns no sentinel errors.
-func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) (_ []store.Event, err error) {
-	defer func() { err = unavailable(err) }()
-	var max *int // NULL: LIMIT ALL
-	if limit > 0 {
-		max = &limit
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+sqltables.EventColumns+`
-		FROM session_events WHERE session_id = $1
-		ORDER BY at DESC, id DESC LIMIT $2`, sessionID, max)
-	out, err := sqltables.All(rows, err, sqltables.ScanEvent)
+// DeleteExpired is sqltables.Queries.DeleteExpired (a session in the
+// middle of a rotation is skipped, left for the next sweep rather than
+// waited for), and then the throttle's expired counters.
+func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
+	n, err := s.Queries.DeleteExpired(ctx, batch)
 	if err != nil {
-		return nil, fmt.Errorf("store: session events: %w", err)
-	}
-	return out, nil
-}
-
-// DeleteExpired deletes at most batch sessions (zero or less: 500) that
-// have expired, or that were revoked more than store.RevokedRetention ago,
-// with their tokens and events, and returns how many. It returns no
-// sentinel errors.
-func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error) {
-	defer func() { err = unavailable(err) }()
-	if batch <= 0 {
-		batch = defaultDeleteBatch
-	}
-	now := s.now()
-	// SKIP LOCKED: a session in the middle of a rotation is left for the
-	// next sweep rather than waited for.
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id IN (
-		SELECT id FROM sessions
-		WHERE idle_expires_at < $1 OR absolute_expires_at < $1 OR revoked_at < $2
-		LIMIT $3 FOR UPDATE SKIP LOCKED)`,
-		sqltables.ToMillis(now), sqltables.ToMillis(now.Add(-store.RevokedRetention)), batch)
-	if err != nil {
-		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
-	}
-	if err := deleteExpiredThrottle(ctx, s.pool, now, batch); err != nil {
 		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	if err := deleteExpiredThrottle(ctx, s.pool, s.now(), sqltables.DeleteBatch(batch)); err != nil {
+		return 0, unavailable(err)
+	}
+	return n, nil
 }
 
 func sessions(ctx context.Context, q querier, sql string, args ...any) ([]store.Session, error) {

@@ -22,9 +22,6 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// defaultDeleteBatch is used by DeleteExpired when it is given no batch size.
-const defaultDeleteBatch = 500
-
 // Store is the store on one SQLite file. It is safe for concurrent use,
 // also by several processes on the same file: every write runs in a
 // BEGIN IMMEDIATE transaction, so SQLite itself serialises writers.
@@ -116,7 +113,7 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) queries() sqltables.Queries {
 	taken := func(err error) bool { return isUniqueViolation(err, "users.username_key") }
 	return sqltables.Queries{DB: sqltables.SQLDB{DB: s.db}, NoRows: sql.ErrNoRows,
-		Now: s.now, Unavailable: unavailable, UsernameTaken: taken, InTx: s.InTx}
+		Now: s.now, Unavailable: unavailable, UsernameTaken: taken, InTx: s.InTx, NoLimit: -1}
 }
 
 func (s *Store) Ping(ctx context.Context) error { return s.queries().Ping(ctx) }
@@ -149,50 +146,12 @@ func (s *Store) ActiveSessions(ctx context.Context, userID string) ([]store.Sess
 	return s.queries().ActiveSessions(ctx, userID)
 }
 
-// SessionEvents returns up to limit events of a session, newest first; a
-// limit of zero or less means all of them. It returns no sentinel errors: an
-// unknown session simply has no events.
-func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) (_ []store.Event, err error) {
-	defer func() { err = unavailable(err) }()
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sqltables.EventColumns+`
-		FROM session_events WHERE session_id = ?
-		ORDER BY at DESC, id DESC LIMIT ?`, sessionID, limit)
-	out, err := sqltables.All(rows, err, sqltables.ScanEvent)
-	if err != nil {
-		return nil, fmt.Errorf("store: session events: %w", err)
-	}
-	return out, nil
+func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error) {
+	return s.queries().SessionEvents(ctx, sessionID, limit)
 }
 
-// DeleteExpired deletes at most batch sessions (a batch of zero or less
-// means 500) that have expired, or that were revoked more than 24 hours ago,
-// together with their refresh tokens and events. It returns how many
-// sessions it deleted; callers repeat while that equals batch. Used tokens of
-// live sessions are kept: reuse detection needs them. It returns no sentinel
-// errors.
-func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error) {
-	defer func() { err = unavailable(err) }()
-	if batch <= 0 {
-		batch = defaultDeleteBatch
-	}
-	now := s.now()
-	// Tokens and events go with their session through ON DELETE CASCADE.
-	res, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id IN (
-		SELECT id FROM sessions
-		WHERE idle_expires_at < ? OR absolute_expires_at < ? OR revoked_at < ?
-		LIMIT ?)`,
-		sqltables.ToMillis(now), sqltables.ToMillis(now), sqltables.ToMillis(now.Add(-store.RevokedRetention)), batch)
-	if err != nil {
-		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
-	}
-	return int(n), nil
+func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
+	return s.queries().DeleteExpired(ctx, batch)
 }
 
 // insertToken adds a live token with a recorded grace deadline, or NULL.

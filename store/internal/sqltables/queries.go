@@ -26,6 +26,22 @@ type Queries struct {
 	UsernameTaken func(err error) bool
 	// InTx is the backend's store.Store.InTx.
 	InTx func(ctx context.Context, fn func(store.Tx) error) error
+	// NoLimit is what LIMIT ? takes for "no limit" (SQLite -1,
+	// PostgreSQL NULL).
+	NoLimit any
+	// DeleteLocking ends the subquery that picks expired sessions to
+	// delete (PostgreSQL: FOR UPDATE SKIP LOCKED; "" where the write lock
+	// covers the whole database).
+	DeleteLocking string
+}
+
+// DeleteBatch is the batch DeleteExpired works in when it is given none
+// (zero or less).
+func DeleteBatch(batch int) int {
+	if batch <= 0 {
+		return 500
+	}
+	return batch
 }
 
 // Ping reports whether the database answers a query.
@@ -114,6 +130,43 @@ func (q Queries) ActiveSessions(ctx context.Context, userID string) ([]store.Ses
 		return nil, q.Unavailable(fmt.Errorf("store: active sessions: %w", err))
 	}
 	return out, nil
+}
+
+// SessionEvents returns up to limit events of a session, newest first; a
+// limit of zero or less means all of them. It returns no sentinel errors:
+// an unknown session simply has no events.
+func (q Queries) SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error) {
+	var max any = limit
+	if limit <= 0 {
+		max = q.NoLimit
+	}
+	rows, err := q.DB.Query(ctx, `SELECT `+EventColumns+`
+		FROM session_events WHERE session_id = ?
+		ORDER BY at DESC, id DESC LIMIT ?`, sessionID, max)
+	out, err := All(rows, err, ScanEvent)
+	if err != nil {
+		return nil, q.Unavailable(fmt.Errorf("store: session events: %w", err))
+	}
+	return out, nil
+}
+
+// DeleteExpired deletes at most batch sessions (DeleteBatch) that have
+// expired, or that were revoked more than store.RevokedRetention ago,
+// together with their refresh tokens and events (ON DELETE CASCADE). It
+// returns how many sessions it deleted; callers repeat while that equals
+// batch. Used tokens of live sessions are kept: reuse detection needs
+// them. It returns no sentinel errors.
+func (q Queries) DeleteExpired(ctx context.Context, batch int) (int, error) {
+	now := q.Now()
+	n, err := q.DB.Exec(ctx, `DELETE FROM sessions WHERE id IN (
+		SELECT id FROM sessions
+		WHERE idle_expires_at < ? OR absolute_expires_at < ? OR revoked_at < ?
+		LIMIT ? `+q.DeleteLocking+`)`,
+		ToMillis(now), ToMillis(now), ToMillis(now.Add(-store.RevokedRetention)), DeleteBatch(batch))
+	if err != nil {
+		return 0, q.Unavailable(fmt.Errorf("store: delete expired sessions: %w", err))
+	}
+	return int(n), nil
 }
 
 // SigningKeys returns every signing key, oldest first. It returns no
