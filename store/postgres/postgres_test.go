@@ -114,50 +114,15 @@ func TestOpenErrorsNeverShowThePassword(t *testing.T) {
 	}
 }
 
-// Readiness and the sessions gauge: nothing pending after Open, one after
-// a version goes missing (an older dump restored); revoked and idled-out
-// sessions are not live.
-func TestMigrationsPendingAndCountActiveSessions(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s := openTest(t, pgtest.FreshURL(t), func() time.Time { return now })
-	ctx := context.Background()
-	if n, err := s.MigrationsPending(ctx); err != nil || n != 0 {
-		t.Fatalf("after Open: %d, %v; want 0", n, err)
-	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.MigrationsPending(ctx); err != nil || n != 1 {
-		t.Fatalf("with one unrecorded: %d, %v; want 1", n, err)
-	}
-
-	u, err := s.CreateUser(ctx, "alice", "hash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns := store.NewSession{UserID: u.ID, IdleTTL: time.Hour, MaxAge: 24 * time.Hour}
-	for _, h := range []string{"h-live", "h-revoked"} {
-		ns.RefreshHash = h
-		sess, err := s.CreateSession(ctx, ns)
-		if err != nil {
-			t.Fatal(err)
+func TestOperations(t *testing.T) {
+	pgtest.ServerURL(t)
+	storetest.RunOperations(t, func(t *testing.T, now func() time.Time) (storetest.Operations, func() error) {
+		s := openTest(t, pgtest.FreshURL(t), now)
+		return s, func() error {
+			_, err := s.pool.Exec(context.Background(), `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`)
+			return err
 		}
-		if h == "h-revoked" {
-			storetest.Revoke(t, s, sess.ID, store.EventLogout)
-		}
-	}
-	now = now.Add(30 * time.Minute)
-	ns.RefreshHash = "h-late"
-	if _, err := s.CreateSession(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.CountActiveSessions(ctx); err != nil || n != 2 {
-		t.Fatalf("CountActiveSessions = %d, %v; want 2", n, err)
-	}
-	now = now.Add(30*time.Minute + time.Millisecond)
-	if n, err := s.CountActiveSessions(ctx); err != nil || n != 1 {
-		t.Fatalf("after the first idled out: %d, %v; want 1", n, err)
-	}
+	})
 }
 
 // TestThrottleContract holds the shared throttle store to the contract

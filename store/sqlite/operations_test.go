@@ -12,43 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"tokenflow/store"
 	"tokenflow/store/storetest"
 )
 
-func TestCountActiveSessions(t *testing.T) {
-	now := storetest.T0
-	s := newStore(t, &now)
-	ctx := context.Background()
-	u := storetest.MustUser(t, s, "alice")
-	storetest.MustSession(t, s, u.ID, "h-live")
-	revoked := storetest.MustSession(t, s, u.ID, "h-revoked")
-	storetest.Revoke(t, s, revoked.ID, store.EventLogout)
-	now = now.Add(storetest.IdleTTL / 2)
-	storetest.MustSession(t, s, u.ID, "h-late") // still live after the first one idles out
-	if n, err := s.CountActiveSessions(ctx); err != nil || n != 2 {
-		t.Fatalf("CountActiveSessions = %d, %v; want 2 (the revoked one is not live)", n, err)
-	}
-	now = now.Add(storetest.IdleTTL/2 + time.Millisecond)
-	if n, err := s.CountActiveSessions(ctx); err != nil || n != 1 {
-		t.Fatalf("after the first idled out: %d, %v; want 1", n, err)
-	}
-}
-
-func TestMigrationsPending(t *testing.T) {
-	now := storetest.T0
-	s := newStore(t, &now)
-	ctx := context.Background()
-	if n, err := s.MigrationsPending(ctx); err != nil || n != 0 {
-		t.Fatalf("after Open: %d, %v; want 0", n, err)
-	}
-	// Someone restored an older file under the running server.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.MigrationsPending(ctx); err != nil || n != 1 {
-		t.Fatalf("with one unrecorded: %d, %v; want 1", n, err)
-	}
+func TestOperations(t *testing.T) {
+	storetest.RunOperations(t, func(t *testing.T, now func() time.Time) (storetest.Operations, func() error) {
+		s := openClock(t, filepath.Join(t.TempDir(), "data", "tokenflow.db"), now)
+		return s, func() error {
+			_, err := s.db.Exec(`DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`)
+			return err
+		}
+	})
 }
 
 func TestBackupRefusesAnExistingFileAndAMissingDatabase(t *testing.T) {

@@ -18,11 +18,18 @@ const grace = 10 * time.Second
 // closes it when the test ends.
 func openStore(t *testing.T, path string, now *time.Time) *Store {
 	t.Helper()
+	return openClock(t, path, func() time.Time { return *now })
+}
+
+// openClock opens the database at path with the clock now, and closes it
+// when the test ends.
+func openClock(t *testing.T, path string, now func() time.Time) *Store {
+	t.Helper()
 	s, err := Open(path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	s.Now = func() time.Time { return *now }
+	s.Now = now
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -46,13 +53,7 @@ func count(t *testing.T, s *Store, query string, args ...any) int {
 // TestContract holds the SQLite store to the behaviour every store shares.
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
-		s, err := Open(filepath.Join(t.TempDir(), "data", "tokenflow.db"))
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		s.Now = now
-		t.Cleanup(func() { s.Close() })
-		return s
+		return openClock(t, filepath.Join(t.TempDir(), "data", "tokenflow.db"), now)
 	})
 }
 
@@ -62,13 +63,7 @@ func TestContractTwoStores(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "tokenflow.db")
 		var pair [2]store.Store
 		for i := range pair {
-			s, err := Open(path)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			s.Now = now
-			t.Cleanup(func() { s.Close() })
-			pair[i] = s
+			pair[i] = openClock(t, path, now)
 		}
 		return pair[0], pair[1]
 	})
