@@ -83,9 +83,8 @@ func (c contract) userLookups(t *testing.T) {
 
 func (c contract) createSession(t *testing.T) {
 	now := T0
-	s := c.open(t, &now)
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := MustUser(t, s, "alice")
 
 	sess := MustSession(t, s, alice.ID, "h1")
 	want := store.Session{
@@ -173,9 +172,8 @@ func (c contract) sessionLookupsNotFound(t *testing.T) {
 
 func (c contract) activeSessions(t *testing.T) {
 	now := T0
-	s := c.open(t, &now)
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := MustUser(t, s, "alice")
 	bob := MustUser(t, s, "bob")
 
 	expired := MustSession(t, s, alice.ID, "expired")
@@ -213,9 +211,8 @@ func (c contract) activeSessions(t *testing.T) {
 
 func (c contract) deleteExpired(t *testing.T) {
 	now := T0
-	s := c.open(t, &now)
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := MustUser(t, s, "alice")
 
 	var doomed []store.Session
 	for i := range 5 {

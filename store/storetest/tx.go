@@ -62,13 +62,20 @@ func UseToken(t *testing.T, s store.Store, presented, next string) store.Session
 	return sess
 }
 
+// withAlice opens a fresh store whose clock reads *now, with the user
+// alice.
+func (c contract) withAlice(t *testing.T, now *time.Time) (store.Store, store.User) {
+	t.Helper()
+	s := c.open(t, now)
+	return s, MustUser(t, s, "alice")
+}
+
 // twoSessions opens a fresh store whose clock reads *now, with the user
 // alice and two sessions of hers: sess (its token h1) and other (its token
 // "other").
 func (c contract) twoSessions(t *testing.T, now *time.Time) (s store.Store, alice store.User, sess, other store.Session) {
 	t.Helper()
-	s = c.open(t, now)
-	alice = MustUser(t, s, "alice")
+	s, alice = c.withAlice(t, now)
 	return s, alice, MustSession(t, s, alice.ID, "h1"), MustSession(t, s, alice.ID, "other")
 }
 
@@ -196,18 +203,11 @@ func (c contract) inTxRollsBackOnPanic(t *testing.T) {
 	UseToken(t, s, "h1", "h2") // the lock is free again
 }
 
-// Transactions on one token run one after the other: each sees what the
-// previous one committed, so of many that read the token and replace it
-// when current, exactly one replaces it and every other sees it used.
-func (c contract) inTxSerializesOneToken(t *testing.T) {
-	now := T0
-	s := c.open(t, &now)
-	rotateOneTokenOnce(t, s)
-}
-
 // rotateOneTokenOnce races transactions, spread over stores (instances on
-// one database), to rotate one refresh token: exactly one finds it
-// current, and only its successor is stored.
+// one database), to rotate one refresh token. Transactions on one token
+// run one after the other: each sees what the previous one committed, so
+// of many that read the token and replace it when current, exactly one
+// replaces it and every other sees it used; only its successor is stored.
 func rotateOneTokenOnce(t *testing.T, stores ...store.Store) {
 	sess := MustSession(t, stores[0], MustUser(t, stores[0], "alice").ID, "h1")
 	ctx := context.Background()
@@ -247,18 +247,11 @@ func rotateOneTokenOnce(t *testing.T, stores ...store.Store) {
 	}
 }
 
-// Transactions through different tokens of one session run one after the
-// other too: each reads the session through its own token and moves its
-// last use on by a millisecond, and no move is lost.
-func (c contract) inTxSerializesOneSession(t *testing.T) {
-	now := T0
-	s := c.open(t, &now)
-	serializeOneSession(t, s)
-}
-
 // serializeOneSession rotates branches of one session at once, in
-// transactions spread over stores: each moves the session's last use on by
-// a millisecond, and no move is lost.
+// transactions spread over stores. Transactions through different tokens
+// of one session run one after the other too: each reads the session
+// through its own token and moves its last use on by a millisecond, and no
+// move is lost.
 func serializeOneSession(t *testing.T, stores ...store.Store) {
 	sess := MustSession(t, stores[0], MustUser(t, stores[0], "alice").ID, "branch-0")
 	ctx := context.Background()
@@ -294,9 +287,8 @@ func serializeOneSession(t *testing.T, stores ...store.Store) {
 // whatever state the session is.
 func (c contract) tokenForUpdate(t *testing.T) {
 	now := T0
-	s := c.open(t, &now)
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := MustUser(t, s, "alice")
 	sess := MustSession(t, s, alice.ID, "h1")
 
 	inTx(t, s, func(tx store.Tx) error {
@@ -393,9 +385,8 @@ func (c contract) retireLiveTokensKeepsDeadlines(t *testing.T) {
 // one, and leaves used tokens and other sessions alone.
 func (c contract) capLiveTokenGrace(t *testing.T) {
 	now := T0
-	s := c.open(t, &now)
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := MustUser(t, s, "alice")
 	sess := MustSession(t, s, alice.ID, "none")
 	MustSession(t, s, alice.ID, "elsewhere")
 	deadline := T0.Add(10 * time.Second)
@@ -611,9 +602,8 @@ func (c contract) insertEventCapsTheTimeline(t *testing.T) {
 // login event, and names an unknown user ErrNotFound.
 func (c contract) txCreateSession(t *testing.T) {
 	now := T0.Add(time.Minute)
-	s := c.open(t, &now)
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := MustUser(t, s, "alice")
 	var sess store.Session
 	inTx(t, s, func(tx store.Tx) (err error) {
 		sess, err = tx.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h1", IdleTTL: IdleTTL, MaxAge: MaxAge, Client: Owner})
@@ -712,9 +702,8 @@ func (c contract) liveSessions(t *testing.T) {
 
 func (c contract) liveSessionsThrough(t *testing.T, list func(store.Tx, context.Context, string) ([]store.Session, error)) {
 	now := T0
-	s := c.open(t, &now)
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := MustUser(t, s, "alice")
 	bob := MustUser(t, s, "bob")
 	first := MustSession(t, s, alice.ID, "a1")
 	now = now.Add(time.Minute)
