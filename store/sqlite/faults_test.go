@@ -77,15 +77,8 @@ func TestDiskFullRollsBackAndRecovers(t *testing.T) {
 	now = now.Add(time.Minute)
 	ctx := context.Background()
 	err := s.InTx(ctx, func(tx store.Tx) error {
-		tok, sess, _, err := tx.TokenForUpdate(ctx, "hash-1")
-		if err != nil {
-			return err
-		}
-		id, err := tx.InsertRefreshToken(ctx, sess.ID, "hash-2", time.Time{})
-		if err != nil {
-			return err
-		}
-		return tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now())
+		_, err := storetest.Rotate(ctx, tx, "hash-1", "hash-2", nil)
+		return err
 	})
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("rotation on a full disk: %v, want store.ErrUnavailable", err)

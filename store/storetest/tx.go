@@ -35,29 +35,39 @@ func MustToken(t *testing.T, s store.Store, hash string) store.RefreshToken {
 	return tok
 }
 
-// UseToken replaces presented by next the way a refresh writes it (the
-// presented token used now, with no forgiveness; the session used now),
-// with none of the policy: setup for a backend's own tests that need a
-// used token or a recently used session. It returns the session as written.
+// Rotate replaces the token presented by next in tx the way a refresh
+// writes it (presented used now, with no forgiveness), with none of the
+// policy, and returns the token's session as it was. afterLock, when not
+// nil, runs once the token is locked: a backend's fault tests break the
+// database there.
+func Rotate(ctx context.Context, tx store.Tx, presented, next string, afterLock func()) (store.Session, error) {
+	tok, sess, _, err := tx.TokenForUpdate(ctx, presented)
+	if err != nil {
+		return store.Session{}, err
+	}
+	if afterLock != nil {
+		afterLock()
+	}
+	id, err := tx.InsertRefreshToken(ctx, sess.ID, next, time.Time{})
+	if err != nil {
+		return store.Session{}, err
+	}
+	return sess, tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now())
+}
+
+// UseToken rotates presented to next (Rotate) and marks the session used
+// now: setup for a backend's own tests that need a used token or a
+// recently used session. It returns the session as written.
 func UseToken(t *testing.T, s store.Store, presented, next string) store.Session {
 	t.Helper()
 	ctx := context.Background()
 	var sess store.Session
-	inTx(t, s, func(tx store.Tx) error {
-		tok, got, _, err := tx.TokenForUpdate(ctx, presented)
-		if err != nil {
+	inTx(t, s, func(tx store.Tx) (err error) {
+		if sess, err = Rotate(ctx, tx, presented, next, nil); err != nil {
 			return err
 		}
-		id, err := tx.InsertRefreshToken(ctx, got.ID, next, time.Time{})
-		if err != nil {
-			return err
-		}
-		if err := tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now()); err != nil {
-			return err
-		}
-		got.LastUsedAt = tx.Now()
-		sess = got
-		return tx.SetSessionUse(ctx, got)
+		sess.LastUsedAt = tx.Now()
+		return tx.SetSessionUse(ctx, sess)
 	})
 	return sess
 }
