@@ -117,18 +117,6 @@ func sessions(ctx context.Context, q querier, sql string, args ...any) ([]store.
 	return sqltables.All(rows, err, sqltables.ScanSession)
 }
 
-// insertToken adds a live token with a recorded grace deadline, or NULL.
-func insertToken(ctx context.Context, q querier, sessionID, hash string, now time.Time, graceUntil *int64) (int64, error) {
-	if hash == "" {
-		return 0, errors.New("empty refresh token hash")
-	}
-	var id int64
-	err := q.QueryRow(ctx,
-		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES ($1, $2, $3, $4) RETURNING id`,
-		sessionID, hash, sqltables.ToMillis(now), graceUntil).Scan(&id)
-	return id, err
-}
-
 // trimEventsSQL is sqltables.Writes.TrimEvents (sqlite's trimEventsSQL
 // says why the login event stays).
 const trimEventsSQL = `DELETE FROM session_events WHERE id IN (

@@ -44,7 +44,7 @@ type tx struct {
 
 func newTx(pgTx pgx.Tx, clock func() time.Time) *tx {
 	t := &tx{tx: pgTx, clock: clock}
-	t.Writes = sqltables.Writes{DB: pgDB{pgTx}, TrimEvents: trimEventsSQL}
+	t.Writes = sqltables.Writes{DB: pgDB{pgTx}, Now: t.Now, TrimEvents: trimEventsSQL}
 	return t
 }
 
@@ -96,14 +96,6 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 	}
 	t.Now()
 	return tok, sess, user, nil
-}
-
-func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
-	id, err := insertToken(ctx, t.tx, sessionID, hash, t.Now(), sqltables.ToNullMillis(graceUntil))
-	if err != nil {
-		return 0, fmt.Errorf("store: insert refresh token: %w", err)
-	}
-	return id, nil
 }
 
 func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {

@@ -11,15 +11,24 @@ import (
 	"tokenflow/store/storetest"
 )
 
-// A database made before grace_until existed keeps working: its rotated
-// tokens get no forgiveness (their deadline is their use), its current
-// tokens stay current.
-func TestMigrationBackfillsGraceUntil(t *testing.T) {
+// rawDatabase opens a fresh file through database/sql alone, with no
+// migration: for databases as earlier versions made them. The caller
+// closes it.
+func rawDatabase(t *testing.T) (string, *sql.DB) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "tokenflow.db")
 	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, db
+}
+
+// A database made before grace_until existed keeps working: its rotated
+// tokens get no forgiveness (their deadline is their use), its current
+// tokens stay current.
+func TestMigrationBackfillsGraceUntil(t *testing.T) {
+	path, db := rawDatabase(t)
 	first, err := migrationFiles.ReadFile("migrations/0001_init.sql")
 	if err != nil {
 		t.Fatal(err)
@@ -59,11 +68,7 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 // schema_migrations by file name) opens without re-applying anything: its
 // versions move into goose's table once and its data stays.
 func TestUpgradeFromTheRunnerBeforeGoose(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tokenflow.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := rawDatabase(t)
 	files, err := migrationFiles.ReadDir("migrations")
 	if err != nil {
 		t.Fatal(err)

@@ -154,20 +154,6 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
 	return s.queries().DeleteExpired(ctx, batch)
 }
 
-// insertToken adds a live token with a recorded grace deadline, or NULL.
-func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now time.Time, graceUntil *int64) (int64, error) {
-	if hash == "" {
-		return 0, errors.New("empty refresh token hash")
-	}
-	res, err := tx.ExecContext(ctx,
-		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES (?, ?, ?, ?)`,
-		sessionID, hash, sqltables.ToMillis(now), graceUntil)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
-}
-
 // trimEventsSQL (sqltables.Writes.TrimEvents) deletes a session's events
 // beyond the newest ones, sparing its login event: the only record of where
 // and how the session began (the session row keeps only the latest address

@@ -49,7 +49,11 @@ func (t *tx) Now() time.Time { return t.now }
 // writes are the primitives both dialects say alike (sqltables.Writes),
 // on this transaction.
 func (t *tx) writes() sqltables.Writes {
-	return sqltables.Writes{DB: sqltables.SQLDB{DB: t.tx}, TrimEvents: trimEventsSQL}
+	return sqltables.Writes{DB: sqltables.SQLDB{DB: t.tx}, Now: t.Now, TrimEvents: trimEventsSQL}
+}
+
+func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
+	return t.writes().InsertRefreshToken(ctx, sessionID, hash, graceUntil)
 }
 
 func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
@@ -92,14 +96,6 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 		return store.RefreshToken{}, store.Session{}, store.User{}, fmt.Errorf("store: token for update: %w", err)
 	}
 	return tok, sess, user, nil
-}
-
-func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
-	id, err := insertToken(ctx, t.tx, sessionID, hash, t.now, sqltables.ToNullMillis(graceUntil))
-	if err != nil {
-		return 0, fmt.Errorf("store: insert refresh token: %w", err)
-	}
-	return id, nil
 }
 
 func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {

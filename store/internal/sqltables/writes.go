@@ -16,6 +16,8 @@ import (
 // backend's transaction embeds or calls them on its own DB.
 type Writes struct {
 	DB DB
+	// Now is the transaction's clock (store.Tx.Now).
+	Now func() time.Time
 	// TrimEvents deletes a session's events beyond the newest ones,
 	// sparing its login event (the dialects differ in how they say "no
 	// limit"). Arguments: session id, EventLogin, how many non-login
@@ -28,6 +30,20 @@ func (w Writes) exec(ctx context.Context, what, query string, args ...any) error
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
 	return nil
+}
+
+// InsertRefreshToken is store.Tx.InsertRefreshToken.
+func (w Writes) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
+	if hash == "" {
+		return 0, errors.New("store: insert refresh token: empty refresh token hash")
+	}
+	var id int64
+	if err := w.DB.QueryRow(ctx,
+		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES (?, ?, ?, ?) RETURNING id`,
+		sessionID, hash, ToMillis(w.Now()), ToNullMillis(graceUntil)).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: insert refresh token: %w", err)
+	}
+	return id, nil
 }
 
 // MarkRefreshTokenUsed is store.Tx.MarkRefreshTokenUsed.
