@@ -112,12 +112,7 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
 	return n, nil
 }
 
-func sessions(ctx context.Context, q querier, sql string, args ...any) ([]store.Session, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	return sqltables.All(rows, err, sqltables.ScanSession)
-}
-
-// trimEventsSQL is sqltables.Writes.TrimEvents (sqlite's trimEventsSQL
+// trimEventsSQL is sqltables.Tx.TrimEvents (sqlite's trimEventsSQL
 // says why the login event stays).
 const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 	SELECT id FROM session_events

@@ -34,9 +34,9 @@ func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 }
 
 // tx is store.Tx on a pgx transaction. The primitives both dialects say
-// alike come from sqltables.Writes.
+// alike come from sqltables.Tx.
 type tx struct {
-	sqltables.Writes
+	sqltables.Tx
 	tx    pgx.Tx
 	clock func() time.Time
 	now   time.Time // read once: at TokenForUpdate's lock, or at the first Now before it
@@ -44,7 +44,7 @@ type tx struct {
 
 func newTx(pgTx pgx.Tx, clock func() time.Time) *tx {
 	t := &tx{tx: pgTx, clock: clock}
-	t.Writes = sqltables.Writes{DB: pgDB{pgTx}, Now: t.Now, TrimEvents: trimEventsSQL}
+	t.Tx = sqltables.Tx{DB: pgDB{pgTx}, Now: t.Now, TrimEvents: trimEventsSQL}
 	return t
 }
 
@@ -139,38 +139,15 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 	return t.StartSession(ctx, ns, t.Now())
 }
 
-func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	return t.liveSessions(ctx, userID, "")
-}
-
-// liveSessions is LiveSessions with a locking clause (or "").
-func (t *tx) liveSessions(ctx context.Context, userID, locking string) ([]store.Session, error) {
-	out, err := sessions(ctx, t.tx, `SELECT `+sqltables.SessionColumns+` FROM sessions s
-		WHERE s.user_id = $1 AND s.revoked_at IS NULL
-		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC `+locking,
-		userID, sqltables.ToMillis(t.Now()))
-	if err != nil {
-		return nil, fmt.Errorf("store: live sessions: %w", err)
-	}
-	return out, nil
-}
-
 // The primitives auth's revocation (auth/revoke.go) runs on, with the
 // locks a rotation and a login take: the session row, the user row.
 
 // SessionForUpdate takes the session's lock as TokenForUpdate does, and
 // reads the clock after it.
 func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Session, error) {
-	sess, err := sqltables.ScanSession(t.tx.QueryRow(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s WHERE s.id = $1 FOR UPDATE`, sessionID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Session{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Session{}, fmt.Errorf("store: session for update: %w", err)
-	}
+	sess, err := t.SessionLocked(ctx, sessionID, "FOR UPDATE", pgx.ErrNoRows)
 	t.Now()
-	return sess, nil
+	return sess, err
 }
 
 // LiveSessionsForUpdate locks the user row first, so a login racing with
@@ -182,5 +159,5 @@ func (t *tx) LiveSessionsForUpdate(ctx context.Context, userID string) ([]store.
 	} else if err != nil {
 		return nil, fmt.Errorf("store: live sessions for update: %w", err)
 	}
-	return t.liveSessions(ctx, userID, "FOR UPDATE")
+	return t.LiveSessionsLocked(ctx, userID, "FOR UPDATE")
 }

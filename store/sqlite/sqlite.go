@@ -154,7 +154,7 @@ func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
 	return s.queries().DeleteExpired(ctx, batch)
 }
 
-// trimEventsSQL (sqltables.Writes.TrimEvents) deletes a session's events
+// trimEventsSQL (sqltables.Tx.TrimEvents) deletes a session's events
 // beyond the newest ones, sparing its login event: the only record of where
 // and how the session began (the session row keeps only the latest address
 // and browser). The subquery walks

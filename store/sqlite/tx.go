@@ -46,34 +46,38 @@ var _ store.Tx = (*tx)(nil)
 
 func (t *tx) Now() time.Time { return t.now }
 
-// writes are the primitives both dialects say alike (sqltables.Writes),
+// shared are the primitives both dialects say alike (sqltables.Tx),
 // on this transaction.
-func (t *tx) writes() sqltables.Writes {
-	return sqltables.Writes{DB: sqltables.SQLDB{DB: t.tx}, Now: t.Now, TrimEvents: trimEventsSQL}
+func (t *tx) shared() sqltables.Tx {
+	return sqltables.Tx{DB: sqltables.SQLDB{DB: t.tx}, Now: t.Now, TrimEvents: trimEventsSQL}
 }
 
 func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
-	return t.writes().InsertRefreshToken(ctx, sessionID, hash, graceUntil)
+	return t.shared().InsertRefreshToken(ctx, sessionID, hash, graceUntil)
 }
 
 func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
-	return t.writes().MarkRefreshTokenUsed(ctx, id, replacedBy, usedAt, graceUntil)
+	return t.shared().MarkRefreshTokenUsed(ctx, id, replacedBy, usedAt, graceUntil)
 }
 
 func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
-	return t.writes().RetireLiveTokens(ctx, sessionID, keepID, usedAt)
+	return t.shared().RetireLiveTokens(ctx, sessionID, keepID, usedAt)
 }
 
 func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
-	return t.writes().SetSessionUse(ctx, sess)
+	return t.shared().SetSessionUse(ctx, sess)
 }
 
 func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
-	return t.writes().RevokeSessionAndTokens(ctx, sessionID, reason, revokedAt)
+	return t.shared().RevokeSessionAndTokens(ctx, sessionID, reason, revokedAt)
 }
 
 func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
-	return t.writes().InsertEvent(ctx, e)
+	return t.shared().InsertEvent(ctx, e)
+}
+
+func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	return t.shared().LiveSessions(ctx, userID)
 }
 
 // TokenForUpdate needs no locking clause: the transaction already holds
@@ -143,19 +147,5 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 	if n == 0 {
 		return store.Session{}, store.ErrNotFound
 	}
-	return t.writes().StartSession(ctx, ns, t.now)
-}
-
-// LiveSessions reads the user's sessions through sessions_user_last_used.
-func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s
-		WHERE s.user_id = ?1 AND s.revoked_at IS NULL
-		  AND s.idle_expires_at > ?2 AND s.absolute_expires_at > ?2
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC`,
-		userID, sqltables.ToMillis(t.now))
-	out, err := sqltables.All(rows, err, sqltables.ScanSession)
-	if err != nil {
-		return nil, fmt.Errorf("store: live sessions: %w", err)
-	}
-	return out, nil
+	return t.shared().StartSession(ctx, ns, t.now)
 }
