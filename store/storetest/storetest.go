@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CapLiveTokenGrace", c.capLiveTokenGrace},
 		{"SetSessionUse", c.setSessionUse},
 		{"SessionForUpdate", c.sessionForUpdate},
+		{"SessionForUpdateSerializes", c.sessionForUpdateSerializes},
 		{"TxRevoke", c.txRevoke},
 		{"EventTimesSince", c.eventTimesSince},
 		{"InsertEventCapsTheTimeline", c.insertEventCapsTheTimeline},

@@ -441,6 +441,36 @@ func (c contract) setSessionUse(t *testing.T) {
 	}
 }
 
+// SessionForUpdate takes the lock TokenForUpdate takes: transactions that
+// reach one session through either run one after the other, so a
+// revocation never lands in the middle of a rotation. Each moves the
+// session's last use on by a millisecond, and no move is lost.
+func (c contract) sessionForUpdateSerializes(t *testing.T) {
+	now := T0
+	s, alice := c.withAlice(t, &now)
+	sess := MustSession(t, s, alice.ID, "h1")
+	ctx := context.Background()
+	const moves = 16
+	AllAtOnce(t, "transaction", moves, func(i int) error {
+		return s.InTx(ctx, func(tx store.Tx) (err error) {
+			var got store.Session
+			if i%2 == 0 {
+				got, err = tx.SessionForUpdate(ctx, sess.ID)
+			} else {
+				_, got, _, err = tx.TokenForUpdate(ctx, "h1")
+			}
+			if err != nil {
+				return err
+			}
+			got.LastUsedAt = got.LastUsedAt.Add(time.Millisecond)
+			return tx.SetSessionUse(ctx, got)
+		})
+	})
+	if got, want := MustSessionByID(t, s, sess.ID).LastUsedAt, T0.Add(moves*time.Millisecond); !got.Equal(want) {
+		t.Errorf("LastUsedAt = %v, want %v: %d moves were lost", got, want, want.Sub(got)/time.Millisecond)
+	}
+}
+
 // SessionForUpdate finds a session whatever its state or user, and names
 // an unknown one ErrNotFound. Whose session may be ended is auth's
 // (auth/revoke.go).
