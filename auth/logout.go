@@ -86,44 +86,24 @@ func (s *Service) DetectReuse(ctx context.Context, presentedRefresh string, clie
 // session that ended meanwhile is no error.
 func (s *Service) Logout(ctx context.Context, sess store.Session, scope Scope, client store.Client) error {
 	var err error
-	others := 0 // sessions RevokeUserSessions ended
+	others := 0 // sessions revokeUserSessions ended
 	switch scope {
 	case ScopeLocal:
-		err = s.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client)
+		err = s.revokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client)
 		s.observeRevoked(err, store.EventLogout, 1)
 	case ScopeOthers:
-		others, err = s.store.RevokeUserSessions(ctx, sess.UserID, sess.ID, client)
+		others, err = s.revokeUserSessions(ctx, sess.UserID, sess.ID, client)
 	case ScopeGlobal:
-		if err = s.store.RevokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client); err == nil {
+		if err = s.revokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client); err == nil {
 			s.observeRevoked(err, store.EventLogout, 1)
-			others, err = s.store.RevokeUserSessions(ctx, sess.UserID, "", client)
+			others, err = s.revokeUserSessions(ctx, sess.UserID, "", client)
 		}
 	default:
 		return errors.New("auth: unknown logout scope " + string(scope))
 	}
 	s.observeRevoked(nil, store.EventRevoked, others)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrNoSuchSession) {
 		return nil
 	}
 	return err
-}
-
-// RevokeSession ends one of the user's sessions from another (the sessions
-// page). Errors: ErrNoSuchSession when it is not one of the user's.
-func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string, client store.Client) error {
-	err := s.store.RevokeSession(ctx, userID, sessionID, store.EventRevoked, client)
-	s.observeRevoked(err, store.EventRevoked, 1)
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrNoSuchSession
-	}
-	return err
-}
-
-// observeRevoked tells the Observer about n sessions revoked for reason,
-// when the store call that ended them (err) succeeded. ErrNotFound (the
-// session had ended already) revoked nothing.
-func (s *Service) observeRevoked(err error, reason string, n int) {
-	if err == nil && n > 0 {
-		s.observer.SessionsRevoked(reason, n)
-	}
 }

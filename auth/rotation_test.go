@@ -12,6 +12,7 @@ import (
 
 	"tokenflow/store"
 	"tokenflow/store/sqlite"
+	"tokenflow/store/storetest"
 	"tokenflow/tokens"
 )
 
@@ -91,22 +92,12 @@ func openRig(t *testing.T, now *time.Time) *rig {
 
 func (r *rig) mustUser(t *testing.T, username string) store.User {
 	t.Helper()
-	u, err := r.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
-	if err != nil {
-		t.Fatalf("CreateUser(%q): %v", username, err)
-	}
-	return u
+	return storetest.MustUser(t, r, username)
 }
 
 func (r *rig) mustSession(t *testing.T, userID, refreshHash string) store.Session {
 	t.Helper()
-	sess, err := r.CreateSession(context.Background(), store.NewSession{
-		UserID: userID, RefreshHash: refreshHash, IdleTTL: idleTTL, MaxAge: maxAge, Client: owner,
-	})
-	if err != nil {
-		t.Fatalf("CreateSession: %v", err)
-	}
-	return sess
+	return storetest.MustSession(t, r, userID, refreshHash)
 }
 
 // rotate runs the policy on the presented hash, replacing it with next.
@@ -142,35 +133,19 @@ func (r *rig) mustBeRevokedForReuse(t *testing.T, id string) {
 
 func (r *rig) mustSessionByID(t *testing.T, id string) store.Session {
 	t.Helper()
-	sess, err := r.Session(context.Background(), id)
-	if err != nil {
-		t.Fatalf("Session(%s): %v", id, err)
-	}
-	return sess
+	return storetest.MustSessionByID(t, r, id)
 }
 
 // eventKinds lists a session's event kinds, newest first.
 func (r *rig) eventKinds(t *testing.T, sessionID string) []string {
 	t.Helper()
-	events, err := r.SessionEvents(context.Background(), sessionID, 0)
-	if err != nil {
-		t.Fatalf("SessionEvents: %v", err)
-	}
-	kinds := make([]string, len(events))
-	for i, e := range events {
-		kinds[i] = e.Kind
-	}
-	return kinds
+	return storetest.EventKinds(t, r, sessionID)
 }
 
 // refreshUnknown reports whether no unrotated refresh token has the hash.
 func (r *rig) refreshUnknown(t *testing.T, hash string) bool {
 	t.Helper()
-	_, err := r.SessionByRefreshHash(context.Background(), hash)
-	if err != nil && !errors.Is(err, store.ErrRefreshUnknown) {
-		t.Fatalf("SessionByRefreshHash(%s): %v", hash, err)
-	}
-	return err != nil
+	return storetest.RefreshUnknown(t, r, hash)
 }
 
 // The access token is signed inside the rotation's transaction, for the
@@ -473,25 +448,10 @@ func TestRotationConcurrent(t *testing.T) {
 			sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
 			now = now.Add(time.Minute)
 
-			var (
-				wg    sync.WaitGroup
-				start = make(chan struct{})
-				errs  = make([]error, workers)
-			)
-			for i := range workers {
-				wg.Go(func() {
-					<-start
-					_, errs[i] = s.rotate("h1", fmt.Sprintf("h2-%d", i), owner)
-				})
-			}
-			close(start)
-			wg.Wait()
-
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("goroutine %d: %v", i, err)
-				}
-			}
+			storetest.AllAtOnce(t, "goroutine", workers, func(i int) error {
+				_, err := s.rotate("h1", fmt.Sprintf("h2-%d", i), owner)
+				return err
+			})
 			got := s.mustSessionByID(t, sess.ID)
 			if !got.Active(now) {
 				t.Errorf("session not active after concurrent refreshes: %+v", got)

@@ -29,13 +29,11 @@ const MaxHashWait = 5 * time.Second
 type Store interface {
 	CreateUser(ctx context.Context, username, passwordHash string) (store.User, error)
 	UserByUsername(ctx context.Context, username string) (store.User, error)
-	// InTx runs the rotation policy (rotation.go) and the session cap
-	// (sessions.go) on the store's primitives.
+	// InTx runs the rotation policy (rotation.go), the session cap
+	// (sessions.go) and revocation (revoke.go) on the store's primitives.
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 	SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error)
 	Session(ctx context.Context, id string) (store.Session, error)
-	RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) error
-	RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (int, error)
 }
 
 // Issuer signs access tokens (tokens.Manager).

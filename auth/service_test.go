@@ -303,7 +303,7 @@ func TestRefresh(t *testing.T) {
 	t.Run("nok, revoked by logout", func(t *testing.T) {
 		f := newFixture(t)
 		first := f.register(t, "ada")
-		if err := f.store.RevokeSession(ctx, first.Session.UserID, first.Session.ID, store.EventLogout, client); err != nil {
+		if err := f.svc.Logout(ctx, first.Session, ScopeLocal, client); err != nil {
 			t.Fatal(err)
 		}
 		var revoked *SessionRevokedError

@@ -93,37 +93,6 @@ func mustCapped(t *testing.T, s store.Store, userID, refreshHash string, max int
 	return sess
 }
 
-func capUser(t *testing.T, s store.Store, username string) store.User {
-	t.Helper()
-	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
-	if err != nil {
-		t.Fatalf("CreateUser(%q): %v", username, err)
-	}
-	return u
-}
-
-func capSession(t *testing.T, s store.Store, id string) store.Session {
-	t.Helper()
-	sess, err := s.Session(context.Background(), id)
-	if err != nil {
-		t.Fatalf("Session(%s): %v", id, err)
-	}
-	return sess
-}
-
-func capEventKinds(t *testing.T, s store.Store, sessionID string) []string {
-	t.Helper()
-	events, err := s.SessionEvents(context.Background(), sessionID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kinds []string
-	for _, e := range events {
-		kinds = append(kinds, e.Kind)
-	}
-	return kinds
-}
-
 func activeIDs(t *testing.T, s store.Store, userID string) []string {
 	t.Helper()
 	active, err := s.ActiveSessions(context.Background(), userID)
@@ -153,8 +122,8 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 	now := t0
 	s := open(t, &now)
 	ctx := context.Background()
-	alice := capUser(t, s, "alice")
-	bob := capUser(t, s, "bob")
+	alice := storetest.MustUser(t, s, "alice")
+	bob := storetest.MustUser(t, s, "bob")
 
 	first := mustCapped(t, s, alice.ID, "a1", 3)
 	now = now.Add(time.Minute)
@@ -170,7 +139,7 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 	if got, want := activeIDs(t, s, alice.ID), sortedIDs(first, third, fourth); !slices.Equal(got, want) {
 		t.Fatalf("active %v, want %v: the least recently used (%s) should have ended", got, want, second.ID)
 	}
-	ended := capSession(t, s, second.ID)
+	ended := storetest.MustSessionByID(t, s, second.ID)
 	if ended.RevokeReason != store.EventEvicted || !ended.RevokedAt.Equal(now) {
 		t.Errorf("ended session %+v, want revoked now as %q", ended, store.EventEvicted)
 	}
@@ -190,11 +159,9 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 	}
 
 	t.Run("revoked and expired sessions do not count", func(t *testing.T) {
-		carol := capUser(t, s, "carol")
+		carol := storetest.MustUser(t, s, "carol")
 		gone := mustCapped(t, s, carol.ID, "c1", 2)
-		if err := s.RevokeSession(ctx, carol.ID, gone.ID, store.EventLogout, owner); err != nil {
-			t.Fatal(err)
-		}
+		storetest.Revoke(t, s, gone.ID, store.EventLogout)
 		c2 := mustCapped(t, s, carol.ID, "c2", 2)
 		now = now.Add(idleTTL) // c2 expires
 		c3 := mustCapped(t, s, carol.ID, "c3", 2)
@@ -203,14 +170,14 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 			t.Errorf("active %v, want c3 and c4", got)
 		}
 		for _, sess := range []store.Session{gone, c2, c3, c4} {
-			if kinds := capEventKinds(t, s, sess.ID); slices.Contains(kinds, store.EventEvicted) {
+			if kinds := storetest.EventKinds(t, s, sess.ID); slices.Contains(kinds, store.EventEvicted) {
 				t.Errorf("session %s events %v, want no eviction", sess.ID, kinds)
 			}
 		}
 	})
 
 	t.Run("an account far past the cap is brought back to it at once", func(t *testing.T) {
-		dave := capUser(t, s, "dave")
+		dave := storetest.MustUser(t, s, "dave")
 		var old []store.Session
 		for i := range 6 {
 			now = now.Add(time.Second)
@@ -238,7 +205,7 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 func capHoldsUnderConcurrency(t *testing.T, open func(*testing.T, *time.Time) store.Store) {
 	now := t0
 	s := open(t, &now)
-	alice := capUser(t, s, "alice")
+	alice := storetest.MustUser(t, s, "alice")
 	const workers, max = 16, 3
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
@@ -262,7 +229,7 @@ func capHoldsUnderConcurrency(t *testing.T, open func(*testing.T, *time.Time) st
 	}
 	evicted := 0
 	for _, sess := range created {
-		if capSession(t, s, sess.ID).RevokeReason == store.EventEvicted {
+		if storetest.MustSessionByID(t, s, sess.ID).RevokeReason == store.EventEvicted {
 			evicted++
 		}
 	}
@@ -300,7 +267,7 @@ func TestStartSessionAppliesTheConfiguredCap(t *testing.T) {
 			if got := len(activeIDs(t, r.Store, alice.ID)); got != tc.want {
 				t.Errorf("%d live sessions, want %d", got, tc.want)
 			}
-			if evicted := capSession(t, r.Store, first.ID).RevokeReason == store.EventEvicted; evicted != (tc.max > 0) {
+			if evicted := storetest.MustSessionByID(t, r.Store, first.ID).RevokeReason == store.EventEvicted; evicted != (tc.max > 0) {
 				t.Errorf("first session evicted: %v, want %v", evicted, tc.max > 0)
 			}
 		})

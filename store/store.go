@@ -169,6 +169,21 @@ type Tx interface {
 	// RevokeSessionAndTokens ends the session at revokedAt for reason (an
 	// Event kind) and marks every current token of it used then.
 	RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error
+	// SessionForUpdate returns the session with the ID, whatever its
+	// state, and locks it as TokenForUpdate does (PostgreSQL: FOR UPDATE
+	// of the session row), so a revocation never lands in the middle of a
+	// rotation. ErrNotFound when there is no such session.
+	SessionForUpdate(ctx context.Context, sessionID string) (Session, error)
+	// RevokeSession ends the session at revokedAt for reason (an Event
+	// kind) and leaves its tokens as they are: a refresh with its current
+	// token then reads as a revoked session, not as reuse.
+	RevokeSession(ctx context.Context, sessionID, reason string, revokedAt time.Time) error
+	// LiveSessionsForUpdate locks the user userID as CreateSession does
+	// (every other transaction creating or revoking sessions of that user
+	// waits until this one ends) and returns the user's sessions that are
+	// neither revoked nor expired at Now, each locked, in LiveSessions'
+	// order. None, and no error, when the user does not exist.
+	LiveSessionsForUpdate(ctx context.Context, userID string) ([]Session, error)
 	// EventTimesSince returns when the session's events of the kinds
 	// happened after since, newest first, at most max of them.
 	EventTimesSince(ctx context.Context, sessionID string, kinds []string, since time.Time, max int) ([]time.Time, error)
@@ -191,7 +206,8 @@ type Tx interface {
 // Store is the full method set of a store implementation. sqlite.Store
 // and postgres.Store implement it; handlers depend on
 // narrower interfaces of their own. The comment above each method names the
-// sentinel errors it can return; see sqlite.Store for the full contract.
+// sentinel errors it can return; store/internal/sqltables and each backend
+// write out the full contract, and store/storetest holds both to it.
 type Store interface {
 	Ping(ctx context.Context) error
 	Close() error
@@ -219,10 +235,6 @@ type Store interface {
 	Session(ctx context.Context, id string) (Session, error)
 	// No sentinel errors.
 	ActiveSessions(ctx context.Context, userID string) ([]Session, error)
-	// ErrNotFound (no such session, or another user's).
-	RevokeSession(ctx context.Context, userID, sessionID, kind string, client Client) error
-	// No sentinel errors.
-	RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client Client) (int, error)
 	// No sentinel errors.
 	SessionEvents(ctx context.Context, sessionID string, limit int) ([]Event, error)
 	// No sentinel errors.

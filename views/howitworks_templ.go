@@ -791,7 +791,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("store/sqlite/sqlite.go", "RevokeSession", "sqlite.Store.RevokeSession").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("auth/logout.go", "Logout", "Service.Logout").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -64,16 +64,8 @@ func TestTerminatedConnectionRollsBackAndRecovers(t *testing.T) {
 	}
 
 	err = s.InTx(ctx, func(tx store.Tx) error {
-		tok, sess, _, err := tx.TokenForUpdate(ctx, "hash-1")
-		if err != nil {
-			return err
-		}
-		k.terminate(t)
-		id, err := tx.InsertRefreshToken(ctx, sess.ID, "hash-2", time.Time{})
-		if err != nil {
-			return err
-		}
-		return tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now())
+		_, err := storetest.Rotate(ctx, tx, "hash-1", "hash-2", func() { k.terminate(t) })
+		return err
 	})
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("rotation on a terminated connection: %v, want store.ErrUnavailable", err)

@@ -9,12 +9,8 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,10 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tokenflow/store"
+	"tokenflow/store/internal/sqltables"
 )
-
-// defaultDeleteBatch is used by DeleteExpired when it is given no batch size.
-const defaultDeleteBatch = 500
 
 // Store is the store on a PostgreSQL database, through a pgx pool. It is
 // safe for concurrent use, also by several processes on one database.
@@ -34,7 +28,45 @@ type Store struct {
 	// replace it to move time without sleeping.
 	Now func() time.Time
 
+	// The methods both dialects say alike: Ping, CreateUser,
+	// UserByUsername, UserByID, CreateSession, SessionByRefreshHash,
+	// Session, ActiveSessions, SessionEvents, SigningKeys; DeleteExpired
+	// below it.
+	sqltables.Queries
 	pool *pgxpool.Pool
+}
+
+// newStore is the Store on pool.
+func newStore(pool *pgxpool.Pool) *Store {
+	s := &Store{Now: time.Now, pool: pool}
+	s.Queries = sqltables.Queries{
+		DB:            pgDB{pool},
+		NoRows:        pgx.ErrNoRows,
+		Now:           s.now,
+		Unavailable:   unavailable,
+		UsernameTaken: func(err error) bool { return isUniqueViolation(err, "users_username_key_key") },
+		InTx:          s.InTx,
+		NoLimit:       nil, // LIMIT NULL: LIMIT ALL
+		DeleteLocking: "FOR UPDATE SKIP LOCKED",
+	}
+	return s
+}
+
+// pgDB is sqltables.DB on the pool or a transaction, its ? placeholders
+// as $n.
+type pgDB struct{ q querier }
+
+func (d pgDB) QueryRow(ctx context.Context, query string, args ...any) sqltables.Scanner {
+	return d.q.QueryRow(ctx, sqltables.Dollar(query), args...)
+}
+
+func (d pgDB) Query(ctx context.Context, query string, args ...any) (sqltables.Rows, error) {
+	return d.q.Query(ctx, sqltables.Dollar(query), args...)
+}
+
+func (d pgDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := d.q.Exec(ctx, sqltables.Dollar(query), args...)
+	return tag.RowsAffected(), err
 }
 
 var _ store.Store = (*Store)(nil)
@@ -52,70 +84,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping reports whether the database answers a query.
-func (s *Store) Ping(ctx context.Context) (err error) {
-	defer func() { err = unavailable(err) }()
-	var one int
-	if err := s.pool.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("store: ping: %w", err)
-	}
-	return nil
-}
-
-// CreateUser adds a user. Usernames are unique regardless of case.
-// Returns ErrUsernameTaken when another user has the same username in any case.
-func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (_ store.User, err error) {
-	defer func() { err = unavailable(err) }()
-	u := store.User{
-		ID:           newID(),
-		Username:     username,
-		PasswordHash: passwordHash,
-		CreatedAt:    s.now(),
-	}
-	// The UNIQUE index decides, not a SELECT beforehand.
-	_, err = s.pool.Exec(ctx,
-		`INSERT INTO users (id, username, username_key, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.Username, usernameKey(username), u.PasswordHash, toMillis(u.CreatedAt))
-	if isUniqueViolation(err, "users_username_key_key") {
-		return store.User{}, store.ErrUsernameTaken
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("store: create user: %w", err)
-	}
-	return u, nil
-}
-
-// UserByUsername finds a user by username, ignoring case.
-// Returns ErrNotFound when there is none.
-func (s *Store) UserByUsername(ctx context.Context, username string) (_ store.User, err error) {
-	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `username_key = $1`, usernameKey(username))
-}
-
-// UserByID finds a user by ID. Returns ErrNotFound when there is none.
-func (s *Store) UserByID(ctx context.Context, id string) (_ store.User, err error) {
-	defer func() { err = unavailable(err) }()
-	return s.user(ctx, `id = $1`, id)
-}
-
-func (s *Store) user(ctx context.Context, where string, arg any) (store.User, error) {
-	var (
-		u       store.User
-		created int64
-	)
-	err := s.pool.QueryRow(ctx,
-		`SELECT id, username, password_hash, created_at FROM users WHERE `+where, arg).
-		Scan(&u.ID, &u.Username, &u.PasswordHash, &created)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.User{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("store: find user: %w", err)
-	}
-	u.CreatedAt = fromMillis(created)
-	return u, nil
-}
-
 // lockUser locks the user's row until the transaction ends, so that
 // session creations and revocations of one account queue up (the cap
 // check cannot race). FOR NO KEY UPDATE: it does not block the key-share
@@ -130,334 +98,31 @@ func lockUser(ctx context.Context, q querier, userID string) error {
 	return err
 }
 
-// CreateSession starts a session for a logged-in user in a transaction of
-// its own (see store.Tx.CreateSession). Returns ErrNotFound when the user
-// does not exist.
-func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (_ store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	var sess store.Session
-	err = s.InTx(ctx, func(t store.Tx) error {
-		var err error
-		sess, err = t.CreateSession(ctx, ns)
-		return err
-	})
-	return sess, err
-}
-
-// SessionByRefreshHash finds the session of a refresh token that has not
-// been rotated yet, whatever the session's state. Returns
-// ErrRefreshUnknown when no unused token has that hash.
-func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (_ store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	row := s.pool.QueryRow(ctx, `SELECT `+sessionColumns+`
-		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-		WHERE t.token_hash = $1 AND t.used_at IS NULL`, hash)
-	sess, err := scanSession(row)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Session{}, store.ErrRefreshUnknown
-	}
+// DeleteExpired is sqltables.Queries.DeleteExpired (a session in the
+// middle of a rotation is skipped, left for the next sweep rather than
+// waited for), and then the throttle's expired counters.
+func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
+	n, err := s.Queries.DeleteExpired(ctx, batch)
 	if err != nil {
-		return store.Session{}, fmt.Errorf("store: session by refresh token: %w", err)
-	}
-	return sess, nil
-}
-
-// Session finds a session by ID, whatever its state. Returns ErrNotFound
-// when there is none.
-func (s *Store) Session(ctx context.Context, id string) (_ store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Session{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Session{}, fmt.Errorf("store: session: %w", err)
-	}
-	return sess, nil
-}
-
-// ActiveSessions lists the user's sessions that are neither revoked nor
-// expired, most recently used first. It returns no sentinel errors.
-func (s *Store) ActiveSessions(ctx context.Context, userID string) (_ []store.Session, err error) {
-	defer func() { err = unavailable(err) }()
-	out, err := sessions(ctx, s.pool, `SELECT `+sessionColumns+` FROM sessions s
-		WHERE s.user_id = $1 AND s.revoked_at IS NULL
-		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id`, userID, toMillis(s.now()))
-	if err != nil {
-		return nil, fmt.Errorf("store: active sessions: %w", err)
-	}
-	return out, nil
-}
-
-// RevokeSession ends one of the user's sessions and records an event of
-// kind, which must be EventLogout or EventRevoked. Revoking a session that
-// is already revoked does nothing. Returns ErrNotFound when the session
-// does not exist or belongs to another user.
-func (s *Store) RevokeSession(ctx context.Context, userID, sessionID, kind string, client store.Client) (err error) {
-	defer func() { err = unavailable(err) }()
-	if kind != store.EventLogout && kind != store.EventRevoked {
-		return fmt.Errorf("store: revoke session: kind %q is not %q or %q", kind, store.EventLogout, store.EventRevoked)
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("store: revoke session: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
-	// The session's lock, as a rotation takes it: a revocation never lands
-	// in the middle of one.
-	sess, err := scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1 FOR UPDATE`, sessionID))
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && sess.UserID != userID) {
-		// Someone else's session looks exactly like a missing one.
-		return store.ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("store: revoke session: %w", err)
-	}
-	if sess.Revoked() {
-		return nil
-	}
-	if err := revoke(ctx, tx, sess, kind, s.now(), client, ""); err != nil {
-		return fmt.Errorf("store: revoke session: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("store: revoke session: commit: %w", err)
-	}
-	return nil
-}
-
-// RevokeUserSessions revokes every live session of the user except
-// exceptSessionID ("" revokes them all), recording EventRevoked for each,
-// and returns how many it revoked. It returns no sentinel errors.
-func (s *Store) RevokeUserSessions(ctx context.Context, userID, exceptSessionID string, client store.Client) (_ int, err error) {
-	defer func() { err = unavailable(err) }()
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
-	// A login racing with "log out everywhere" either comes before it (and
-	// is revoked) or after it.
-	if err := lockUser(ctx, tx, userID); errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	} else if err != nil {
-		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
-	}
-	now := s.now()
-	live, err := sessions(ctx, tx, `SELECT `+sessionColumns+` FROM sessions s
-		WHERE s.user_id = $1 AND s.id <> $2 AND s.revoked_at IS NULL
-		  AND s.idle_expires_at > $3 AND s.absolute_expires_at > $3
-		ORDER BY s.id
-		FOR UPDATE`,
-		userID, exceptSessionID, toMillis(now))
-	if err != nil {
-		return 0, fmt.Errorf("store: revoke user sessions: %w", err)
-	}
-	detail := ""
-	if exceptSessionID != "" {
-		detail = "revoked from session " + exceptSessionID
-	}
-	for _, sess := range live {
-		if err := revoke(ctx, tx, sess, store.EventRevoked, now, client, detail); err != nil {
-			return 0, fmt.Errorf("store: revoke user sessions: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("store: revoke user sessions: commit: %w", err)
-	}
-	return len(live), nil
-}
-
-func revoke(ctx context.Context, tx pgx.Tx, sess store.Session, kind string, now time.Time, c store.Client, detail string) error {
-	if _, err := tx.Exec(ctx,
-		`UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3`,
-		toMillis(now), kind, sess.ID); err != nil {
-		return err
-	}
-	return insertEvent(ctx, tx, sess, kind, now, c, detail)
-}
-
-// SessionEvents returns up to limit events of a session, newest first; a
-// limit of zero or less means all of them. It returns no sentinel errors.
-func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) (_ []store.Event, err error) {
-	defer func() { err = unavailable(err) }()
-	var max *int // NULL: LIMIT ALL
-	if limit > 0 {
-		max = &limit
-	}
-	rows, err := s.pool.Query(ctx, `SELECT id, session_id, user_id, kind, at, ip, user_agent, detail
-		FROM session_events WHERE session_id = $1
-		ORDER BY at DESC, id DESC LIMIT $2`, sessionID, max)
-	if err != nil {
-		return nil, fmt.Errorf("store: session events: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		var (
-			e  store.Event
-			at int64
-		)
-		if err := rows.Scan(&e.ID, &e.SessionID, &e.UserID, &e.Kind, &at, &e.IP, &e.UserAgent, &e.Detail); err != nil {
-			return nil, fmt.Errorf("store: session events: %w", err)
-		}
-		e.At = fromMillis(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: session events: %w", err)
-	}
-	return out, nil
-}
-
-// DeleteExpired deletes at most batch sessions (zero or less: 500) that
-// have expired, or that were revoked more than store.RevokedRetention ago,
-// with their tokens and events, and returns how many. It returns no
-// sentinel errors.
-func (s *Store) DeleteExpired(ctx context.Context, batch int) (_ int, err error) {
-	defer func() { err = unavailable(err) }()
-	if batch <= 0 {
-		batch = defaultDeleteBatch
-	}
-	now := s.now()
-	// SKIP LOCKED: a session in the middle of a rotation is left for the
-	// next sweep rather than waited for.
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id IN (
-		SELECT id FROM sessions
-		WHERE idle_expires_at < $1 OR absolute_expires_at < $1 OR revoked_at < $2
-		LIMIT $3 FOR UPDATE SKIP LOCKED)`,
-		toMillis(now), toMillis(now.Add(-store.RevokedRetention)), batch)
-	if err != nil {
-		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
-	}
-	if err := deleteExpiredThrottle(ctx, s.pool, now, batch); err != nil {
 		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	if err := deleteExpiredThrottle(ctx, s.pool, s.now(), sqltables.DeleteBatch(batch)); err != nil {
+		return 0, unavailable(err)
+	}
+	return n, nil
 }
 
-// sessionColumns are the sessions columns in scanSession's order; queries
-// alias sessions as s.
-const sessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.idle_expires_at,
-	s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
-
-// scanSession scans sessionColumns, after any leading destinations.
-func scanSession(row pgx.Row, leading ...any) (store.Session, error) {
-	var (
-		sess                              store.Session
-		created, lastUsed, idle, absolute int64
-		revoked                           *int64
-	)
-	dest := append(leading,
-		&sess.ID, &sess.UserID, &created, &lastUsed, &idle,
-		&absolute, &sess.UserAgent, &sess.IP, &revoked, &sess.RevokeReason)
-	if err := row.Scan(dest...); err != nil {
-		return store.Session{}, err
-	}
-	sess.CreatedAt = fromMillis(created)
-	sess.LastUsedAt = fromMillis(lastUsed)
-	sess.IdleExpiresAt = fromMillis(idle)
-	sess.AbsoluteExpiresAt = fromMillis(absolute)
-	sess.RevokedAt = fromNullMillis(revoked)
-	return sess, nil
-}
-
-func sessions(ctx context.Context, q querier, sql string, args ...any) ([]store.Session, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		sess, err := scanSession(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sess)
-	}
-	return out, rows.Err()
-}
-
-// insertToken adds a live token with a recorded grace deadline, or NULL.
-func insertToken(ctx context.Context, q querier, sessionID, hash string, now time.Time, graceUntil *int64) (int64, error) {
-	if hash == "" {
-		return 0, errors.New("empty refresh token hash")
-	}
-	var id int64
-	err := q.QueryRow(ctx,
-		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES ($1, $2, $3, $4) RETURNING id`,
-		sessionID, hash, toMillis(now), graceUntil).Scan(&id)
-	return id, err
-}
-
-// trimEventsSQL deletes a session's events beyond the newest ones, sparing
-// its login event (sqlite's trimEventsSQL says why). Arguments: session
-// id, EventLogin, how many non-login events to keep.
+// trimEventsSQL is sqltables.Tx.TrimEvents (sqlite's trimEventsSQL
+// says why the login event stays).
 const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 	SELECT id FROM session_events
-	WHERE session_id = $1 AND kind <> $2
+	WHERE session_id = ? AND kind <> ?
 	ORDER BY at DESC, id DESC
-	OFFSET $3)`
-
-// insertEvent records an event, and drops the session's oldest ones beyond
-// store.MaxEventsPerSession in the same transaction.
-func insertEvent(ctx context.Context, q querier, sess store.Session, kind string, at time.Time, c store.Client, detail string) error {
-	if _, err := q.Exec(ctx, `INSERT INTO session_events
-		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail); err != nil {
-		return err
-	}
-	_, err := q.Exec(ctx, trimEventsSQL, sess.ID, store.EventLogin, store.MaxEventsPerSession-1)
-	return err
-}
+	OFFSET ?)`
 
 // now reads the clock at the precision the database keeps, so a time that
 // goes in comes back out equal.
-func (s *Store) now() time.Time {
-	clock := s.Now
-	if clock == nil {
-		clock = time.Now
-	}
-	return clock().UTC().Truncate(time.Millisecond)
-}
-
-func toMillis(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func toNullMillis(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	ms := toMillis(t)
-	return &ms
-}
-
-func fromNullMillis(ms *int64) time.Time {
-	if ms == nil {
-		return time.Time{}
-	}
-	return fromMillis(*ms)
-}
-
-func earliest(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func usernameKey(username string) string { return strings.ToLower(username) }
-
-// newID returns 128 random bits, base64url without padding.
-func newID() string {
-	b := make([]byte, 16)
-	rand.Read(b) // never fails: crypto/rand crashes the program instead (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func (s *Store) now() time.Time { return sqltables.Now(s.Now) }
 
 // isUniqueViolation reports whether err is PostgreSQL refusing a
 // duplicate under the named constraint or unique index.
@@ -466,42 +131,11 @@ func isUniqueViolation(err error, constraint string) bool {
 	return errors.As(err, &e) && e.Code == "23505" && e.ConstraintName == constraint
 }
 
-// SigningKeys returns every signing key, oldest first. It returns no
-// sentinel errors.
-func (s *Store) SigningKeys(ctx context.Context) (_ []store.SigningKey, err error) {
-	defer func() { err = unavailable(err) }()
-	return signingKeys(ctx, s.pool)
-}
-
-func signingKeys(ctx context.Context, q querier) ([]store.SigningKey, error) {
-	rows, err := q.Query(ctx, `SELECT kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at
-		FROM signing_keys ORDER BY created_at, kid`)
-	if err != nil {
-		return nil, fmt.Errorf("store: signing keys: %w", err)
-	}
-	defer rows.Close()
-	var keys []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var created, activates int64
-		var expires *int64
-		if err := rows.Scan(&k.Kid, &k.Alg, &k.State, &k.PublicKey, &k.SealedPrivateKey, &created, &activates, &expires); err != nil {
-			return nil, fmt.Errorf("store: signing keys: %w", err)
-		}
-		k.CreatedAt, k.ActivatesAt, k.ExpiresAt = fromMillis(created), fromMillis(activates), fromNullMillis(expires)
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: signing keys: %w", err)
-	}
-	return keys, nil
-}
-
-// ChangeSigningKeys reads the keys, asks plan what to change, and applies
-// it, all in one transaction holding a lock on signing_keys that only one
-// writer holds at a time (readers go on): rotations by several instances
-// queue up, and each plans from the previous one's result. The order of
-// the changes and the errors are sqlite.Store.ChangeSigningKeys's.
+// ChangeSigningKeys applies plan (sqltables.ApplySigningKeyPlan) in one
+// transaction holding a lock on signing_keys that only one writer holds at
+// a time (readers go on): rotations by several instances queue up, and
+// each plans from the previous one's result. Nothing is changed on any
+// error.
 func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) (err error) {
 	defer func() { err = unavailable(err) }()
 	tx, err := s.pool.Begin(ctx)
@@ -512,69 +146,14 @@ func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan
 	if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		return fmt.Errorf("store: change signing keys: %w", err)
 	}
-	keys, err := signingKeys(ctx, tx)
-	if err != nil {
+	conflict := func(err error) bool {
+		return isUniqueViolation(err, "signing_keys_pkey") || isUniqueViolation(err, "signing_keys_one_current")
+	}
+	if err := sqltables.ApplySigningKeyPlan(ctx, pgDB{tx}, plan, conflict); err != nil {
 		return err
-	}
-	changes, err := plan(keys)
-	if err != nil {
-		return fmt.Errorf("store: change signing keys: %w", err)
-	}
-	for _, kid := range changes.Delete {
-		tag, err := tx.Exec(ctx, `DELETE FROM signing_keys WHERE kid = $1`, kid)
-		if err := expectOneRow(tag, err, "delete signing key"); err != nil {
-			return err
-		}
-	}
-	updates := slices.Clone(changes.Update)
-	slices.SortStableFunc(updates, func(a, b store.SigningKey) int {
-		return cmpBool(a.State == store.KeyCurrent, b.State == store.KeyCurrent)
-	})
-	for _, k := range updates {
-		tag, err := tx.Exec(ctx, `UPDATE signing_keys SET state = $1, activates_at = $2, expires_at = $3 WHERE kid = $4`,
-			k.State, toMillis(k.ActivatesAt), toNullMillis(k.ExpiresAt), k.Kid)
-		if err := expectOneRow(tag, err, "update signing key"); err != nil {
-			return err
-		}
-	}
-	for _, k := range changes.Insert {
-		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys
-			(kid, alg, state, public_key, sealed_private_key, created_at, activates_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			k.Kid, k.Alg, k.State, k.PublicKey, k.SealedPrivateKey, toMillis(k.CreatedAt), toMillis(k.ActivatesAt), toNullMillis(k.ExpiresAt)); err != nil {
-			return signingKeyError("insert signing key", err)
-		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: change signing keys: commit: %w", err)
 	}
 	return nil
-}
-
-func expectOneRow(tag pgconn.CommandTag, err error, what string) error {
-	if err != nil {
-		return signingKeyError(what, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("store: %s: %w", what, store.ErrNotFound)
-	}
-	return nil
-}
-
-func signingKeyError(what string, err error) error {
-	if isUniqueViolation(err, "signing_keys_pkey") || isUniqueViolation(err, "signing_keys_one_current") {
-		return fmt.Errorf("store: %s: %w", what, store.ErrKeyConflict)
-	}
-	return fmt.Errorf("store: %s: %w", what, err)
-}
-
-// cmpBool orders false before true.
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,29 +48,13 @@ func TestContractTwoStores(t *testing.T) {
 // lets one migrate; the others find every version applied.
 func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	u := pgtest.FreshURL(t)
-	const opens = 4
-	var (
-		wg   sync.WaitGroup
-		errs = make([]error, opens)
-	)
-	start := make(chan struct{})
-	for i := range opens {
-		wg.Go(func() {
-			<-start
-			s, err := Open(context.Background(), u)
-			if err == nil {
-				s.Close()
-			}
-			errs[i] = err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("open %d: %v", i, err)
+	storetest.AllAtOnce(t, "open", 4, func(int) error {
+		s, err := Open(context.Background(), u)
+		if err == nil {
+			s.Close()
 		}
-	}
+		return err
+	})
 	s := openTest(t, u, time.Now)
 	files, err := migrationFiles.ReadDir("migrations")
 	if err != nil {
@@ -131,52 +114,15 @@ func TestOpenErrorsNeverShowThePassword(t *testing.T) {
 	}
 }
 
-// Readiness and the sessions gauge: nothing pending after Open, one after
-// a version goes missing (an older dump restored); revoked and idled-out
-// sessions are not live.
-func TestMigrationsPendingAndCountActiveSessions(t *testing.T) {
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s := openTest(t, pgtest.FreshURL(t), func() time.Time { return now })
-	ctx := context.Background()
-	if n, err := s.MigrationsPending(ctx); err != nil || n != 0 {
-		t.Fatalf("after Open: %d, %v; want 0", n, err)
-	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.MigrationsPending(ctx); err != nil || n != 1 {
-		t.Fatalf("with one unrecorded: %d, %v; want 1", n, err)
-	}
-
-	u, err := s.CreateUser(ctx, "alice", "hash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns := store.NewSession{UserID: u.ID, IdleTTL: time.Hour, MaxAge: 24 * time.Hour}
-	for _, h := range []string{"h-live", "h-revoked"} {
-		ns.RefreshHash = h
-		sess, err := s.CreateSession(ctx, ns)
-		if err != nil {
-			t.Fatal(err)
+func TestOperations(t *testing.T) {
+	pgtest.ServerURL(t)
+	storetest.RunOperations(t, func(t *testing.T, now func() time.Time) (storetest.Operations, func() error) {
+		s := openTest(t, pgtest.FreshURL(t), now)
+		return s, func() error {
+			_, err := s.pool.Exec(context.Background(), `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`)
+			return err
 		}
-		if h == "h-revoked" {
-			if err := s.RevokeSession(ctx, u.ID, sess.ID, store.EventLogout, store.Client{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	now = now.Add(30 * time.Minute)
-	ns.RefreshHash = "h-late"
-	if _, err := s.CreateSession(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.CountActiveSessions(ctx); err != nil || n != 2 {
-		t.Fatalf("CountActiveSessions = %d, %v; want 2", n, err)
-	}
-	now = now.Add(30*time.Minute + time.Millisecond)
-	if n, err := s.CountActiveSessions(ctx); err != nil || n != 1 {
-		t.Fatalf("after the first idled out: %d, %v; want 1", n, err)
-	}
+	})
 }
 
 // TestThrottleContract holds the shared throttle store to the contract

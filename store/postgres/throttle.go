@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"tokenflow/store/internal/sqltables"
 	"tokenflow/throttle"
 )
 
@@ -124,14 +125,14 @@ func readAccount(ctx context.Context, tx pgx.Tx, account string) (accountRow, er
 	if err != nil {
 		return accountRow{}, err
 	}
-	a.last, a.lockedUntil = fromMillis(last), fromMillis(locked)
+	a.last, a.lockedUntil = sqltables.FromMillis(last), sqltables.FromMillis(locked)
 	return a, nil
 }
 
 func writeAccount(ctx context.Context, tx pgx.Tx, account string, a accountRow) error {
 	_, err := tx.Exec(ctx, `INSERT INTO throttle_accounts (key, failures, last_failure, locked_until) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (key) DO UPDATE SET failures = EXCLUDED.failures, last_failure = EXCLUDED.last_failure, locked_until = EXCLUDED.locked_until`,
-		account, a.failures, toMillis(a.last), toMillis(a.lockedUntil))
+		account, a.failures, sqltables.ToMillis(a.last), sqltables.ToMillis(a.lockedUntil))
 	return err
 }
 
@@ -151,7 +152,7 @@ func readWindow(ctx context.Context, tx pgx.Tx, kind, key string, now time.Time,
 	if err != nil {
 		return windowRow{}, err
 	}
-	w.start = fromMillis(start)
+	w.start = sqltables.FromMillis(start)
 	if now.Sub(w.start) >= length {
 		w = windowRow{start: now}
 	}
@@ -161,7 +162,7 @@ func readWindow(ctx context.Context, tx pgx.Tx, kind, key string, now time.Time,
 func writeWindow(ctx context.Context, tx pgx.Tx, kind, key string, w windowRow) error {
 	_, err := tx.Exec(ctx, `INSERT INTO throttle_windows (kind, key, started_at, count) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (kind, key) DO UPDATE SET started_at = EXCLUDED.started_at, count = EXCLUDED.count`,
-		kind, key, toMillis(w.start), w.count)
+		kind, key, sqltables.ToMillis(w.start), w.count)
 	return err
 }
 
@@ -210,7 +211,7 @@ func (t *Throttle) BeginLogin(ctx context.Context, account, address string, now 
 		// Attempts in flight on every instance; expired ones (their
 		// instance died) are gone.
 		if _, err := tx.Exec(ctx, `DELETE FROM throttle_attempts WHERE (account = $1 OR address = $2) AND expires_at <= $3`,
-			account, address, toMillis(now)); err != nil {
+			account, address, sqltables.ToMillis(now)); err != nil {
 			return err
 		}
 		var accInFlight, addrInFlight int
@@ -222,9 +223,9 @@ func (t *Throttle) BeginLogin(ctx context.Context, account, address string, now 
 			busy = true
 			return nil
 		}
-		a := &sqlAttempt{t: t, id: newID(), account: account, address: address, began: now}
+		a := &sqlAttempt{t: t, id: sqltables.NewID(), account: account, address: address, began: now}
 		if _, err := tx.Exec(ctx, `INSERT INTO throttle_attempts (id, account, address, expires_at) VALUES ($1, $2, $3, $4)`,
-			a.id, account, address, toMillis(now.Add(t.limits.AttemptTimeout))); err != nil {
+			a.id, account, address, sqltables.ToMillis(now.Add(t.limits.AttemptTimeout))); err != nil {
 			return err
 		}
 		logins.count++ // a login, whatever its result; Aborted takes it back
@@ -380,17 +381,17 @@ func (t *Throttle) UncountRegistration(ctx context.Context, address string) {
 // runs with DeleteExpired, so the cleanup job keeps these tables bounded
 // too; SKIP LOCKED leaves a row another instance is deleting to it.
 func deleteExpiredThrottle(ctx context.Context, q querier, now time.Time, batch int) error {
-	ms := toMillis(now)
+	ms := sqltables.ToMillis(now)
 	for _, stmt := range []struct {
 		sql  string
 		args []any
 	}{
 		{`DELETE FROM throttle_accounts WHERE key IN (SELECT key FROM throttle_accounts
 			WHERE last_failure < $1 AND locked_until <= $2 LIMIT $3 FOR UPDATE SKIP LOCKED)`,
-			[]any{toMillis(now.Add(-throttle.AccountMemory)), ms, batch}},
+			[]any{sqltables.ToMillis(now.Add(-throttle.AccountMemory)), ms, batch}},
 		{`DELETE FROM throttle_windows WHERE (kind, key) IN (SELECT kind, key FROM throttle_windows
 			WHERE started_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-			[]any{toMillis(now.Add(-max(throttle.AddressWindow, throttle.RegistrationWindow))), batch}},
+			[]any{sqltables.ToMillis(now.Add(-max(throttle.AddressWindow, throttle.RegistrationWindow))), batch}},
 		{`DELETE FROM throttle_attempts WHERE id IN (SELECT id FROM throttle_attempts
 			WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
 			[]any{ms, batch}},

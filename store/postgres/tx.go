@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"tokenflow/store"
+	"tokenflow/store/internal/sqltables"
 )
 
 // InTx runs fn in one READ COMMITTED transaction. What serialises two
@@ -22,7 +24,7 @@ func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	}
 	// Rolls back when fn fails or panics; after a commit it does nothing.
 	defer pgTx.Rollback(context.WithoutCancel(ctx))
-	if err := fn(&tx{tx: pgTx, clock: s.now}); err != nil {
+	if err := fn(newTx(pgTx, s.now)); err != nil {
 		return err
 	}
 	if err := pgTx.Commit(ctx); err != nil {
@@ -31,11 +33,19 @@ func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	return nil
 }
 
-// tx is store.Tx on a pgx transaction.
+// tx is store.Tx on a pgx transaction. The primitives both dialects say
+// alike come from sqltables.Tx.
 type tx struct {
+	sqltables.Tx
 	tx    pgx.Tx
 	clock func() time.Time
 	now   time.Time // read once: at TokenForUpdate's lock, or at the first Now before it
+}
+
+func newTx(pgTx pgx.Tx, clock func() time.Time) *tx {
+	t := &tx{tx: pgTx, clock: clock}
+	t.Tx = sqltables.Tx{DB: pgDB{pgTx}, Now: t.Now, TrimEvents: trimEventsSQL}
+	return t
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -67,92 +77,33 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 		return fail(err)
 	}
 	// No rows: the session went (DeleteExpired) after the first read.
-	sess, err := scanSession(t.tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.id = $1 FOR UPDATE`, sessionID))
+	sess, err := sqltables.ScanSession(t.tx.QueryRow(ctx, `SELECT `+sqltables.SessionColumns+` FROM sessions s WHERE s.id = $1 FOR UPDATE`, sessionID))
 	if err != nil {
 		return fail(err)
 	}
 	var (
-		tok                store.RefreshToken
-		tokCreated         int64
-		usedAt, graceUntil *int64
-		user               store.User
-		userCreated        int64
+		tok  store.RefreshToken
+		user store.User
 	)
 	// Read after the lock: this statement sees what the previous holder
 	// committed.
-	if err := t.tx.QueryRow(ctx, `SELECT t.id, t.session_id, t.token_hash, t.created_at, t.used_at, t.grace_until,
-		u.id, u.username, u.password_hash, u.created_at
+	if err := t.tx.QueryRow(ctx, `SELECT `+sqltables.TokenColumns+`, `+sqltables.UserColumns+`
 		FROM refresh_tokens t JOIN users u ON u.id = $2
 		WHERE t.token_hash = $1 AND t.session_id = $3
 		FOR UPDATE OF t`, hash, sess.UserID, sess.ID).
-		Scan(&tok.ID, &tok.SessionID, &tok.Hash, &tokCreated, &usedAt, &graceUntil,
-			&user.ID, &user.Username, &user.PasswordHash, &userCreated); err != nil {
+		Scan(slices.Concat(sqltables.TokenDest(&tok), sqltables.UserDest(&user))...); err != nil {
 		return fail(err)
 	}
-	tok.CreatedAt = fromMillis(tokCreated)
-	tok.UsedAt = fromNullMillis(usedAt)
-	tok.GraceUntil = fromNullMillis(graceUntil)
-	user.CreatedAt = fromMillis(userCreated)
 	t.Now()
 	return tok, sess, user, nil
-}
-
-func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
-	id, err := insertToken(ctx, t.tx, sessionID, hash, t.Now(), toNullMillis(graceUntil))
-	if err != nil {
-		return 0, fmt.Errorf("store: insert refresh token: %w", err)
-	}
-	return id, nil
-}
-
-func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
-	if _, err := t.tx.Exec(ctx,
-		`UPDATE refresh_tokens SET used_at = $1, replaced_by = $2, grace_until = $3 WHERE id = $4`,
-		toMillis(usedAt), replacedBy, toNullMillis(graceUntil), id); err != nil {
-		return fmt.Errorf("store: mark refresh token used: %w", err)
-	}
-	return nil
 }
 
 func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {
 	if _, err := t.tx.Exec(ctx, `UPDATE refresh_tokens
 		SET grace_until = LEAST(COALESCE(grace_until, $1), $1)
 		WHERE session_id = $2 AND used_at IS NULL`,
-		toMillis(deadline), sessionID); err != nil {
+		sqltables.ToMillis(deadline), sessionID); err != nil {
 		return fmt.Errorf("store: cap live token grace: %w", err)
-	}
-	return nil
-}
-
-func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
-	if _, err := t.tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1
-		WHERE session_id = $2 AND used_at IS NULL AND id <> $3`,
-		toMillis(usedAt), sessionID, keepID); err != nil {
-		return fmt.Errorf("store: retire live tokens: %w", err)
-	}
-	return nil
-}
-
-func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
-	if _, err := t.tx.Exec(ctx, `UPDATE sessions
-		SET last_used_at = $1, idle_expires_at = $2, ip = $3, user_agent = $4
-		WHERE id = $5`,
-		toMillis(sess.LastUsedAt), toMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
-		return fmt.Errorf("store: set session use: %w", err)
-	}
-	return nil
-}
-
-func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
-	if _, err := t.tx.Exec(ctx,
-		`UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3`,
-		toMillis(revokedAt), reason, sessionID); err != nil {
-		return fmt.Errorf("store: revoke session: %w", err)
-	}
-	if _, err := t.tx.Exec(ctx,
-		`UPDATE refresh_tokens SET used_at = $1 WHERE session_id = $2 AND used_at IS NULL`,
-		toMillis(revokedAt), sessionID); err != nil {
-		return fmt.Errorf("store: revoke session tokens: %w", err)
 	}
 	return nil
 }
@@ -165,20 +116,9 @@ func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []stri
 	}
 	rows, err := t.tx.Query(ctx, `SELECT at FROM session_events
 		WHERE session_id = $1 AND kind = ANY($2) AND at > $3
-		ORDER BY at DESC, id DESC LIMIT $4`, sessionID, kinds, toMillis(since), max)
+		ORDER BY at DESC, id DESC LIMIT $4`, sessionID, kinds, sqltables.ToMillis(since), max)
+	out, err := sqltables.All(rows, err, sqltables.ScanMillis)
 	if err != nil {
-		return nil, fmt.Errorf("store: event times: %w", err)
-	}
-	defer rows.Close()
-	var out []time.Time
-	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&at); err != nil {
-			return nil, fmt.Errorf("store: event times: %w", err)
-		}
-		out = append(out, fromMillis(at))
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: event times: %w", err)
 	}
 	return out, nil
@@ -187,8 +127,8 @@ func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []stri
 // CreateSession locks the user row first, so logins of one user (and
 // the cap policy run after them in the same transaction) go one at a time.
 func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
-	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
-		return store.Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
+	if err := sqltables.CheckNewSession(ns); err != nil {
+		return store.Session{}, err
 	}
 	if err := lockUser(ctx, t.tx, ns.UserID); errors.Is(err, store.ErrNotFound) {
 		return store.Session{}, err
@@ -196,50 +136,28 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	// Read the clock once the user's lock is held.
-	now := t.Now()
-	absolute := now.Add(ns.MaxAge)
-	sess := store.Session{
-		ID:                newID(),
-		UserID:            ns.UserID,
-		CreatedAt:         now,
-		LastUsedAt:        now,
-		IdleExpiresAt:     earliest(now.Add(ns.IdleTTL), absolute),
-		AbsoluteExpiresAt: absolute,
-		UserAgent:         ns.Client.UserAgent,
-		IP:                ns.Client.IP,
-	}
-	if _, err := t.tx.Exec(ctx, `INSERT INTO sessions
-		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
-		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if _, err := insertToken(ctx, t.tx, sess.ID, ns.RefreshHash, now, nil); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	if err := insertEvent(ctx, t.tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
-		return store.Session{}, fmt.Errorf("store: create session: %w", err)
-	}
-	return sess, nil
+	return t.StartSession(ctx, ns, t.Now())
 }
 
-func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	out, err := sessions(ctx, t.tx, `SELECT `+sessionColumns+` FROM sessions s
-		WHERE s.user_id = $1 AND s.revoked_at IS NULL
-		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
-		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC`,
-		userID, toMillis(t.Now()))
-	if err != nil {
-		return nil, fmt.Errorf("store: live sessions: %w", err)
-	}
-	return out, nil
+// The primitives auth's revocation (auth/revoke.go) runs on, with the
+// locks a rotation and a login take: the session row, the user row.
+
+// SessionForUpdate takes the session's lock as TokenForUpdate does, and
+// reads the clock after it.
+func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Session, error) {
+	sess, err := t.SessionLocked(ctx, sessionID, "FOR UPDATE", pgx.ErrNoRows)
+	t.Now()
+	return sess, err
 }
 
-func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
-	sess := store.Session{ID: e.SessionID, UserID: e.UserID}
-	if err := insertEvent(ctx, t.tx, sess, e.Kind, e.At, store.Client{IP: e.IP, UserAgent: e.UserAgent}, e.Detail); err != nil {
-		return fmt.Errorf("store: insert event: %w", err)
+// LiveSessionsForUpdate locks the user row first, so a login racing with
+// "log out everywhere" either comes before it (and its session is
+// revoked) or after it, then reads the clock and locks the live sessions.
+func (t *tx) LiveSessionsForUpdate(ctx context.Context, userID string) ([]store.Session, error) {
+	if err := lockUser(ctx, t.tx, userID); errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("store: live sessions for update: %w", err)
 	}
-	return nil
+	return t.LiveSessionsLocked(ctx, userID, "FOR UPDATE")
 }

@@ -63,10 +63,10 @@ func fill(t *testing.T, path string) {
 // space is back.
 func TestDiskFullRollsBackAndRecovers(t *testing.T) {
 	dir := smallDisk(t)
-	now := t0
+	now := storetest.T0
 	s := openStore(t, filepath.Join(dir, "tokenflow.db"), &now)
-	u := mustUser(t, s, "alice")
-	mustSession(t, s, u.ID, "hash-1")
+	u := storetest.MustUser(t, s, "alice")
+	storetest.MustSession(t, s, u.ID, "hash-1")
 	// Empty the WAL, so the next write has to grow it on the full disk.
 	if _, err := s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)
@@ -77,15 +77,8 @@ func TestDiskFullRollsBackAndRecovers(t *testing.T) {
 	now = now.Add(time.Minute)
 	ctx := context.Background()
 	err := s.InTx(ctx, func(tx store.Tx) error {
-		tok, sess, _, err := tx.TokenForUpdate(ctx, "hash-1")
-		if err != nil {
-			return err
-		}
-		id, err := tx.InsertRefreshToken(ctx, sess.ID, "hash-2", time.Time{})
-		if err != nil {
-			return err
-		}
-		return tx.MarkRefreshTokenUsed(ctx, tok.ID, id, tx.Now(), tx.Now())
+		_, err := storetest.Rotate(ctx, tx, "hash-1", "hash-2", nil)
+		return err
 	})
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("rotation on a full disk: %v, want store.ErrUnavailable", err)
@@ -94,14 +87,14 @@ func TestDiskFullRollsBackAndRecovers(t *testing.T) {
 	if err := os.Remove(ballast); err != nil {
 		t.Fatal(err)
 	}
-	if tok := mustToken(t, s, "hash-1"); !tok.UsedAt.IsZero() {
+	if tok := storetest.MustToken(t, s, "hash-1"); !tok.UsedAt.IsZero() {
 		t.Fatalf("the presented token was marked used by the failed rotation: %+v", tok)
 	}
 	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE token_hash = 'hash-2'`); n != 0 {
 		t.Fatalf("the failed rotation left its new token behind")
 	}
 	storetest.UseToken(t, s, "hash-1", "hash-2")
-	if tok := mustToken(t, s, "hash-1"); tok.UsedAt.IsZero() {
+	if tok := storetest.MustToken(t, s, "hash-1"); tok.UsedAt.IsZero() {
 		t.Fatal("the token did not rotate after the space came back")
 	}
 }
@@ -109,7 +102,7 @@ func TestDiskFullRollsBackAndRecovers(t *testing.T) {
 // A database SQLite refuses to write (SQLITE_READONLY; here query_only,
 // since root ignores a chmod 0400) is unavailable, not an unknown error.
 func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	path := filepath.Join(t.TempDir(), "tokenflow.db")
 	openStore(t, path, &now)
 	db, err := sql.Open("sqlite", path+"?_pragma=query_only(1)")

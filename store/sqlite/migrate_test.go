@@ -5,32 +5,42 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"tokenflow/store/storetest"
 )
 
-// A database made before grace_until existed keeps working: its rotated
-// tokens get no forgiveness (their deadline is their use), its current
-// tokens stay current.
-func TestMigrationBackfillsGraceUntil(t *testing.T) {
+// rawDatabase opens a fresh file through database/sql alone, with no
+// migration: for databases as earlier versions made them. The caller
+// closes it.
+func rawDatabase(t *testing.T) (string, *sql.DB) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "tokenflow.db")
 	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, db
+}
+
+// A database made before grace_until existed keeps working: its rotated
+// tokens get no forgiveness (their deadline is their use), its current
+// tokens stay current.
+func TestMigrationBackfillsGraceUntil(t *testing.T) {
+	path, db := rawDatabase(t)
 	first, err := migrationFiles.ReadFile("migrations/0001_init.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := t0.UnixMilli()
+	at := storetest.T0.UnixMilli()
 	for _, q := range []string{
 		`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
 		string(first),
 		fmt.Sprintf(`INSERT INTO schema_migrations VALUES ('0001_init.sql', %d)`, at),
 		fmt.Sprintf(`INSERT INTO users VALUES ('u1', 'alice', 'alice', 'hash', %d)`, at),
 		fmt.Sprintf(`INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at)
-			VALUES ('s1', 'u1', %d, %d, %d, %d)`, at, at, at+idleTTL.Milliseconds(), at+maxAge.Milliseconds()),
+			VALUES ('s1', 'u1', %d, %d, %d, %d)`, at, at, at+storetest.IdleTTL.Milliseconds(), at+storetest.MaxAge.Milliseconds()),
 		fmt.Sprintf(`INSERT INTO refresh_tokens (id, session_id, token_hash, created_at) VALUES (2, 's1', 'old-current', %d)`, at),
 		fmt.Sprintf(`INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, used_at, replaced_by) VALUES (1, 's1', 'old-rotated', %d, %d, 2)`, at, at),
 	} {
@@ -40,16 +50,16 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 	}
 	db.Close()
 
-	now := t0.Add(time.Second) // inside what used to be the rotated token's window
+	now := storetest.T0.Add(time.Second) // inside what used to be the rotated token's window
 	s := openStore(t, path, &now)
 	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL AND grace_until = used_at`); n != 1 {
 		t.Errorf("%d rotated tokens backfilled with grace_until = used_at, want 1", n)
 	}
 	// A deadline at the use is no forgiveness (auth's reuse rule).
-	if tok := mustToken(t, s, "old-rotated"); !tok.Used() || !tok.GraceUntil.Equal(tok.UsedAt) {
+	if tok := storetest.MustToken(t, s, "old-rotated"); !tok.Used() || !tok.GraceUntil.Equal(tok.UsedAt) {
 		t.Errorf("token rotated before the migration = %+v, want its deadline at its use", tok)
 	}
-	if tok := mustToken(t, s, "old-current"); tok.Used() || !tok.GraceUntil.IsZero() {
+	if tok := storetest.MustToken(t, s, "old-current"); tok.Used() || !tok.GraceUntil.IsZero() {
 		t.Errorf("current token after the migration = %+v, want it current with no deadline", tok)
 	}
 }
@@ -58,16 +68,12 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 // schema_migrations by file name) opens without re-applying anything: its
 // versions move into goose's table once and its data stays.
 func TestUpgradeFromTheRunnerBeforeGoose(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tokenflow.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := rawDatabase(t)
 	files, err := migrationFiles.ReadDir("migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := t0.UnixMilli()
+	at := storetest.T0.UnixMilli()
 	if _, err := db.Exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +94,7 @@ func TestUpgradeFromTheRunnerBeforeGoose(t *testing.T) {
 	}
 	db.Close()
 
-	now := t0
+	now := storetest.T0
 	for range 2 { // the second open finds goose's table alone
 		s := openStore(t, path, &now)
 		if _, err := s.UserByUsername(context.Background(), "alice"); err != nil {
@@ -109,30 +115,14 @@ func TestUpgradeFromTheRunnerBeforeGoose(t *testing.T) {
 // them read "nothing applied" and the second fails on CREATE TABLE users).
 func TestConcurrentOpensOfAFreshFileMigrateOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tokenflow.db")
-	const opens = 6
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, opens)
-	)
-	for i := range opens {
-		wg.Go(func() {
-			<-start
-			s, err := Open(path)
-			if err == nil {
-				s.Close()
-			}
-			errs[i] = err
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("open %d: %v", i, err)
+	storetest.AllAtOnce(t, "open", 6, func(int) error {
+		s, err := Open(path)
+		if err == nil {
+			s.Close()
 		}
-	}
-	now := t0
+		return err
+	})
+	now := storetest.T0
 	s := openStore(t, path, &now)
 	files, err := migrationFiles.ReadDir("migrations")
 	if err != nil {

@@ -13,35 +13,13 @@ import (
 	"os"
 )
 
-// MigrationsPending returns how many embedded migrations the database has
-// not recorded as applied (0 once Open has run, unless another process
-// rolled the file back or replaced it). Readiness asks it.
-func (s *Store) MigrationsPending(ctx context.Context) (_ int, err error) {
-	defer func() { err = unavailable(err) }()
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return 0, fmt.Errorf("store: list migrations: %w", err)
-	}
-	var applied int
-	if err := s.db.QueryRowContext(ctx,
-		`SELECT count(DISTINCT version_id) FROM `+versionTable+` WHERE version_id > 0 AND is_applied`).Scan(&applied); err != nil {
-		return 0, fmt.Errorf("store: count applied migrations: %w", err)
-	}
-	return max(len(names)-applied, 0), nil
+// MigrationsPending and CountActiveSessions are sqltables.Queries's.
+func (s *Store) MigrationsPending(ctx context.Context) (int, error) {
+	return s.queries().MigrationsPending(ctx, migrationFiles)
 }
 
-// CountActiveSessions returns how many sessions are live now: not revoked
-// and not expired. A range scan of the idle-expiry index over a table the
-// cleanup job keeps short, cheap enough for each metrics scrape.
-func (s *Store) CountActiveSessions(ctx context.Context) (_ int, err error) {
-	defer func() { err = unavailable(err) }()
-	now := toMillis(s.now())
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions
-		WHERE idle_expires_at > ? AND absolute_expires_at > ? AND revoked_at IS NULL`, now, now).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: count active sessions: %w", err)
-	}
-	return n, nil
+func (s *Store) CountActiveSessions(ctx context.Context) (int, error) {
+	return s.queries().CountActiveSessions(ctx)
 }
 
 // ErrBackupExists is a backup whose destination already exists: a backup

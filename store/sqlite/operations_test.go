@@ -12,51 +12,24 @@ import (
 	"testing"
 	"time"
 
-	"tokenflow/store"
+	"tokenflow/store/storetest"
 )
 
-func TestCountActiveSessions(t *testing.T) {
-	now := t0
-	s := newStore(t, &now)
-	ctx := context.Background()
-	u := mustUser(t, s, "alice")
-	mustSession(t, s, u.ID, "h-live")
-	revoked := mustSession(t, s, u.ID, "h-revoked")
-	if err := s.RevokeSession(ctx, u.ID, revoked.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
-	now = now.Add(idleTTL / 2)
-	mustSession(t, s, u.ID, "h-late") // still live after the first one idles out
-	if n, err := s.CountActiveSessions(ctx); err != nil || n != 2 {
-		t.Fatalf("CountActiveSessions = %d, %v; want 2 (the revoked one is not live)", n, err)
-	}
-	now = now.Add(idleTTL/2 + time.Millisecond)
-	if n, err := s.CountActiveSessions(ctx); err != nil || n != 1 {
-		t.Fatalf("after the first idled out: %d, %v; want 1", n, err)
-	}
-}
-
-func TestMigrationsPending(t *testing.T) {
-	now := t0
-	s := newStore(t, &now)
-	ctx := context.Background()
-	if n, err := s.MigrationsPending(ctx); err != nil || n != 0 {
-		t.Fatalf("after Open: %d, %v; want 0", n, err)
-	}
-	// Someone restored an older file under the running server.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.MigrationsPending(ctx); err != nil || n != 1 {
-		t.Fatalf("with one unrecorded: %d, %v; want 1", n, err)
-	}
+func TestOperations(t *testing.T) {
+	storetest.RunOperations(t, func(t *testing.T, now func() time.Time) (storetest.Operations, func() error) {
+		s := openClock(t, filepath.Join(t.TempDir(), "data", "tokenflow.db"), now)
+		return s, func() error {
+			_, err := s.db.Exec(`DELETE FROM goose_db_version WHERE version_id = (SELECT max(version_id) FROM goose_db_version)`)
+			return err
+		}
+	})
 }
 
 func TestBackupRefusesAnExistingFileAndAMissingDatabase(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	dir := t.TempDir()
 	s := openStore(t, filepath.Join(dir, "tokenflow.db"), &now)
-	mustUser(t, s, "alice")
+	storetest.MustUser(t, s, "alice")
 	ctx := context.Background()
 
 	previous := filepath.Join(dir, "yesterday.db")
@@ -94,13 +67,13 @@ func TestBackupRefusesAnExistingFileAndAMissingDatabase(t *testing.T) {
 // it opens, passes SQLite's integrity check, and holds every user whose
 // creation had returned before the backup started.
 func TestBackupWhileWriting(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "tokenflow.db")
 	s := openStore(t, dbPath, &now)
 	ctx := context.Background()
 	for i := range 20 {
-		mustUser(t, s, fmt.Sprintf("before-%d", i))
+		storetest.MustUser(t, s, fmt.Sprintf("before-%d", i))
 	}
 
 	stop := make(chan struct{})

@@ -11,29 +11,25 @@ import (
 	"tokenflow/store/storetest"
 )
 
-// t0 is when every test starts; tests move their clock forward from it.
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-const (
-	idleTTL = time.Hour
-	maxAge  = 24 * time.Hour
-	grace   = 10 * time.Second
-)
-
-var (
-	owner = store.Client{IP: "192.0.2.1", UserAgent: "owner-browser"}
-	thief = store.Client{IP: "203.0.113.9", UserAgent: "thief-script"}
-)
+// grace is a reuse grace window for the tests that write one.
+const grace = 10 * time.Second
 
 // openStore opens the database at path with its clock reading *now, and
 // closes it when the test ends.
 func openStore(t *testing.T, path string, now *time.Time) *Store {
 	t.Helper()
+	return openClock(t, path, func() time.Time { return *now })
+}
+
+// openClock opens the database at path with the clock now, and closes it
+// when the test ends.
+func openClock(t *testing.T, path string, now func() time.Time) *Store {
+	t.Helper()
 	s, err := Open(path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	s.Now = func() time.Time { return *now }
+	s.Now = now
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -42,43 +38,6 @@ func openStore(t *testing.T, path string, now *time.Time) *Store {
 func newStore(t *testing.T, now *time.Time) *Store {
 	t.Helper()
 	return openStore(t, filepath.Join(t.TempDir(), "data", "tokenflow.db"), now)
-}
-
-func mustUser(t *testing.T, s *Store, username string) store.User {
-	t.Helper()
-	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
-	if err != nil {
-		t.Fatalf("CreateUser(%q): %v", username, err)
-	}
-	return u
-}
-
-func mustSession(t *testing.T, s *Store, userID, refreshHash string) store.Session {
-	t.Helper()
-	sess, err := s.CreateSession(context.Background(), store.NewSession{
-		UserID:      userID,
-		RefreshHash: refreshHash,
-		IdleTTL:     idleTTL,
-		MaxAge:      maxAge,
-		Client:      owner,
-	})
-	if err != nil {
-		t.Fatalf("CreateSession: %v", err)
-	}
-	return sess
-}
-
-// mustToken reads a token through the store's TokenForUpdate.
-func mustToken(t *testing.T, s *Store, hash string) store.RefreshToken {
-	t.Helper()
-	var tok store.RefreshToken
-	if err := s.InTx(context.Background(), func(tx store.Tx) (err error) {
-		tok, _, _, err = tx.TokenForUpdate(context.Background(), hash)
-		return err
-	}); err != nil {
-		t.Fatalf("TokenForUpdate(%s): %v", hash, err)
-	}
-	return tok
 }
 
 // count runs a SELECT count(*) query.
@@ -94,13 +53,7 @@ func count(t *testing.T, s *Store, query string, args ...any) int {
 // TestContract holds the SQLite store to the behaviour every store shares.
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
-		s, err := Open(filepath.Join(t.TempDir(), "data", "tokenflow.db"))
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		s.Now = now
-		t.Cleanup(func() { s.Close() })
-		return s
+		return openClock(t, filepath.Join(t.TempDir(), "data", "tokenflow.db"), now)
 	})
 }
 
@@ -110,25 +63,19 @@ func TestContractTwoStores(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "tokenflow.db")
 		var pair [2]store.Store
 		for i := range pair {
-			s, err := Open(path)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			s.Now = now
-			t.Cleanup(func() { s.Close() })
-			pair[i] = s
+			pair[i] = openClock(t, path, now)
 		}
 		return pair[0], pair[1]
 	})
 }
 
 func TestOpenSQLite(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	dir := filepath.Join(t.TempDir(), "data")
 	path := filepath.Join(dir, "tokenflow.db")
 
 	s := openStore(t, path, &now)
-	mustUser(t, s, "alice")
+	storetest.MustUser(t, s, "alice")
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -175,15 +122,15 @@ func TestOpenSQLite(t *testing.T) {
 }
 
 func TestReopenKeepsData(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	path := filepath.Join(t.TempDir(), "tokenflow.db")
 	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Now = func() time.Time { return now }
-	alice := mustUser(t, s, "alice")
-	sess := mustSession(t, s, alice.ID, "h1")
+	alice := storetest.MustUser(t, s, "alice")
+	sess := storetest.MustSession(t, s, alice.ID, "h1")
 	storetest.UseToken(t, s, "h1", "h2")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -198,7 +145,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Errorf("SessionByRefreshHash after reopen = %+v, %v", got, err)
 	}
 	// The rotated token is kept as used, for reuse detection.
-	if tok := mustToken(t, s, "h1"); !tok.Used() || tok.SessionID != sess.ID {
+	if tok := storetest.MustToken(t, s, "h1"); !tok.Used() || tok.SessionID != sess.ID {
 		t.Errorf("rotated token after reopen = %+v, want it kept as used", tok)
 	}
 }
@@ -224,7 +171,7 @@ func TestNowDefaultsToTimeNow(t *testing.T) {
 // are readable by the owner only. A file left readable by an older version
 // is tightened on open.
 func TestOpenSQLiteFilesArePrivate(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	dir := filepath.Join(t.TempDir(), "shared")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -248,7 +195,7 @@ func TestOpenSQLiteFilesArePrivate(t *testing.T) {
 
 	t.Run("new database", func(t *testing.T) {
 		s := openStore(t, path, &now)
-		mustSession(t, s, mustUser(t, s, "alice").ID, "h1") // writes: the WAL grows
+		storetest.MustSession(t, s, storetest.MustUser(t, s, "alice").ID, "h1") // writes: the WAL grows
 		assertPrivate(t)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -268,7 +215,7 @@ func TestOpenSQLiteFilesArePrivate(t *testing.T) {
 			}
 		}
 		s := openStore(t, path, &now)
-		mustUser(t, s, "bob")
+		storetest.MustUser(t, s, "bob")
 		assertPrivate(t)
 	})
 }

@@ -15,9 +15,9 @@ import (
 
 // A used token records when it was used and which token replaced it.
 func TestMarkRefreshTokenUsedLinksTheReplacement(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	s := newStore(t, &now)
-	mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	storetest.MustSession(t, s, storetest.MustUser(t, s, "alice").ID, "h1")
 	now = now.Add(10 * time.Minute)
 	storetest.UseToken(t, s, "h1", "h2")
 
@@ -36,9 +36,9 @@ func TestMarkRefreshTokenUsedLinksTheReplacement(t *testing.T) {
 // Revoking for reuse marks every token of the session used, not only the
 // ones a caller happens to know.
 func TestRevokeSessionAndTokensMarksEveryTokenUsed(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	s := newStore(t, &now)
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	sess := storetest.MustSession(t, s, storetest.MustUser(t, s, "alice").ID, "h1")
 	storetest.UseToken(t, s, "h1", "h2")
 	ctx := context.Background()
 	if err := s.InTx(ctx, func(tx store.Tx) error {
@@ -57,12 +57,12 @@ func TestRevokeSessionAndTokensMarksEveryTokenUsed(t *testing.T) {
 // Deleting a session takes its tokens and events with it (ON DELETE
 // CASCADE), so cleanup leaves no orphan rows.
 func TestDeleteExpiredTakesTokensAndEvents(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	s := newStore(t, &now)
-	alice := mustUser(t, s, "alice")
-	sess := mustSession(t, s, alice.ID, "h1")
+	alice := storetest.MustUser(t, s, "alice")
+	sess := storetest.MustSession(t, s, alice.ID, "h1")
 	storetest.UseToken(t, s, "h1", "h2")
-	now = now.Add(maxAge + time.Minute)
+	now = now.Add(storetest.MaxAge + time.Minute)
 	if n, err := s.DeleteExpired(context.Background(), 0); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
 	}
@@ -76,9 +76,9 @@ func TestDeleteExpiredTakesTokensAndEvents(t *testing.T) {
 // The event cap trims rows, not only what SessionEvents returns, and the
 // trim walks the session's index rather than the whole table.
 func TestSessionEventsTrimRowsThroughTheIndex(t *testing.T) {
-	now := t0
+	now := storetest.T0
 	s := newStore(t, &now)
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "r0")
+	sess := storetest.MustSession(t, s, storetest.MustUser(t, s, "alice").ID, "r0")
 	ctx := context.Background()
 	for range store.MaxEventsPerSession + 20 {
 		now = now.Add(time.Second)

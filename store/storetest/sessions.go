@@ -12,7 +12,7 @@ import (
 )
 
 func (c contract) createUser(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	ctx := context.Background()
 
@@ -20,7 +20,7 @@ func (c contract) createUser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
-	if alice.ID == "" || alice.Username != "Alice" || alice.PasswordHash != "hash" || !alice.CreatedAt.Equal(t0) {
+	if alice.ID == "" || alice.Username != "Alice" || alice.PasswordHash != "hash" || !alice.CreatedAt.Equal(T0) {
 		t.Errorf("CreateUser = %+v", alice)
 	}
 	if len(alice.ID) != 22 { // 16 bytes, base64url without padding
@@ -51,10 +51,10 @@ func (c contract) createUser(t *testing.T) {
 }
 
 func (c contract) userLookups(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "Alice")
+	alice := MustUser(t, s, "Alice")
 
 	tests := []struct {
 		name    string
@@ -82,26 +82,25 @@ func (c contract) userLookups(t *testing.T) {
 }
 
 func (c contract) createSession(t *testing.T) {
-	now := t0
-	s := c.open(t, &now)
+	now := T0
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
 
-	sess := mustSession(t, s, alice.ID, "h1")
+	sess := MustSession(t, s, alice.ID, "h1")
 	want := store.Session{
 		ID:                sess.ID,
 		UserID:            alice.ID,
-		CreatedAt:         t0,
-		LastUsedAt:        t0,
-		IdleExpiresAt:     t0.Add(idleTTL),
-		AbsoluteExpiresAt: t0.Add(maxAge),
-		UserAgent:         owner.UserAgent,
-		IP:                owner.IP,
+		CreatedAt:         T0,
+		LastUsedAt:        T0,
+		IdleExpiresAt:     T0.Add(IdleTTL),
+		AbsoluteExpiresAt: T0.Add(MaxAge),
+		UserAgent:         Owner.UserAgent,
+		IP:                Owner.IP,
 	}
 	if sess != want {
 		t.Errorf("CreateSession =\n%+v, want\n%+v", sess, want)
 	}
-	if got := mustSessionByID(t, s, sess.ID); got != want {
+	if got := MustSessionByID(t, s, sess.ID); got != want {
 		t.Errorf("Session =\n%+v, want\n%+v", got, want)
 	}
 	byHash, err := s.SessionByRefreshHash(ctx, "h1")
@@ -113,22 +112,22 @@ func (c contract) createSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantEvent := store.Event{ID: events[0].ID, SessionID: sess.ID, UserID: alice.ID, Kind: store.EventLogin, At: t0, IP: owner.IP, UserAgent: owner.UserAgent}
+	wantEvent := store.Event{ID: events[0].ID, SessionID: sess.ID, UserID: alice.ID, Kind: store.EventLogin, At: T0, IP: Owner.IP, UserAgent: Owner.UserAgent}
 	if len(events) != 1 || events[0] != wantEvent {
 		t.Errorf("events = %+v, want [%+v]", events, wantEvent)
 	}
 
 	t.Run("idle expiry capped by max age", func(t *testing.T) {
-		sess, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h-cap", IdleTTL: 48 * time.Hour, MaxAge: maxAge})
+		sess, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h-cap", IdleTTL: 48 * time.Hour, MaxAge: MaxAge})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !sess.IdleExpiresAt.Equal(t0.Add(maxAge)) {
-			t.Errorf("IdleExpiresAt = %v, want %v", sess.IdleExpiresAt, t0.Add(maxAge))
+		if !sess.IdleExpiresAt.Equal(T0.Add(MaxAge)) {
+			t.Errorf("IdleExpiresAt = %v, want %v", sess.IdleExpiresAt, T0.Add(MaxAge))
 		}
 	})
 	t.Run("nok, unknown user", func(t *testing.T) {
-		_, err := s.CreateSession(ctx, store.NewSession{UserID: "nope", RefreshHash: "h-x", IdleTTL: idleTTL, MaxAge: maxAge})
+		_, err := s.CreateSession(ctx, store.NewSession{UserID: "nope", RefreshHash: "h-x", IdleTTL: IdleTTL, MaxAge: MaxAge})
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("error = %v, want ErrNotFound", err)
 		}
@@ -138,7 +137,7 @@ func (c contract) createSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h1", IdleTTL: idleTTL, MaxAge: maxAge}); err == nil {
+		if _, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "h1", IdleTTL: IdleTTL, MaxAge: MaxAge}); err == nil {
 			t.Fatal("CreateSession with a hash already in use succeeded")
 		}
 		after, err := s.ActiveSessions(ctx, alice.ID)
@@ -157,7 +156,7 @@ func (c contract) createSession(t *testing.T) {
 }
 
 func (c contract) sessionLookupsNotFound(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	ctx := context.Background()
 	if _, err := s.Session(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
@@ -171,122 +170,19 @@ func (c contract) sessionLookupsNotFound(t *testing.T) {
 	}
 }
 
-func (c contract) revokeSession(t *testing.T) {
-	now := t0
-	s := c.open(t, &now)
-	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	bob := mustUser(t, s, "bob")
-	sess := mustSession(t, s, alice.ID, "h1")
-
-	tests := []struct {
-		name      string
-		userID    string
-		sessionID string
-		kind      string
-		wantErr   error
-		wantKinds []string
-	}{
-		{"nok, another user's session", bob.ID, sess.ID, store.EventRevoked, store.ErrNotFound, []string{store.EventLogin}},
-		{"nok, unknown session", alice.ID, "nope", store.EventRevoked, store.ErrNotFound, []string{store.EventLogin}},
-		{"ok, logout", alice.ID, sess.ID, store.EventLogout, nil, []string{store.EventLogout, store.EventLogin}},
-		{"ok, already revoked: no second event", alice.ID, sess.ID, store.EventRevoked, nil, []string{store.EventLogout, store.EventLogin}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			now = now.Add(time.Minute)
-			err := s.RevokeSession(ctx, tt.userID, tt.sessionID, tt.kind, owner)
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("error = %v, want %v", err, tt.wantErr)
-			}
-			if got := eventKinds(t, s, sess.ID); !slices.Equal(got, tt.wantKinds) {
-				t.Errorf("events = %v, want %v", got, tt.wantKinds)
-			}
-		})
-	}
-
-	got := mustSessionByID(t, s, sess.ID)
-	if got.RevokeReason != store.EventLogout || !got.RevokedAt.Equal(t0.Add(3*time.Minute)) {
-		t.Errorf("session = %+v, want revoked by logout at +3m", got)
-	}
-	if byHash, err := s.SessionByRefreshHash(ctx, "h1"); err != nil || byHash.RevokeReason != store.EventLogout {
-		t.Errorf("the token's session after logout = %+v, %v; want it revoked by logout", byHash, err)
-	}
-	if err := s.RevokeSession(ctx, alice.ID, sess.ID, store.EventRefresh, owner); err == nil {
-		t.Error("RevokeSession accepted kind refresh")
-	}
-}
-
-func (c contract) revokeUserSessions(t *testing.T) {
-	now := t0
-	s := c.open(t, &now)
-	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	bob := mustUser(t, s, "bob")
-
-	expired := mustSession(t, s, alice.ID, "a-expired")
-	now = now.Add(2 * idleTTL)
-	current := mustSession(t, s, alice.ID, "a-current")
-	other1 := mustSession(t, s, alice.ID, "a-other1")
-	other2 := mustSession(t, s, alice.ID, "a-other2")
-	bobs := mustSession(t, s, bob.ID, "b-1")
-
-	n, err := s.RevokeUserSessions(ctx, alice.ID, current.ID, owner)
-	if err != nil || n != 2 {
-		t.Fatalf("RevokeUserSessions(except current) = %d, %v; want 2", n, err)
-	}
-	for _, tc := range []struct {
-		sess        store.Session
-		wantRevoked bool
-	}{
-		{expired, false}, // expired is not live: nothing to revoke
-		{current, false},
-		{other1, true},
-		{other2, true},
-		{bobs, false},
-	} {
-		got := mustSessionByID(t, s, tc.sess.ID)
-		if got.Revoked() != tc.wantRevoked {
-			t.Errorf("session %s revoked = %v, want %v", tc.sess.ID, got.Revoked(), tc.wantRevoked)
-		}
-		if tc.wantRevoked {
-			if got.RevokeReason != store.EventRevoked {
-				t.Errorf("RevokeReason = %q, want %q", got.RevokeReason, store.EventRevoked)
-			}
-			if kinds := eventKinds(t, s, tc.sess.ID); !slices.Equal(kinds, []string{store.EventRevoked, store.EventLogin}) {
-				t.Errorf("events = %v", kinds)
-			}
-		}
-	}
-
-	n, err = s.RevokeUserSessions(ctx, alice.ID, "", owner)
-	if err != nil || n != 1 {
-		t.Fatalf("RevokeUserSessions(all) = %d, %v; want 1", n, err)
-	}
-	if active, _ := s.ActiveSessions(ctx, alice.ID); len(active) != 0 {
-		t.Errorf("alice still has %d active sessions", len(active))
-	}
-	if active, _ := s.ActiveSessions(ctx, bob.ID); len(active) != 1 {
-		t.Errorf("bob has %d active sessions, want 1", len(active))
-	}
-}
-
 func (c contract) activeSessions(t *testing.T) {
-	now := t0
-	s := c.open(t, &now)
+	now := T0
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
-	bob := mustUser(t, s, "bob")
+	bob := MustUser(t, s, "bob")
 
-	expired := mustSession(t, s, alice.ID, "expired")
-	now = now.Add(idleTTL) // expired's idle expiry: exactly now, so expired
-	older := mustSession(t, s, alice.ID, "older")
-	newer := mustSession(t, s, alice.ID, "newer")
-	revoked := mustSession(t, s, alice.ID, "revoked")
-	mustSession(t, s, bob.ID, "bobs")
-	if err := s.RevokeSession(ctx, alice.ID, revoked.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
+	expired := MustSession(t, s, alice.ID, "expired")
+	now = now.Add(IdleTTL) // expired's idle expiry: exactly now, so expired
+	older := MustSession(t, s, alice.ID, "older")
+	newer := MustSession(t, s, alice.ID, "newer")
+	revoked := MustSession(t, s, alice.ID, "revoked")
+	MustSession(t, s, bob.ID, "bobs")
+	Revoke(t, s, revoked.ID, store.EventLogout)
 	now = now.Add(time.Minute)
 	UseToken(t, s, "newer", "newer2")
 	now = now.Add(time.Minute)
@@ -314,33 +210,28 @@ func (c contract) activeSessions(t *testing.T) {
 }
 
 func (c contract) deleteExpired(t *testing.T) {
-	now := t0
-	s := c.open(t, &now)
+	now := T0
+	s, alice := c.withAlice(t, &now)
 	ctx := context.Background()
-	alice := mustUser(t, s, "alice")
 
 	var doomed []store.Session
 	for i := range 5 {
-		doomed = append(doomed, mustSession(t, s, alice.ID, fmt.Sprintf("expired-%d", i)))
+		doomed = append(doomed, MustSession(t, s, alice.ID, fmt.Sprintf("expired-%d", i)))
 	}
-	// Revoked at t0 but, with long TTLs, not expired at the end.
+	// Revoked at T0 but, with long TTLs, not expired at the end.
 	oldRevoked, err := s.CreateSession(ctx, store.NewSession{UserID: alice.ID, RefreshHash: "old-revoked", IdleTTL: 48 * time.Hour, MaxAge: 72 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeSession(ctx, alice.ID, oldRevoked.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
+	Revoke(t, s, oldRevoked.ID, store.EventLogout)
 	doomed = append(doomed, oldRevoked)
 
-	now = t0.Add(25*time.Hour - time.Minute)
-	live := mustSession(t, s, alice.ID, "live-1")
-	recentRevoked := mustSession(t, s, alice.ID, "recent-revoked")
-	if err := s.RevokeSession(ctx, alice.ID, recentRevoked.ID, store.EventLogout, owner); err != nil {
-		t.Fatal(err)
-	}
+	now = T0.Add(25*time.Hour - time.Minute)
+	live := MustSession(t, s, alice.ID, "live-1")
+	recentRevoked := MustSession(t, s, alice.ID, "recent-revoked")
+	Revoke(t, s, recentRevoked.ID, store.EventLogout)
 	// Now the first five have long expired and oldRevoked was revoked 25h ago.
-	now = t0.Add(25 * time.Hour)
+	now = T0.Add(25 * time.Hour)
 	UseToken(t, s, "live-1", "live-2") // live-1 is used: it must stay for reuse detection
 
 	var batches []int
@@ -367,7 +258,7 @@ func (c contract) deleteExpired(t *testing.T) {
 		}
 	}
 	for _, hash := range []string{"expired-0", "expired-4", "old-revoked"} {
-		if !refreshUnknown(t, s, hash) {
+		if !RefreshUnknown(t, s, hash) {
 			t.Errorf("token %s outlived its deleted session", hash)
 		}
 	}
@@ -377,15 +268,15 @@ func (c contract) deleteExpired(t *testing.T) {
 		}
 	}
 	// Reuse detection still sees the old token of the live session.
-	if tok := mustToken(t, s, "live-1"); !tok.Used() {
+	if tok := MustToken(t, s, "live-1"); !tok.Used() {
 		t.Errorf("old token of a live session = %+v, want it kept as used", tok)
 	}
 }
 
 func (c contract) sessionByRefreshHashIgnoresRotatedTokens(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
-	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	sess := MustSession(t, s, MustUser(t, s, "alice").ID, "h1")
 	UseToken(t, s, "h1", "h2")
 	if _, err := s.SessionByRefreshHash(context.Background(), "h1"); !errors.Is(err, store.ErrRefreshUnknown) {
 		t.Errorf("rotated token: %v, want ErrRefreshUnknown", err)

@@ -45,19 +45,19 @@ func mustKeys(t *testing.T, s store.Store) map[string]store.SigningKey {
 // Keys go in, come back field for field, change state (a promotion that
 // demotes the old current key in the same plan), and are deleted.
 func (c contract) signingKeysLifecycle(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	ctx := context.Background()
 	if keys := mustKeys(t, s); len(keys) != 0 {
 		t.Fatalf("a new store has keys: %v", keys)
 	}
-	cur, next := signingKey("k1", store.KeyCurrent, t0), signingKey("k2", store.KeyNext, t0.Add(time.Second))
+	cur, next := signingKey("k1", store.KeyCurrent, T0), signingKey("k2", store.KeyNext, T0.Add(time.Second))
 	if err := s.ChangeSigningKeys(ctx, insertKeys(cur, next)); err != nil {
 		t.Fatal(err)
 	}
 	got := mustKeys(t, s)
 	if g := got["k1"]; g.Alg != "ES256" || g.State != store.KeyCurrent || string(g.PublicKey) != "public-k1" ||
-		string(g.SealedPrivateKey) != "sealed-k1" || !g.CreatedAt.Equal(t0) || !g.ActivatesAt.Equal(cur.ActivatesAt) || !g.ExpiresAt.IsZero() {
+		string(g.SealedPrivateKey) != "sealed-k1" || !g.CreatedAt.Equal(T0) || !g.ActivatesAt.Equal(cur.ActivatesAt) || !g.ExpiresAt.IsZero() {
 		t.Fatalf("k1 came back as %+v", g)
 	}
 	list, _ := s.SigningKeys(ctx)
@@ -66,7 +66,7 @@ func (c contract) signingKeysLifecycle(t *testing.T) {
 	}
 
 	// Promote: the new current is listed before the demotion on purpose.
-	expires := t0.Add(time.Hour)
+	expires := T0.Add(time.Hour)
 	err := s.ChangeSigningKeys(ctx, func(keys []store.SigningKey) (store.SigningKeyChanges, error) {
 		if len(keys) != 2 {
 			return store.SigningKeyChanges{}, fmt.Errorf("plan saw %d keys", len(keys))
@@ -96,10 +96,10 @@ func (c contract) signingKeysLifecycle(t *testing.T) {
 
 // A plan that fails, names a missing key or breaks a rule changes nothing.
 func (c contract) signingKeysRefusals(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	ctx := context.Background()
-	if err := s.ChangeSigningKeys(ctx, insertKeys(signingKey("k1", store.KeyCurrent, t0))); err != nil {
+	if err := s.ChangeSigningKeys(ctx, insertKeys(signingKey("k1", store.KeyCurrent, T0))); err != nil {
 		t.Fatal(err)
 	}
 	boom := errors.New("plan failed")
@@ -109,12 +109,12 @@ func (c contract) signingKeysRefusals(t *testing.T) {
 		wantErr error
 	}{
 		{"nok, plan error", func([]store.SigningKey) (store.SigningKeyChanges, error) {
-			return store.SigningKeyChanges{Insert: []store.SigningKey{signingKey("k9", store.KeyNext, t0)}}, boom
+			return store.SigningKeyChanges{Insert: []store.SigningKey{signingKey("k9", store.KeyNext, T0)}}, boom
 		}, boom},
-		{"nok, second current key", insertKeys(signingKey("k2", store.KeyNext, t0), signingKey("k3", store.KeyCurrent, t0)), store.ErrKeyConflict},
-		{"nok, duplicate kid", insertKeys(signingKey("k4", store.KeyNext, t0), signingKey("k1", store.KeyNext, t0)), store.ErrKeyConflict},
+		{"nok, second current key", insertKeys(signingKey("k2", store.KeyNext, T0), signingKey("k3", store.KeyCurrent, T0)), store.ErrKeyConflict},
+		{"nok, duplicate kid", insertKeys(signingKey("k4", store.KeyNext, T0), signingKey("k1", store.KeyNext, T0)), store.ErrKeyConflict},
 		{"nok, update of a missing key", func([]store.SigningKey) (store.SigningKeyChanges, error) {
-			return store.SigningKeyChanges{Insert: []store.SigningKey{signingKey("k5", store.KeyNext, t0)}, Update: []store.SigningKey{signingKey("nope", store.KeyPrevious, t0)}}, nil
+			return store.SigningKeyChanges{Insert: []store.SigningKey{signingKey("k5", store.KeyNext, T0)}, Update: []store.SigningKey{signingKey("nope", store.KeyPrevious, T0)}}, nil
 		}, store.ErrNotFound},
 		{"nok, delete of a missing key", func([]store.SigningKey) (store.SigningKeyChanges, error) {
 			return store.SigningKeyChanges{Delete: []string{"k1", "nope"}}, nil
@@ -136,7 +136,7 @@ func (c contract) signingKeysRefusals(t *testing.T) {
 // Instances starting at once each plan "no current key: make one"; the
 // plans run one after the other, so exactly one key is made.
 func (c contract) signingKeysPlansAreSerialised(t *testing.T) {
-	now := t0
+	now := T0
 	s := c.open(t, &now)
 	const instances = 8
 	var wg sync.WaitGroup
@@ -151,7 +151,7 @@ func (c contract) signingKeysPlansAreSerialised(t *testing.T) {
 						return store.SigningKeyChanges{}, nil
 					}
 				}
-				return store.SigningKeyChanges{Insert: []store.SigningKey{signingKey(fmt.Sprintf("k%d", i), store.KeyCurrent, t0)}}, nil
+				return store.SigningKeyChanges{Insert: []store.SigningKey{signingKey(fmt.Sprintf("k%d", i), store.KeyCurrent, T0)}}, nil
 			})
 		}()
 	}

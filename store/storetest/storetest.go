@@ -14,6 +14,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,26 +37,26 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UserLookups", c.userLookups},
 		{"CreateSession", c.createSession},
 		{"SessionLookupsNotFound", c.sessionLookupsNotFound},
-		{"RevokeSession", c.revokeSession},
-		{"RevokeUserSessions", c.revokeUserSessions},
 		{"ActiveSessions", c.activeSessions},
 		{"DeleteExpired", c.deleteExpired},
 		{"SessionByRefreshHashIgnoresRotatedTokens", c.sessionByRefreshHashIgnoresRotatedTokens},
 		{"InTxCommits", c.inTxCommits},
 		{"InTxRollsBackOnError", c.inTxRollsBackOnError},
 		{"InTxRollsBackOnPanic", c.inTxRollsBackOnPanic},
-		{"InTxSerializesOneToken", c.inTxSerializesOneToken},
-		{"InTxSerializesOneSession", c.inTxSerializesOneSession},
+		{"InTxSerializesOneToken", c.onOneStore(rotateOneTokenOnce)},
+		{"InTxSerializesOneSession", c.onOneStore(serializeOneSession)},
 		{"TokenForUpdate", c.tokenForUpdate},
 		{"InsertRefreshTokenRefusesDuplicates", c.insertRefreshTokenRefusesDuplicates},
 		{"RetireLiveTokensKeepsDeadlines", c.retireLiveTokensKeepsDeadlines},
 		{"CapLiveTokenGrace", c.capLiveTokenGrace},
 		{"SetSessionUse", c.setSessionUse},
-		{"RevokeSessionAndTokens", c.revokeSessionAndTokens},
+		{"SessionForUpdate", c.sessionForUpdate},
+		{"SessionForUpdateSerializes", c.sessionForUpdateSerializes},
+		{"TxRevoke", c.txRevoke},
 		{"EventTimesSince", c.eventTimesSince},
 		{"InsertEventCapsTheTimeline", c.insertEventCapsTheTimeline},
 		{"TxCreateSession", c.txCreateSession},
-		{"TxCreateSessionSerializesOneUser", c.txCreateSessionSerializesOneUser},
+		{"TxSerializesOneUser", c.txSerializesOneUser},
 		{"LiveSessions", c.liveSessions},
 		{"SigningKeysLifecycle", c.signingKeysLifecycle},
 		{"SigningKeysRefusals", c.signingKeysRefusals},
@@ -71,6 +72,15 @@ type contract struct {
 	newStore NewStore
 }
 
+// onOneStore runs a race of RunTwoStores with every transaction on one
+// fresh store.
+func (c contract) onOneStore(race func(t *testing.T, stores ...store.Store)) func(*testing.T) {
+	return func(t *testing.T) {
+		now := T0
+		race(t, c.open(t, &now))
+	}
+}
+
 // open makes a fresh store whose clock reads *now, so a case moves time by
 // assigning to its own variable.
 func (c contract) open(t *testing.T, now *time.Time) store.Store {
@@ -78,20 +88,27 @@ func (c contract) open(t *testing.T, now *time.Time) store.Store {
 	return c.newStore(t, func() time.Time { return *now })
 }
 
-// t0 is when every test starts; tests move their clock forward from it.
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// The fixtures below are the suite's, exported for a backend's own tests
+// (and auth's, which run on the real stores), so every test of a store
+// builds its users and sessions one way.
 
+// T0 is when every test starts; tests move their clock forward from it.
+var T0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// The lifetimes MustSession gives a session.
 const (
-	idleTTL = time.Hour
-	maxAge  = 24 * time.Hour
+	IdleTTL = time.Hour
+	MaxAge  = 24 * time.Hour
 )
 
+// Owner is the client MustSession logs in from; Thief is somebody else.
 var (
-	owner = store.Client{IP: "192.0.2.1", UserAgent: "owner-browser"}
-	thief = store.Client{IP: "203.0.113.9", UserAgent: "thief-script"}
+	Owner = store.Client{IP: "192.0.2.1", UserAgent: "owner-browser"}
+	Thief = store.Client{IP: "203.0.113.9", UserAgent: "thief-script"}
 )
 
-func mustUser(t *testing.T, s store.Store, username string) store.User {
+// MustUser creates the user with a well-formed password hash.
+func MustUser(t *testing.T, s store.Store, username string) store.User {
 	t.Helper()
 	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
 	if err != nil {
@@ -100,14 +117,16 @@ func mustUser(t *testing.T, s store.Store, username string) store.User {
 	return u
 }
 
-func mustSession(t *testing.T, s store.Store, userID, refreshHash string) store.Session {
+// MustSession starts a session of the user from Owner, its first refresh
+// token's hash refreshHash.
+func MustSession(t *testing.T, s store.Store, userID, refreshHash string) store.Session {
 	t.Helper()
 	sess, err := s.CreateSession(context.Background(), store.NewSession{
 		UserID:      userID,
 		RefreshHash: refreshHash,
-		IdleTTL:     idleTTL,
-		MaxAge:      maxAge,
-		Client:      owner,
+		IdleTTL:     IdleTTL,
+		MaxAge:      MaxAge,
+		Client:      Owner,
 	})
 	if err != nil {
 		t.Fatalf("CreateSession: %v", err)
@@ -115,7 +134,8 @@ func mustSession(t *testing.T, s store.Store, userID, refreshHash string) store.
 	return sess
 }
 
-func mustSessionByID(t *testing.T, s store.Store, id string) store.Session {
+// MustSessionByID reads the session.
+func MustSessionByID(t *testing.T, s store.Store, id string) store.Session {
 	t.Helper()
 	sess, err := s.Session(context.Background(), id)
 	if err != nil {
@@ -124,8 +144,8 @@ func mustSessionByID(t *testing.T, s store.Store, id string) store.Session {
 	return sess
 }
 
-// eventKinds lists a session's event kinds, newest first.
-func eventKinds(t *testing.T, s store.Store, sessionID string) []string {
+// EventKinds lists a session's event kinds, newest first.
+func EventKinds(t *testing.T, s store.Store, sessionID string) []string {
 	t.Helper()
 	events, err := s.SessionEvents(context.Background(), sessionID, 0)
 	if err != nil {
@@ -138,14 +158,38 @@ func eventKinds(t *testing.T, s store.Store, sessionID string) []string {
 	return kinds
 }
 
-// refreshUnknown reports whether no unrotated refresh token has the hash:
+// RefreshUnknown reports whether no unrotated refresh token has the hash:
 // what the interface shows of a token that was never stored, was rotated,
 // or went with its session.
-func refreshUnknown(t *testing.T, s store.Store, hash string) bool {
+func RefreshUnknown(t *testing.T, s store.Store, hash string) bool {
 	t.Helper()
 	_, err := s.SessionByRefreshHash(context.Background(), hash)
 	if err != nil && !errors.Is(err, store.ErrRefreshUnknown) {
 		t.Fatalf("SessionByRefreshHash(%s): %v", hash, err)
 	}
 	return err != nil
+}
+
+// AllAtOnce runs fn(0) … fn(n-1) in n goroutines released together, waits
+// for them all, and fails t for each that failed, naming it "what i".
+func AllAtOnce(t *testing.T, what string, n int, fn func(i int) error) {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make([]error, n)
+	)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("%s %d: %v", what, i, err)
+		}
+	}
 }

@@ -1,0 +1,183 @@
+package sqltables
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"tokenflow/store"
+)
+
+// Tx are the store.Tx primitives whose statements both dialects say
+// alike, written once: each reads or writes one thing and decides
+// nothing. A backend's transaction embeds or calls them on its own DB;
+// where a primitive locks, the backend passes its locking clause.
+type Tx struct {
+	DB DB
+	// Now is the transaction's clock (store.Tx.Now).
+	Now func() time.Time
+	// TrimEvents deletes a session's events beyond the newest ones,
+	// sparing its login event (the dialects differ in how they say "no
+	// limit"). Arguments: session id, EventLogin, how many non-login
+	// events to keep.
+	TrimEvents string
+}
+
+func (w Tx) exec(ctx context.Context, what, query string, args ...any) error {
+	if _, err := w.DB.Exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}
+
+// SessionLocked reads the session with the ID, whatever its state, with
+// the locking clause locking (store.Tx.SessionForUpdate). ErrNotFound
+// when there is no such session; noRows is the driver's error for it.
+func (w Tx) SessionLocked(ctx context.Context, sessionID, locking string, noRows error) (store.Session, error) {
+	sess, err := ScanSession(w.DB.QueryRow(ctx, `SELECT `+SessionColumns+` FROM sessions s WHERE s.id = ? `+locking, sessionID))
+	if errors.Is(err, noRows) {
+		return store.Session{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Session{}, fmt.Errorf("store: session for update: %w", err)
+	}
+	return sess, nil
+}
+
+// LiveSessions is store.Tx.LiveSessions, through the index
+// sessions_user_last_used.
+func (w Tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	return w.LiveSessionsLocked(ctx, userID, "")
+}
+
+// LiveSessionsLocked is LiveSessions with a locking clause.
+func (w Tx) LiveSessionsLocked(ctx context.Context, userID, locking string) ([]store.Session, error) {
+	now := ToMillis(w.Now())
+	rows, err := w.DB.Query(ctx, `SELECT `+SessionColumns+` FROM sessions s
+		WHERE s.user_id = ? AND s.revoked_at IS NULL
+		  AND s.idle_expires_at > ? AND s.absolute_expires_at > ?
+		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC `+locking,
+		userID, now, now)
+	out, err := All(rows, err, ScanSession)
+	if err != nil {
+		return nil, fmt.Errorf("store: live sessions: %w", err)
+	}
+	return out, nil
+}
+
+// InsertRefreshToken is store.Tx.InsertRefreshToken.
+func (w Tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
+	if hash == "" {
+		return 0, errors.New("store: insert refresh token: empty refresh token hash")
+	}
+	var id int64
+	if err := w.DB.QueryRow(ctx,
+		`INSERT INTO refresh_tokens (session_id, token_hash, created_at, grace_until) VALUES (?, ?, ?, ?) RETURNING id`,
+		sessionID, hash, ToMillis(w.Now()), ToNullMillis(graceUntil)).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: insert refresh token: %w", err)
+	}
+	return id, nil
+}
+
+// MarkRefreshTokenUsed is store.Tx.MarkRefreshTokenUsed.
+func (w Tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
+	return w.exec(ctx, "mark refresh token used",
+		`UPDATE refresh_tokens SET used_at = ?, replaced_by = ?, grace_until = ? WHERE id = ?`,
+		ToMillis(usedAt), replacedBy, ToNullMillis(graceUntil), id)
+}
+
+// RetireLiveTokens is store.Tx.RetireLiveTokens.
+func (w Tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
+	return w.exec(ctx, "retire live tokens", `UPDATE refresh_tokens SET used_at = ?
+		WHERE session_id = ? AND used_at IS NULL AND id <> ?`,
+		ToMillis(usedAt), sessionID, keepID)
+}
+
+// SetSessionUse is store.Tx.SetSessionUse.
+func (w Tx) SetSessionUse(ctx context.Context, sess store.Session) error {
+	return w.exec(ctx, "set session use", `UPDATE sessions
+		SET last_used_at = ?, idle_expires_at = ?, ip = ?, user_agent = ?
+		WHERE id = ?`,
+		ToMillis(sess.LastUsedAt), ToMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID)
+}
+
+// RevokeSession is store.Tx.RevokeSession.
+func (w Tx) RevokeSession(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
+	return w.exec(ctx, "revoke session",
+		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
+		ToMillis(revokedAt), reason, sessionID)
+}
+
+// RevokeSessionAndTokens is store.Tx.RevokeSessionAndTokens.
+func (w Tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
+	if err := w.RevokeSession(ctx, sessionID, reason, revokedAt); err != nil {
+		return err
+	}
+	return w.exec(ctx, "revoke session tokens",
+		`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL`,
+		ToMillis(revokedAt), sessionID)
+}
+
+// InsertEvent is store.Tx.InsertEvent: the event, then the trim, in the
+// same transaction.
+func (w Tx) InsertEvent(ctx context.Context, e store.Event) error {
+	if err := w.exec(ctx, "insert event", `INSERT INTO session_events
+		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.SessionID, e.UserID, e.Kind, ToMillis(e.At), e.IP, e.UserAgent, e.Detail); err != nil {
+		return err
+	}
+	return w.exec(ctx, "insert event", w.TrimEvents, e.SessionID, store.EventLogin, store.MaxEventsPerSession-1)
+}
+
+// CheckNewSession is the refusal of a NewSession that lacks what
+// CreateSession needs.
+func CheckNewSession(ns store.NewSession) error {
+	if ns.RefreshHash == "" || ns.IdleTTL <= 0 || ns.MaxAge <= 0 {
+		return errors.New("store: create session: refresh hash, idle TTL and max age are required")
+	}
+	return nil
+}
+
+// StartSession writes the session ns starts at now (NewSession): the
+// session row, its first refresh token and the login event. The backend
+// has checked ns (CheckNewSession) and holds the user.
+func (w Tx) StartSession(ctx context.Context, ns store.NewSession, now time.Time) (store.Session, error) {
+	sess := NewSession(ns, now)
+	if err := w.exec(ctx, "create session", `INSERT INTO sessions
+		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.UserID, ToMillis(now), ToMillis(now), ToMillis(sess.IdleExpiresAt),
+		ToMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
+		return store.Session{}, err
+	}
+	if err := w.exec(ctx, "create session",
+		`INSERT INTO refresh_tokens (session_id, token_hash, created_at) VALUES (?, ?, ?)`,
+		sess.ID, ns.RefreshHash, ToMillis(now)); err != nil {
+		return store.Session{}, err
+	}
+	login := store.Event{SessionID: sess.ID, UserID: sess.UserID, Kind: store.EventLogin, At: now, IP: ns.Client.IP, UserAgent: ns.Client.UserAgent}
+	if err := w.InsertEvent(ctx, login); err != nil {
+		return store.Session{}, fmt.Errorf("store: create session: %w", err)
+	}
+	return sess, nil
+}
+
+// Dollar rewrites the ? placeholders of a statement of this package as
+// PostgreSQL's $1, $2, …. The statements hold no ? of any other kind (no
+// string literals, no JSON operators).
+func Dollar(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,26 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"tokenflow/store"
+)
+
+// The primitives auth's revocation (auth/revoke.go) runs on. They need no
+// locking clause: InTx already holds the database's write lock, which
+// covers every user and session.
+
+func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Session, error) {
+	return t.shared().SessionLocked(ctx, sessionID, "", sql.ErrNoRows)
+}
+
+func (t *tx) RevokeSession(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
+	return t.shared().RevokeSession(ctx, sessionID, reason, revokedAt)
+}
+
+// LiveSessionsForUpdate is LiveSessions: the write lock is the user's lock.
+func (t *tx) LiveSessionsForUpdate(ctx context.Context, userID string) ([]store.Session, error) {
+	return t.LiveSessions(ctx, userID)
+}
