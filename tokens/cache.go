@@ -116,19 +116,33 @@ func (c *verifiedCache) stats() CacheStats {
 }
 
 // clone copies the claims deeply enough that a caller changing what it got
-// cannot change what the cache hands the next request.
+// cannot change what the cache hands the next request. The copy, its dates
+// and a one-audience slice come from one allocation: clone runs on every
+// cache hit.
 func (c *Claims) clone() *Claims {
-	out := *c
-	if c.Audience != nil {
-		out.Audience = append([]string(nil), c.Audience...)
+	block := &struct {
+		claims         Claims
+		exp, iat, nbf  jwt.NumericDate
+		singleAudience [1]string
+	}{claims: *c}
+	out := &block.claims
+	switch n := len(c.Audience); {
+	case n == 1:
+		block.singleAudience[0] = c.Audience[0]
+		out.Audience = block.singleAudience[:]
+	case c.Audience != nil:
+		out.Audience = append(make(jwt.ClaimStrings, 0, n), c.Audience...)
 	}
-	for _, d := range []**jwt.NumericDate{&out.ExpiresAt, &out.IssuedAt, &out.NotBefore} {
-		if *d != nil {
-			copied := **d
-			*d = &copied
+	for _, d := range []struct {
+		field **jwt.NumericDate
+		room  *jwt.NumericDate
+	}{{&out.ExpiresAt, &block.exp}, {&out.IssuedAt, &block.iat}, {&out.NotBefore, &block.nbf}} {
+		if *d.field != nil {
+			*d.room = **d.field
+			*d.field = d.room
 		}
 	}
-	return &out
+	return out
 }
 
 // holds reports whether the set still has key: same kid, same algorithm,
