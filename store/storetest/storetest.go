@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RevokeUserSessions", c.revokeUserSessions},
 		{"ActiveSessions", c.activeSessions},
 		{"DeleteExpired", c.deleteExpired},
+		{"SessionTimeline", c.sessionTimeline},
 		{"SessionByRefreshHashIgnoresRotatedTokens", c.sessionByRefreshHashIgnoresRotatedTokens},
 		{"InTxCommits", c.inTxCommits},
 		{"InTxRollsBackOnError", c.inTxRollsBackOnError},

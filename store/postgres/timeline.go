@@ -1,0 +1,70 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"tokenflow/store"
+)
+
+// timelineQuery reads a session and its newest events in one statement:
+// one row per event (the session's columns repeated), or one row with NULL
+// event columns when it has none; one round trip for the dashboard.
+const timelineQuery = `SELECT e.id, e.session_id, e.user_id, e.kind, e.at, e.ip, e.user_agent, e.detail, ` + sessionColumns + `
+	FROM sessions s LEFT JOIN LATERAL (
+		SELECT * FROM session_events ev WHERE ev.session_id = s.id ORDER BY ev.at DESC, ev.id DESC LIMIT $2
+	) e ON true
+	WHERE s.id = $1
+	ORDER BY e.at DESC, e.id DESC`
+
+// SessionTimeline returns the session and its newest events (at most
+// limit; limit <= 0: all), most recent first. ErrNotFound when there is
+// no such session.
+func (s *Store) SessionTimeline(ctx context.Context, id string, limit int) (_ store.Session, _ []store.Event, err error) {
+	defer func() { err = unavailable(err) }()
+	var max *int // NULL: LIMIT ALL
+	if limit > 0 {
+		max = &limit
+	}
+	rows, err := s.pool.Query(ctx, timelineQuery, id, max)
+	if err != nil {
+		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
+	}
+	defer rows.Close()
+	var (
+		sess  store.Session
+		found bool
+		out   []store.Event
+	)
+	for rows.Next() {
+		var (
+			eventID, at                         *int64
+			sessionID, userID, kind, ip, ua, dt *string
+		)
+		sess, err = scanSession(rows, &eventID, &sessionID, &userID, &kind, &at, &ip, &ua, &dt)
+		if err != nil {
+			return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
+		}
+		found = true
+		if eventID != nil {
+			out = append(out, store.Event{ID: *eventID, SessionID: deref(sessionID), UserID: deref(userID), Kind: deref(kind),
+				At: fromMillis(deref(at)), IP: deref(ip), UserAgent: deref(ua), Detail: deref(dt)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
+	}
+	if !found {
+		return store.Session{}, nil, store.ErrNotFound
+	}
+	return sess, out, nil
+}
+
+// deref is the value p points to, or the zero value for NULL.
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}

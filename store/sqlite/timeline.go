@@ -1,0 +1,64 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"tokenflow/store"
+)
+
+// timelineQuery reads a session and its newest events in one statement:
+// one row per event (the session's columns repeated), or one row with
+// NULL event columns when it has none. The dashboard asks this on every
+// load; two statements cost two prepares, which on SQLite is most of a
+// read's CPU (docs/PERFORMANCE.md, section 5).
+const timelineQuery = `SELECT e.id, e.session_id, e.user_id, e.kind, e.at, e.ip, e.user_agent, e.detail, ` + sessionColumns + `
+	FROM sessions s LEFT JOIN (
+		SELECT * FROM session_events WHERE session_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2
+	) e ON e.session_id = s.id
+	WHERE s.id = ?1
+	ORDER BY e.at DESC, e.id DESC`
+
+// SessionTimeline returns the session and its newest events (at most
+// limit; limit <= 0: all), most recent first. ErrNotFound when there is
+// no such session.
+func (s *Store) SessionTimeline(ctx context.Context, id string, limit int) (_ store.Session, _ []store.Event, err error) {
+	defer func() { err = unavailable(err) }()
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.db.QueryContext(ctx, timelineQuery, id, limit)
+	if err != nil {
+		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
+	}
+	defer rows.Close()
+	var (
+		sess  store.Session
+		found bool
+		out   []store.Event
+	)
+	for rows.Next() {
+		var (
+			eventID                             sql.NullInt64
+			sessionID, userID, kind, ip, ua, dt sql.NullString
+			at                                  sql.NullInt64
+		)
+		sess, err = scanSession(rows, &eventID, &sessionID, &userID, &kind, &at, &ip, &ua, &dt)
+		if err != nil {
+			return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
+		}
+		found = true
+		if eventID.Valid {
+			out = append(out, store.Event{ID: eventID.Int64, SessionID: sessionID.String, UserID: userID.String, Kind: kind.String,
+				At: fromMillis(at.Int64), IP: ip.String, UserAgent: ua.String, Detail: dt.String})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
+	}
+	if !found {
+		return store.Session{}, nil, store.ErrNotFound
+	}
+	return sess, out, nil
+}
