@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
+	"sync"
+	"weak"
 
 	"tokenflow/store"
 )
@@ -28,7 +31,11 @@ func (s *Store) SessionTimeline(ctx context.Context, id string, limit int) (_ st
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.db.QueryContext(ctx, timelineQuery, id, limit)
+	stmt, err := s.timelineStmt(ctx)
+	if err != nil {
+		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
+	}
+	rows, err := stmt.QueryContext(ctx, id, limit)
 	if err != nil {
 		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
 	}
@@ -61,4 +68,34 @@ func (s *Store) SessionTimeline(ctx context.Context, id string, limit int) (_ st
 		return store.Session{}, nil, store.ErrNotFound
 	}
 	return sess, out, nil
+}
+
+// timelineStmts holds each Store's prepared timelineQuery. Parsing the
+// statement is most of what the read costs (SQLite re-parses the text of
+// every db.QueryContext; database/sql keeps a prepared *sql.Stmt per
+// connection), and the dashboard runs it on every load. The table is keyed
+// weakly, so it holds no Store alive: when a Store is collected its entry
+// goes and the statement is closed. (A field of Store would do; this keeps
+// the dashboard's read in this one file.)
+var timelineStmts sync.Map // weak.Pointer[Store] -> *sql.Stmt
+
+func (s *Store) timelineStmt(ctx context.Context) (*sql.Stmt, error) {
+	key := weak.Make(s)
+	if stmt, ok := timelineStmts.Load(key); ok {
+		return stmt.(*sql.Stmt), nil
+	}
+	stmt, err := s.db.PrepareContext(ctx, timelineQuery)
+	if err != nil {
+		return nil, err
+	}
+	if held, loaded := timelineStmts.LoadOrStore(key, stmt); loaded {
+		stmt.Close() // another request prepared it first
+		return held.(*sql.Stmt), nil
+	}
+	runtime.AddCleanup(s, func(key weak.Pointer[Store]) {
+		if stmt, ok := timelineStmts.LoadAndDelete(key); ok {
+			stmt.(*sql.Stmt).Close()
+		}
+	}, key)
+	return stmt, nil
 }

@@ -2,8 +2,15 @@ package sqlite
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"testing"
+	"time"
+	"weak"
+
+	"tokenflow/store"
 )
 
 // A session whose events were deleted under it (no way through the
@@ -27,4 +34,32 @@ func TestSessionTimelineWithoutEvents(t *testing.T) {
 	if !reflect.DeepEqual(got, want) || len(events) != 0 {
 		t.Fatalf("SessionTimeline = %+v, %+v; want %+v and no events", got, events, want)
 	}
+}
+
+// The prepared statement goes with its Store: the weakly keyed table keeps
+// no Store alive, and a collected Store's statement is closed.
+func TestTimelineStatementLeavesWithItsStore(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SessionTimeline(context.Background(), "none", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SessionTimeline = %v, want ErrNotFound", err)
+	}
+	key := weak.Make(s)
+	if _, ok := timelineStmts.Load(key); !ok {
+		t.Fatal("no prepared statement after a read")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = nil
+	for range 200 {
+		runtime.GC()
+		if _, ok := timelineStmts.Load(key); !ok {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the statement outlived its Store")
 }
