@@ -110,4 +110,7 @@ type handler struct {
 	// labTokens and labVerifier: Deps.LabTokens, Deps.LabVerifier.
 	labTokens   TokenIssuer
 	labVerifier TokenVerifier
+
+	// inspections keep the dashboard's token inspector per token.
+	inspections *inspections
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -15,5 +16,8 @@ func render(c echo.Context, status int, page templ.Component) error {
 	if err := page.Render(c.Request().Context(), &buf); err != nil {
 		return fmt.Errorf("render page: %w", err)
 	}
+	// The length is known: net/http then sends the page as it is instead
+	// of in chunks (a page past its 2 KB buffer would be chunked).
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(buf.Len()))
 	return c.HTMLBlob(status, buf.Bytes())
 }

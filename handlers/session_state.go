@@ -24,6 +24,10 @@ const timelineLength = 50
 // dashboardView describes the session behind claims, whose token is raw
 // (already verified by the guard, or just issued by the expire tool).
 func (h *handler) dashboardView(ctx context.Context, cl *tokens.Claims, raw string) (views.DashboardView, error) {
+	inspected, err := h.inspections.of(ctx, raw)
+	if err != nil {
+		return views.DashboardView{}, err
+	}
 	v := views.DashboardView{
 		Nav:             views.Nav{Username: cl.Username},
 		UserID:          cl.Subject,
@@ -33,7 +37,8 @@ func (h *handler) dashboardView(ctx context.Context, cl *tokens.Claims, raw stri
 		AccessIssuedAt:  cl.IssuedAt.Time,
 		DevTools:        !h.settings.Production,
 		Now:             h.now(),
-		Token:           inspectToken(raw),
+		Token:           inspected.parts,
+		TokenInspector:  inspected.html,
 	}
 	// The token's own claims go to any valid token; the store's view of
 	// the session only to a live one (auth.Service.LiveSessionTimeline,
