@@ -9,13 +9,12 @@ import (
 
 // timelineQuery reads a session and its newest events in one statement:
 // one row per event (the session's columns repeated), or one row with NULL
-// event columns when it has none; one round trip for the dashboard.
+// event columns when it has none, so LIMIT counts events; one round trip
+// for the dashboard.
 const timelineQuery = `SELECT e.id, e.session_id, e.user_id, e.kind, e.at, e.ip, e.user_agent, e.detail, ` + sessionColumns + `
-	FROM sessions s LEFT JOIN LATERAL (
-		SELECT * FROM session_events ev WHERE ev.session_id = s.id ORDER BY ev.at DESC, ev.id DESC LIMIT $2
-	) e ON true
+	FROM sessions s LEFT JOIN session_events e ON e.session_id = s.id
 	WHERE s.id = $1
-	ORDER BY e.at DESC, e.id DESC`
+	ORDER BY e.at DESC, e.id DESC LIMIT $2`
 
 // SessionTimeline returns the session and its newest events (at most
 // limit; limit <= 0: all), most recent first. ErrNotFound when there is

@@ -13,15 +13,15 @@ import (
 
 // timelineQuery reads a session and its newest events in one statement:
 // one row per event (the session's columns repeated), or one row with
-// NULL event columns when it has none. The dashboard asks this on every
-// load; two statements cost two prepares, which on SQLite is most of a
-// read's CPU (docs/PERFORMANCE.md, section 5).
+// NULL event columns when it has none, so LIMIT counts events. The
+// dashboard asks this on every load; two statements cost two prepares,
+// which on SQLite is most of a read's CPU (docs/PERFORMANCE.md, section
+// 5). The index on (session_id, at DESC, id DESC) gives the order: no
+// sort, no temporary table (TestSessionTimelineUsesTheIndexOrder).
 const timelineQuery = `SELECT e.id, e.session_id, e.user_id, e.kind, e.at, e.ip, e.user_agent, e.detail, ` + sessionColumns + `
-	FROM sessions s LEFT JOIN (
-		SELECT * FROM session_events WHERE session_id = ?1 ORDER BY at DESC, id DESC LIMIT ?2
-	) e ON e.session_id = s.id
-	WHERE s.id = ?1
-	ORDER BY e.at DESC, e.id DESC`
+	FROM sessions s LEFT JOIN session_events e ON e.session_id = s.id
+	WHERE s.id = ?
+	ORDER BY e.at DESC, e.id DESC LIMIT ?`
 
 // SessionTimeline returns the session and its newest events (at most
 // limit; limit <= 0: all), most recent first. ErrNotFound when there is

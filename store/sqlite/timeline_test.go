@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 	"weak"
@@ -62,4 +63,35 @@ func TestTimelineStatementLeavesWithItsStore(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatal("the statement outlived its Store")
+}
+
+// The timeline is read in the index's order: no sort into a temporary
+// B-tree, no materialised subquery, no scan of the events table.
+func TestSessionTimelineUsesTheIndexOrder(t *testing.T) {
+	now := t0
+	s := newStore(t, &now)
+	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
+	rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+timelineQuery, sess.ID, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	joined := strings.Join(plan, "; ")
+	for _, bad := range []string{"TEMP B-TREE", "MATERIALIZE", "SCAN"} {
+		if strings.Contains(joined, bad) {
+			t.Errorf("plan has %s: %s", bad, joined)
+		}
+	}
+	if !strings.Contains(joined, "session_events_session_at") {
+		t.Errorf("plan does not use session_events_session_at: %s", joined)
+	}
 }
