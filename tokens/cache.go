@@ -14,7 +14,9 @@ package tokens
 import (
 	"container/list"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"sync"
 	"sync/atomic"
@@ -154,6 +156,19 @@ func (vk *VerificationKeys) holds(key VerificationKey) bool {
 		return false
 	}
 	switch a := held.key.(type) {
+	case *ecdsa.PublicKey:
+		// The same key object (the set the entry was verified with, still
+		// in use) is the same key; Equal's constant-time compare of both
+		// coordinates allocates, on every hit.
+		if b, ok := key.key.(*ecdsa.PublicKey); ok && a == b {
+			return true
+		}
+		return a.Equal(key.key)
+	case *rsa.PublicKey:
+		if b, ok := key.key.(*rsa.PublicKey); ok && a == b {
+			return true
+		}
+		return a.Equal(key.key)
 	case []byte: // HS256
 		b, ok := key.key.([]byte)
 		return ok && hmac.Equal(a, b)
