@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"tokenflow/store"
@@ -30,33 +31,25 @@ func (s *Store) SessionTimeline(ctx context.Context, id string, limit int) (_ st
 		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
 	}
 	defer rows.Close()
-	var (
-		sess  store.Session
-		found bool
-		out   []store.Event
-	)
-	for rows.Next() {
+	sess, events, err := store.CollectTimeline(rows, func() (store.Session, *store.Event, error) {
 		var (
 			eventID, at                         *int64
 			sessionID, userID, kind, ip, ua, dt *string
 		)
-		sess, err = scanSession(rows, &eventID, &sessionID, &userID, &kind, &at, &ip, &ua, &dt)
-		if err != nil {
-			return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
+		sess, err := scanSession(rows, &eventID, &sessionID, &userID, &kind, &at, &ip, &ua, &dt)
+		if err != nil || eventID == nil {
+			return sess, nil, err
 		}
-		found = true
-		if eventID != nil {
-			out = append(out, store.Event{ID: *eventID, SessionID: deref(sessionID), UserID: deref(userID), Kind: deref(kind),
-				At: fromMillis(deref(at)), IP: deref(ip), UserAgent: deref(ua), Detail: deref(dt)})
-		}
-	}
-	if err := rows.Err(); err != nil {
+		return sess, &store.Event{ID: *eventID, SessionID: deref(sessionID), UserID: deref(userID), Kind: deref(kind),
+			At: fromMillis(deref(at)), IP: deref(ip), UserAgent: deref(ua), Detail: deref(dt)}, nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Session{}, nil, err
+	case err != nil:
 		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
 	}
-	if !found {
-		return store.Session{}, nil, store.ErrNotFound
-	}
-	return sess, out, nil
+	return sess, events, nil
 }
 
 // deref is the value p points to, or the zero value for NULL.

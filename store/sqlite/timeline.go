@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -40,34 +41,25 @@ func (s *Store) SessionTimeline(ctx context.Context, id string, limit int) (_ st
 		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
 	}
 	defer rows.Close()
-	var (
-		sess  store.Session
-		found bool
-		out   []store.Event
-	)
-	for rows.Next() {
+	sess, events, err := store.CollectTimeline(rows, func() (store.Session, *store.Event, error) {
 		var (
-			eventID                             sql.NullInt64
+			eventID, at                         sql.NullInt64
 			sessionID, userID, kind, ip, ua, dt sql.NullString
-			at                                  sql.NullInt64
 		)
-		sess, err = scanSession(rows, &eventID, &sessionID, &userID, &kind, &at, &ip, &ua, &dt)
-		if err != nil {
-			return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
+		sess, err := scanSession(rows, &eventID, &sessionID, &userID, &kind, &at, &ip, &ua, &dt)
+		if err != nil || !eventID.Valid {
+			return sess, nil, err
 		}
-		found = true
-		if eventID.Valid {
-			out = append(out, store.Event{ID: eventID.Int64, SessionID: sessionID.String, UserID: userID.String, Kind: kind.String,
-				At: fromMillis(at.Int64), IP: ip.String, UserAgent: ua.String, Detail: dt.String})
-		}
+		return sess, &store.Event{ID: eventID.Int64, SessionID: sessionID.String, UserID: userID.String, Kind: kind.String,
+			At: fromMillis(at.Int64), IP: ip.String, UserAgent: ua.String, Detail: dt.String}, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, nil, err
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return store.Session{}, nil, fmt.Errorf("store: session timeline: %w", err)
 	}
-	if !found {
-		return store.Session{}, nil, store.ErrNotFound
-	}
-	return sess, out, nil
+	return sess, events, nil
 }
 
 // timelineStmts holds each Store's prepared timelineQuery. Parsing the

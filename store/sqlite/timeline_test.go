@@ -71,7 +71,22 @@ func TestSessionTimelineUsesTheIndexOrder(t *testing.T) {
 	now := t0
 	s := newStore(t, &now)
 	sess := mustSession(t, s, mustUser(t, s, "alice").ID, "h1")
-	rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+timelineQuery, sess.ID, 50)
+	joined := queryPlan(t, s, timelineQuery, sess.ID, 50)
+	for _, bad := range []string{"TEMP B-TREE", "MATERIALIZE", "SCAN"} {
+		if strings.Contains(joined, bad) {
+			t.Errorf("plan has %s: %s", bad, joined)
+		}
+	}
+	if !strings.Contains(joined, "session_events_session_at") {
+		t.Errorf("plan does not use session_events_session_at: %s", joined)
+	}
+}
+
+// queryPlan is SQLite's EXPLAIN QUERY PLAN of query, its steps joined by
+// "; ".
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,13 +100,8 @@ func TestSessionTimelineUsesTheIndexOrder(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
-	joined := strings.Join(plan, "; ")
-	for _, bad := range []string{"TEMP B-TREE", "MATERIALIZE", "SCAN"} {
-		if strings.Contains(joined, bad) {
-			t.Errorf("plan has %s: %s", bad, joined)
-		}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(joined, "session_events_session_at") {
-		t.Errorf("plan does not use session_events_session_at: %s", joined)
-	}
+	return strings.Join(plan, "; ")
 }

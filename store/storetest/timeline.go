@@ -12,15 +12,13 @@ import (
 
 // SessionTimeline answers what Session and SessionEvents answer, in one
 // read: the same session, the same events in the same order, the limit
-// counted in events (not rows), ErrNotFound for an unknown session, and a
-// session without events (all dropped) still found.
+// counted in events (not rows), ErrNotFound for an unknown session.
 func (c contract) sessionTimeline(t *testing.T) {
 	now := t0
 	s := c.open(t, &now)
 	ctx := context.Background()
 	alice := mustUser(t, s, "alice")
 	sess := mustSession(t, s, alice.ID, "r0")
-	other := mustSession(t, s, alice.ID, "other")
 	for i := range 5 {
 		now = now.Add(time.Second)
 		kind := store.EventRefresh
@@ -35,6 +33,7 @@ func (c contract) sessionTimeline(t *testing.T) {
 	inTx(t, s, func(tx store.Tx) error {
 		return tx.InsertEvent(ctx, store.Event{SessionID: sess.ID, UserID: alice.ID, Kind: store.EventRefresh, At: tx.Now()})
 	})
+	other := mustSession(t, s, alice.ID, "other")
 	if err := s.RevokeSession(ctx, alice.ID, other.ID, store.EventRevoked, thief); err != nil {
 		t.Fatal(err)
 	}
