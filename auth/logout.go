@@ -59,7 +59,31 @@ func (s *Service) LiveSession(ctx context.Context, access *tokens.Claims) (store
 	case err != nil:
 		return store.Session{}, false, err
 	}
-	return sess, sess.UserID == access.Subject && sess.Active(s.now()), nil
+	return sess, s.live(sess, access), nil
+}
+
+// LiveSessionTimeline is LiveSession with the session's newest events (at
+// most limit), read together for the dashboard. The events come back only
+// when the session is live: an ended session's timeline holds the address
+// and device of whoever ended it, which a copied token must not learn.
+func (s *Service) LiveSessionTimeline(ctx context.Context, access *tokens.Claims, limit int) (store.Session, []store.Event, bool, error) {
+	sess, events, err := s.store.SessionTimeline(ctx, access.SessionID, limit)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Session{}, nil, false, nil
+	case err != nil:
+		return store.Session{}, nil, false, err
+	}
+	if !s.live(sess, access) {
+		return sess, nil, false, nil
+	}
+	return sess, events, true, nil
+}
+
+// live is the rule: the token's user's session, neither logged out,
+// revoked nor expired.
+func (s *Service) live(sess store.Session, access *tokens.Claims) bool {
+	return sess.UserID == access.Subject && sess.Active(s.now())
 }
 
 // DetectReuse applies the reuse rule to a refresh token presented where it

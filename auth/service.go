@@ -34,6 +34,9 @@ type Store interface {
 	InTx(ctx context.Context, fn func(store.Tx) error) error
 	SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error)
 	Session(ctx context.Context, id string) (store.Session, error)
+	// SessionTimeline is Session with its newest events, in one read
+	// (LiveSessionTimeline).
+	SessionTimeline(ctx context.Context, id string, limit int) (store.Session, []store.Event, error)
 }
 
 // Issuer signs access tokens (tokens.Manager).

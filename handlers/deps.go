@@ -23,7 +23,6 @@ import (
 type Store interface {
 	Ping(ctx context.Context) error
 	ActiveSessions(ctx context.Context, userID string) ([]store.Session, error)
-	SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error)
 	// UserByID is for the token lab, which sets the username a token
 	// carries beside the store's current one.
 	UserByID(ctx context.Context, id string) (store.User, error)
@@ -111,4 +110,7 @@ type handler struct {
 	// labTokens and labVerifier: Deps.LabTokens, Deps.LabVerifier.
 	labTokens   TokenIssuer
 	labVerifier TokenVerifier
+
+	// inspections keep the dashboard's token inspector per token.
+	inspections *inspections
 }

@@ -38,6 +38,8 @@ func New(d Deps) (*echo.Echo, error) {
 
 		labTokens:   d.LabTokens,
 		labVerifier: d.LabVerifier,
+
+		inspections: newInspections(),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -24,6 +24,10 @@ const timelineLength = 50
 // dashboardView describes the session behind claims, whose token is raw
 // (already verified by the guard, or just issued by the expire tool).
 func (h *handler) dashboardView(ctx context.Context, cl *tokens.Claims, raw string) (views.DashboardView, error) {
+	inspected, err := h.inspections.of(ctx, raw)
+	if err != nil {
+		return views.DashboardView{}, err
+	}
 	v := views.DashboardView{
 		Nav:             views.Nav{Username: cl.Username},
 		UserID:          cl.Subject,
@@ -33,21 +37,19 @@ func (h *handler) dashboardView(ctx context.Context, cl *tokens.Claims, raw stri
 		AccessIssuedAt:  cl.IssuedAt.Time,
 		DevTools:        !h.settings.Production,
 		Now:             h.now(),
-		Token:           inspectToken(raw),
+		Token:           inspected.parts,
+		TokenInspector:  inspected.html,
 	}
 	// The token's own claims go to any valid token; the store's view of
-	// the session only to a live one. An ended session's timeline holds
-	// the address and device of whoever ended it, which a copied token
-	// must not learn.
-	sess, live, err := h.liveSession(ctx, cl)
+	// the session only to a live one (auth.Service.LiveSessionTimeline,
+	// which reads both in one statement and keeps an ended session's
+	// timeline, with the address and device of whoever ended it, from a
+	// copied token).
+	sess, events, live, err := h.auth.LiveSessionTimeline(ctx, cl, timelineLength)
 	if err != nil || !live {
 		return v, err
 	}
 	v.SessionExpiresAt = sess.ExpiresAt()
-	events, err := h.store.SessionEvents(ctx, sess.ID, timelineLength)
-	if err != nil {
-		return views.DashboardView{}, err
-	}
 	v.Events = eventViews(events)
 	return v, nil
 }

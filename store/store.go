@@ -237,6 +237,10 @@ type Store interface {
 	ActiveSessions(ctx context.Context, userID string) ([]Session, error)
 	// No sentinel errors.
 	SessionEvents(ctx context.Context, sessionID string, limit int) ([]Event, error)
+	// SessionTimeline is Session and SessionEvents (newest first, at most
+	// limit; limit <= 0: all) read in one statement, for the dashboard.
+	// ErrNotFound when there is no such session.
+	SessionTimeline(ctx context.Context, id string, limit int) (Session, []Event, error)
 	// No sentinel errors.
 	DeleteExpired(ctx context.Context, batch int) (int, error)
 

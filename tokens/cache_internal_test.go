@@ -29,6 +29,27 @@ func TestHoldsComparesTheKeyNotOnlyTheKid(t *testing.T) {
 	if !same.holds(a.VerificationKey) {
 		t.Fatal("a set does not hold its own key")
 	}
+	// The same key read again (a JWKS refetch) is another object: compared
+	// by value, still held.
+	der, err := a.VerificationKey.MarshalPublicKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reread, err := ParsePublicKey(AlgES256, der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reread.kid = a.kid
+	if reread.key == a.VerificationKey.key {
+		t.Fatal("the re-read key is the same object; the case tests nothing")
+	}
+	rereadSet, err := newVerificationKeys([]VerificationKey{reread})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rereadSet.holds(a.VerificationKey) {
+		t.Fatal("a set holding the same key, read again, does not hold it")
+	}
 	hs, err := NewHS256Key([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/a-h/templ"
 )
 
 // Nav is what every page's header needs to know.
@@ -47,9 +49,12 @@ type DashboardView struct {
 	AccessIssuedAt   time.Time
 	SessionExpiresAt time.Time
 	Token            TokenParts
-	Events           []EventView
-	DevTools         bool      // development-only buttons
-	Now              time.Time // for the countdowns' first text
+	// TokenInspector is TokenInspector(Token) rendered before, for a page
+	// that shows one token many times. Optional; nil: rendered from Token.
+	TokenInspector templ.Component
+	Events         []EventView
+	DevTools       bool      // development-only buttons
+	Now            time.Time // for the countdowns' first text
 }
 
 // TokenParts is an access token split for the inspector. The handler decodes

@@ -30,7 +30,8 @@ type Store struct {
 	// replace it to move time without sleeping.
 	Now func() time.Time
 
-	db *sql.DB
+	db       *sql.DB
+	timeline timelineStatement // SessionTimeline's statement
 }
 
 var _ store.Store = (*Store)(nil)
@@ -103,7 +104,10 @@ func makePrivate(path string) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.timeline.close()
+	return s.db.Close()
+}
 
 // The store.Store methods both dialects say alike live in
 // sqltables.Queries (their contracts are written there); these hand them

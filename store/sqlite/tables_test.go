@@ -92,21 +92,7 @@ func TestSessionEventsTrimRowsThroughTheIndex(t *testing.T) {
 		t.Errorf("%d rows, want %d", n, store.MaxEventsPerSession)
 	}
 
-	rows, err := s.db.Query(`EXPLAIN QUERY PLAN `+trimEventsSQL, sess.ID, store.EventLogin, store.MaxEventsPerSession-1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	joined := strings.Join(plan, "; ")
+	joined := queryPlan(t, s, trimEventsSQL, sess.ID, store.EventLogin, store.MaxEventsPerSession-1)
 	if strings.Contains(joined, "SCAN session_events") || !strings.Contains(joined, "session_events_session_at") {
 		t.Errorf("plan: %s", joined)
 	}

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SessionLookupsNotFound", c.sessionLookupsNotFound},
 		{"ActiveSessions", c.activeSessions},
 		{"DeleteExpired", c.deleteExpired},
+		{"SessionTimeline", c.sessionTimeline},
 		{"SessionByRefreshHashIgnoresRotatedTokens", c.sessionByRefreshHashIgnoresRotatedTokens},
 		{"InTxCommits", c.inTxCommits},
 		{"InTxRollsBackOnError", c.inTxRollsBackOnError},

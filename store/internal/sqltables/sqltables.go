@@ -69,12 +69,7 @@ func All[T any](rows Rows, err error, scan func(Scanner) (T, error)) ([]T, error
 	if err != nil {
 		return nil, err
 	}
-	switch r := rows.(type) {
-	case interface{ Close() error }: // database/sql
-		defer r.Close()
-	case interface{ Close() }: // pgx
-		defer r.Close()
-	}
+	defer closeRows(rows)
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
@@ -84,6 +79,16 @@ func All[T any](rows Rows, err error, scan func(Scanner) (T, error)) ([]T, error
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// closeRows closes a result set of database/sql or pgx.
+func closeRows(rows Rows) {
+	switch r := rows.(type) {
+	case interface{ Close() error }: // database/sql
+		r.Close()
+	case interface{ Close() }: // pgx
+		r.Close()
+	}
 }
 
 // Millis is a scan destination for a time kept as Unix milliseconds
