@@ -19,8 +19,15 @@ import (
 // synchronous background fetches, already loaded.
 func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock) (*httpx.JWKS, *httpx.JWKSVerifier) {
 	t.Helper()
+	return newJWKSVerifierRunning(t, srv, clock, func(f func()) { f() })
+}
+
+// newJWKSVerifierRunning is newJWKSVerifier with background fetches handed
+// to background.
+func newJWKSVerifierRunning(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock, background func(func())) (*httpx.JWKS, *httpx.JWKSVerifier) {
+	t.Helper()
 	cache, err := httpx.NewJWKS(httpx.JWKSConfig{
-		URL: srv.JWKSURL(), Now: clock.Now, Go: func(f func()) { f() },
+		URL: srv.JWKSURL(), Now: clock.Now, Go: background,
 		UnknownKidInterval: 10 * time.Second, RetryInterval: 5 * time.Second,
 	})
 	if err != nil {
@@ -131,19 +138,7 @@ func TestJWKSUnknownKidWaitsForRefetchInFlight(t *testing.T) {
 	srv := jwkstest.NewServer(t, oldKey)
 	srv.SetMaxAge(2)
 	background := make(chan func())
-	cache, err := httpx.NewJWKS(httpx.JWKSConfig{
-		URL: srv.JWKSURL(), Now: clock.Now, Go: func(f func()) { background <- f },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cache.Refresh(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	v, err := cache.Verifier(tokens.VerifierConfig{Issuer: jwkstest.Issuer, Audience: jwkstest.Audience, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, v := newJWKSVerifierRunning(t, srv, clock, func(f func()) { background <- f })
 	srv.Publish(oldKey, newKey)
 	clock.Advance(3 * time.Second) // past max-age: the next lookup refetches in the background
 
