@@ -190,7 +190,10 @@ func (in *instance) start(t *testing.T) {
 		}
 		select {
 		case <-exited:
-			t.Errorf("%s exited at start:\n%s", in.name, log.String())
+			// How it ended tells a start-up failure (exit status 1, with
+			// the reason in its output) from a kill from outside (a signal,
+			// often before it wrote a line).
+			t.Errorf("%s exited at start (%v):\n%s", in.name, cmd.ProcessState, log.String())
 			return
 		case <-time.After(50 * time.Millisecond):
 		}

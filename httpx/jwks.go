@@ -54,8 +54,9 @@ type JWKSConfig struct {
 
 	// UnknownKidInterval is the least time between two fetches caused by
 	// tokens naming a kid the cache does not hold. Between them, such
-	// tokens are refused at once: a flood of made-up kids costs the auth
-	// server one request per interval and blocks no one.
+	// tokens are refused without a fetch of their own (at most after
+	// waiting for a fetch already running): a flood of made-up kids costs
+	// the auth server one request per interval.
 	// Optional. Default value 10 seconds.
 	UnknownKidInterval time.Duration
 
@@ -83,10 +84,11 @@ type JWKS struct {
 	keys atomic.Pointer[tokens.VerificationKeys]
 
 	mu          sync.Mutex
-	fetching    bool      // one fetch at a time
-	staleAt     time.Time // when the keys held are due for a refetch
-	nextRetry   time.Time // after a failure: no stale refetch before this
-	lastUnknown time.Time // the last fetch caused by an unknown kid
+	fetching    bool          // one fetch at a time
+	fetched     chan struct{} // closed when the fetch running ends
+	staleAt     time.Time     // when the keys held are due for a refetch
+	nextRetry   time.Time     // after a failure: no stale refetch before this
+	lastUnknown time.Time     // the last fetch caused by an unknown kid
 }
 
 // NewJWKS checks cfg and returns an empty cache; the first Keys or Refresh
@@ -133,9 +135,15 @@ func (j *JWKS) Refresh(ctx context.Context) error {
 		j.mu.Unlock()
 		return errFetchInFlight
 	}
-	j.fetching = true
+	j.beginFetch()
 	j.mu.Unlock()
 	return j.fetch(ctx)
+}
+
+// beginFetch marks a fetch as running; j.mu is held. fetch ends it.
+func (j *JWKS) beginFetch() {
+	j.fetching = true
+	j.fetched = make(chan struct{})
 }
 
 // Keys returns the keys held. When they are stale it starts one
@@ -146,7 +154,7 @@ func (j *JWKS) Keys() *tokens.VerificationKeys {
 	j.mu.Lock()
 	start := !j.fetching && !now.Before(j.staleAt) && !now.Before(j.nextRetry)
 	if start {
-		j.fetching = true
+		j.beginFetch()
 	}
 	j.mu.Unlock()
 	if start {
@@ -155,18 +163,31 @@ func (j *JWKS) Keys() *tokens.VerificationKeys {
 	return j.keys.Load()
 }
 
-// refetchForUnknownKid fetches the document now unless a fetch is running
-// or one for an unknown kid ran within UnknownKidInterval. It reports
-// whether it fetched a new document, so the caller tries the token once
-// more.
+// refetchForUnknownKid is what a token naming a kid the cache does not
+// hold gets: when a fetch is running (often the stale refetch that the
+// same token's lookup has just started) it waits for that one; otherwise
+// it fetches the document now, unless a fetch for an unknown kid ran
+// within UnknownKidInterval. It reports whether a fetch ended, so the
+// caller tries the token once more. The wait is bounded by the fetch's
+// own timeout and costs the auth server nothing.
 func (j *JWKS) refetchForUnknownKid(ctx context.Context) bool {
 	now := j.cfg.Now()
 	j.mu.Lock()
-	if j.fetching || (!j.lastUnknown.IsZero() && now.Sub(j.lastUnknown) < j.cfg.UnknownKidInterval) {
+	if j.fetching {
+		fetched := j.fetched
+		j.mu.Unlock()
+		select {
+		case <-fetched:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if !j.lastUnknown.IsZero() && now.Sub(j.lastUnknown) < j.cfg.UnknownKidInterval {
 		j.mu.Unlock()
 		return false
 	}
-	j.fetching = true
+	j.beginFetch()
 	j.lastUnknown = now
 	j.mu.Unlock()
 	return j.fetch(ctx) == nil
@@ -180,6 +201,7 @@ func (j *JWKS) fetch(ctx context.Context) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.fetching = false
+	close(j.fetched)
 	if err != nil {
 		j.nextRetry = now.Add(j.cfg.RetryInterval)
 		j.cfg.Logger.Warn("JWKS fetch failed; keeping the keys held", "url", j.cfg.URL, "error", err.Error())
@@ -247,7 +269,10 @@ func clampMaxAge(d time.Duration) time.Duration {
 // Verifier returns a Verifier checking tokens against the cache's keys
 // with the tokens package's rules (tokens.NewPublishedKeyVerifier). A
 // token naming a kid the cache does not hold causes one early refetch
-// (bounded by UnknownKidInterval) and one more try.
+// (bounded by UnknownKidInterval) and one more try; a refetch already
+// running when it arrives is waited for first, and when that one's
+// document (asked for before the key was published, perhaps) lacks the
+// kid too, the early refetch follows.
 func (j *JWKS) Verifier(cfg tokens.VerifierConfig) (*JWKSVerifier, error) {
 	v, err := tokens.NewPublishedKeyVerifier(j.Keys, cfg)
 	if err != nil {
@@ -267,8 +292,14 @@ var _ Verifier = (*JWKSVerifier)(nil)
 // Verify checks token; see JWKS.Verifier. Errors are tokens.Verifier's.
 func (v *JWKSVerifier) Verify(token string) (*tokens.Claims, error) {
 	claims, err := v.verifier.Verify(token)
-	if errors.Is(err, tokens.ErrUnknownKid) && v.jwks.refetchForUnknownKid(context.Background()) {
-		return v.verifier.Verify(token)
+	// Twice at most: the first may only wait for a fetch in flight; the
+	// second is then the early refetch (or, within UnknownKidInterval,
+	// nothing).
+	for range 2 {
+		if !errors.Is(err, tokens.ErrUnknownKid) || !v.jwks.refetchForUnknownKid(context.Background()) {
+			break
+		}
+		claims, err = v.verifier.Verify(token)
 	}
 	return claims, err
 }

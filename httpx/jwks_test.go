@@ -19,8 +19,15 @@ import (
 // synchronous background fetches, already loaded.
 func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock) (*httpx.JWKS, *httpx.JWKSVerifier) {
 	t.Helper()
+	return newJWKSVerifierRunning(t, srv, clock, func(f func()) { f() })
+}
+
+// newJWKSVerifierRunning is newJWKSVerifier with background fetches handed
+// to background.
+func newJWKSVerifierRunning(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock, background func(func())) (*httpx.JWKS, *httpx.JWKSVerifier) {
+	t.Helper()
 	cache, err := httpx.NewJWKS(httpx.JWKSConfig{
-		URL: srv.JWKSURL(), Now: clock.Now, Go: func(f func()) { f() },
+		URL: srv.JWKSURL(), Now: clock.Now, Go: background,
 		UnknownKidInterval: 10 * time.Second, RetryInterval: 5 * time.Second,
 	})
 	if err != nil {
@@ -119,6 +126,36 @@ func TestJWKSUnknownKidPicksUpRotatedKey(t *testing.T) {
 
 	srv.Publish(oldKey, newKey)
 	wantVerifies(t, v, newKey, clock, "a freshly published kid is refused")
+}
+
+// A token of a freshly rotated key that arrives once the cache is stale:
+// looking its kid up starts the stale refetch in the background, and the
+// token must wait for that fetch rather than be refused because a fetch
+// is running (what the notes service did behind Apache under load).
+func TestJWKSUnknownKidWaitsForRefetchInFlight(t *testing.T) {
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
+	oldKey, newKey := jwkstest.NewKey(t), jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, oldKey)
+	srv.SetMaxAge(2)
+	background := make(chan func())
+	_, v := newJWKSVerifierRunning(t, srv, clock, func(f func()) { background <- f })
+	srv.Publish(oldKey, newKey)
+	clock.Advance(3 * time.Second) // past max-age: the next lookup refetches in the background
+
+	verified := make(chan error, 1)
+	token := jwkstest.Token(t, newKey, "u1", clock.Now())
+	go func() {
+		_, err := v.Verify(token)
+		verified <- err
+	}()
+	fetch := <-background // started by the token's own lookup, not run yet
+	fetch()
+	if err := <-verified; err != nil {
+		t.Fatalf("a new kid during a refetch in flight: %v", err)
+	}
+	if got := srv.Fetches(); got != 2 {
+		t.Fatalf("%d fetches, want 2 (the first and the stale refetch, waited for)", got)
+	}
 }
 
 // oneKeyToLeave is a JWKS that publishes revoked and kept with max-age=2,
