@@ -36,6 +36,9 @@ type Store struct {
 	Now func() time.Time
 
 	db *sql.DB
+	// batch queues this process's InTx transactions and commits them in
+	// groups (group.go).
+	batch batcher
 }
 
 var _ store.Store = (*Store)(nil)
