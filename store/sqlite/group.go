@@ -240,7 +240,7 @@ func (s *Store) run(m *member, sqlTx *sql.Tx) (r ranInfo) {
 			}
 		}
 	}()
-	if err := m.fn(&tx{tx: sqlTx, now: s.now()}); err != nil {
+	if err := m.fn(&tx{tx: txStmts{tx: sqlTx, s: s}, now: s.now()}); err != nil {
 		r := ranInfo{err: err}
 		if uerr := undo(); uerr != nil {
 			r.broken = errors.Join(uerr, err)

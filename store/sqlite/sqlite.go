@@ -39,6 +39,8 @@ type Store struct {
 	// batch queues this process's InTx transactions and commits them in
 	// groups (group.go).
 	batch batcher
+	// stmts are InTx's prepared statements (stmts.go).
+	stmts stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -440,7 +442,7 @@ func scanSession(row scanner, leading ...any) (store.Session, error) {
 }
 
 // insertToken adds a live token with a recorded grace deadline, or NULL.
-func insertToken(ctx context.Context, tx *sql.Tx, sessionID, hash string, now time.Time, graceUntil sql.NullInt64) (int64, error) {
+func insertToken(ctx context.Context, tx execer, sessionID, hash string, now time.Time, graceUntil sql.NullInt64) (int64, error) {
 	if hash == "" {
 		return 0, errors.New("empty refresh token hash")
 	}
@@ -467,7 +469,7 @@ const trimEventsSQL = `DELETE FROM session_events WHERE id IN (
 
 // insertEvent records an event, and drops the session's oldest ones beyond
 // store.MaxEventsPerSession in the same transaction.
-func insertEvent(ctx context.Context, tx *sql.Tx, sess store.Session, kind string, at time.Time, c store.Client, detail string) error {
+func insertEvent(ctx context.Context, tx execer, sess store.Session, kind string, at time.Time, c store.Client, detail string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO session_events
 		(session_id, user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, kind, toMillis(at), c.IP, c.UserAgent, detail); err != nil {

@@ -27,7 +27,7 @@ func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 
 // tx is store.Tx on an SQLite transaction.
 type tx struct {
-	tx  *sql.Tx
+	tx  txStmts // the batch's transaction, through the statement cache (stmts.go)
 	now time.Time
 }
 
@@ -58,7 +58,7 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 		userCreated        int64
 	)
 	// A session's user always exists: deleting a user deletes its sessions.
-	row := t.tx.QueryRowContext(live(ctx), `SELECT t.id, t.session_id, t.token_hash, t.created_at, t.used_at, t.grace_until,
+	row := t.tx.QueryRowContext(ctx, `SELECT t.id, t.session_id, t.token_hash, t.created_at, t.used_at, t.grace_until,
 		u.id, u.username, u.password_hash, u.created_at, `+sessionColumns+`
 		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
 		WHERE t.token_hash = ?`, hash)
@@ -78,7 +78,7 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 }
 
 func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
-	id, err := insertToken(live(ctx), t.tx, sessionID, hash, t.now, toNullMillis(graceUntil))
+	id, err := insertToken(ctx, t.tx, sessionID, hash, t.now, toNullMillis(graceUntil))
 	if err != nil {
 		return 0, fmt.Errorf("store: insert refresh token: %w", err)
 	}
@@ -86,7 +86,7 @@ func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, gra
 }
 
 func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
-	if _, err := t.tx.ExecContext(live(ctx),
+	if _, err := t.tx.ExecContext(ctx,
 		`UPDATE refresh_tokens SET used_at = ?, replaced_by = ?, grace_until = ? WHERE id = ?`,
 		toMillis(usedAt), replacedBy, toNullMillis(graceUntil), id); err != nil {
 		return fmt.Errorf("store: mark refresh token used: %w", err)
@@ -95,7 +95,7 @@ func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, use
 }
 
 func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {
-	if _, err := t.tx.ExecContext(live(ctx), `UPDATE refresh_tokens
+	if _, err := t.tx.ExecContext(ctx, `UPDATE refresh_tokens
 		SET grace_until = min(coalesce(grace_until, ?1), ?1)
 		WHERE session_id = ?2 AND used_at IS NULL`,
 		toMillis(deadline), sessionID); err != nil {
@@ -105,7 +105,7 @@ func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline t
 }
 
 func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
-	if _, err := t.tx.ExecContext(live(ctx), `UPDATE refresh_tokens SET used_at = ?
+	if _, err := t.tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?
 		WHERE session_id = ? AND used_at IS NULL AND id <> ?`,
 		toMillis(usedAt), sessionID, keepID); err != nil {
 		return fmt.Errorf("store: retire live tokens: %w", err)
@@ -114,7 +114,7 @@ func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int6
 }
 
 func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
-	if _, err := t.tx.ExecContext(live(ctx), `UPDATE sessions
+	if _, err := t.tx.ExecContext(ctx, `UPDATE sessions
 		SET last_used_at = ?, idle_expires_at = ?, ip = ?, user_agent = ?
 		WHERE id = ?`,
 		toMillis(sess.LastUsedAt), toMillis(sess.IdleExpiresAt), sess.IP, sess.UserAgent, sess.ID); err != nil {
@@ -124,12 +124,12 @@ func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
 }
 
 func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
-	if _, err := t.tx.ExecContext(live(ctx),
+	if _, err := t.tx.ExecContext(ctx,
 		`UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ?`,
 		toMillis(revokedAt), reason, sessionID); err != nil {
 		return fmt.Errorf("store: revoke session: %w", err)
 	}
-	if _, err := t.tx.ExecContext(live(ctx),
+	if _, err := t.tx.ExecContext(ctx,
 		`UPDATE refresh_tokens SET used_at = ? WHERE session_id = ? AND used_at IS NULL`,
 		toMillis(revokedAt), sessionID); err != nil {
 		return fmt.Errorf("store: revoke session tokens: %w", err)
@@ -148,7 +148,7 @@ func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []stri
 		args = append(args, k)
 	}
 	args = append(args, toMillis(since), max)
-	rows, err := t.tx.QueryContext(live(ctx), `SELECT at FROM session_events
+	rows, err := t.tx.QueryContext(ctx, `SELECT at FROM session_events
 		WHERE session_id = ? AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`) AND at > ?
 		ORDER BY at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
@@ -177,7 +177,7 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 		return store.Session{}, errors.New("store: create session: refresh hash, idle TTL and max age are required")
 	}
 	var n int
-	if err := t.tx.QueryRowContext(live(ctx), `SELECT count(*) FROM users WHERE id = ?`, ns.UserID).Scan(&n); err != nil {
+	if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE id = ?`, ns.UserID).Scan(&n); err != nil {
 		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	if n == 0 {
@@ -195,17 +195,17 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 		UserAgent:         ns.Client.UserAgent,
 		IP:                ns.Client.IP,
 	}
-	if _, err := t.tx.ExecContext(live(ctx), `INSERT INTO sessions
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO sessions
 		(id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, toMillis(now), toMillis(now), toMillis(sess.IdleExpiresAt),
 		toMillis(sess.AbsoluteExpiresAt), sess.UserAgent, sess.IP); err != nil {
 		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
-	if _, err := insertToken(live(ctx), t.tx, sess.ID, ns.RefreshHash, now, sql.NullInt64{}); err != nil {
+	if _, err := insertToken(ctx, t.tx, sess.ID, ns.RefreshHash, now, sql.NullInt64{}); err != nil {
 		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
-	if err := insertEvent(live(ctx), t.tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
+	if err := insertEvent(ctx, t.tx, sess, store.EventLogin, now, ns.Client, ""); err != nil {
 		return store.Session{}, fmt.Errorf("store: create session: %w", err)
 	}
 	return sess, nil
@@ -213,7 +213,7 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 
 // LiveSessions reads the user's sessions through sessions_user_last_used.
 func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	rows, err := t.tx.QueryContext(live(ctx), `SELECT `+sessionColumns+` FROM sessions s
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions s
 		WHERE s.user_id = ?1 AND s.revoked_at IS NULL
 		  AND s.idle_expires_at > ?2 AND s.absolute_expires_at > ?2
 		ORDER BY s.last_used_at DESC, s.created_at DESC, s.id DESC`,
@@ -238,7 +238,7 @@ func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, 
 
 func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
 	sess := store.Session{ID: e.SessionID, UserID: e.UserID}
-	if err := insertEvent(live(ctx), t.tx, sess, e.Kind, e.At, store.Client{IP: e.IP, UserAgent: e.UserAgent}, e.Detail); err != nil {
+	if err := insertEvent(ctx, t.tx, sess, e.Kind, e.At, store.Client{IP: e.IP, UserAgent: e.UserAgent}, e.Detail); err != nil {
 		return fmt.Errorf("store: insert event: %w", err)
 	}
 	return nil
