@@ -7,7 +7,8 @@ package main
 // a refresh token whose plaintext the load program can present; a random
 // -sample of those plaintexts goes to -tokens-out for `-mode pages
 // -refresh-tokens`. -dead adds sessions the cleanup job must delete (half
-// idle-expired, half revoked past store.RevokedRetention).
+// idle-expired, half revoked past store.RevokedRetention), each an old
+// session of one of the live users.
 //
 // `loadtest dbstat -db PATH` prints the rows, pages and bytes per live
 // session; -cleanup first runs DeleteExpired in the app's batches until
@@ -67,8 +68,9 @@ func runSeed(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	// Straight to the file: one writer, no fsync until the end (a seed
-	// that fails is thrown away), the connection's foreign keys on.
-	db, err := sql.Open("sqlite", *path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=foreign_keys(1)")
+	// that fails is thrown away), a 256 MiB page cache for the random
+	// keys of the indexes, the connection's foreign keys on.
+	db, err := sql.Open("sqlite", *path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=foreign_keys(1)&_pragma=cache_size(-262144)")
 	if err != nil {
 		return err
 	}
@@ -92,6 +94,7 @@ func runSeed(ctx context.Context, args []string, out io.Writer) error {
 	// Every seeded row shares one random prefix, so seeding twice into
 	// one file adds rows instead of colliding.
 	prefix := randomID()[:8]
+	var liveUsers []string // with -dead: the users the dead sessions belong to
 	start := time.Now()
 	now := time.Now()
 	ms := func(t time.Time) int64 { return t.UnixMilli() }
@@ -129,6 +132,14 @@ func runSeed(ctx context.Context, args []string, out io.Writer) error {
 				reason = "logout"
 			}
 			userID, sessID := randomID(), randomID()
+			if i >= *n && *n > 0 {
+				// A dead session belongs to a live user, as an old
+				// session of an account in use does: deleting it leaves
+				// the account.
+				userID = liveUsers[(i-*n)%*n]
+			} else if *dead > 0 {
+				liveUsers = append(liveUsers, userID)
+			}
 			username := fmt.Sprintf("seed-%s-%07d", prefix, i)
 			token := seedToken()
 			tokenHash, err := tokens.HashRefreshToken(token)
@@ -137,7 +148,7 @@ func runSeed(ctx context.Context, args []string, out io.Writer) error {
 				return err
 			}
 			ua, ip := "Mozilla/5.0 (X11; Linux x86_64) loadtest-seed", "127.0.0.1"
-			for _, e := range []struct {
+			rows := []struct {
 				st   *sql.Stmt
 				args []any
 			}{
@@ -145,7 +156,11 @@ func runSeed(ctx context.Context, args []string, out io.Writer) error {
 				{stmts[1], []any{sessID, userID, ms(created), ms(created), ms(idle), ms(absolute), ua, ip, revokedAt, reason}},
 				{stmts[2], []any{sessID, tokenHash, ms(created)}},
 				{stmts[3], []any{sessID, userID, store.EventLogin, ms(created), ip, ua}},
-			} {
+			}
+			if i >= *n && *n > 0 {
+				rows = rows[1:] // the user exists
+			}
+			for _, e := range rows {
 				if _, err := e.st.ExecContext(ctx, e.args...); err != nil {
 					tx.Rollback()
 					return fmt.Errorf("seed row %d: %w", i, err)
