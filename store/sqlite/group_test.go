@@ -11,27 +11,46 @@ import (
 	"tokenflow/store"
 )
 
+// eventStore is a fresh store with one user and session, and a function
+// that writes one event of that session with the given detail.
+func eventStore(t *testing.T, username string) (*Store, func(store.Tx, string) error) {
+	t.Helper()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := newStore(t, &now)
+	u := mustUser(t, s, username)
+	sess := mustSession(t, s, u.ID, username+"-hash")
+	return s, func(tx store.Tx, detail string) error {
+		return tx.InsertEvent(context.Background(), store.Event{SessionID: sess.ID, UserID: u.ID, Kind: store.EventRefresh, At: now, Detail: detail})
+	}
+}
+
+// holdWriteLock starts a transaction that holds the write lock until
+// release is called, then runs last in it; release returns its result.
+func holdWriteLock(s *Store, last func(store.Tx) error) (release func() error) {
+	held, done := make(chan struct{}), make(chan struct{})
+	holder := make(chan error, 1)
+	go func() {
+		holder <- s.InTx(context.Background(), func(tx store.Tx) error {
+			close(held)
+			<-done
+			return last(tx)
+		})
+	}()
+	<-held
+	return func() error {
+		close(done)
+		return <-holder
+	}
+}
+
 // TestInTxQueuesWritersInGo: while one transaction holds the write lock,
 // the others of the process wait in Go, not in SQLite's busy handler on
 // connections of their own; a waiter whose context ends gives up with the
 // context's error (not as an unavailable store, so no 503) and leaves the
 // lock to the others.
 func TestInTxQueuesWritersInGo(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s := newStore(t, &now)
-	u := mustUser(t, s, "writer")
-	sess := mustSession(t, s, u.ID, "writer-hash")
-
-	held, release := make(chan struct{}), make(chan struct{})
-	holder := make(chan error, 1)
-	go func() {
-		holder <- s.InTx(context.Background(), func(tx store.Tx) error {
-			close(held)
-			<-release
-			return tx.InsertEvent(context.Background(), store.Event{SessionID: sess.ID, UserID: u.ID, Kind: store.EventRefresh, At: now})
-		})
-	}()
-	<-held
+	s, event := eventStore(t, "writer")
+	release := holdWriteLock(s, func(tx store.Tx) error { return event(tx, "holder") })
 
 	const waiters = 4
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,8 +82,7 @@ func TestInTxQueuesWritersInGo(t *testing.T) {
 		}
 	}
 
-	close(release)
-	if err := <-holder; err != nil {
+	if err := release(); err != nil {
 		t.Fatalf("holder: %v", err)
 	}
 	// The lock was released: the next transaction runs.
@@ -92,24 +110,8 @@ func TestInTxEndedContextNeverBegins(t *testing.T) {
 // panics loses only its own writes, and the others are answered only after
 // the commit that carries all of them.
 func TestInTxGroupCommit(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s := newStore(t, &now)
-	u := mustUser(t, s, "grouped")
-	sess := mustSession(t, s, u.ID, "grouped-hash")
-	event := func(tx store.Tx, detail string) error {
-		return tx.InsertEvent(context.Background(), store.Event{SessionID: sess.ID, UserID: u.ID, Kind: store.EventRefresh, At: now, Detail: detail})
-	}
-
-	held, release := make(chan struct{}), make(chan struct{})
-	holder := make(chan error, 1)
-	go func() {
-		holder <- s.InTx(context.Background(), func(tx store.Tx) error {
-			close(held)
-			<-release
-			return event(tx, "holder")
-		})
-	}()
-	<-held
+	s, event := eventStore(t, "grouped")
+	release := holdWriteLock(s, func(tx store.Tx) error { return event(tx, "holder") })
 
 	errBoom := errors.New("boom")
 	var (
@@ -165,8 +167,7 @@ func TestInTxGroupCommit(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	close(release)
-	if err := <-holder; err != nil {
+	if err := release(); err != nil {
 		t.Fatalf("holder: %v", err)
 	}
 	wg.Wait()
