@@ -19,7 +19,8 @@ import (
 // Within this process, transactions queue in Go and those that queued
 // while one batch committed share the next commit, each in its own
 // savepoint (group.go): one fsync for several, and each caller answered
-// only once its work is on disk.
+// only once its work is on disk. fn must not call InTx on the same store:
+// it would wait for the lock its own batch holds.
 func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	defer func() { err = unavailable(err) }()
 	return s.inTx(ctx, fn)
