@@ -47,26 +47,32 @@ func runSeed(ctx context.Context, args []string, out io.Writer) error {
 	tokensOut := fs.String("tokens-out", "", "write the plaintext refresh tokens of -sample random live sessions here, one a line")
 	sample := fs.Int("sample", 1000, "how many live sessions' tokens go to -tokens-out")
 	pw := fs.String("password", "seeded password", "the seeded users' password (hashed once, with the default argon2id parameters)")
+	databaseURL := fs.String("database-url", "", "seed this PostgreSQL database instead of -db (live sessions only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch {
-	case *path == "":
-		return errors.New("-db is required")
+	case *path == "" && *databaseURL == "":
+		return errors.New("-db or -database-url is required")
+	case *databaseURL != "" && *dead > 0:
+		return errors.New("-dead is for SQLite only")
 	case *n < 0 || *dead < 0 || *n+*dead > maxSeed:
 		return fmt.Errorf("-n %d -dead %d: want 0..%d sessions in all", *n, *dead, maxSeed)
 	case *sample < 0 || *sample > *n:
 		return fmt.Errorf("-sample %d: want 0..-n", *sample)
+	}
+	hash, err := password.NewHasher(password.DefaultParams(), 1).Hash(ctx, *pw)
+	if err != nil {
+		return err
+	}
+	if *databaseURL != "" {
+		return seedPostgres(ctx, *databaseURL, *n, *sample, hash, *tokensOut, out)
 	}
 	st, err := sqlite.Open(*path) // the schema, by the store's own migrations
 	if err != nil {
 		return err
 	}
 	st.Close()
-	hash, err := password.NewHasher(password.DefaultParams(), 1).Hash(ctx, *pw)
-	if err != nil {
-		return err
-	}
 	// Straight to the file: one writer, no fsync until the end (a seed
 	// that fails is thrown away), a 256 MiB page cache for the random
 	// keys of the indexes, the connection's foreign keys on.
@@ -147,7 +153,7 @@ func runSeed(ctx context.Context, args []string, out io.Writer) error {
 				tx.Rollback()
 				return err
 			}
-			ua, ip := "Mozilla/5.0 (X11; Linux x86_64) loadtest-seed", "127.0.0.1"
+			ua, ip := seedUA, "127.0.0.1"
 			rows := []struct {
 				st   *sql.Stmt
 				args []any

@@ -11,6 +11,8 @@ import (
 
 	"tokenflow/password"
 	"tokenflow/store"
+	"tokenflow/store/postgres"
+	"tokenflow/store/postgres/pgtest"
 	"tokenflow/store/sqlite"
 	"tokenflow/tokens"
 )
@@ -83,6 +85,52 @@ func TestSeedWritesRealSessionsAndCleanupDeletesTheDead(t *testing.T) {
 		hash, _ := tokens.HashRefreshToken(tok)
 		if _, err := st.SessionByRefreshHash(ctx, hash); err != nil {
 			t.Errorf("a live seeded session is gone after cleanup: %v", err)
+		}
+	}
+}
+
+// The PostgreSQL seed writes the same real sessions: the plaintexts it
+// writes out are the tokens PostgreSQL hashed for the rows.
+func TestSeedPostgresWritesRealSessions(t *testing.T) {
+	ctx := context.Background()
+	dbURL := pgtest.FreshURL(t)
+	tokensPath := filepath.Join(t.TempDir(), "tokens")
+	var out bytes.Buffer
+	if err := run(ctx, []string{"seed", "-database-url", dbURL, "-n", "20", "-tokens-out", tokensPath, "-sample", "5", "-password", "seeded secret"}, &out); err != nil {
+		t.Fatalf("seed: %v\n%s", err, out.String())
+	}
+	b, err := os.ReadFile(tokensPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := strings.Fields(string(b))
+	if len(toks) != 5 {
+		t.Fatalf("%d tokens written, want 5", len(toks))
+	}
+	st, err := postgres.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hasher := password.NewHasher(password.DefaultParams(), 1)
+	for _, tok := range toks {
+		hash, err := tokens.HashRefreshToken(tok)
+		if err != nil {
+			t.Fatalf("token %q is not shaped like a refresh token: %v", tok, err)
+		}
+		var sess store.Session
+		var user store.User
+		if err := st.InTx(ctx, func(tx store.Tx) (err error) {
+			_, sess, user, err = tx.TokenForUpdate(ctx, hash)
+			return err
+		}); err != nil {
+			t.Fatalf("TokenForUpdate(seeded token): %v", err)
+		}
+		if !sess.Active(time.Now()) {
+			t.Errorf("seeded session %s is not active: %+v", sess.ID, sess)
+		}
+		if ok, err := hasher.Verify(ctx, "seeded secret", user.PasswordHash); err != nil || !ok {
+			t.Errorf("user %s: password does not verify (%v, %v)", user.Username, ok, err)
 		}
 	}
 }
