@@ -28,45 +28,11 @@ func TestSeedWritesRealSessionsAndCleanupDeletesTheDead(t *testing.T) {
 	if err := run(ctx, []string{"seed", "-db", path, "-n", "30", "-dead", "10", "-tokens-out", tokensPath, "-sample", "5", "-password", "seeded secret"}, &out); err != nil {
 		t.Fatalf("seed: %v\n%s", err, out.String())
 	}
-	b, err := os.ReadFile(tokensPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks := strings.Fields(string(b))
-	if len(toks) != 5 {
-		t.Fatalf("%d tokens written, want 5", len(toks))
-	}
-
 	st, err := sqlite.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher := password.NewHasher(password.DefaultParams(), 1)
-	seen := map[string]bool{}
-	for _, tok := range toks {
-		hash, err := tokens.HashRefreshToken(tok)
-		if err != nil {
-			t.Fatalf("token %q is not shaped like a refresh token: %v", tok, err)
-		}
-		var sess store.Session
-		var user store.User
-		if err := st.InTx(ctx, func(tx store.Tx) (err error) {
-			_, sess, user, err = tx.TokenForUpdate(ctx, hash)
-			return err
-		}); err != nil {
-			t.Fatalf("TokenForUpdate(seeded token): %v", err)
-		}
-		if !sess.Active(time.Now()) {
-			t.Errorf("seeded session %s is not active: %+v", sess.ID, sess)
-		}
-		if ok, err := hasher.Verify(ctx, "seeded secret", user.PasswordHash); err != nil || !ok {
-			t.Errorf("user %s: password does not verify (%v, %v)", user.Username, ok, err)
-		}
-		seen[sess.ID] = true
-	}
-	if len(seen) != 5 {
-		t.Errorf("5 tokens name %d sessions, want 5", len(seen))
-	}
+	toks := checkSeeded(t, st, tokensPath, 5)
 	st.Close()
 
 	out.Reset()
@@ -99,20 +65,30 @@ func TestSeedPostgresWritesRealSessions(t *testing.T) {
 	if err := run(ctx, []string{"seed", "-database-url", dbURL, "-n", "20", "-tokens-out", tokensPath, "-sample", "5", "-password", "seeded secret"}, &out); err != nil {
 		t.Fatalf("seed: %v\n%s", err, out.String())
 	}
-	b, err := os.ReadFile(tokensPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks := strings.Fields(string(b))
-	if len(toks) != 5 {
-		t.Fatalf("%d tokens written, want 5", len(toks))
-	}
 	st, err := postgres.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	checkSeeded(t, st, tokensPath, 5)
+}
+
+// checkSeeded reads the want plaintexts seed wrote to tokensPath and checks
+// that each finds, through the store, an active session of its own whose
+// user's password is "seeded secret". It returns the tokens.
+func checkSeeded(t *testing.T, st store.Store, tokensPath string, want int) []string {
+	t.Helper()
+	ctx := context.Background()
+	b, err := os.ReadFile(tokensPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks := strings.Fields(string(b))
+	if len(toks) != want {
+		t.Fatalf("%d tokens written, want %d", len(toks), want)
+	}
 	hasher := password.NewHasher(password.DefaultParams(), 1)
+	seen := map[string]bool{}
 	for _, tok := range toks {
 		hash, err := tokens.HashRefreshToken(tok)
 		if err != nil {
@@ -132,5 +108,10 @@ func TestSeedPostgresWritesRealSessions(t *testing.T) {
 		if ok, err := hasher.Verify(ctx, "seeded secret", user.PasswordHash); err != nil || !ok {
 			t.Errorf("user %s: password does not verify (%v, %v)", user.Username, ok, err)
 		}
+		seen[sess.ID] = true
 	}
+	if len(seen) != want {
+		t.Errorf("%d tokens name %d sessions, want %d", want, len(seen), want)
+	}
+	return toks
 }
