@@ -65,6 +65,8 @@ type options struct {
 	duration time.Duration
 	sessions int
 	rounds   int
+	// refreshTokens, when set, are the refresh row's sessions (seeded).
+	refreshTokens []string
 }
 
 // Hard bounds: this is a measurement, not a stress weapon.
@@ -90,6 +92,7 @@ func parseFlags(args []string) (options, error) {
 	duration := fs.Duration("d", 5*time.Second, "pages mode: how long each target is measured")
 	rounds := fs.Int("rounds", 6, "pages mode: interleaved slices each row's -d is cut into (1..100)")
 	sessions := fs.Int("sessions", 40, "pages mode, refresh: sessions logged in beforehand, each refreshed at most 50 times (at most 1000)")
+	refreshTokens := fs.String("refresh-tokens", "", "pages mode, refresh: present these refresh tokens (one a line, from `loadtest seed -tokens-out`) instead of logging in -sessions times")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -127,6 +130,16 @@ func parseFlags(args []string) (options, error) {
 			return options{}, fmt.Errorf("-sessions %d: want 1..1000", *sessions)
 		}
 		opt.sessions = *sessions
+		if *refreshTokens != "" {
+			b, err := os.ReadFile(*refreshTokens)
+			if err != nil {
+				return options{}, err
+			}
+			opt.refreshTokens = strings.Fields(string(b))
+			if len(opt.refreshTokens) == 0 {
+				return options{}, fmt.Errorf("-refresh-tokens %s: no tokens", *refreshTokens)
+			}
+		}
 		if *rounds < 1 || *rounds > 100 {
 			return options{}, fmt.Errorf("-rounds %d: want 1..100", *rounds)
 		}
@@ -164,6 +177,12 @@ func loopbackURL(raw string) (*url.URL, error) {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "soak" {
 		return runSoak(ctx, args[1:], out)
+	}
+	if len(args) > 0 && args[0] == "seed" {
+		return runSeed(ctx, args[1:], out)
+	}
+	if len(args) > 0 && args[0] == "dbstat" {
+		return runDBStat(ctx, args[1:], out)
 	}
 	opt, err := parseFlags(args)
 	if err != nil {

@@ -230,9 +230,21 @@ type session struct {
 // minute per session): the mode measures refreshes, not the limiter.
 const refreshesPerSession = 50
 
+// seededRefreshCookie is the refresh cookie's name on a development server
+// (handlers.RefreshCookie; the program imports no server package).
+const seededRefreshCookie = "tf_refresh_token"
+
 // loginSessions logs in opt.sessions times, before the clock starts, and
-// returns their refresh cookies.
+// returns their refresh cookies; with -refresh-tokens, it returns the
+// seeded sessions' tokens instead.
 func loginSessions(ctx context.Context, client *http.Client, opt options) (chan *session, error) {
+	if len(opt.refreshTokens) > 0 {
+		sessions := make(chan *session, len(opt.refreshTokens))
+		for _, tok := range opt.refreshTokens {
+			sessions <- &session{cookie: &http.Cookie{Name: seededRefreshCookie, Value: tok}}
+		}
+		return sessions, nil
+	}
 	sessions := make(chan *session, opt.sessions)
 	var wg sync.WaitGroup
 	var failed atomic.Pointer[error]

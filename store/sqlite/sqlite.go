@@ -30,8 +30,13 @@ type Store struct {
 	// replace it to move time without sleeping.
 	Now func() time.Time
 
-	db       *sql.DB
-	timeline timelineStatement // SessionTimeline's statement
+	db *sql.DB
+	// batch queues this process's InTx transactions and commits them in
+	// groups (group.go).
+	batch batcher
+	// stmts are the prepared statements of InTx and SessionTimeline
+	// (stmts.go).
+	stmts stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -104,10 +109,7 @@ func makePrivate(path string) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error {
-	s.timeline.close()
-	return s.db.Close()
-}
+func (s *Store) Close() error { return s.db.Close() }
 
 // The store.Store methods both dialects say alike live in
 // sqltables.Queries (their contracts are written there); these hand them

@@ -2,13 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
-	"tokenflow/store"
 	"tokenflow/store/internal/sqltables"
 	"tokenflow/store/storetest"
 )
@@ -33,31 +30,6 @@ func TestSessionTimelineWithoutEvents(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) || len(events) != 0 {
 		t.Fatalf("SessionTimeline = %+v, %+v; want %+v and no events", got, events, want)
-	}
-}
-
-// The prepared statement is made on the first read and closed with the
-// store.
-func TestTimelineStatementClosesWithItsStore(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.SessionTimeline(context.Background(), "none", 1); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("SessionTimeline = %v, want ErrNotFound", err)
-	}
-	stmt := s.timeline.stmt
-	if stmt == nil {
-		t.Fatal("no prepared statement after a read")
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if s.timeline.stmt != nil {
-		t.Fatal("the statement outlived its store")
-	}
-	if _, err := stmt.Exec("none", 1); err == nil {
-		t.Fatal("the closed store's statement still runs")
 	}
 }
 

@@ -13,33 +13,37 @@ import (
 	"tokenflow/store/internal/sqltables"
 )
 
-// InTx runs fn in one BEGIN IMMEDIATE transaction (the DSN's _txlock): it
+// InTx runs fn in a BEGIN IMMEDIATE transaction (the DSN's _txlock): it
 // takes the database's write lock at BEGIN, so transactions on one token,
 // in this process or another on the same file, run one after the other
 // and each sees what the previous one committed. See store.Store.InTx.
+//
+// Within this process, transactions queue in Go and those that queued
+// while one batch committed share the next commit, each in its own
+// savepoint (group.go): one fsync for several, and each caller answered
+// only once its work is on disk. fn must not call InTx on the same store:
+// it would wait for the lock its own batch holds.
 func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	defer func() { err = unavailable(err) }()
-	sqlTx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	// Rolls back when fn fails or panics; after a commit it does nothing.
-	defer sqlTx.Rollback()
-	// Read the clock once the write lock is held, so the times written by
-	// successive transactions never go backwards.
-	if err := fn(&tx{tx: sqlTx, now: s.now()}); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, fn)
 }
 
 // tx is store.Tx on an SQLite transaction.
 type tx struct {
-	tx  *sql.Tx
+	tx  txStmts // the batch's transaction, through the statement cache (stmts.go)
 	now time.Time
+}
+
+// live is the context a statement of the shared transaction runs on. An
+// ended ctx is passed on as it is, so database/sql fails the statement
+// before it starts; a live one loses its cancellation, because a statement
+// interrupted halfway rolls back the whole transaction (SQLite's rule),
+// other callers' work in the same batch included (group.go).
+func live(ctx context.Context) context.Context {
+	if ctx.Err() != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
 }
 
 var _ store.Tx = (*tx)(nil)
