@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"tokenflow/store"
 	"tokenflow/store/postgres"
 	"tokenflow/store/postgres/pgtest"
-	"tokenflow/store/sqlite"
 	"tokenflow/store/storetest"
 )
 
@@ -29,13 +27,7 @@ var capBackends = []struct {
 	open func(t *testing.T, now *time.Time) store.Store
 }{
 	{"sqlite", func(t *testing.T, now *time.Time) store.Store {
-		st, err := sqlite.Open(filepath.Join(t.TempDir(), "data", "tokenflow.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		st.Now = func() time.Time { return *now }
-		return st
+		return openSQLite(t, func() time.Time { return *now })
 	}},
 	{"postgres", func(t *testing.T, now *time.Time) store.Store {
 		st, err := postgres.Open(context.Background(), pgtest.FreshURL(t))
@@ -93,37 +85,6 @@ func mustCapped(t *testing.T, s store.Store, userID, refreshHash string, max int
 	return sess
 }
 
-func capUser(t *testing.T, s store.Store, username string) store.User {
-	t.Helper()
-	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
-	if err != nil {
-		t.Fatalf("CreateUser(%q): %v", username, err)
-	}
-	return u
-}
-
-func capSession(t *testing.T, s store.Store, id string) store.Session {
-	t.Helper()
-	sess, err := s.Session(context.Background(), id)
-	if err != nil {
-		t.Fatalf("Session(%s): %v", id, err)
-	}
-	return sess
-}
-
-func capEventKinds(t *testing.T, s store.Store, sessionID string) []string {
-	t.Helper()
-	events, err := s.SessionEvents(context.Background(), sessionID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kinds []string
-	for _, e := range events {
-		kinds = append(kinds, e.Kind)
-	}
-	return kinds
-}
-
 func activeIDs(t *testing.T, s store.Store, userID string) []string {
 	t.Helper()
 	active, err := s.ActiveSessions(context.Background(), userID)
@@ -153,8 +114,8 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 	now := t0
 	s := open(t, &now)
 	ctx := context.Background()
-	alice := capUser(t, s, "alice")
-	bob := capUser(t, s, "bob")
+	alice := mustUser(t, s, "alice")
+	bob := mustUser(t, s, "bob")
 
 	first := mustCapped(t, s, alice.ID, "a1", 3)
 	now = now.Add(time.Minute)
@@ -170,7 +131,7 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 	if got, want := activeIDs(t, s, alice.ID), sortedIDs(first, third, fourth); !slices.Equal(got, want) {
 		t.Fatalf("active %v, want %v: the least recently used (%s) should have ended", got, want, second.ID)
 	}
-	ended := capSession(t, s, second.ID)
+	ended := mustSessionByID(t, s, second.ID)
 	if ended.RevokeReason != store.EventEvicted || !ended.RevokedAt.Equal(now) {
 		t.Errorf("ended session %+v, want revoked now as %q", ended, store.EventEvicted)
 	}
@@ -190,7 +151,7 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 	}
 
 	t.Run("revoked and expired sessions do not count", func(t *testing.T) {
-		carol := capUser(t, s, "carol")
+		carol := mustUser(t, s, "carol")
 		gone := mustCapped(t, s, carol.ID, "c1", 2)
 		if err := s.RevokeSession(ctx, carol.ID, gone.ID, store.EventLogout, owner); err != nil {
 			t.Fatal(err)
@@ -203,14 +164,14 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 			t.Errorf("active %v, want c3 and c4", got)
 		}
 		for _, sess := range []store.Session{gone, c2, c3, c4} {
-			if kinds := capEventKinds(t, s, sess.ID); slices.Contains(kinds, store.EventEvicted) {
+			if kinds := eventKinds(t, s, sess.ID); slices.Contains(kinds, store.EventEvicted) {
 				t.Errorf("session %s events %v, want no eviction", sess.ID, kinds)
 			}
 		}
 	})
 
 	t.Run("an account far past the cap is brought back to it at once", func(t *testing.T) {
-		dave := capUser(t, s, "dave")
+		dave := mustUser(t, s, "dave")
 		var old []store.Session
 		for i := range 6 {
 			now = now.Add(time.Second)
@@ -238,7 +199,7 @@ func capEndsTheLeastRecentlyUsed(t *testing.T, open func(*testing.T, *time.Time)
 func capHoldsUnderConcurrency(t *testing.T, open func(*testing.T, *time.Time) store.Store) {
 	now := t0
 	s := open(t, &now)
-	alice := capUser(t, s, "alice")
+	alice := mustUser(t, s, "alice")
 	const workers, max = 16, 3
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
@@ -262,7 +223,7 @@ func capHoldsUnderConcurrency(t *testing.T, open func(*testing.T, *time.Time) st
 	}
 	evicted := 0
 	for _, sess := range created {
-		if capSession(t, s, sess.ID).RevokeReason == store.EventEvicted {
+		if mustSessionByID(t, s, sess.ID).RevokeReason == store.EventEvicted {
 			evicted++
 		}
 	}
@@ -285,7 +246,7 @@ func TestStartSessionAppliesTheConfiguredCap(t *testing.T) {
 			now := t0
 			r := openRig(t, &now)
 			r.svc.cfg.MaxSessionsPerUser = tc.max
-			alice := r.mustUser(t, "alice")
+			alice := mustUser(t, r, "alice")
 			var first store.Session
 			for i := range 3 {
 				now = now.Add(time.Minute)
@@ -300,7 +261,7 @@ func TestStartSessionAppliesTheConfiguredCap(t *testing.T) {
 			if got := len(activeIDs(t, r.Store, alice.ID)); got != tc.want {
 				t.Errorf("%d live sessions, want %d", got, tc.want)
 			}
-			if evicted := capSession(t, r.Store, first.ID).RevokeReason == store.EventEvicted; evicted != (tc.max > 0) {
+			if evicted := mustSessionByID(t, r.Store, first.ID).RevokeReason == store.EventEvicted; evicted != (tc.max > 0) {
 				t.Errorf("first session evicted: %v, want %v", evicted, tc.max > 0)
 			}
 		})

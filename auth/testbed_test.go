@@ -1,0 +1,112 @@
+package auth
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tokenflow/store"
+	"tokenflow/store/sqlite"
+	"tokenflow/tokens"
+)
+
+// The setup every test file of the package shares: a real SQLite store, a
+// real token manager, an issuer the tests can break, and the readers of
+// what a case left in the store. One copy here; rig (rotation_test.go),
+// fixture (service_test.go) and the cap's backends (sessions_test.go) are
+// built on it.
+
+// testPolicy is the session policy of rig and fixture: a refresh token
+// lives idleTTL, a session at most maxAge, a replay is forgiven for grace.
+var testPolicy = Config{RefreshTokenTTL: idleTTL, SessionMaxAge: maxAge, RefreshReuseGrace: grace}
+
+// clock is a settable clock safe for concurrent readers.
+type clock struct {
+	base   time.Time
+	offset atomic.Int64 // nanoseconds after base
+}
+
+func newClock(start time.Time) *clock { return &clock{base: start} }
+
+func (c *clock) Now() time.Time          { return c.base.Add(time.Duration(c.offset.Load())) }
+func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// openSQLite opens a fresh SQLite store in the test's temporary folder,
+// reading the time from now, and closes it when the test ends.
+func openSQLite(t *testing.T, now func() time.Time) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "data", "tokenflow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	st.Now = now
+	return st
+}
+
+// recordingIssuer signs with a real HS256 manager on the test's clock and
+// remembers what it signed for; fail makes it fail instead.
+type recordingIssuer struct {
+	m         *tokens.Manager
+	fail      error
+	mu        sync.Mutex
+	signedFor []string // "user/session"
+}
+
+func newRecordingIssuer(t *testing.T, now func() time.Time) *recordingIssuer {
+	t.Helper()
+	tm, err := tokens.NewManager(tokens.Config{
+		Secret: []byte("test-secret-test-secret-test-secret!"), Issuer: "tokenflow", Audience: "tokenflow",
+		TTL: 5 * time.Minute, Leeway: time.Second, Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &recordingIssuer{m: tm}
+}
+
+func (i *recordingIssuer) Issue(userID, username, sessionID string) (string, tokens.Claims, error) {
+	i.mu.Lock()
+	i.signedFor = append(i.signedFor, userID+"/"+sessionID)
+	fail := i.fail
+	i.mu.Unlock()
+	if fail != nil {
+		return "", tokens.Claims{}, fail
+	}
+	return i.m.Issue(userID, username, sessionID)
+}
+
+func mustUser(t *testing.T, s store.Store, username string) store.User {
+	t.Helper()
+	u, err := s.CreateUser(context.Background(), username, "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA")
+	if err != nil {
+		t.Fatalf("CreateUser(%q): %v", username, err)
+	}
+	return u
+}
+
+func mustSessionByID(t *testing.T, s store.Store, id string) store.Session {
+	t.Helper()
+	sess, err := s.Session(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Session(%s): %v", id, err)
+	}
+	return sess
+}
+
+// eventKinds lists a session's event kinds, newest first.
+func eventKinds(t *testing.T, s store.Store, sessionID string) []string {
+	t.Helper()
+	events, err := s.SessionEvents(context.Background(), sessionID, 0)
+	if err != nil {
+		t.Fatalf("SessionEvents: %v", err)
+	}
+	kinds := make([]string, len(events))
+	for i, e := range events {
+		kinds[i] = e.Kind
+	}
+	return kinds
+}
