@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,17 @@ import (
 	"tokenflow/throttle"
 	"tokenflow/tokens"
 )
+
+// clock is a settable clock safe for concurrent readers.
+type clock struct {
+	base   time.Time
+	offset atomic.Int64 // nanoseconds after base
+}
+
+func newClock(start time.Time) *clock { return &clock{base: start} }
+
+func (c *clock) Now() time.Time          { return c.base.Add(time.Duration(c.offset.Load())) }
+func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // fixture is the service over a real SQLite store in a temporary folder.
 type fixture struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,17 +21,6 @@ import (
 // testPolicy is the session policy of rig and fixture: a refresh token
 // lives idleTTL, a session at most maxAge, a replay is forgiven for grace.
 var testPolicy = Config{RefreshTokenTTL: idleTTL, SessionMaxAge: maxAge, RefreshReuseGrace: grace}
-
-// clock is a settable clock safe for concurrent readers.
-type clock struct {
-	base   time.Time
-	offset atomic.Int64 // nanoseconds after base
-}
-
-func newClock(start time.Time) *clock { return &clock{base: start} }
-
-func (c *clock) Now() time.Time          { return c.base.Add(time.Duration(c.offset.Load())) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // openSQLite opens a fresh SQLite store in the test's temporary folder,
 // reading the time from now, and closes it when the test ends.
