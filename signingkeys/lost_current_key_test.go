@@ -3,8 +3,10 @@ package signingkeys_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
+	"tokenflow/signingkeys"
 	"tokenflow/store"
 	"tokenflow/tokens"
 )
@@ -13,13 +15,16 @@ import (
 // that lost it) while the next key is still there: the next poll must
 // not trip over the missing key. It promotes the published next key, so
 // verifiers that cached the JWKS already know the kid, publishes a new
-// next key, and the server signs again; tokens of the lost key are
-// refused.
+// next key, and the server signs with it at once (not one poll later);
+// tokens of the lost key are refused. Promoting a published key is a
+// rotation, and the observer hears it as one.
 func TestALostCurrentKeyPromotesTheNextOne(t *testing.T) {
 	e := newEnv(t)
 	server, serverTokens := e.started(tokens.AlgES256)
 	ctx := context.Background()
 	oldToken, lost := issue(t, serverTokens)
+	var heard changeLog
+	server.SetObserver(&heard)
 	next := e.kidIn(store.KeyNext)
 	if err := e.store.ChangeSigningKeys(ctx, func([]store.SigningKey) (store.SigningKeyChanges, error) {
 		return store.SigningKeyChanges{Delete: []string{lost}}, nil
@@ -38,5 +43,8 @@ func TestALostCurrentKeyPromotesTheNextOne(t *testing.T) {
 	}
 	if _, err := serverTokens.Verify(oldToken); !errors.Is(err, tokens.ErrInvalidToken) {
 		t.Errorf("a token of the lost key: %v, want refused", err)
+	}
+	if want := (changeLog{signingkeys.KeyRotatedScheduled}); !slices.Equal(heard, want) {
+		t.Errorf("heard %v, want %v", heard, want)
 	}
 }
