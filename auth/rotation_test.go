@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"tokenflow/store"
 	"tokenflow/store/sqlite"
 	"tokenflow/store/storetest"
-	"tokenflow/tokens"
 )
 
 // The rotation policy's tests (rotation.go), run against the real SQLite
@@ -45,54 +43,13 @@ type rig struct {
 	issuer *recordingIssuer
 }
 
-// recordingIssuer signs with a real manager and remembers what it signed
-// for; fail makes it fail instead.
-type recordingIssuer struct {
-	m         *tokens.Manager
-	fail      error
-	mu        sync.Mutex
-	signedFor []string // "user/session"
-}
-
-func (i *recordingIssuer) Issue(userID, username, sessionID string) (string, tokens.Claims, error) {
-	i.mu.Lock()
-	i.signedFor = append(i.signedFor, userID+"/"+sessionID)
-	i.mu.Unlock()
-	if i.fail != nil {
-		return "", tokens.Claims{}, i.fail
-	}
-	return i.m.Issue(userID, username, sessionID)
-}
-
 func openRig(t *testing.T, now *time.Time) *rig {
 	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "data", "tokenflow.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	clock := func() time.Time { return *now }
-	st.Now = clock
-	tm, err := tokens.NewManager(tokens.Config{
-		Secret: []byte("test-secret-test-secret-test-secret!"), Issuer: "tokenflow", Audience: "tokenflow",
-		TTL: 5 * time.Minute, Leeway: time.Second, Now: clock,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := &recordingIssuer{m: tm}
-	svc := NewService(Deps{
-		Store:  st,
-		Issuer: issuer,
-		Config: Config{RefreshTokenTTL: idleTTL, SessionMaxAge: maxAge, RefreshReuseGrace: grace},
-		Now:    clock,
-	})
+	st := openSQLite(t, clock)
+	issuer := newRecordingIssuer(t, clock)
+	svc := NewService(Deps{Store: st, Issuer: issuer, Config: testPolicy, Now: clock})
 	return &rig{Store: st, svc: svc, issuer: issuer}
-}
-
-func (r *rig) mustUser(t *testing.T, username string) store.User {
-	t.Helper()
-	return storetest.MustUser(t, r, username)
 }
 
 func (r *rig) mustSession(t *testing.T, userID, refreshHash string) store.Session {
@@ -126,20 +83,9 @@ func (r *rig) mustRotate(t *testing.T, presented, next string) store.Session {
 // refresh-token reuse.
 func (r *rig) mustBeRevokedForReuse(t *testing.T, id string) {
 	t.Helper()
-	if got := r.mustSessionByID(t, id); got.RevokeReason != store.EventReuseDetected {
+	if got := storetest.MustSessionByID(t, r, id); got.RevokeReason != store.EventReuseDetected {
 		t.Fatalf("session = %+v, want revoked for reuse", got)
 	}
-}
-
-func (r *rig) mustSessionByID(t *testing.T, id string) store.Session {
-	t.Helper()
-	return storetest.MustSessionByID(t, r, id)
-}
-
-// eventKinds lists a session's event kinds, newest first.
-func (r *rig) eventKinds(t *testing.T, sessionID string) []string {
-	t.Helper()
-	return storetest.EventKinds(t, r, sessionID)
 }
 
 // refreshUnknown reports whether no unrotated refresh token has the hash.
@@ -154,7 +100,7 @@ func (r *rig) refreshUnknown(t *testing.T, hash string) bool {
 func TestRotationSigningFailureKeepsNothing(t *testing.T) {
 	now := t0
 	s := openRig(t, &now)
-	alice := s.mustUser(t, "alice")
+	alice := storetest.MustUser(t, s, "alice")
 	sess := s.mustSession(t, alice.ID, "h1")
 	now = now.Add(time.Minute)
 
@@ -166,13 +112,13 @@ func TestRotationSigningFailureKeepsNothing(t *testing.T) {
 	if want := []string{alice.ID + "/" + sess.ID}; !slices.Equal(s.issuer.signedFor, want) {
 		t.Errorf("signed for %v, want %v", s.issuer.signedFor, want)
 	}
-	if got := s.mustSessionByID(t, sess.ID); got != sess {
+	if got := storetest.MustSessionByID(t, s, sess.ID); got != sess {
 		t.Errorf("session after the failed signing = %+v, want it unchanged %+v", got, sess)
 	}
 	if !s.refreshUnknown(t, "h2") {
 		t.Error("the new token was kept")
 	}
-	if kinds := s.eventKinds(t, sess.ID); len(kinds) != 1 {
+	if kinds := storetest.EventKinds(t, s, sess.ID); len(kinds) != 1 {
 		t.Errorf("events = %v, want only the login", kinds)
 	}
 
@@ -299,7 +245,7 @@ func TestRotationScenarios(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			now := t0
 			s := openRig(t, &now)
-			sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+			sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 			for i, st := range tt.steps {
 				now = now.Add(st.advance)
 				c := st.client
@@ -311,10 +257,10 @@ func TestRotationScenarios(t *testing.T) {
 						i, st.presented, st.next, now.Sub(t0), err, st.wantErr)
 				}
 			}
-			if got := s.eventKinds(t, sess.ID); !slices.Equal(got, tt.wantKinds) {
+			if got := storetest.EventKinds(t, s, sess.ID); !slices.Equal(got, tt.wantKinds) {
 				t.Errorf("events = %v, want %v", got, tt.wantKinds)
 			}
-			if got := s.mustSessionByID(t, sess.ID).RevokeReason; got != tt.wantRevoked {
+			if got := storetest.MustSessionByID(t, s, sess.ID).RevokeReason; got != tt.wantRevoked {
 				t.Errorf("RevokeReason = %q, want %q", got, tt.wantRevoked)
 			}
 		})
@@ -325,7 +271,7 @@ func TestRotationSlidesExpiry(t *testing.T) {
 	now := t0
 	s := openRig(t, &now)
 	ctx := context.Background()
-	created := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+	created := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 
 	now = t0.Add(10 * time.Minute)
 	laptop := store.Client{IP: "198.51.100.7", UserAgent: "laptop"}
@@ -340,7 +286,7 @@ func TestRotationSlidesExpiry(t *testing.T) {
 	if got != want {
 		t.Errorf("rotated session =\n%+v, want\n%+v", got, want)
 	}
-	if stored := s.mustSessionByID(t, created.ID); stored != want {
+	if stored := storetest.MustSessionByID(t, s, created.ID); stored != want {
 		t.Errorf("stored session =\n%+v, want\n%+v", stored, want)
 	}
 
@@ -389,7 +335,7 @@ func TestRotationReuseRevokesTheSession(t *testing.T) {
 	now := t0
 	s := openRig(t, &now)
 	ctx := context.Background()
-	sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+	sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 	s.mustRotate(t, "h1", "h2")
 	s.mustRotate(t, "h2", "h3") // h3 is what the owner holds now
 
@@ -401,7 +347,7 @@ func TestRotationReuseRevokesTheSession(t *testing.T) {
 	}
 
 	// Committed despite the error.
-	stored := s.mustSessionByID(t, sess.ID)
+	stored := storetest.MustSessionByID(t, s, sess.ID)
 	if !stored.RevokedAt.Equal(now) || stored.RevokeReason != store.EventReuseDetected {
 		t.Errorf("stored session = %+v, want revoked for reuse", stored)
 	}
@@ -445,18 +391,33 @@ func TestRotationConcurrent(t *testing.T) {
 		t.Run(fmt.Sprintf("%d goroutines", workers), func(t *testing.T) {
 			now := t0
 			s := openRig(t, &now)
-			sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+			sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 			now = now.Add(time.Minute)
 
-			storetest.AllAtOnce(t, "goroutine", workers, func(i int) error {
-				_, err := s.rotate("h1", fmt.Sprintf("h2-%d", i), owner)
-				return err
-			})
-			got := s.mustSessionByID(t, sess.ID)
+			var (
+				wg    sync.WaitGroup
+				start = make(chan struct{})
+				errs  = make([]error, workers)
+			)
+			for i := range workers {
+				wg.Go(func() {
+					<-start
+					_, errs[i] = s.rotate("h1", fmt.Sprintf("h2-%d", i), owner)
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("goroutine %d: %v", i, err)
+				}
+			}
+			got := storetest.MustSessionByID(t, s, sess.ID)
 			if !got.Active(now) {
 				t.Errorf("session not active after concurrent refreshes: %+v", got)
 			}
-			kinds := s.eventKinds(t, sess.ID)
+			kinds := storetest.EventKinds(t, s, sess.ID)
 			var refreshes, graces int
 			for _, k := range kinds {
 				switch k {
@@ -485,7 +446,7 @@ func TestRotationConcurrent(t *testing.T) {
 func TestRotationGraceSiblingCannotForkTheSession(t *testing.T) {
 	now := t0
 	s := openRig(t, &now)
-	sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+	sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 	s.mustRotate(t, "h1", "owner-2") // the owner rotates
 
 	now = now.Add(grace / 2)
@@ -527,7 +488,7 @@ func TestGraceWindowCannotBeChained(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			now := t0
 			s := openRig(t, &now)
-			sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+			sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 
 			now = now.Add(time.Minute)
 			forkDeadline := now.Add(grace)
@@ -568,7 +529,7 @@ func TestGraceWindowCannotBeChained(t *testing.T) {
 				}
 				break
 			}
-			got := s.mustSessionByID(t, sess.ID)
+			got := storetest.MustSessionByID(t, s, sess.ID)
 			if got.RevokeReason != store.EventReuseDetected {
 				t.Fatalf("session after ten rotations = %+v, want it revoked for reuse", got)
 			}
@@ -584,7 +545,7 @@ func TestGraceWindowCannotBeChained(t *testing.T) {
 func TestRetiredSiblingKeepsTheForkDeadline(t *testing.T) {
 	now := t0
 	s := openRig(t, &now)
-	s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+	s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 	s.mustRotate(t, "h1", "h2") // fork deadline t0+grace
 	now = now.Add(grace - time.Millisecond)
 	if _, err := s.rotate("h1", "h2b", owner); err != nil {
@@ -602,7 +563,7 @@ func TestRetiredSiblingKeepsTheForkDeadline(t *testing.T) {
 func TestZeroGraceIsStrict(t *testing.T) {
 	now := t0
 	s := openRig(t, &now)
-	sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+	sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 	s.svc.cfg.RefreshReuseGrace = 0
 	strict := func(presented, next string) error {
 		_, err := s.rotate(presented, next, owner)
@@ -637,18 +598,18 @@ func TestDetectReuseAppliesTheRefreshRule(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			now := t0
 			s := openRig(t, &now)
-			sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+			sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 			s.mustRotate(t, "h1", "h2")
 			now = now.Add(tt.after)
-			eventsBefore := len(s.eventKinds(t, sess.ID))
+			eventsBefore := len(storetest.EventKinds(t, s, sess.ID))
 
 			err := s.svc.detectReuse(context.Background(), tt.presented, owner)
 			if !tt.revokes {
 				if err != nil {
 					t.Fatalf("detectReuse: %v, want nil", err)
 				}
-				if after := s.mustSessionByID(t, sess.ID); after.Revoked() || len(s.eventKinds(t, sess.ID)) != eventsBefore {
-					t.Fatalf("session %+v, events %v: want nothing changed", after, s.eventKinds(t, sess.ID))
+				if after := storetest.MustSessionByID(t, s, sess.ID); after.Revoked() || len(storetest.EventKinds(t, s, sess.ID)) != eventsBefore {
+					t.Fatalf("session %+v, events %v: want nothing changed", after, storetest.EventKinds(t, s, sess.ID))
 				}
 				return
 			}
@@ -661,11 +622,11 @@ func TestDetectReuseAppliesTheRefreshRule(t *testing.T) {
 				t.Errorf("the current token after the reuse: %v, want ErrSessionRevoked", err)
 			}
 			// A second report finds the session already revoked and adds nothing.
-			events := len(s.eventKinds(t, sess.ID))
+			events := len(storetest.EventKinds(t, s, sess.ID))
 			if err := s.svc.detectReuse(context.Background(), tt.presented, owner); err != nil {
 				t.Errorf("second detectReuse: %v, want nil", err)
 			}
-			if n := len(s.eventKinds(t, sess.ID)); n != events {
+			if n := len(storetest.EventKinds(t, s, sess.ID)); n != events {
 				t.Errorf("events went from %d to %d on a revoked session", events, n)
 			}
 		})
@@ -678,7 +639,7 @@ func TestRotationRateLimit(t *testing.T) {
 	const limit = 3
 	now := t0
 	s := openRig(t, &now)
-	sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h0")
+	sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h0")
 
 	// limit refreshes, 100 ms apart, one of them a grace replay: all count.
 	token := "h0"
@@ -693,7 +654,7 @@ func TestRotationRateLimit(t *testing.T) {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 	}
-	eventsBefore := len(s.eventKinds(t, sess.ID))
+	eventsBefore := len(storetest.EventKinds(t, s, sess.ID))
 
 	now = now.Add(100 * time.Millisecond)
 	firstAt := t0.Add(100 * time.Millisecond)
@@ -711,10 +672,10 @@ func TestRotationRateLimit(t *testing.T) {
 	if s.refreshUnknown(t, token) {
 		t.Error("a limited refresh used up the presented token")
 	}
-	if n := len(s.eventKinds(t, sess.ID)); n != eventsBefore {
+	if n := len(storetest.EventKinds(t, s, sess.ID)); n != eventsBefore {
 		t.Errorf("events went from %d to %d: a limited refresh recorded one", eventsBefore, n)
 	}
-	if got := s.mustSessionByID(t, sess.ID); !got.Active(now) {
+	if got := storetest.MustSessionByID(t, s, sess.ID); !got.Active(now) {
 		t.Fatalf("session after the limit: %+v, want it alive", got)
 	}
 
@@ -730,7 +691,7 @@ func TestRotationRateLimit(t *testing.T) {
 func TestRotationRateLimitDoesNotHideReuse(t *testing.T) {
 	now := t0
 	s := openRig(t, &now)
-	sess := s.mustSession(t, s.mustUser(t, "alice").ID, "h1")
+	sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 	if _, err := s.rotateLimited("h1", "h2", 1, owner); err != nil {
 		t.Fatal(err)
 	}

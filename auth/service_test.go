@@ -3,8 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
-	"path/filepath"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,37 +14,23 @@ import (
 	"tokenflow/tokens"
 )
 
+// clock is a settable clock safe for concurrent readers.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	base   time.Time
+	offset atomic.Int64 // nanoseconds after base
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock(start time.Time) *clock { return &clock{base: start} }
+
+func (c *clock) Now() time.Time          { return c.base.Add(time.Duration(c.offset.Load())) }
+func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // fixture is the service over a real SQLite store in a temporary folder.
 type fixture struct {
 	svc    *Service
 	store  *sqlite.Store
 	clock  *clock
-	issuer *switchableIssuer
-}
-
-// switchableIssuer signs with a real manager, or fails when broken is set.
-type switchableIssuer struct {
-	m      *tokens.Manager
-	broken bool
-}
-
-func (i *switchableIssuer) Issue(userID, username, sessionID string) (string, tokens.Claims, error) {
-	if i.broken {
-		return "", tokens.Claims{}, errors.New("signing failed")
-	}
-	return i.m.Issue(userID, username, sessionID)
+	issuer *recordingIssuer
 }
 
 // stalledPasswords never gets a hashing slot: every call waits for ctx.
@@ -67,21 +52,9 @@ const pw = "correct horse battery"
 
 func newFixture(t *testing.T, edit ...func(*Deps)) *fixture {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "test.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	st.Now = c.Now
-	tm, err := tokens.NewManager(tokens.Config{
-		Secret: []byte("test-secret-test-secret-test-secret!"), Issuer: "tokenflow", Audience: "tokenflow",
-		TTL: 5 * time.Minute, Leeway: time.Second, Now: c.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer := &switchableIssuer{m: tm}
+	c := newClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	st := openSQLite(t, c.Now)
+	issuer := newRecordingIssuer(t, c.Now)
 	d := Deps{
 		Store:     st,
 		Issuer:    issuer,
@@ -89,12 +62,10 @@ func newFixture(t *testing.T, edit ...func(*Deps)) *fixture {
 		Throttle: throttle.New(throttle.NewMemory(throttle.Limits{
 			LoginFailures: 3, AddressFailures: 50, Logins: 100, Registrations: 2, AttemptTimeout: MaxHashWait,
 		}, nil)),
-		Config: Config{
-			RefreshTokenTTL: time.Hour, SessionMaxAge: 24 * time.Hour, RefreshReuseGrace: 10 * time.Second,
-			RefreshRateLimit: 5, MaxSessionsPerUser: 2,
-		},
-		Now: c.Now,
+		Config: testPolicy,
+		Now:    c.Now,
 	}
+	d.Config.RefreshRateLimit, d.Config.MaxSessionsPerUser = 5, 2
 	for _, e := range edit {
 		e(&d)
 	}
@@ -160,14 +131,14 @@ func TestLogin(t *testing.T) {
 		}
 	})
 	t.Run("a login past the session cap ends the oldest", func(t *testing.T) {
-		list, err := f.store.ActiveSessions(ctx, mustUser(t, f, "ada").ID)
+		list, err := f.store.ActiveSessions(ctx, userNamed(t, f, "ada").ID)
 		if err != nil || len(list) != 2 {
 			t.Fatalf("%d live sessions (%v), want MaxSessionsPerUser=2", len(list), err)
 		}
 	})
 }
 
-func mustUser(t *testing.T, f *fixture, name string) store.User {
+func userNamed(t *testing.T, f *fixture, name string) store.User {
 	t.Helper()
 	u, err := f.store.UserByUsername(context.Background(), name)
 	if err != nil {
@@ -334,11 +305,11 @@ func TestRefresh(t *testing.T) {
 	t.Run("nok, signing fails: nothing changes", func(t *testing.T) {
 		f := newFixture(t)
 		first := f.register(t, "ada")
-		f.issuer.broken = true
+		f.issuer.fail = errors.New("signing failed")
 		if _, err := f.svc.Refresh(ctx, first.RefreshToken, client); err == nil {
 			t.Fatal("refresh succeeded without a signature")
 		}
-		f.issuer.broken = false
+		f.issuer.fail = nil
 		if _, err := f.svc.Refresh(ctx, first.RefreshToken, client); err != nil {
 			t.Errorf("the old token no longer works after a failed refresh: %v", err)
 		}

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"tokenflow/store"
 	"tokenflow/store/postgres"
 	"tokenflow/store/postgres/pgtest"
-	"tokenflow/store/sqlite"
 	"tokenflow/store/storetest"
 )
 
@@ -29,13 +27,7 @@ var capBackends = []struct {
 	open func(t *testing.T, now *time.Time) store.Store
 }{
 	{"sqlite", func(t *testing.T, now *time.Time) store.Store {
-		st, err := sqlite.Open(filepath.Join(t.TempDir(), "data", "tokenflow.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		st.Now = func() time.Time { return *now }
-		return st
+		return openSQLite(t, func() time.Time { return *now })
 	}},
 	{"postgres", func(t *testing.T, now *time.Time) store.Store {
 		st, err := postgres.Open(context.Background(), pgtest.FreshURL(t))
@@ -252,7 +244,7 @@ func TestStartSessionAppliesTheConfiguredCap(t *testing.T) {
 			now := t0
 			r := openRig(t, &now)
 			r.svc.cfg.MaxSessionsPerUser = tc.max
-			alice := r.mustUser(t, "alice")
+			alice := storetest.MustUser(t, r, "alice")
 			var first store.Session
 			for i := range 3 {
 				now = now.Add(time.Minute)

@@ -22,63 +22,54 @@ func TestConstructorsRefuseIncompleteConfig(t *testing.T) {
 	}
 	okIssuer := tokens.IssuerConfig{Issuer: "tf", Audience: "tf", TTL: time.Minute}
 	okVerifier := tokens.VerifierConfig{Issuer: "tf", Audience: "tf"}
-	if _, err := tokens.NewIssuer(keys, okIssuer); err != nil {
-		t.Fatalf("a complete issuer config: %v", err)
+	// issuer and verifier build one from okIssuer or okVerifier after edit.
+	issuer := func(ks *tokens.KeySet, edit func(*tokens.IssuerConfig)) error {
+		cfg := okIssuer
+		edit(&cfg)
+		_, err := tokens.NewIssuer(ks, cfg)
+		return err
 	}
-	if _, err := tokens.NewVerifier(keys.Verification(), okVerifier); err != nil {
-		t.Fatalf("a complete verifier config: %v", err)
-	}
-	issuerCases := map[string]func(*tokens.IssuerConfig) (*tokens.KeySet, string){
-		"nok, no key set":   func(c *tokens.IssuerConfig) (*tokens.KeySet, string) { return nil, "key set" },
-		"nok, no issuer":    func(c *tokens.IssuerConfig) (*tokens.KeySet, string) { c.Issuer = ""; return keys, "issuer" },
-		"nok, no audience":  func(c *tokens.IssuerConfig) (*tokens.KeySet, string) { c.Audience = ""; return keys, "audience" },
-		"nok, zero TTL":     func(c *tokens.IssuerConfig) (*tokens.KeySet, string) { c.TTL = 0; return keys, "TTL" },
-		"nok, negative TTL": func(c *tokens.IssuerConfig) (*tokens.KeySet, string) { c.TTL = -time.Second; return keys, "TTL" },
-	}
-	for name, edit := range issuerCases {
-		t.Run("issuer "+name, func(t *testing.T) {
-			cfg := okIssuer
-			ks, want := edit(&cfg)
-			if _, err := tokens.NewIssuer(ks, cfg); err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("NewIssuer error = %v, want one naming %q", err, want)
-			}
-		})
-	}
-	verifierCases := map[string]func(*tokens.VerifierConfig) (*tokens.VerificationKeys, string){
-		"nok, no keys": func(c *tokens.VerifierConfig) (*tokens.VerificationKeys, string) { return nil, "keys" },
-		"nok, no issuer": func(c *tokens.VerifierConfig) (*tokens.VerificationKeys, string) {
-			c.Issuer = ""
-			return keys.Verification(), "issuer"
-		},
-		"nok, no audience": func(c *tokens.VerifierConfig) (*tokens.VerificationKeys, string) {
-			c.Audience = ""
-			return keys.Verification(), "audience"
-		},
-		"nok, leeway above 5s": func(c *tokens.VerifierConfig) (*tokens.VerificationKeys, string) {
-			c.Leeway = tokens.MaxLeeway + time.Millisecond
-			return keys.Verification(), "leeway"
-		},
-		"nok, negative leeway": func(c *tokens.VerifierConfig) (*tokens.VerificationKeys, string) {
-			c.Leeway = -time.Millisecond
-			return keys.Verification(), "leeway"
-		},
-	}
-	for name, edit := range verifierCases {
-		t.Run("verifier "+name, func(t *testing.T) {
-			cfg := okVerifier
-			vk, want := edit(&cfg)
-			if _, err := tokens.NewVerifier(vk, cfg); err == nil || !strings.Contains(err.Error(), want) {
-				t.Errorf("NewVerifier error = %v, want one naming %q", err, want)
-			}
-		})
-	}
-	t.Run("ok, leeway exactly 5s", func(t *testing.T) {
+	verifier := func(vk *tokens.VerificationKeys, edit func(*tokens.VerifierConfig)) error {
 		cfg := okVerifier
-		cfg.Leeway = tokens.MaxLeeway
-		if _, err := tokens.NewVerifier(keys.Verification(), cfg); err != nil {
-			t.Error(err)
-		}
-	})
+		edit(&cfg)
+		_, err := tokens.NewVerifier(vk, cfg)
+		return err
+	}
+	// want is what the error must name; "" means the config is accepted.
+	for name, tt := range map[string]struct {
+		build func() error
+		want  string
+	}{
+		"issuer ok, complete":       {func() error { return issuer(keys, func(*tokens.IssuerConfig) {}) }, ""},
+		"issuer nok, no key set":    {func() error { return issuer(nil, func(*tokens.IssuerConfig) {}) }, "key set"},
+		"issuer nok, no issuer":     {func() error { return issuer(keys, func(c *tokens.IssuerConfig) { c.Issuer = "" }) }, "issuer"},
+		"issuer nok, no audience":   {func() error { return issuer(keys, func(c *tokens.IssuerConfig) { c.Audience = "" }) }, "audience"},
+		"issuer nok, zero TTL":      {func() error { return issuer(keys, func(c *tokens.IssuerConfig) { c.TTL = 0 }) }, "TTL"},
+		"issuer nok, negative TTL":  {func() error { return issuer(keys, func(c *tokens.IssuerConfig) { c.TTL = -time.Second }) }, "TTL"},
+		"verifier ok, complete":     {func() error { return verifier(keys.Verification(), func(*tokens.VerifierConfig) {}) }, ""},
+		"verifier nok, no keys":     {func() error { return verifier(nil, func(*tokens.VerifierConfig) {}) }, "keys"},
+		"verifier nok, no issuer":   {func() error { return verifier(keys.Verification(), func(c *tokens.VerifierConfig) { c.Issuer = "" }) }, "issuer"},
+		"verifier nok, no audience": {func() error { return verifier(keys.Verification(), func(c *tokens.VerifierConfig) { c.Audience = "" }) }, "audience"},
+		"verifier nok, leeway above 5s": {func() error {
+			return verifier(keys.Verification(), func(c *tokens.VerifierConfig) { c.Leeway = tokens.MaxLeeway + time.Millisecond })
+		}, "leeway"},
+		"verifier nok, negative leeway": {func() error {
+			return verifier(keys.Verification(), func(c *tokens.VerifierConfig) { c.Leeway = -time.Millisecond })
+		}, "leeway"},
+		"verifier ok, leeway exactly 5s": {func() error {
+			return verifier(keys.Verification(), func(c *tokens.VerifierConfig) { c.Leeway = tokens.MaxLeeway })
+		}, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := tt.build()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error = %v, want one naming %q", err, tt.want)
+			}
+		})
+	}
 }
 
 func TestCheckSecretLengthBoundaries(t *testing.T) {
