@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -394,25 +393,10 @@ func TestRotationConcurrent(t *testing.T) {
 			sess := s.mustSession(t, storetest.MustUser(t, s, "alice").ID, "h1")
 			now = now.Add(time.Minute)
 
-			var (
-				wg    sync.WaitGroup
-				start = make(chan struct{})
-				errs  = make([]error, workers)
-			)
-			for i := range workers {
-				wg.Go(func() {
-					<-start
-					_, errs[i] = s.rotate("h1", fmt.Sprintf("h2-%d", i), owner)
-				})
-			}
-			close(start)
-			wg.Wait()
-
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("goroutine %d: %v", i, err)
-				}
-			}
+			storetest.AllAtOnce(t, "goroutine", workers, func(i int) error {
+				_, err := s.rotate("h1", fmt.Sprintf("h2-%d", i), owner)
+				return err
+			})
 			got := storetest.MustSessionByID(t, s, sess.ID)
 			if !got.Active(now) {
 				t.Errorf("session not active after concurrent refreshes: %+v", got)

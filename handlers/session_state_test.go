@@ -2,49 +2,79 @@ package handlers
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// sessionStateJSON pins the field names of GET /api/session (and of the
-// development expire tool's JSON answer), which static/app.js reads.
+// stateMembers are the member names of GET /api/session's answer (and of
+// the development expire tool's JSON answer), object by object, which
+// static/app.js reads: decodeState fails on a member renamed, missing or
+// added.
+var stateMembers = map[string][]string{
+	"":                {"session_id", "access_expires", "session_expires", "token", "events"},
+	"access_expires":  {"at", "text"},
+	"session_expires": {"at", "text"},
+	"token":           {"header", "payload", "signature_preview", "header_json", "payload_json", "alg", "kid", "public_key", "jwks_url", "claims"},
+	"token.claims[]":  {"name", "value", "meaning"},
+	"events[]":        {"kind", "label", "at", "at_text", "ip", "device"},
+}
+
+// sessionStateJSON holds what the tests read of the answer; stateMembers
+// pins all its names.
 type sessionStateJSON struct {
 	SessionID     string `json:"session_id"`
 	AccessExpires struct {
 		At   time.Time `json:"at"`
 		Text string    `json:"text"`
 	} `json:"access_expires"`
-	SessionExpires struct {
-		At   time.Time `json:"at"`
-		Text string    `json:"text"`
-	} `json:"session_expires"`
 	Token struct {
-		Header           string `json:"header"`
-		Payload          string `json:"payload"`
-		SignaturePreview string `json:"signature_preview"`
-		HeaderJSON       string `json:"header_json"`
-		PayloadJSON      string `json:"payload_json"`
-		Alg              string `json:"alg"`
-		Kid              string `json:"kid"`
-		PublicKey        bool   `json:"public_key"`
-		JWKSURL          string `json:"jwks_url"`
-		Claims           []struct {
-			Name    string `json:"name"`
-			Value   string `json:"value"`
-			Meaning string `json:"meaning"`
+		Header    string `json:"header"`
+		Payload   string `json:"payload"`
+		Alg       string `json:"alg"`
+		Kid       string `json:"kid"`
+		PublicKey bool   `json:"public_key"`
+		JWKSURL   string `json:"jwks_url"`
+		Claims    []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
 		} `json:"claims"`
 	} `json:"token"`
 	Events []struct {
-		Kind   string    `json:"kind"`
-		Label  string    `json:"label"`
-		At     time.Time `json:"at"`
-		AtText string    `json:"at_text"`
-		IP     string    `json:"ip"`
-		Device string    `json:"device"`
+		Kind  string `json:"kind"`
+		Label string `json:"label"`
 	} `json:"events"`
+}
+
+// checkMembers fails t for each object in v, at path, whose member names
+// are not those stateMembers lists for it.
+func checkMembers(t *testing.T, path string, v any) {
+	t.Helper()
+	switch v := v.(type) {
+	case map[string]any:
+		want, ok := stateMembers[path]
+		if !ok {
+			t.Errorf("an object at %q, want none there", path)
+			return
+		}
+		if got := slices.Sorted(maps.Keys(v)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+			t.Errorf("members of %q: %q, want %q", path, got, want)
+		}
+		for name, member := range v {
+			if path != "" {
+				name = path + "." + name
+			}
+			checkMembers(t, name, member)
+		}
+	case []any:
+		for _, e := range v {
+			checkMembers(t, path+"[]", e)
+		}
+	}
 }
 
 func (s sessionStateJSON) claim(name string) string {
@@ -62,9 +92,14 @@ func decodeState(t *testing.T, w *httptest.ResponseRecorder) sessionStateJSON {
 		t.Fatalf("status %d, Content-Type %q, want 200 JSON: %.300s", w.Code, w.Header().Get("Content-Type"), w.Body.String())
 	}
 	var s sessionStateJSON
+	var all any
 	if err := json.Unmarshal(w.Body.Bytes(), &s); err != nil {
 		t.Fatalf("decoding %s: %v", w.Body.String(), err)
 	}
+	if err := json.Unmarshal(w.Body.Bytes(), &all); err != nil {
+		t.Fatalf("decoding %s: %v", w.Body.String(), err)
+	}
+	checkMembers(t, "", all)
 	return s
 }
 

@@ -98,32 +98,6 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 	return tok, sess, user, nil
 }
 
-func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {
-	if _, err := t.tx.Exec(ctx, `UPDATE refresh_tokens
-		SET grace_until = LEAST(COALESCE(grace_until, $1), $1)
-		WHERE session_id = $2 AND used_at IS NULL`,
-		sqltables.ToMillis(deadline), sessionID); err != nil {
-		return fmt.Errorf("store: cap live token grace: %w", err)
-	}
-	return nil
-}
-
-// EventTimesSince reads session_events_session_at newest first, so it
-// touches at most max rows of this session.
-func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []string, since time.Time, max int) ([]time.Time, error) {
-	if len(kinds) == 0 || max <= 0 {
-		return nil, nil
-	}
-	rows, err := t.tx.Query(ctx, `SELECT at FROM session_events
-		WHERE session_id = $1 AND kind = ANY($2) AND at > $3
-		ORDER BY at DESC, id DESC LIMIT $4`, sessionID, kinds, sqltables.ToMillis(since), max)
-	out, err := sqltables.All(rows, err, sqltables.ScanMillis)
-	if err != nil {
-		return nil, fmt.Errorf("store: event times: %w", err)
-	}
-	return out, nil
-}
-
 // CreateSession locks the user row first, so logins of one user (and
 // the cap policy run after them in the same transaction) go one at a time.
 func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {

@@ -11,15 +11,31 @@ import (
 	"tokenflow/store/storetest"
 )
 
-// rawDatabase opens a fresh file through database/sql alone, with no
-// migration: for databases as earlier versions made them. The caller
-// closes it.
-func rawDatabase(t *testing.T) (string, *sql.DB) {
+// runnerDatabase makes a fresh file as the hand-written runner before
+// goose left it, through database/sql alone: the migration files named
+// applied, each recorded in schema_migrations by file name at
+// storetest.T0. The caller adds its rows and closes it.
+func runnerDatabase(t *testing.T, names ...string) (string, *sql.DB) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tokenflow.db")
 	db, err := sql.Open("sqlite", path+"?_pragma=foreign_keys(1)")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		body, err := migrationFiles.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?)`, name, storetest.T0.UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return path, db
 }
@@ -28,16 +44,9 @@ func rawDatabase(t *testing.T) (string, *sql.DB) {
 // tokens get no forgiveness (their deadline is their use), its current
 // tokens stay current.
 func TestMigrationBackfillsGraceUntil(t *testing.T) {
-	path, db := rawDatabase(t)
-	first, err := migrationFiles.ReadFile("migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, db := runnerDatabase(t, "0001_init.sql")
 	at := storetest.T0.UnixMilli()
 	for _, q := range []string{
-		`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`,
-		string(first),
-		fmt.Sprintf(`INSERT INTO schema_migrations VALUES ('0001_init.sql', %d)`, at),
 		fmt.Sprintf(`INSERT INTO users VALUES ('u1', 'alice', 'alice', 'hash', %d)`, at),
 		fmt.Sprintf(`INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at)
 			VALUES ('s1', 'u1', %d, %d, %d, %d)`, at, at, at+storetest.IdleTTL.Milliseconds(), at+storetest.MaxAge.Milliseconds()),
@@ -68,28 +77,16 @@ func TestMigrationBackfillsGraceUntil(t *testing.T) {
 // schema_migrations by file name) opens without re-applying anything: its
 // versions move into goose's table once and its data stays.
 func TestUpgradeFromTheRunnerBeforeGoose(t *testing.T) {
-	path, db := rawDatabase(t)
 	files, err := migrationFiles.ReadDir("migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := storetest.T0.UnixMilli()
-	if _, err := db.Exec(`CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`); err != nil {
-		t.Fatal(err)
-	}
+	var names []string
 	for _, f := range files {
-		body, err := migrationFiles.ReadFile("migrations/" + f.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(string(body)); err != nil {
-			t.Fatalf("%s: %v", f.Name(), err)
-		}
-		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?)`, f.Name(), at); err != nil {
-			t.Fatal(err)
-		}
+		names = append(names, f.Name())
 	}
-	if _, err := db.Exec(fmt.Sprintf(`INSERT INTO users VALUES ('u1', 'alice', 'alice', 'hash', %d)`, at)); err != nil {
+	path, db := runnerDatabase(t, names...)
+	if _, err := db.Exec(fmt.Sprintf(`INSERT INTO users VALUES ('u1', 'alice', 'alice', 'hash', %d)`, storetest.T0.UnixMilli())); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"tokenflow/store"
@@ -107,34 +106,11 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 }
 
 func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE refresh_tokens
-		SET grace_until = min(coalesce(grace_until, ?1), ?1)
-		WHERE session_id = ?2 AND used_at IS NULL`,
-		sqltables.ToMillis(deadline), sessionID); err != nil {
-		return fmt.Errorf("store: cap live token grace: %w", err)
-	}
-	return nil
+	return t.shared().CapLiveTokenGrace(ctx, sessionID, deadline)
 }
 
-// EventTimesSince reads session_events_session_at newest first, so it
-// touches at most max rows of this session.
 func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []string, since time.Time, max int) ([]time.Time, error) {
-	if len(kinds) == 0 || max <= 0 {
-		return nil, nil
-	}
-	args := []any{sessionID}
-	for _, k := range kinds {
-		args = append(args, k)
-	}
-	args = append(args, sqltables.ToMillis(since), max)
-	rows, err := t.tx.QueryContext(ctx, `SELECT at FROM session_events
-		WHERE session_id = ? AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`) AND at > ?
-		ORDER BY at DESC, id DESC LIMIT ?`, args...)
-	out, err := sqltables.All(rows, err, sqltables.ScanMillis)
-	if err != nil {
-		return nil, fmt.Errorf("store: event times: %w", err)
-	}
-	return out, nil
+	return t.shared().EventTimesSince(ctx, sessionID, kinds, since, max)
 }
 
 // CreateSession needs no lock of its own: BEGIN IMMEDIATE already holds

@@ -96,6 +96,15 @@ func (w Tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64
 		ToMillis(usedAt), sessionID, keepID)
 }
 
+// CapLiveTokenGrace is store.Tx.CapLiveTokenGrace: a current token's
+// deadline becomes the earlier of its own (none: the cap) and the cap.
+func (w Tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {
+	return w.exec(ctx, "cap live token grace", `UPDATE refresh_tokens
+		SET grace_until = CASE WHEN grace_until IS NOT NULL AND grace_until < ? THEN grace_until ELSE ? END
+		WHERE session_id = ? AND used_at IS NULL`,
+		ToMillis(deadline), ToMillis(deadline), sessionID)
+}
+
 // SetSessionUse is store.Tx.SetSessionUse.
 func (w Tx) SetSessionUse(ctx context.Context, sess store.Session) error {
 	return w.exec(ctx, "set session use", `UPDATE sessions
@@ -130,6 +139,28 @@ func (w Tx) InsertEvent(ctx context.Context, e store.Event) error {
 		return err
 	}
 	return w.exec(ctx, "insert event", w.TrimEvents, e.SessionID, store.EventLogin, store.MaxEventsPerSession-1)
+}
+
+// EventTimesSince is store.Tx.EventTimesSince. It reads
+// session_events_session_at newest first, so it touches at most max rows
+// of this session.
+func (w Tx) EventTimesSince(ctx context.Context, sessionID string, kinds []string, since time.Time, max int) ([]time.Time, error) {
+	if len(kinds) == 0 || max <= 0 {
+		return nil, nil
+	}
+	args := []any{sessionID}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	args = append(args, ToMillis(since), max)
+	rows, err := w.DB.Query(ctx, `SELECT at FROM session_events
+		WHERE session_id = ? AND kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`) AND at > ?
+		ORDER BY at DESC, id DESC LIMIT ?`, args...)
+	out, err := All(rows, err, ScanMillis)
+	if err != nil {
+		return nil, fmt.Errorf("store: event times: %w", err)
+	}
+	return out, nil
 }
 
 // CheckNewSession is the refusal of a NewSession that lacks what
