@@ -34,7 +34,7 @@ func (h *handler) sessions(c echo.Context) error {
 func (h *handler) revokeSession(c echo.Context) error {
 	cl := httpx.ClaimsFrom(c)
 	id := c.Param("id")
-	err := h.auth.RevokeSession(c.Request().Context(), cl.Subject, id, client(c))
+	err := h.auth.RevokeSession(c.Request().Context(), cl.Subject, cl.SessionID, id, client(c))
 	if errors.Is(err, auth.ErrNoSuchSession) {
 		return echo.NewHTTPError(http.StatusNotFound, "There is no such session of yours.")
 	}

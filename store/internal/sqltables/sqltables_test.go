@@ -3,6 +3,8 @@ package sqltables
 import (
 	"testing"
 	"time"
+
+	"tokenflow/store"
 )
 
 // Dollar numbers the placeholders only: a ? inside a string, a quoted
@@ -68,5 +70,21 @@ func TestMillisScan(t *testing.T) {
 				t.Errorf("Scan(%v) = %v, want %v", tt.src, got, tt.want)
 			}
 		})
+	}
+}
+
+// The handlers and auth turn away what store.WellFormedID refuses without
+// a query, so every ID NewID makes must pass it, and the shape must refuse
+// what PostgreSQL cannot hold.
+func TestNewIDIsWellFormed(t *testing.T) {
+	for range 1000 {
+		if id := NewID(); !store.WellFormedID(id) {
+			t.Fatalf("NewID() = %q, which store.WellFormedID refuses", id)
+		}
+	}
+	for _, id := range []string{"", "nope", "a\x00bcdefghijklmnopqrstu", "\xffbcdefghijklmnopqrstu", "abcdefghijklmnopqrstu=", "abcdefghijklmnopqrstuvw"} {
+		if store.WellFormedID(id) {
+			t.Errorf("store.WellFormedID(%q) = true", id)
+		}
 	}
 }
