@@ -3,15 +3,13 @@ package handlers
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"tokenflow/store"
@@ -70,7 +68,7 @@ func TestStoredRequestTextIsValidOnEveryBackend(t *testing.T) {
 			}
 			// The rotated token again, past the grace window: theft, and
 			// the session ends, whoever's client it is.
-			a.clock.Advance(a.settings.RefreshReuseGrace + time.Second)
+			a.clock.Advance(2 * a.settings.RefreshReuseGrace)
 			thief := a.browser()
 			thief.userAgent = "x\xff"
 			thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: firstRefresh, Path: "/auth"}
@@ -97,9 +95,7 @@ func TestStoredRequestTextIsValidOnEveryBackend(t *testing.T) {
 			}
 		})
 		t.Run("the address", func(t *testing.T) {
-			a := newTestApp(t, use, func(d *testDeps) {
-				d.Settings.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}
-			})
+			a := newTestApp(t, use, withTrustedProxies("10.0.0.0/24"))
 			for _, xff := range []string{"x\xff", "a\x00b", "198.51.100.7\xff"} {
 				w := loginFrom(a, "10.0.0.1:1234", xff, "nobody", "wrong password")
 				if w.Code != http.StatusUnauthorized {
@@ -151,7 +147,7 @@ func TestUserAgentNotUTF8OverTheWire(t *testing.T) {
 		body := url.Values{"username": {"wire"}, "password": {goodPassword}}.Encode()
 		req := "POST /auth/login HTTP/1.1\r\nHost: " + srv.Listener.Addr().String() + "\r\n" +
 			"User-Agent: x\xff\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
-			"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n" + body
+			"Content-Length: " + fmt.Sprint(len(body)) + "\r\nConnection: close\r\n\r\n" + body
 		if _, err := conn.Write([]byte(req)); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -177,6 +178,15 @@ func newTestApp(t testing.TB, edit ...func(*testDeps)) *testApp {
 		whole = full
 	}
 	return &testApp{e: e, store: whole, tokens: tm, clock: clock, settings: d.Settings}
+}
+
+// withTrustedProxies makes the peers in the prefixes trusted proxies.
+func withTrustedProxies(prefixes ...string) func(*testDeps) {
+	return func(d *testDeps) {
+		for _, p := range prefixes {
+			d.Settings.TrustedProxies = append(d.Settings.TrustedProxies, netip.MustParsePrefix(p))
+		}
+	}
 }
 
 // onBackends runs test once per store the app may run on: the SQLite file
