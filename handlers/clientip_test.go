@@ -51,47 +51,80 @@ func TestStoredRequestTextIsValidOnEveryBackend(t *testing.T) {
 	onBackends(t, func(t *testing.T, use func(*testDeps)) {
 		t.Run("a User-Agent that is not UTF-8", func(t *testing.T) {
 			a := newTestApp(t, use)
-			registered := a.mustRegister(t, "oddagent", goodPassword)
-			registered.userAgent = "x\xff"
+			a.mustRegister(t, "oddagent", goodPassword)
+			// Each step from its own session, logged in as usual, so each
+			// is seen to fail or pass on its own.
+			odd := func() *browser {
+				b := a.mustLogin(t, "oddagent", goodPassword)
+				b.userAgent = "x\xff"
+				return b
+			}
+			var written []string // the sessions whose newest event the odd client wrote
+
 			b := a.browser()
 			b.userAgent = "x\xff"
 			if w := b.post("/auth/login", url.Values{"username": {"oddagent"}, "password": {goodPassword}}); w.Code != http.StatusSeeOther {
-				t.Fatalf("login: %d, want 303", w.Code)
+				t.Errorf("login: %d, want 303", w.Code)
+			} else if sess := a.sessionOf(t, b); sess.UserAgent != "x" {
+				t.Errorf("the session's User-Agent = %q, want %q", sess.UserAgent, "x")
+			} else {
+				written = append(written, sess.ID)
 			}
-			sess := a.sessionOf(t, b)
-			firstRefresh := b.cookie(RefreshCookie)
+
+			b = odd()
 			if w := b.fetchRefresh(); w.Code != http.StatusOK {
-				t.Fatalf("refresh: %d, want 200", w.Code)
+				t.Errorf("refresh: %d, want 200", w.Code)
+			} else if sess := a.sessionOf(t, b); sess.UserAgent != "x" {
+				t.Errorf("the refreshed session's User-Agent = %q, want %q", sess.UserAgent, "x")
+			} else {
+				written = append(written, sess.ID)
 			}
-			if w := registered.post("/sessions/"+a.sessionOf(t, registered).ID+"/revoke", nil); w.Code != http.StatusSeeOther {
-				t.Errorf("revoking its own session from the sessions page: %d, want 303", w.Code)
-			}
-			// The rotated token again, past the grace window: theft, and
-			// the session ends, whoever's client it is.
-			a.clock.Advance(2 * a.settings.RefreshReuseGrace)
-			thief := a.browser()
-			thief.userAgent = "x\xff"
-			thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: firstRefresh, Path: "/auth"}
-			if w := thief.fetchRefresh(); w.Code != http.StatusUnauthorized {
-				t.Errorf("a reused token: %d, want 401", w.Code)
-			}
-			if got := a.sessionOf(t, b); got.RevokeReason != store.EventReuseDetected {
-				t.Errorf("after the reuse the session is %+v, want it revoked for reuse", got)
-			}
+
+			b = odd()
+			id := a.sessionOf(t, b).ID
 			if w := b.post("/auth/logout", nil); w.Code != http.StatusSeeOther {
 				t.Errorf("logout: %d, want 303", w.Code)
 			}
-			events, err := a.store.SessionEvents(context.Background(), sess.ID, 0)
-			if err != nil || len(events) < 3 {
-				t.Fatalf("events = %+v, %v; want login, refresh and reuse", events, err)
+			if got, err := a.store.Session(context.Background(), id); err != nil || got.RevokeReason != store.EventLogout {
+				t.Errorf("after the logout the session is %+v, %v; want it logged out", got, err)
 			}
-			for _, e := range events {
-				if e.UserAgent != "x" {
-					t.Errorf("%s event's User-Agent = %q, want %q", e.Kind, e.UserAgent, "x")
+			written = append(written, id)
+
+			b, victim := odd(), a.mustLogin(t, "oddagent", goodPassword)
+			id = a.sessionOf(t, victim).ID
+			if w := b.post("/sessions/"+id+"/revoke", nil); w.Code != http.StatusSeeOther {
+				t.Errorf("ending another session from the sessions page: %d, want 303", w.Code)
+			}
+			if got, err := a.store.Session(context.Background(), id); err != nil || got.RevokeReason != store.EventRevoked {
+				t.Errorf("after the sessions page the session is %+v, %v; want it revoked", got, err)
+			}
+			written = append(written, id)
+
+			// A rotated token again, past the grace window: theft, and the
+			// session ends, whoever's client presents it.
+			owner := a.mustLogin(t, "oddagent", goodPassword)
+			id = a.sessionOf(t, owner).ID
+			stolen := owner.cookie(RefreshCookie)
+			if w := owner.fetchRefresh(); w.Code != http.StatusOK {
+				t.Fatalf("the owner's refresh: %d", w.Code)
+			}
+			a.clock.Advance(2 * a.settings.RefreshReuseGrace)
+			thief := a.browser()
+			thief.userAgent = "x\xff"
+			thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: stolen, Path: "/auth"}
+			if w := thief.fetchRefresh(); w.Code != http.StatusUnauthorized {
+				t.Errorf("a reused token: %d, want 401", w.Code)
+			}
+			if got, err := a.store.Session(context.Background(), id); err != nil || got.RevokeReason != store.EventReuseDetected {
+				t.Errorf("after the reuse the session is %+v, %v; want it revoked for reuse", got, err)
+			}
+			written = append(written, id)
+
+			for _, id := range written {
+				events, err := a.store.SessionEvents(context.Background(), id, 1)
+				if err != nil || len(events) != 1 || events[0].UserAgent != "x" {
+					t.Errorf("the newest event of session %s = %+v, %v; want the odd client's, User-Agent %q", id, events, err, "x")
 				}
-			}
-			if sess.UserAgent != "x" {
-				t.Errorf("the session's User-Agent = %q, want %q", sess.UserAgent, "x")
 			}
 		})
 		t.Run("the address", func(t *testing.T) {
