@@ -52,79 +52,81 @@ func TestStoredRequestTextIsValidOnEveryBackend(t *testing.T) {
 		t.Run("a User-Agent that is not UTF-8", func(t *testing.T) {
 			a := newTestApp(t, use)
 			a.mustRegister(t, "oddagent", goodPassword)
-			// Each step from its own session, logged in as usual, so each
-			// is seen to fail or pass on its own.
-			odd := func() *browser {
+			const oddAgent = "x\xff"
+			idOf := func(b *browser) string { // "": no session
+				cl, err := a.tokens.Verify(b.cookie(AccessCookie))
+				if err != nil {
+					return ""
+				}
+				return cl.SessionID
+			}
+			// Each step but the login from a session of its own, logged in
+			// as usual, so each is seen to fail or pass on its own.
+			oddSession := func() *browser {
 				b := a.mustLogin(t, "oddagent", goodPassword)
-				b.userAgent = "x\xff"
+				b.userAgent = oddAgent
 				return b
 			}
-			var written []string // the sessions whose newest event the odd client wrote
-
-			b := a.browser()
-			b.userAgent = "x\xff"
-			if w := b.post("/auth/login", url.Values{"username": {"oddagent"}, "password": {goodPassword}}); w.Code != http.StatusSeeOther {
-				t.Errorf("login: %d, want 303", w.Code)
-			} else if sess := a.sessionOf(t, b); sess.UserAgent != "x" {
-				t.Errorf("the session's User-Agent = %q, want %q", sess.UserAgent, "x")
-			} else {
-				written = append(written, sess.ID)
+			steps := []struct {
+				name       string
+				do         func() (sessionID string, w *httptest.ResponseRecorder)
+				wantStatus int
+				wantReason string // "": the session lives on, used by the odd client
+			}{
+				{"login", func() (string, *httptest.ResponseRecorder) {
+					b := a.browser()
+					b.userAgent = oddAgent
+					w := b.post("/auth/login", url.Values{"username": {"oddagent"}, "password": {goodPassword}})
+					return idOf(b), w
+				}, http.StatusSeeOther, ""},
+				{"refresh", func() (string, *httptest.ResponseRecorder) {
+					b := oddSession()
+					return idOf(b), b.fetchRefresh()
+				}, http.StatusOK, ""},
+				{"logout", func() (string, *httptest.ResponseRecorder) {
+					b := oddSession()
+					id := idOf(b)
+					return id, b.post("/auth/logout", nil)
+				}, http.StatusSeeOther, store.EventLogout},
+				{"the sessions page", func() (string, *httptest.ResponseRecorder) {
+					b, other := oddSession(), a.mustLogin(t, "oddagent", goodPassword)
+					id := idOf(other)
+					return id, b.post("/sessions/"+id+"/revoke", nil)
+				}, http.StatusSeeOther, store.EventRevoked},
+				// A rotated token again, past the grace window: theft, and
+				// the session ends, whoever's client presents it.
+				{"reuse", func() (string, *httptest.ResponseRecorder) {
+					owner := a.mustLogin(t, "oddagent", goodPassword)
+					stolen := owner.cookie(RefreshCookie)
+					if w := owner.fetchRefresh(); w.Code != http.StatusOK {
+						t.Fatalf("the owner's refresh: %d", w.Code)
+					}
+					a.clock.Advance(2 * a.settings.RefreshReuseGrace)
+					thief := a.browser()
+					thief.userAgent = oddAgent
+					thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: stolen, Path: "/auth"}
+					return idOf(owner), thief.fetchRefresh()
+				}, http.StatusUnauthorized, store.EventReuseDetected},
 			}
-
-			b = odd()
-			if w := b.fetchRefresh(); w.Code != http.StatusOK {
-				t.Errorf("refresh: %d, want 200", w.Code)
-			} else if sess := a.sessionOf(t, b); sess.UserAgent != "x" {
-				t.Errorf("the refreshed session's User-Agent = %q, want %q", sess.UserAgent, "x")
-			} else {
-				written = append(written, sess.ID)
-			}
-
-			b = odd()
-			id := a.sessionOf(t, b).ID
-			if w := b.post("/auth/logout", nil); w.Code != http.StatusSeeOther {
-				t.Errorf("logout: %d, want 303", w.Code)
-			}
-			if got, err := a.store.Session(context.Background(), id); err != nil || got.RevokeReason != store.EventLogout {
-				t.Errorf("after the logout the session is %+v, %v; want it logged out", got, err)
-			}
-			written = append(written, id)
-
-			b, victim := odd(), a.mustLogin(t, "oddagent", goodPassword)
-			id = a.sessionOf(t, victim).ID
-			if w := b.post("/sessions/"+id+"/revoke", nil); w.Code != http.StatusSeeOther {
-				t.Errorf("ending another session from the sessions page: %d, want 303", w.Code)
-			}
-			if got, err := a.store.Session(context.Background(), id); err != nil || got.RevokeReason != store.EventRevoked {
-				t.Errorf("after the sessions page the session is %+v, %v; want it revoked", got, err)
-			}
-			written = append(written, id)
-
-			// A rotated token again, past the grace window: theft, and the
-			// session ends, whoever's client presents it.
-			owner := a.mustLogin(t, "oddagent", goodPassword)
-			id = a.sessionOf(t, owner).ID
-			stolen := owner.cookie(RefreshCookie)
-			if w := owner.fetchRefresh(); w.Code != http.StatusOK {
-				t.Fatalf("the owner's refresh: %d", w.Code)
-			}
-			a.clock.Advance(2 * a.settings.RefreshReuseGrace)
-			thief := a.browser()
-			thief.userAgent = "x\xff"
-			thief.cookies[RefreshCookie] = &http.Cookie{Name: RefreshCookie, Value: stolen, Path: "/auth"}
-			if w := thief.fetchRefresh(); w.Code != http.StatusUnauthorized {
-				t.Errorf("a reused token: %d, want 401", w.Code)
-			}
-			if got, err := a.store.Session(context.Background(), id); err != nil || got.RevokeReason != store.EventReuseDetected {
-				t.Errorf("after the reuse the session is %+v, %v; want it revoked for reuse", got, err)
-			}
-			written = append(written, id)
-
-			for _, id := range written {
-				events, err := a.store.SessionEvents(context.Background(), id, 1)
-				if err != nil || len(events) != 1 || events[0].UserAgent != "x" {
-					t.Errorf("the newest event of session %s = %+v, %v; want the odd client's, User-Agent %q", id, events, err, "x")
-				}
+			for _, step := range steps {
+				t.Run(step.name, func(t *testing.T) {
+					id, w := step.do()
+					if w.Code != step.wantStatus {
+						t.Errorf("status %d, want %d", w.Code, step.wantStatus)
+					}
+					if id == "" {
+						t.Fatal("no session to look at")
+					}
+					ctx := context.Background()
+					sess, err := a.store.Session(ctx, id)
+					if err != nil || sess.RevokeReason != step.wantReason || (step.wantReason == "" && sess.UserAgent != "x") {
+						t.Errorf("session = %+v, %v; want revoke reason %q, used by User-Agent %q", sess, err, step.wantReason, "x")
+					}
+					events, err := a.store.SessionEvents(ctx, id, 1)
+					if err != nil || len(events) != 1 || events[0].UserAgent != "x" {
+						t.Errorf("newest event = %+v, %v; want the odd client's, User-Agent %q", events, err, "x")
+					}
+				})
 			}
 		})
 		t.Run("the address", func(t *testing.T) {
