@@ -107,24 +107,26 @@ func (s *Service) DetectReuse(ctx context.Context, presentedRefresh string, clie
 }
 
 // Logout revokes what scope says around sess (from CurrentSession). A
-// session that ended meanwhile is no error.
+// session that ended meanwhile is no error, and ends nothing more: with
+// scope=global, ending its own session finds it ended already and stops
+// there; with scope=others, the check under the user's lock finds it no
+// longer live (revokeUserSessions).
 func (s *Service) Logout(ctx context.Context, sess store.Session, scope Scope, client store.Client) error {
 	var err error
-	others := 0 // sessions revokeUserSessions ended
+	ended, others := 0, 0 // sess itself; the sessions revokeUserSessions ended
 	switch scope {
 	case ScopeLocal:
-		err = s.revokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client)
-		s.observeRevoked(err, store.EventLogout, 1)
+		ended, err = s.revokeSession(ctx, sess.UserID, sess.ID, sess.ID, store.EventLogout, client)
 	case ScopeOthers:
 		others, err = s.revokeUserSessions(ctx, sess.UserID, sess.ID, client)
 	case ScopeGlobal:
-		if err = s.revokeSession(ctx, sess.UserID, sess.ID, store.EventLogout, client); err == nil {
-			s.observeRevoked(err, store.EventLogout, 1)
+		if ended, err = s.revokeSession(ctx, sess.UserID, sess.ID, sess.ID, store.EventLogout, client); err == nil && ended > 0 {
 			others, err = s.revokeUserSessions(ctx, sess.UserID, "", client)
 		}
 	default:
 		return errors.New("auth: unknown logout scope " + string(scope))
 	}
+	s.observeRevoked(nil, store.EventLogout, ended)
 	s.observeRevoked(nil, store.EventRevoked, others)
 	if errors.Is(err, ErrNoSuchSession) {
 		return nil

@@ -99,13 +99,13 @@ func TestRevokeSession(t *testing.T) {
 	ada := f.register(t, "ada")
 	f.clock.Advance(time.Second)
 	bob := f.register(t, "bob")
-	if err := f.svc.RevokeSession(ctx, bob.Session.UserID, ada.Session.ID, client); !errors.Is(err, ErrNoSuchSession) {
+	if err := f.svc.RevokeSession(ctx, bob.Session.UserID, bob.Session.ID, ada.Session.ID, client); !errors.Is(err, ErrNoSuchSession) {
 		t.Fatalf("bob revoking ada's session: %v, want ErrNoSuchSession", err)
 	}
 	if _, err := f.svc.Refresh(ctx, ada.RefreshToken, client); err != nil {
 		t.Fatalf("ada's session was harmed: %v", err)
 	}
-	if err := f.svc.RevokeSession(ctx, bob.Session.UserID, bob.Session.ID, client); err != nil {
+	if err := f.svc.RevokeSession(ctx, bob.Session.UserID, bob.Session.ID, bob.Session.ID, client); err != nil {
 		t.Fatal(err)
 	}
 	var revoked *SessionRevokedError

@@ -70,7 +70,7 @@ func TestObserverSeesEveryOutcome(t *testing.T) {
 	if err := f.svc.Logout(ctx, other.Session, ScopeLocal, client); err != nil { // revoked logout 1
 		t.Fatal(err)
 	}
-	if err := f.svc.RevokeSession(ctx, other.Session.UserID, "no-such-session", client); err == nil {
+	if err := f.svc.RevokeSession(ctx, other.Session.UserID, other.Session.ID, "no-such-session", client); err == nil {
 		t.Fatal("revoking a missing session succeeded")
 	}
 
@@ -125,5 +125,30 @@ func TestObserverCountsAGraceReplayAsGrace(t *testing.T) {
 	want := map[string]int{"refresh ok": 2, "refresh grace": 1}
 	if got := obs.snapshot(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("observed %v, want %v", got, want)
+	}
+}
+
+// Ending a session that has ended already changes nothing and is counted
+// as nothing: a double click on the sessions page, two tabs logging out.
+func TestObserverCountsAnEndedSessionOnce(t *testing.T) {
+	obs := &countingObserver{}
+	f := newFixture(t, func(d *Deps) { d.Observer = obs })
+	ctx := context.Background()
+	ended := f.register(t, "ada")
+	acting, err := f.svc.Login(ctx, "ada", pw, client) // login ok
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := f.svc.RevokeSession(ctx, ended.Session.UserID, acting.Session.ID, ended.Session.ID, client); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.Logout(ctx, ended.Session, ScopeLocal, client); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"login ok": 1, "revoked revoked": 1}
+	if got := obs.snapshot(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("observed %v, want %v (one session, ended once)", got, want)
 	}
 }

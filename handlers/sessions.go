@@ -3,11 +3,12 @@ package handlers
 import (
 	"errors"
 	"net/http"
-	"tokenflow/httpx"
 
 	"github.com/labstack/echo/v4"
 
 	"tokenflow/auth"
+	"tokenflow/httpx"
+	"tokenflow/store"
 	"tokenflow/views"
 )
 
@@ -30,13 +31,17 @@ func (h *handler) sessions(c echo.Context) error {
 }
 
 // revokeSession is POST /sessions/:id/revoke. Only the caller's own sessions
-// can be revoked; revoking the current one is a logout.
+// can be revoked, from a session that is still live (auth checks it again
+// in the transaction); revoking the current one is a logout.
 func (h *handler) revokeSession(c echo.Context) error {
 	cl := httpx.ClaimsFrom(c)
 	id := c.Param("id")
-	err := h.auth.RevokeSession(c.Request().Context(), cl.Subject, id, client(c))
+	if !store.WellFormedID(id) {
+		return noSuchSession() // no store made it; PostgreSQL would refuse some as text
+	}
+	err := h.auth.RevokeSession(c.Request().Context(), cl.Subject, cl.SessionID, id, client(c))
 	if errors.Is(err, auth.ErrNoSuchSession) {
-		return echo.NewHTTPError(http.StatusNotFound, "There is no such session of yours.")
+		return noSuchSession()
 	}
 	if err != nil {
 		return err
@@ -47,4 +52,10 @@ func (h *handler) revokeSession(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/auth/login")
 	}
 	return c.Redirect(http.StatusSeeOther, "/sessions")
+}
+
+// noSuchSession is the answer for a session that is not the caller's:
+// unknown, another user's, or named by an ID no store makes, all alike.
+func noSuchSession() error {
+	return echo.NewHTTPError(http.StatusNotFound, "There is no such session of yours.")
 }

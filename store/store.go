@@ -22,6 +22,28 @@ var (
 	ErrRefreshUnknown = errors.New("store: refresh token unknown")
 )
 
+// IDLength is the length of every user and session ID a store makes: 128
+// random bits as base64url without padding (sqltables.NewID).
+const IDLength = 22
+
+// WellFormedID reports whether id has the shape of the IDs a store makes
+// (IDLength characters of the base64url alphabet). One that has not names
+// nothing in any store, so a caller with an ID from a request answers "no
+// such" without a query, where PostgreSQL would refuse some (NUL, bytes
+// that are not UTF-8) with an error rather than find nothing.
+func WellFormedID(id string) bool {
+	if len(id) != IDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // RevokedRetention is how long a revoked session is kept before
 // DeleteExpired removes it, so "you were logged out because your refresh
 // token was reused" can still be explained for a while.

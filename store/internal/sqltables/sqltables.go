@@ -231,7 +231,8 @@ func ToNullMillis(t time.Time) *int64 {
 // UsernameKey is what makes usernames unique regardless of case.
 func UsernameKey(username string) string { return strings.ToLower(username) }
 
-// NewID returns 128 random bits, base64url without padding.
+// NewID returns 128 random bits, base64url without padding: an ID of
+// store.IDLength characters that store.WellFormedID accepts.
 func NewID() string {
 	b := make([]byte, 16)
 	rand.Read(b) // never fails: crypto/rand crashes the program instead (Go 1.24+)

@@ -196,19 +196,143 @@ func (w Tx) StartSession(ctx context.Context, ns store.NewSession, now time.Time
 	return sess, nil
 }
 
-// Dollar rewrites the ? placeholders of a statement of this package as
-// PostgreSQL's $1, $2, …. The statements hold no ? of any other kind (no
-// string literals, no JSON operators).
+// Dollar rewrites the ? placeholders of a statement as PostgreSQL's $1,
+// $2, …, in order. A ? that is no placeholder is left as it is: inside a
+// string ('…', where a doubled quote stands for itself, and in E'…' a
+// backslash escapes too), a quoted name ("…"), a comment (-- to the end
+// of the line, nested /* */) or a dollar-quoted body ($$…$$,
+// $tag$…$tag$); and in PostgreSQL's operators spelt with one: ?| and ?&
+// (so a placeholder before | or & takes a space: "? || ?"), and @?. ??
+// stands for the ? operator itself (jsonb: is the key there). So a ?
+// written for the database never shifts the arguments after it onto the
+// wrong placeholder.
 func Dollar(query string) string {
 	var b strings.Builder
+	b.Grow(len(query) + 16)
 	n := 0
-	for _, r := range query {
-		if r == '?' {
+	// The delimiters are ASCII, and no byte of a multibyte UTF-8 character
+	// is, so the statement is walked byte by byte.
+	for i := 0; i < len(query); {
+		c := query[i]
+		next := byte(0)
+		if i+1 < len(query) {
+			next = query[i+1]
+		}
+		end := i + 1 // what is copied as it is, by default c alone
+		switch {
+		case c == '\'':
+			end = quotedEnd(query, i, '\'', escapeString(query, i))
+		case c == '"':
+			end = quotedEnd(query, i, '"', false)
+		case c == '-' && next == '-':
+			end = lineCommentEnd(query, i)
+		case c == '/' && next == '*':
+			end = blockCommentEnd(query, i)
+		case c == '$':
+			end = dollarQuotedEnd(query, i)
+		case c == '?' && next == '?':
+			b.WriteByte('?')
+			i += 2
+			continue
+		case c == '?' && next != '|' && next != '&' && (i == 0 || query[i-1] != '@'):
 			n++
-			b.WriteString("$" + strconv.Itoa(n))
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			i++
 			continue
 		}
-		b.WriteRune(r)
+		b.WriteString(query[i:end])
+		i = end
 	}
 	return b.String()
+}
+
+// quotedEnd is the index just past the quote that closes the quoted text
+// opening at start (query[start] == quote; a doubled quote stands for
+// itself, and with backslashes a backslash escapes the next byte), or
+// len(query) when nothing closes it (the server reports the error).
+func quotedEnd(query string, start int, quote byte, backslashes bool) int {
+	for i := start + 1; i < len(query); i++ {
+		switch query[i] {
+		case '\\':
+			if backslashes {
+				i++
+			}
+		case quote:
+			if i+1 < len(query) && query[i+1] == quote {
+				i++
+				continue
+			}
+			return i + 1
+		}
+	}
+	return len(query)
+}
+
+// escapeString reports whether the string opening at query[start] is an
+// escape string (E'…'): its prefix E stands alone, not at the end of a name.
+func escapeString(query string, start int) bool {
+	if start == 0 || (query[start-1] != 'E' && query[start-1] != 'e') {
+		return false
+	}
+	return start == 1 || !nameByte(query[start-2])
+}
+
+// lineCommentEnd is the index just past the line comment at start.
+func lineCommentEnd(query string, start int) int {
+	if j := strings.IndexByte(query[start:], '\n'); j >= 0 {
+		return start + j + 1
+	}
+	return len(query)
+}
+
+// blockCommentEnd is the index just past the block comment at start;
+// PostgreSQL's block comments nest.
+func blockCommentEnd(query string, start int) int {
+	depth := 0
+	for i := start; i+1 < len(query); i++ {
+		switch {
+		case query[i] == '/' && query[i+1] == '*':
+			depth++
+			i++
+		case query[i] == '*' && query[i+1] == '/':
+			depth--
+			i++
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return len(query)
+}
+
+// dollarQuotedEnd is the index just past the dollar-quoted string that
+// opens at query[start] == '$' ($$…$$ or $tag$…$tag$, the tag a name
+// without $), or start+1 when the $ opens none: a positional parameter
+// ($1), or a $ inside a name (a$b).
+func dollarQuotedEnd(query string, start int) int {
+	if start > 0 && nameByte(query[start-1]) {
+		return start + 1
+	}
+	j := start + 1
+	for j < len(query) && nameByte(query[j]) && query[j] != '$' {
+		if j == start+1 && query[j] >= '0' && query[j] <= '9' {
+			return start + 1 // $1
+		}
+		j++
+	}
+	if j >= len(query) || query[j] != '$' {
+		return start + 1
+	}
+	tag := query[start : j+1]
+	if k := strings.Index(query[j+1:], tag); k >= 0 {
+		return j + 1 + k + len(tag)
+	}
+	return len(query)
+}
+
+// nameByte reports whether b may be part of an unquoted name: a letter, a
+// digit, _, $ or a byte of a multibyte character.
+func nameByte(b byte) bool {
+	return b == '_' || b == '$' || b >= 0x80 || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')
 }
