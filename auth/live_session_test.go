@@ -38,7 +38,11 @@ func TestLiveSessionRule(t *testing.T) {
 			return ada.Claims
 		}, false},
 		{"nok, revoked from another session", func(t *testing.T, f *fixture, ada Result) tokens.Claims {
-			if err := f.svc.RevokeSession(ctx, ada.Session.UserID, ada.Session.ID, client); err != nil {
+			other, err := f.svc.Login(ctx, "ada", pw, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.svc.RevokeSession(ctx, ada.Session.UserID, other.Session.ID, ada.Session.ID, client); err != nil {
 				t.Fatal(err)
 			}
 			return ada.Claims
