@@ -36,6 +36,8 @@ var slotMarker = func() string {
 	return "\x00slot-" + hex.EncodeToString(b) + "-"
 }()
 
+func slotMark(i int) string { return slotMarker + strconv.Itoa(i) + "\x00" }
+
 // dashboardSlots: the access token's time left, the session's, in page
 // order.
 const dashboardSlots = 2
@@ -53,7 +55,7 @@ func NewDashboardFrame(ctx context.Context, v DashboardView) (*DashboardFrame, e
 	f := &DashboardFrame{made: v}
 	var slots [dashboardSlots]templ.Component
 	for i := range slots {
-		mark := slotMarker + strconv.Itoa(i) + "\x00"
+		mark := slotMark(i)
 		slots[i] = templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
 			_, err := io.WriteString(w, mark)
 			return err
@@ -65,8 +67,7 @@ func NewDashboardFrame(ctx context.Context, v DashboardView) (*DashboardFrame, e
 	}
 	rest := buf.String()
 	for i := range dashboardSlots {
-		mark := slotMarker + strconv.Itoa(i) + "\x00"
-		before, after, found := cutOnce(rest, mark)
+		before, after, found := cutOnce(rest, slotMark(i))
 		if !found {
 			return nil, errors.New("views: dashboard frame: slot " + strconv.Itoa(i) + " not found exactly once")
 		}
