@@ -48,6 +48,38 @@ func TestInspectionsRenderTheSamePage(t *testing.T) {
 	if !bytes.Contains(want, []byte(`data-testid="inspector"`)) || !bytes.Contains(want, []byte(in.parts.Payload)) {
 		t.Fatal("the page has no inspector")
 	}
+
+	// The dashboard handler's page goes through the token's kept frame,
+	// made at the first load and reused while only the time moves; a new
+	// event in the timeline makes it again.
+	dashboard := func(v views.DashboardView) []byte {
+		var buf bytes.Buffer
+		if err := dashboardOf(ctx, v).Render(ctx, &buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	if got := dashboard(v); !bytes.Equal(got, want) {
+		t.Fatalf("dashboard through the frame differs:\n got  %s\n want %s", got, want)
+	}
+	frame := in.html.frame.Load()
+	if frame == nil {
+		t.Fatal("the first load kept no frame")
+	}
+	v.Now = time.Unix(1_800_000_000, 0)
+	if got, want := dashboard(v), page(v); !bytes.Equal(got, want) {
+		t.Fatalf("a later load through the frame differs:\n got  %s\n want %s", got, want)
+	}
+	if in.html.frame.Load() != frame {
+		t.Error("a later load of the token made its frame again")
+	}
+	v.Events = []views.EventView{{Kind: "refresh", Label: "Refreshed", At: v.Now, IP: "192.0.2.1", Device: "Firefox"}}
+	if got, want := dashboard(v), page(v); !bytes.Equal(got, want) {
+		t.Fatalf("a load with a new event differs:\n got  %s\n want %s", got, want)
+	}
+	if in.html.frame.Load() == frame {
+		t.Error("a new event kept the old frame")
+	}
 }
 
 // Full, it starts again: never more than maxInspections tokens.

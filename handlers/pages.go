@@ -37,7 +37,7 @@ func (h *handler) dashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.DashboardPage(v))
+	return render(c, http.StatusOK, dashboardOf(c.Request().Context(), v))
 }
 
 // me is GET /api/me: the caller's verified claims as JSON, the bytes
