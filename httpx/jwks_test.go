@@ -304,18 +304,15 @@ func staleWithFetchInFlight(t *testing.T, srv *jwkstest.Server, clock *testkit.C
 // asked for after the token arrived (its document is as new as the
 // token): neither is followed by a fetch of the token's own.
 func TestJWKSUnknownKidNoSecondFetch(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		down bool
-	}{
-		{"the awaited fetch failed", true},
-		{"the awaited fetch started after the token arrived and lacks its kid", false},
+	for name, down := range map[string]bool{
+		"the awaited fetch failed": true,
+		"the awaited fetch started after the token arrived and lacks its kid": false,
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(name, func(t *testing.T) {
 			clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
 			srv := jwkstest.NewServer(t, jwkstest.NewKey(t))
 			v, background := staleWithFetchInFlight(t, srv, clock)
-			srv.SetDown(tc.down)
+			srv.SetDown(down)
 			token := jwkstest.Token(t, jwkstest.NewKey(t), "u1", clock.Now()) // a kid never published
 			result := verifyingInBackground(t, func() error { _, err := v.Verify(token); return err })
 			fetch := <-background // the stale refetch the token's own lookup started
