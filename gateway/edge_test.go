@@ -133,3 +133,36 @@ func TestGatewayIdentityHeadersSurviveConnectionTokens(t *testing.T) {
 		}
 	}
 }
+
+// The headers the gateway itself sets for the server behind (X-Real-IP,
+// X-Forwarded-Proto, X-Forwarded-For, the request id) were set before the
+// proxy removed the hop-by-hop headers, so a client naming them in
+// Connection had them dropped: the auth server, which trusts the gateway's
+// word, saw no scheme at all (behind a TLS gateway: no Secure cookies
+// outside production, an http jwks_uri) and no request id to tie the logs.
+func TestGatewayForwardingHeadersSurviveConnectionTokens(t *testing.T) {
+	f := newFixture(t)
+	for _, connection := range []string{
+		"X-Forwarded-Proto, X-Real-IP, X-Request-Id",
+		"x-forwarded-for,x-forwarded-proto",
+		"keep-alive, X-Request-ID",
+	} {
+		resp, _ := f.get(t, "/auth/login", http.Header{"Connection": {connection}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("Connection: %s: status %d", connection, resp.StatusCode)
+		}
+		h, _ := f.auth.lastRequest()
+		if got := h.Values("X-Forwarded-Proto"); len(got) != 1 || got[0] != "http" {
+			t.Errorf("Connection: %s: X-Forwarded-Proto %q, want [http]", connection, got)
+		}
+		if got := h.Values("X-Real-Ip"); len(got) != 1 || got[0] != "127.0.0.1" {
+			t.Errorf("Connection: %s: X-Real-IP %q, want the peer", connection, got)
+		}
+		if got := h.Get("X-Forwarded-For"); !strings.HasSuffix(got, "127.0.0.1") {
+			t.Errorf("Connection: %s: X-Forwarded-For %q does not end with the peer", connection, got)
+		}
+		if id := resp.Header.Get("X-Request-Id"); id == "" || h.Get("X-Request-Id") != id {
+			t.Errorf("Connection: %s: answered request id %q, forwarded %q", connection, id, h.Get("X-Request-Id"))
+		}
+	}
+}

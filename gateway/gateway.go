@@ -7,6 +7,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"tokenflow/httpx"
+	"tokenflow/tokens"
 )
 
 // The identity headers the gateway sets for the notes service, from the
@@ -93,15 +95,15 @@ func New(cfg Config) (*echo.Echo, error) {
 	// would pass it on to an auth server that trusts the gateway's word.
 	e.SchemeExtractor = echo.ExtractSchemeDirect()
 	e.Pre(StripIdentityHeaders)
-	e.Use(httpx.RequestID, forwardRequestID, httpx.RequestLog(cfg.Logger), middleware.Recover(), RefuseUpgrades)
+	e.Use(httpx.RequestID, httpx.RequestLog(cfg.Logger), middleware.Recover(), RefuseUpgrades)
 
-	toNotes := proxyTo(cfg.NotesURL, cfg.Transport)
-	toAuth := proxyTo(cfg.AuthURL, cfg.Transport)
+	toNotes := proxyTo(cfg.NotesURL, cfg.Transport, withIdentity)
+	toAuth := proxyTo(cfg.AuthURL, cfg.Transport, withoutIdentity)
 	// Routes, grouped by what guards them. The proxy middleware answers;
 	// the handler after it is never reached.
 	accepted := countAccepted(cfg.Observer)
-	e.Any(NotesPrefix, unreachable, guard, accepted, setIdentity, toNotes)
-	e.Any(NotesPrefix+"/*", unreachable, guard, accepted, setIdentity, toNotes)
+	e.Any(NotesPrefix, unreachable, guard, accepted, toNotes)
+	e.Any(NotesPrefix+"/*", unreachable, guard, accepted, toNotes)
 	e.Any("/*", unreachable, toAuth)
 	return e, nil
 }
@@ -116,36 +118,103 @@ func upstreamTransport() http.RoundTripper {
 	return t
 }
 
+// Whether an upstream gets the caller's identity from the verified claims.
+const (
+	withIdentity    = true
+	withoutIdentity = false
+)
+
 // proxyTo forwards to target with one httputil.ReverseProxy, built once,
 // whose copy buffers come from a pool. Echo's proxy middleware did the
 // same forwarding but built a ReverseProxy for every request and gave it a
-// fresh 32 KB copy buffer each time (docs/PERFORMANCE.md, Gateway). The
-// headers are Echo's: X-Real-IP is the TCP peer (e.IPExtractor), and
-// X-Forwarded-Proto the connection's own scheme, with the other scheme
-// headers removed, so a client names neither; ReverseProxy itself appends
-// the peer to X-Forwarded-For and drops hop-by-hop headers, those named in
-// Connection included. Upgrades never get here (RefuseUpgrades).
-func proxyTo(target *url.URL, transport http.RoundTripper) echo.MiddlewareFunc {
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = transport
-	proxy.BufferPool = copyBuffers
-	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) {
-		// The upstream is down or refused the connection: say so without
-		// its address or the error text (nothing was written yet).
-		w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
-		w.WriteHeader(http.StatusBadGateway)
-		w.Write(badGatewayBody)
+// fresh 32 KB copy buffer each time (docs/PERFORMANCE.md, Gateway).
+//
+// What the gateway says about the request (forwarding) is decided here,
+// from the Echo context, and written onto the outbound request by
+// rewrite, which ReverseProxy calls after removing the hop-by-hop headers:
+// a client naming X-Real-IP, X-Forwarded-Proto, the request id or an
+// identity header in Connection cannot have the gateway's own values
+// removed on the way out. Upgrades never get here (RefuseUpgrades).
+func proxyTo(target *url.URL, transport http.RoundTripper, identity bool) echo.MiddlewareFunc {
+	proxy := &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { rewrite(pr, target) },
+		Transport:  transport,
+		BufferPool: copyBuffers,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
+			// The upstream is down or refused the connection: say so
+			// without its address or the error text (nothing was
+			// written yet).
+			w.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+			w.WriteHeader(http.StatusBadGateway)
+			w.Write(badGatewayBody)
+		},
 	}
 	return func(echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			h := c.Request().Header
-			h.Set(echo.HeaderXRealIP, c.RealIP())
-			h.Set(echo.HeaderXForwardedProto, c.Scheme())
-			h.Del(echo.HeaderXForwardedSsl)
-			h.Del(echo.HeaderXForwardedProtocol)
-			h.Del(echo.HeaderXUrlScheme)
-			proxy.ServeHTTP(c.Response(), c.Request())
+			fw := &forwarding{
+				realIP:    c.RealIP(),
+				scheme:    c.Scheme(),
+				requestID: c.Response().Header().Get(echo.HeaderXRequestID),
+			}
+			if identity {
+				if fw.identity = httpx.ClaimsFrom(c); fw.identity == nil {
+					return echo.ErrUnauthorized // the guard runs first; never here
+				}
+			}
+			req := c.Request()
+			proxy.ServeHTTP(c.Response(), req.WithContext(context.WithValue(req.Context(), forwardingKey{}, fw)))
 			return nil
+		}
+	}
+}
+
+// forwarding is what the gateway tells the server behind about one
+// request: the client's address and scheme as the gateway sees them
+// (Echo's IPExtractor and SchemeExtractor: the TCP peer and the
+// connection's own scheme, never a client's header), the request id it
+// answers with (the client's when plausible, else a new one, which the
+// server behind keeps: one id in all three logs), and on the notes paths
+// the verified claims.
+type forwarding struct {
+	realIP, scheme, requestID string
+	identity                  *tokens.Claims
+}
+
+type forwardingKey struct{}
+
+// rewrite builds the outbound request. ReverseProxy has already removed
+// the hop-by-hop headers, those named in Connection included, and the
+// client's Forwarded, X-Forwarded-For, X-Forwarded-Host and
+// X-Forwarded-Proto. The path and query go as sent (SetURL only prefixes
+// the target's path; the query is the client's own, unparsed), and so does
+// Host. X-Forwarded-For is the client's chain with the peer appended, as
+// before: the server behind believes as much of it as its own trusted
+// proxies say, reading from the right. The client's other scheme headers
+// are removed, so a client names no scheme. Inbound identity headers were
+// stripped by StripIdentityHeaders; the notes service gets the gateway's.
+func rewrite(pr *httputil.ProxyRequest, target *url.URL) {
+	fw := pr.In.Context().Value(forwardingKey{}).(*forwarding)
+	query := pr.In.URL.RawQuery
+	pr.SetURL(target)
+	pr.Out.URL.RawQuery = query // ReverseProxy drops parameters it cannot parse; the servers behind decide
+	pr.Out.Host = pr.In.Host
+	h := pr.Out.Header
+	if prior := pr.In.Header.Values(echo.HeaderXForwardedFor); len(prior) > 0 {
+		h.Set(echo.HeaderXForwardedFor, strings.Join(prior, ", ")+", "+fw.realIP)
+	} else {
+		h.Set(echo.HeaderXForwardedFor, fw.realIP)
+	}
+	h.Set(echo.HeaderXRealIP, fw.realIP)
+	h.Set(echo.HeaderXForwardedProto, fw.scheme)
+	h.Del(echo.HeaderXForwardedSsl)
+	h.Del(echo.HeaderXForwardedProtocol)
+	h.Del(echo.HeaderXUrlScheme)
+	h.Set(echo.HeaderXRequestID, fw.requestID)
+	if claims := fw.identity; claims != nil {
+		h.Set(HeaderUserID, claims.Subject)
+		h.Set(HeaderSessionID, claims.SessionID)
+		if headerSafe(claims.Username) {
+			h.Set(HeaderUsername, claims.Username)
 		}
 	}
 }
@@ -169,16 +238,6 @@ func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
 func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
 
 func unreachable(c echo.Context) error { return echo.ErrNotFound }
-
-// forwardRequestID sends the request id the gateway answers with (the
-// client's when plausible, else a new one) to the server behind it, which
-// keeps a plausible one: one id in all three logs.
-func forwardRequestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		c.Request().Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
-		return next(c)
-	}
-}
 
 // RefuseUpgrades answers 400 to any request asking to switch protocols.
 // Neither server behind the gateway speaks WebSocket or h2c, and Echo's
@@ -212,25 +271,6 @@ func StripIdentityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 				delete(h, name)
 			}
 		}
-		// A header named in Connection is hop-by-hop: the proxy drops it
-		// on the way out, after setIdentity has written it. So a client
-		// could remove the identity the gateway sets; the names leave the
-		// Connection header instead.
-		if values, ok := h["Connection"]; ok {
-			var kept []string
-			for _, value := range values {
-				for _, token := range strings.Split(value, ",") {
-					if token = strings.TrimSpace(token); token != "" && !isIdentityHeader(token) {
-						kept = append(kept, token)
-					}
-				}
-			}
-			if len(kept) == 0 {
-				delete(h, "Connection")
-			} else {
-				h["Connection"] = []string{strings.Join(kept, ", ")}
-			}
-		}
 		return next(c)
 	}
 }
@@ -258,24 +298,6 @@ func sameHeaderName(name, want string) bool {
 		}
 	}
 	return true
-}
-
-// setIdentity writes the identity headers from the claims the guard
-// verified.
-func setIdentity(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		claims := httpx.ClaimsFrom(c)
-		if claims == nil {
-			return echo.ErrUnauthorized // the guard runs first; never here
-		}
-		h := c.Request().Header
-		h.Set(HeaderUserID, claims.Subject)
-		h.Set(HeaderSessionID, claims.SessionID)
-		if headerSafe(claims.Username) {
-			h.Set(HeaderUsername, claims.Username)
-		}
-		return next(c)
-	}
 }
 
 // headerSafe: printable ASCII only, so a username never breaks (or splits)

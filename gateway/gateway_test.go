@@ -339,7 +339,7 @@ func TestGatewayStripsIdentityHeadersInEverySpelling(t *testing.T) {
 
 func TestGatewayRoutesEverythingElseToAuthUntouched(t *testing.T) {
 	f := newFixture(t)
-	for _, path := range []string{"/", "/auth/login?next=%2Fdashboard", "/api/me", "/api/notesX", "/API/notes", "/static/app.css", "/.well-known/jwks.json"} {
+	for _, path := range []string{"/", "/auth/login?next=%2Fdashboard", "/api/me", "/api/notesX", "/API/notes", "/static/app.css", "/.well-known/jwks.json", "/auth/x?a=1;b=%zz"} {
 		resp, body := f.get(t, path, http.Header{"Cookie": {"tf_refresh_token=r"}})
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "auth ") {
 			t.Fatalf("%s: status %d body %q", path, resp.StatusCode, body)
@@ -401,4 +401,59 @@ func TestGatewayForwardsOneRequestID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// While a JWKS fetch hangs (the auth server slow, for up to the fetch's
+// own timeout, here 20 s), a flood of made-up kids is answered 401
+// within the gateway's short unknown-kid wait instead of parking every
+// request, its goroutine and its connection, for the whole fetch (and then
+// for a second one).
+func TestGatewayUnknownKidsAreRefusedWhileAFetchHangs(t *testing.T) {
+	key := jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, key)
+	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: srv.JWKSURL(), Client: &http.Client{Timeout: 20 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := cache.Verifier(tokens.VerifierConfig{Issuer: jwkstest.Issuer, Audience: jwkstest.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nowhere, _ := url.Parse("http://127.0.0.1:1")
+	e, err := gateway.New(gateway.Config{AuthURL: nowhere, NotesURL: nowhere, Verifier: v, AccessCookie: accessCookie})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewServer(e)
+	t.Cleanup(gw.Close)
+	client := &http.Client{Timeout: 10 * time.Second} // generous: a parked request fails here, not by a clock
+	call := func(i int) (int, error) {
+		token := jwkstest.SignHeader(t, jwt.SigningMethodES256, key.Private, map[string]any{"kid": fmt.Sprintf("bogus-%d", i), "typ": "at+jwt"}, jwkstest.Claims("u1", time.Now()))
+		req, _ := http.NewRequest(http.MethodGet, gw.URL+"/api/notes", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	entered := srv.Hold(t)
+	// The first made-up kid starts the early refetch, which hangs.
+	if status, err := call(0); err != nil || status != http.StatusUnauthorized {
+		t.Fatalf("first bogus kid: status %d, %v", status, err)
+	}
+	<-entered
+	var wg sync.WaitGroup
+	for i := 1; i <= 20; i++ {
+		wg.Go(func() {
+			if status, err := call(i); err != nil || status != http.StatusUnauthorized {
+				t.Errorf("bogus kid %d during the hanging fetch: status %d, %v", i, status, err)
+			}
+		})
+	}
+	wg.Wait() // all answered; the fetch is still held (released at cleanup)
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"tokenflow/httpx/jwkstest"
 )
 
 // The upstream learns the peer's address from the gateway, never the
@@ -46,5 +48,37 @@ func TestGatewayAnswersBadGatewayWithoutDetail(t *testing.T) {
 	}
 	if strings.Contains(body, down.Host) {
 		t.Errorf("the body names the upstream: %s", body)
+	}
+}
+
+// Only the gateway speaks for the client: the client's own X-Forwarded-Host
+// and Forwarded (RFC 7239) would reach a server behind that trusts the
+// gateway's forwarding headers beside the gateway's X-Forwarded-*, and it
+// would believe them (its host, scheme or client address).
+func TestGatewayDropsTheClientsForwardedHost(t *testing.T) {
+	f := newFixture(t)
+	token := jwkstest.Token(t, f.key, "u1", f.clock.Now())
+	forged := http.Header{
+		"X-Forwarded-Host": {"evil.example"},
+		"Forwarded":        {"for=203.0.113.9;proto=https;host=evil.example"},
+	}
+	for _, tc := range []struct {
+		path   string
+		target *upstream
+	}{{"/auth/login", f.auth}, {"/api/notes", f.notes}} {
+		header := bearer(token)
+		for name, values := range forged {
+			header[name] = values
+		}
+		resp, _ := f.get(t, tc.path, header)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", tc.path, resp.StatusCode)
+		}
+		h, _ := tc.target.lastRequest()
+		for name := range forged {
+			if v := h.Values(name); len(v) != 0 {
+				t.Errorf("%s: the client's %s %q reached the server behind", tc.path, name, v)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -14,6 +15,14 @@ import (
 // Verifier checks an access token and returns its claims (tokens.Manager).
 type Verifier interface {
 	Verify(token string) (*tokens.Claims, error)
+}
+
+// ContextVerifier is a Verifier whose check may wait (JWKSVerifier: for a
+// JWKS fetch) and stops waiting when ctx ends. The guard passes it the
+// request's context, so a client that went away holds nothing.
+type ContextVerifier interface {
+	Verifier
+	VerifyContext(ctx context.Context, token string) (*tokens.Claims, error)
 }
 
 // GuardConfig configures the echo-jwt guard: it accepts a token from the
@@ -56,13 +65,16 @@ func (config GuardConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	if config.Verifier == nil {
 		return nil, errors.New("httpx: GuardConfig.Verifier is required")
 	}
-	verifier := config.Verifier
+	verify := func(_ context.Context, token string) (*tokens.Claims, error) { return config.Verifier.Verify(token) }
+	if cv, ok := config.Verifier.(ContextVerifier); ok {
+		verify = cv.VerifyContext
+	}
 	jwtConfig := echojwt.Config{
 		Skipper:     config.Skipper,
 		ContextKey:  claimsKey,
 		TokenLookup: "header:Authorization:Bearer ",
 		ParseTokenFunc: func(c echo.Context, auth string) (any, error) {
-			claims, err := verifier.Verify(auth)
+			claims, err := verify(c.Request().Context(), auth)
 			if err == nil {
 				c.Set(rawTokenKey, auth)
 			}

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -185,5 +186,32 @@ func TestJWTShaped(t *testing.T) {
 		if got := jwtShaped(tc.value); got != tc.want {
 			t.Errorf("jwtShaped(%.20q, %d bytes) = %v, want %v", tc.value, len(tc.value), got, tc.want)
 		}
+	}
+}
+
+type requestMark struct{}
+
+// contextVerifier accepts goodToken only from VerifyContext, given a
+// context carrying requestMark: Verify, which has no request, refuses it.
+type contextVerifier struct{ fakeVerifier }
+
+func (v *contextVerifier) Verify(string) (*tokens.Claims, error) { return nil, errForged }
+
+func (v *contextVerifier) VerifyContext(ctx context.Context, token string) (*tokens.Claims, error) {
+	if ctx.Value(requestMark{}) == nil {
+		return nil, errForged
+	}
+	return v.fakeVerifier.Verify(token)
+}
+
+// A verifier that may wait (the JWKS cache, for a fetch) is given the
+// request's context, so a client that goes away stops the wait.
+func TestGuardPassesTheRequestsContext(t *testing.T) {
+	res := runGuard(t, GuardConfig{Verifier: &contextVerifier{}}, func(r *http.Request) {
+		*r = *r.WithContext(context.WithValue(r.Context(), requestMark{}, true))
+		r.Header.Set("Authorization", "Bearer "+goodToken)
+	})
+	if res.status != http.StatusOK || res.session != "s-good" {
+		t.Fatalf("got %+v, want the token verified with the request's context", res)
 	}
 }

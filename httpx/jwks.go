@@ -60,6 +60,14 @@ type JWKSConfig struct {
 	// Optional. Default value 10 seconds.
 	UnknownKidInterval time.Duration
 
+	// UnknownKidWait is how long a token naming a kid the cache does not
+	// hold waits, at most, for the fetch that may bring it (less when the
+	// request ends first); then it is refused as unknown and the fetch
+	// goes on for the requests after it. It bounds what a flood of
+	// made-up kids can hold while the auth server is slow.
+	// Optional. Default value 1 second.
+	UnknownKidWait time.Duration
+
 	// RetryInterval is how long a failed fetch keeps the cache from trying
 	// again when its document is stale; the keys it holds keep verifying.
 	// Optional. Default value 5 seconds.
@@ -83,12 +91,22 @@ type JWKS struct {
 	cfg  JWKSConfig
 	keys atomic.Pointer[tokens.VerificationKeys]
 
+	started atomic.Uint64 // fetches begun so far; the running one's seq
+
 	mu          sync.Mutex
-	fetching    bool          // one fetch at a time
-	fetched     chan struct{} // closed when the fetch running ends
-	staleAt     time.Time     // when the keys held are due for a refetch
-	nextRetry   time.Time     // after a failure: no stale refetch before this
-	lastUnknown time.Time     // the last fetch caused by an unknown kid
+	running     *fetchRun // the fetch running (one at a time), or nil
+	ended       *fetchRun // the last fetch that ended, or nil
+	staleAt     time.Time // when the keys held are due for a refetch
+	nextRetry   time.Time // after a failure: no stale refetch before this
+	lastUnknown time.Time // the last fetch caused by an unknown kid
+}
+
+// fetchRun is one fetch: seq is its place among the fetches begun; err
+// is its outcome, written before done closes.
+type fetchRun struct {
+	seq  uint64
+	done chan struct{}
+	err  error
 }
 
 // NewJWKS checks cfg and returns an empty cache; the first Keys or Refresh
@@ -106,6 +124,9 @@ func NewJWKS(cfg JWKSConfig) (*JWKS, error) {
 	cfg.DefaultMaxAge = clampMaxAge(cfg.DefaultMaxAge)
 	if cfg.UnknownKidInterval <= 0 {
 		cfg.UnknownKidInterval = 10 * time.Second
+	}
+	if cfg.UnknownKidWait <= 0 {
+		cfg.UnknownKidWait = time.Second
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = 5 * time.Second
@@ -131,19 +152,19 @@ var errFetchInFlight = errors.New("httpx: a JWKS fetch is already running")
 // held are kept and the error returned.
 func (j *JWKS) Refresh(ctx context.Context) error {
 	j.mu.Lock()
-	if j.fetching {
+	if j.running != nil {
 		j.mu.Unlock()
 		return errFetchInFlight
 	}
-	j.beginFetch()
+	run := j.beginFetch()
 	j.mu.Unlock()
-	return j.fetch(ctx)
+	return j.fetch(ctx, run)
 }
 
 // beginFetch marks a fetch as running; j.mu is held. fetch ends it.
-func (j *JWKS) beginFetch() {
-	j.fetching = true
-	j.fetched = make(chan struct{})
+func (j *JWKS) beginFetch() *fetchRun {
+	j.running = &fetchRun{seq: j.started.Add(1), done: make(chan struct{})}
+	return j.running
 }
 
 // Keys returns the keys held. When they are stale it starts one
@@ -152,65 +173,85 @@ func (j *JWKS) beginFetch() {
 func (j *JWKS) Keys() *tokens.VerificationKeys {
 	now := j.cfg.Now()
 	j.mu.Lock()
-	start := !j.fetching && !now.Before(j.staleAt) && !now.Before(j.nextRetry)
-	if start {
-		j.beginFetch()
+	var run *fetchRun
+	if j.running == nil && !now.Before(j.staleAt) && !now.Before(j.nextRetry) {
+		run = j.beginFetch()
 	}
 	j.mu.Unlock()
-	if start {
-		j.cfg.Go(func() { _ = j.fetch(context.Background()) })
+	if run != nil {
+		j.cfg.Go(func() { _ = j.fetch(context.Background(), run) })
 	}
 	return j.keys.Load()
 }
 
-// refetchForUnknownKid is what a token naming a kid the cache does not
-// hold gets: when a fetch is running (often the stale refetch that the
-// same token's lookup has just started) it waits for that one; otherwise
-// it fetches the document now, unless a fetch for an unknown kid ran
-// within UnknownKidInterval. It reports whether a fetch ended, so the
-// caller tries the token once more. The wait is bounded by the fetch's
-// own timeout and costs the auth server nothing.
-func (j *JWKS) refetchForUnknownKid(ctx context.Context) bool {
+// fetchForUnknownKid is the fetch a token naming a kid the cache does
+// not hold, arrived when arrived fetches had begun, may wait for: the one
+// running (often the stale refetch that the same token's lookup has just
+// started); else the last one to end, when it began after the token
+// arrived (its outcome settles the token); else an early refetch started
+// in the background, unless the last fetch failed less than RetryInterval
+// ago or a fetch for an unknown kid began within UnknownKidInterval; nil
+// then. The early refetch runs with its own context and timeout, so it goes
+// on for the requests after one that stops waiting.
+func (j *JWKS) fetchForUnknownKid(arrived uint64) *fetchRun {
 	now := j.cfg.Now()
 	j.mu.Lock()
-	if j.fetching {
-		fetched := j.fetched
+	if run := j.running; run != nil {
 		j.mu.Unlock()
-		select {
-		case <-fetched:
-			return true
-		case <-ctx.Done():
-			return false
-		}
+		return run
 	}
-	if !j.lastUnknown.IsZero() && now.Sub(j.lastUnknown) < j.cfg.UnknownKidInterval {
+	if run := j.ended; run != nil && run.seq > arrived {
 		j.mu.Unlock()
-		return false
+		return run
 	}
-	j.beginFetch()
+	if now.Before(j.nextRetry) || !j.lastUnknown.IsZero() && now.Sub(j.lastUnknown) < j.cfg.UnknownKidInterval {
+		j.mu.Unlock()
+		return nil
+	}
+	run := j.beginFetch()
 	j.lastUnknown = now
 	j.mu.Unlock()
-	return j.fetch(ctx) == nil
+	j.cfg.Go(func() { _ = j.fetch(context.Background(), run) })
+	return run
 }
 
+// errFetchAborted is the outcome of a fetch that ended without one (it
+// panicked).
+var errFetchAborted = errors.New("httpx: the JWKS fetch ended without an answer")
+
 // fetch gets and parses the document, then replaces the keys held: a kid
-// that left the document is dropped. The caller has set j.fetching.
-func (j *JWKS) fetch(ctx context.Context) error {
-	keys, maxAge, err := j.get(ctx)
+// that left the document is dropped. The caller has begun run. The fetch
+// ends in a deferred call set before the request, so even a panic (in a
+// custom Client's transport, say) ends it: a fetch left running forever
+// would keep every later refetch from starting, and a key that left the
+// JWKS would keep verifying.
+func (j *JWKS) fetch(ctx context.Context, run *fetchRun) error {
+	var (
+		keys   *tokens.VerificationKeys
+		maxAge time.Duration
+		err    = errFetchAborted
+	)
+	defer func() { j.endFetch(run, keys, maxAge, err) }()
+	keys, maxAge, err = j.get(ctx)
+	return err
+}
+
+// endFetch records how run ended and wakes whoever waits for it.
+func (j *JWKS) endFetch(run *fetchRun, keys *tokens.VerificationKeys, maxAge time.Duration, err error) {
 	now := j.cfg.Now()
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.fetching = false
-	close(j.fetched)
+	j.running, j.ended = nil, run
+	run.err = err
+	close(run.done)
 	if err != nil {
 		j.nextRetry = now.Add(j.cfg.RetryInterval)
 		j.cfg.Logger.Warn("JWKS fetch failed; keeping the keys held", "url", j.cfg.URL, "error", err.Error())
-		return err
+		return
 	}
 	j.keys.Store(keys)
 	j.staleAt = now.Add(maxAge)
 	j.nextRetry = time.Time{}
-	return nil
 }
 
 func (j *JWKS) get(ctx context.Context) (*tokens.VerificationKeys, time.Duration, error) {
@@ -268,11 +309,14 @@ func clampMaxAge(d time.Duration) time.Duration {
 
 // Verifier returns a Verifier checking tokens against the cache's keys
 // with the tokens package's rules (tokens.NewPublishedKeyVerifier). A
-// token naming a kid the cache does not hold causes one early refetch
-// (bounded by UnknownKidInterval) and one more try; a refetch already
-// running when it arrives is waited for first, and when that one's
-// document (asked for before the key was published, perhaps) lacks the
-// kid too, the early refetch follows.
+// token naming a kid the cache does not hold waits, at most UnknownKidWait
+// and never past its request's end, for a fetch: the one running, else an
+// early refetch (at most one per UnknownKidInterval, none within
+// RetryInterval of a failure); then it is tried once more. When the
+// awaited fetch had begun before the token arrived (its document asked for
+// before the key was published, perhaps) and lacks the kid, the early
+// refetch follows within the same wait; a failed fetch, or one begun after
+// the token arrived, settles it.
 func (j *JWKS) Verifier(cfg tokens.VerifierConfig) (*JWKSVerifier, error) {
 	v, err := tokens.NewPublishedKeyVerifier(j.Keys, cfg)
 	if err != nil {
@@ -287,19 +331,44 @@ type JWKSVerifier struct {
 	verifier *tokens.Verifier
 }
 
-var _ Verifier = (*JWKSVerifier)(nil)
+var _ ContextVerifier = (*JWKSVerifier)(nil)
 
 // Verify checks token; see JWKS.Verifier. Errors are tokens.Verifier's.
 func (v *JWKSVerifier) Verify(token string) (*tokens.Claims, error) {
+	return v.VerifyContext(context.Background(), token)
+}
+
+// VerifyContext is Verify whose wait for a JWKS fetch also ends with ctx
+// (the request's: a client that went away stops waiting).
+func (v *JWKSVerifier) VerifyContext(ctx context.Context, token string) (*tokens.Claims, error) {
+	arrived := v.jwks.started.Load() // fetches with a greater seq were asked for after the token arrived
 	claims, err := v.verifier.Verify(token)
-	// Twice at most: the first may only wait for a fetch in flight; the
-	// second is then the early refetch (or, within UnknownKidInterval,
-	// nothing).
+	if !errors.Is(err, tokens.ErrUnknownKid) {
+		return claims, err
+	}
+	wait := time.NewTimer(v.jwks.cfg.UnknownKidWait)
+	defer wait.Stop()
+	// Twice at most, within one wait: only a fetch begun before the token
+	// arrived is followed by another, and any fetch after it began later.
 	for range 2 {
-		if !errors.Is(err, tokens.ErrUnknownKid) || !v.jwks.refetchForUnknownKid(context.Background()) {
-			break
+		run := v.jwks.fetchForUnknownKid(arrived)
+		if run == nil {
+			return claims, err
+		}
+		select {
+		case <-run.done:
+		case <-wait.C:
+			return claims, err
+		case <-ctx.Done():
+			return claims, err
+		}
+		if run.err != nil {
+			return claims, err
 		}
 		claims, err = v.verifier.Verify(token)
+		if !errors.Is(err, tokens.ErrUnknownKid) || run.seq > arrived {
+			return claims, err
+		}
 	}
 	return claims, err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,12 +25,14 @@ func newJWKSVerifier(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock) (
 }
 
 // newJWKSVerifierRunning is newJWKSVerifier with background fetches handed
-// to background.
+// to background. An unknown kid waits for them as long as they take (the
+// tests that bound the wait set their own), so a test that runs them late
+// under load cannot flake.
 func newJWKSVerifierRunning(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock, background func(func())) (*httpx.JWKS, *httpx.JWKSVerifier) {
 	t.Helper()
 	cache, err := httpx.NewJWKS(httpx.JWKSConfig{
 		URL: srv.JWKSURL(), Now: clock.Now, Go: background,
-		UnknownKidInterval: 10 * time.Second, RetryInterval: 5 * time.Second,
+		UnknownKidInterval: 10 * time.Second, RetryInterval: 5 * time.Second, UnknownKidWait: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -214,5 +218,199 @@ func TestJWKSCachedTokenFailsOnceItsKeyLeft(t *testing.T) {
 	}
 	if _, err := v.Verify(token); !errors.Is(err, tokens.ErrUnknownKid) {
 		t.Fatalf("a cached token of a key that left the JWKS: err = %v, want ErrUnknownKid", err)
+	}
+}
+
+// heldJWKS is a cache loaded from a JWKS of one key whose later fetches
+// the server holds unanswered (a slow auth server) until the test ends;
+// entered closes when the first held fetch arrives. wait is the
+// cache's UnknownKidWait (0: the default).
+func heldJWKS(t *testing.T, wait time.Duration) (v *httpx.JWKSVerifier, entered <-chan struct{}) {
+	t.Helper()
+	srv := jwkstest.NewServer(t, jwkstest.NewKey(t))
+	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: srv.JWKSURL(), Client: &http.Client{Timeout: 20 * time.Second}, UnknownKidWait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err = cache.Verifier(tokens.VerifierConfig{Issuer: jwkstest.Issuer, Audience: jwkstest.Audience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, srv.Hold(t)
+}
+
+// verifyingInBackground runs verify and hands its error over; a verify
+// still running after a generous bound (well under the held fetch's 20 s
+// timeout) fails the test as parked for the whole fetch.
+func verifyingInBackground(t *testing.T, verify func() error) func() error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- verify() }()
+	return func() error {
+		t.Helper()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("an unknown kid is still waiting for the held JWKS fetch")
+			return nil
+		}
+	}
+}
+
+// An unknown kid waits for a JWKS fetch at most UnknownKidWait, not for
+// the whole fetch: here the fetch is held past the verify's return.
+func TestJWKSUnknownKidWaitIsBounded(t *testing.T) {
+	v, entered := heldJWKS(t, 0)
+	token := jwkstest.Token(t, jwkstest.NewKey(t), "u1", time.Now())
+	result := verifyingInBackground(t, func() error { _, err := v.Verify(token); return err })
+	<-entered // the early refetch is at the auth server, held
+	if err := result(); !errors.Is(err, tokens.ErrUnknownKid) {
+		t.Fatalf("err = %v, want ErrUnknownKid", err)
+	}
+}
+
+// A client that goes away ends its wait at once: with an UnknownKidWait
+// of an hour, only the request's context can end it before the fetch.
+func TestJWKSUnknownKidWaitEndsWithTheRequest(t *testing.T) {
+	v, entered := heldJWKS(t, time.Hour)
+	token := jwkstest.Token(t, jwkstest.NewKey(t), "u1", time.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	result := verifyingInBackground(t, func() error { _, err := v.VerifyContext(ctx, token); return err })
+	<-entered
+	cancel() // the client disconnected
+	if err := result(); !errors.Is(err, tokens.ErrUnknownKid) {
+		t.Fatalf("err = %v, want ErrUnknownKid", err)
+	}
+}
+
+// staleWithFetchInFlight is a cache over srv (max-age 2) that is stale,
+// with background fetches handed over on the channel instead of run.
+func staleWithFetchInFlight(t *testing.T, srv *jwkstest.Server, clock *testkit.Clock) (*httpx.JWKSVerifier, <-chan func()) {
+	t.Helper()
+	srv.SetMaxAge(2)
+	background := make(chan func())
+	_, v := newJWKSVerifierRunning(t, srv, clock, func(f func()) { background <- f })
+	clock.Advance(3 * time.Second) // past max-age: the next lookup refetches in the background
+	return v, background
+}
+
+// The fetch an unknown kid waited for settles it when it failed (the auth
+// server is down: the next try is RetryInterval away) and when it was
+// asked for after the token arrived (its document is as new as the
+// token): neither is followed by a fetch of the token's own.
+func TestJWKSUnknownKidNoSecondFetch(t *testing.T) {
+	for name, down := range map[string]bool{
+		"the awaited fetch failed": true,
+		"the awaited fetch started after the token arrived and lacks its kid": false,
+	} {
+		t.Run(name, func(t *testing.T) {
+			clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
+			srv := jwkstest.NewServer(t, jwkstest.NewKey(t))
+			v, background := staleWithFetchInFlight(t, srv, clock)
+			srv.SetDown(down)
+			token := jwkstest.Token(t, jwkstest.NewKey(t), "u1", clock.Now()) // a kid never published
+			result := verifyingInBackground(t, func() error { _, err := v.Verify(token); return err })
+			fetch := <-background // the stale refetch the token's own lookup started
+			fetch()
+			if err := result(); !errors.Is(err, tokens.ErrUnknownKid) {
+				t.Fatalf("err = %v, want ErrUnknownKid", err)
+			}
+			if got := srv.Fetches(); got != 2 {
+				t.Fatalf("%d fetches, want 2 (the first and the awaited one)", got)
+			}
+		})
+	}
+}
+
+// After a failed fetch, an unknown kid does not ask the auth server again
+// before RetryInterval has passed; then it does.
+func TestJWKSUnknownKidRespectsRetryInterval(t *testing.T) {
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
+	oldKey, newKey := jwkstest.NewKey(t), jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, oldKey)
+	cache, v := newJWKSVerifier(t, srv, clock)
+	srv.SetDown(true)
+	if err := cache.Refresh(context.Background()); err == nil {
+		t.Fatal("Refresh of a JWKS that is down succeeded")
+	}
+	srv.SetDown(false)
+	srv.Publish(oldKey, newKey)
+	before := srv.Fetches()
+	if _, err := v.Verify(jwkstest.Token(t, newKey, "u1", clock.Now())); !errors.Is(err, tokens.ErrUnknownKid) {
+		t.Fatalf("within the retry interval: err = %v, want ErrUnknownKid", err)
+	}
+	if got := srv.Fetches() - before; got != 0 {
+		t.Fatalf("%d fetches within the retry interval, want 0", got)
+	}
+	clock.Advance(5 * time.Second)
+	wantVerifies(t, v, newKey, clock, "the new kid once the retry interval has passed")
+}
+
+// panickingTransport panics on its first round trip, then passes on.
+type panickingTransport struct{ panicked atomic.Bool }
+
+func (p *panickingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !p.panicked.Swap(true) {
+		panic("transport bug")
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// A fetch that panics (a custom Client's transport, say) still ends: had
+// it left the cache believing a fetch runs, no refetch would ever start
+// again, and a key that left the JWKS would keep verifying.
+func TestJWKSFetchThatPanicsStillEnds(t *testing.T) {
+	key := jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, key)
+	cache, err := httpx.NewJWKS(httpx.JWKSConfig{URL: srv.JWKSURL(), Client: &http.Client{Transport: &panickingTransport{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the transport's panic was swallowed")
+			}
+		}()
+		_ = cache.Refresh(context.Background())
+	}()
+	if err := cache.Refresh(context.Background()); err != nil {
+		t.Fatalf("Refresh after a fetch panicked: %v", err)
+	}
+}
+
+// A fetch that began before the token arrived may have asked for the
+// document before the token's key was published: when it lacks the kid,
+// the early refetch follows, within the same wait.
+func TestJWKSUnknownKidRefetchesAfterAnOlderFetch(t *testing.T) {
+	clock := testkit.NewClock(time.Unix(1_800_000_000, 0))
+	oldKey, newKey := jwkstest.NewKey(t), jwkstest.NewKey(t)
+	srv := jwkstest.NewServer(t, oldKey)
+	srv.SetMaxAge(2)
+	background := make(chan func(), 2)
+	cache, v := newJWKSVerifierRunning(t, srv, clock, func(f func()) { background <- f })
+	clock.Advance(3 * time.Second)
+	cache.Keys() // a stale refetch begins before the token arrives
+	older := <-background
+	token := jwkstest.Token(t, newKey, "u1", clock.Now())
+	result := verifyingInBackground(t, func() error { _, err := v.Verify(token); return err })
+	older() // its document: the old key only
+	srv.Publish(oldKey, newKey)
+	select {
+	case early := <-background:
+		early()
+	case <-time.After(10 * time.Second):
+		t.Fatal("no early refetch followed the older fetch")
+	}
+	if err := result(); err != nil {
+		t.Fatalf("a kid published after the older fetch asked: %v", err)
+	}
+	if got := srv.Fetches(); got != 3 {
+		t.Fatalf("%d fetches, want 3 (the first, the older one, the early refetch)", got)
 	}
 }

@@ -1007,7 +1007,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("gateway/gateway.go", "setIdentity", "gateway.setIdentity").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("gateway/gateway.go", "rewrite", "gateway.rewrite").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

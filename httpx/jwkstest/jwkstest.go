@@ -1,6 +1,6 @@
 // Package jwkstest is a fake auth server for tests of verifiers that read
 // a JWKS: it generates ES256 keys, publishes the ones asked for, counts the
-// fetches, can be taken down, and signs tokens shaped like the auth
+// fetches, can be taken down or made to hold its answers, and signs tokens shaped like the auth
 // server's (kid, typ at+jwt, iss, aud, sub, sid, username, iat, exp).
 package jwkstest
 
@@ -69,6 +69,15 @@ type Server struct {
 	keys   []Key
 	down   bool
 	maxAge int
+
+	held atomic.Pointer[hold] // set by Hold
+}
+
+// hold is what Hold keeps: entered closes at the first held fetch, release
+// when the test ends.
+type hold struct {
+	entered, release chan struct{}
+	once             sync.Once
 }
 
 // NewServer publishes keys with Cache-Control max-age=300.
@@ -89,6 +98,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.fetches.Add(1)
+	if h := s.held.Load(); h != nil {
+		h.once.Do(func() { close(h.entered) })
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
@@ -121,6 +137,15 @@ func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down = down
+}
+
+// Hold makes every later fetch wait unanswered until the test ends (a slow
+// auth server); the channel closes when the first held fetch arrives.
+func (s *Server) Hold(t testing.TB) <-chan struct{} {
+	h := &hold{entered: make(chan struct{}), release: make(chan struct{})}
+	s.held.Store(h)
+	t.Cleanup(func() { close(h.release) }) // before NewServer's Close: cleanups run last first
+	return h.entered
 }
 
 // SetMaxAge sets the max-age the document is served with.
