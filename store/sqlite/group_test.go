@@ -312,52 +312,38 @@ func TestInTxFailedMemberAnsweredAfterCommit(t *testing.T) {
 	}
 }
 
-// TestInTxBatchErrorCarriesNoCallersError: when undoing a member's
-// savepoint fails, the batch's error goes to every member; it must not
-// wrap that member's own error, or errors.Is/As would match its sentinel
+// TestInTxWholeRollback: a member's statement rolls back the whole
+// transaction (the disk failed), so undoing its savepoint fails and the
+// batch fails. Whether the member then ignores the error or reports a
+// verdict of its own: nobody is told success, nothing of the batch is
+// kept, and the batch's error, which goes to every member, wraps no
+// member's own error, or errors.Is/As would match that member's sentinel
 // (auth maps store.ErrRefreshUnknown to an expired session) in the others.
-func TestInTxBatchErrorCarriesNoCallersError(t *testing.T) {
-	s, event := eventStore(t, "sentinel")
-	rollbackOnBoom(t, s)
-	errs := queueInOrder(t, s, []func(store.Tx) error{
-		func(tx store.Tx) error { return event(tx, "ok-a") },
-		func(tx store.Tx) error {
-			event(tx, "boom")              // the transaction is gone...
-			return store.ErrRefreshUnknown // ...and the function reports its own verdict
-		},
-		func(tx store.Tx) error { return event(tx, "ok-c") },
-	})
-	for i, err := range errs {
-		if err == nil {
-			t.Errorf("member %d told success for a rolled-back batch", i)
-		}
-		if i != 1 && errors.Is(err, store.ErrRefreshUnknown) {
-			t.Errorf("member %d told %v: matches another caller's ErrRefreshUnknown", i, err)
-		}
-	}
-	if !strings.Contains(errs[1].Error(), store.ErrRefreshUnknown.Error()) {
-		t.Errorf("the failing member's error %q does not name its own", errs[1])
-	}
-}
-
-// TestInTxWholeRollbackAnswersNoSuccess: a member whose statement rolls
-// back the whole transaction and who ignores the error: nobody is told
-// success and nothing of the batch is kept.
-func TestInTxWholeRollbackAnswersNoSuccess(t *testing.T) {
-	s, event := eventStore(t, "swallow")
-	rollbackOnBoom(t, s)
-	errs := queueInOrder(t, s, []func(store.Tx) error{
-		func(tx store.Tx) error { return event(tx, "ok-a") },
-		func(tx store.Tx) error { event(tx, "boom"); return nil },
-		func(tx store.Tx) error { return event(tx, "ok-c") },
-	})
-	for i, err := range errs {
-		if err == nil {
-			t.Errorf("member %d told success", i)
-		}
-	}
-	if n := count(t, s, `SELECT count(*) FROM session_events WHERE detail LIKE 'ok-%'`); n != 0 {
-		t.Errorf("%d events of a failed batch kept", n)
+func TestInTxWholeRollback(t *testing.T) {
+	for _, own := range []error{nil, store.ErrRefreshUnknown} {
+		t.Run(fmt.Sprint("returns ", own), func(t *testing.T) {
+			s, event := eventStore(t, "whole")
+			rollbackOnBoom(t, s)
+			errs := queueInOrder(t, s, []func(store.Tx) error{
+				func(tx store.Tx) error { return event(tx, "ok-a") },
+				func(tx store.Tx) error { event(tx, "boom"); return own },
+				func(tx store.Tx) error { return event(tx, "ok-c") },
+			})
+			for i, err := range errs {
+				if err == nil {
+					t.Errorf("member %d told success for a rolled-back batch", i)
+				}
+				if i != 1 && errors.Is(err, store.ErrRefreshUnknown) {
+					t.Errorf("member %d told %v: matches another caller's ErrRefreshUnknown", i, err)
+				}
+			}
+			if own != nil && !strings.Contains(errs[1].Error(), own.Error()) {
+				t.Errorf("the failing member's error %q does not name its own", errs[1])
+			}
+			if n := count(t, s, `SELECT count(*) FROM session_events WHERE detail LIKE 'ok-%'`); n != 0 {
+				t.Errorf("%d events of a failed batch kept", n)
+			}
+		})
 	}
 }
 
