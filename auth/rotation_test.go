@@ -424,6 +424,64 @@ func TestRotationConcurrent(t *testing.T) {
 	}
 }
 
+// TestRotationBatchedLikeSerial: three rotations of one token that queue
+// behind a held transaction, so SQLite commits them in one group (one
+// savepoint each), come out as three serial ones would: with no grace one
+// rotation, one reuse (whose revocation is committed) and one refused on
+// the revoked session; with a grace window one rotation and two forks.
+// The outcome does not depend on whether they did queue: serial rotations
+// give the same.
+func TestRotationBatchedLikeSerial(t *testing.T) {
+	for _, g := range []time.Duration{0, grace} {
+		t.Run(fmt.Sprint("grace ", g), func(t *testing.T) {
+			now := t0
+			r := openRig(t, &now)
+			r.svc.cfg.RefreshReuseGrace = g
+			sess := r.mustSession(t, storetest.MustUser(t, r, "alice").ID, "h1")
+			held, release := make(chan struct{}), make(chan struct{})
+			holder := make(chan error, 1)
+			go func() {
+				holder <- r.InTx(context.Background(), func(store.Tx) error { close(held); <-release; return nil })
+			}()
+			<-held
+			errs := make([]error, 3)
+			var wg sync.WaitGroup
+			for i := range 3 {
+				wg.Go(func() { _, errs[i] = r.rotate("h1", fmt.Sprintf("n%d", i), owner) })
+			}
+			time.Sleep(100 * time.Millisecond) // let the three queue behind the holder
+			close(release)
+			if err := <-holder; err != nil {
+				t.Fatal(err)
+			}
+			wg.Wait()
+			var ok, reused, revoked int
+			for _, err := range errs {
+				var re *RefreshReusedError
+				var rv *SessionRevokedError
+				switch {
+				case err == nil:
+					ok++
+				case errors.As(err, &re):
+					reused++
+				case errors.As(err, &rv):
+					revoked++
+				default:
+					t.Errorf("unexpected %v", err)
+				}
+			}
+			if g == 0 {
+				if ok != 1 || reused != 1 || revoked != 1 {
+					t.Errorf("no grace: %d rotated, %d reused, %d revoked; want 1 1 1 (events %v)", ok, reused, revoked, storetest.EventKinds(t, r, sess.ID))
+				}
+				r.mustBeRevokedForReuse(t, sess.ID)
+			} else if ok != 3 {
+				t.Errorf("grace %v: %d ok, want 3 (one rotation, two forks): %v", g, ok, errs)
+			}
+		})
+	}
+}
+
 // A token replayed inside the grace window must not buy a second chain that
 // lives on undetected: the next normal rotation retires the sibling, and the
 // sibling coming back after the grace window is reuse.

@@ -1,11 +1,15 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"tokenflow/store"
 )
@@ -22,49 +26,63 @@ import (
 //     its turn. Each sees what the earlier ones wrote, exactly as if each
 //     had committed before the next began.
 //   - A function that fails or panics rolls back to its own savepoint:
-//     nothing it wrote is kept, and the others' work is untouched. Its
-//     caller gets its error (or the panic) at once.
+//     nothing it wrote is kept, and the others' work is untouched. One that
+//     panics has the panic re-raised in its caller at once; one that
+//     returns an error waits with the batch, since its verdict may rest on
+//     what earlier members wrote: after the COMMIT it gets its own error,
+//     or the batch's error if the batch failed.
 //   - A function that succeeds gets its answer only after the COMMIT: nil
 //     when the batch is on disk, the commit's error when it is not. No
 //     caller ever hears "done" for work that is not durable.
 //   - A failure of the batch itself (BEGIN, SAVEPOINT, RELEASE, ROLLBACK
 //     TO, COMMIT: the disk, not a caller's function) fails every member
-//     that has not had its answer, and nothing of the batch is kept.
+//     that has not had its answer, and nothing of the batch is kept. That
+//     error never wraps a caller's own error, so errors.Is and errors.As
+//     never match one caller's sentinel in another's answer.
+//   - A function that leaves its goroutine (runtime.Goexit, as t.Fatal
+//     does) is rolled back to its savepoint like one that panics; the
+//     batch goes on.
 //
-// There is no waiting to fill a batch: a batch is whatever queued while
-// the previous one held the lock, so a lone transaction runs at once.
+// The batch is run by a goroutine of its own (commit), which belongs to
+// no caller, so no caller's panic or exit can leave the queue without
+// anyone to run it. There is no waiting to fill a batch: a batch is
+// whatever queued while the previous one ran, so a lone transaction runs
+// at once. Every write of this process goes through this queue: InTx, and
+// the Store methods that write outside it (queuedDB, sqlite.go).
 
 // maxBatch bounds how many transactions one commit carries, so the answer
 // to the first of them never waits on an unbounded queue.
 const maxBatch = 32
 
+// ErrNestedTx is InTx called from inside a function InTx runs on the same
+// store: it would wait for the batch that waits for it. It fails at once
+// instead of hanging.
+var ErrNestedTx = errors.New("store: InTx called inside a transaction of the same store")
+
 // batcher queues this process's transactions for the write lock in Go,
 // before BEGIN IMMEDIATE. Without it, concurrent transactions of one
 // process meet at SQLite's write lock, where the busy handler sleeps (1, 2,
 // 5, 10 ... ms) between retries: a transaction waits for the next wake-up,
-// not for the commit it queued behind. busy_timeout stays in the DSN for
-// other processes on the same file and for the writes outside InTx. The
-// zero value is ready to use.
+// not for the commit it queued behind, and may starve behind back-to-back
+// batches. busy_timeout stays in the DSN for other processes on the same
+// file. The zero value is ready to use.
 type batcher struct {
-	once sync.Once
-	lock chan struct{} // holds one token while a leader runs a batch
+	mu        sync.Mutex
+	pending   []*member // queued, in order, not yet in a batch
+	committer bool      // under mu: a commit goroutine is running
 
-	mu      sync.Mutex
-	pending []*member
-}
-
-func (b *batcher) lockChan() chan struct{} {
-	b.once.Do(func() { b.lock = make(chan struct{}, 1) })
-	return b.lock
+	// running is the goroutine whose member's function runs now (0: none),
+	// for the nested-call guard.
+	running atomic.Uint64
 }
 
 // member is one InTx call.
 type member struct {
 	ctx   context.Context
 	fn    func(store.Tx) error
-	turn  chan turn    // the leader hands the transaction over
-	ran   chan ranInfo // the member hands it back
-	done  chan error   // the batch's outcome, for a member whose fn succeeded; buffered
+	turn  chan turn    // the batch hands the transaction over
+	ran   chan ranInfo // the member hands it back; buffered
+	done  chan error   // the batch's outcome, for a member that ran; buffered
 	taken bool         // under batcher.mu: in a batch, gets its turn
 }
 
@@ -79,30 +97,29 @@ type ranInfo struct {
 	err    error // the member's own failure: its savepoint was rolled back
 	broken error // the batch's transaction failed; nothing of it is kept
 	panic  any   // fn panicked (its savepoint rolled back); re-raised by its caller
+	exited bool  // fn left its goroutine (runtime.Goexit); its savepoint rolled back
 }
 
 // inTx queues fn and returns once it has been committed (nil), or has
-// failed on its own (its error), or its batch failed (the batch's error).
+// failed on its own and its batch has ended (its error), or its batch
+// failed (the batch's error).
 func (s *Store) inTx(ctx context.Context, fn func(store.Tx) error) error {
-	// An ended context never runs, even when the lock is free.
+	if g := s.batch.running.Load(); g != 0 && g == goroutineID() {
+		return ErrNestedTx
+	}
+	// An ended context never runs, even when the queue is empty.
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: wait for the write lock: %w", err)
 	}
-	m := &member{ctx: ctx, fn: fn, turn: make(chan turn), ran: make(chan ranInfo), done: make(chan error, 1)}
+	m := &member{ctx: ctx, fn: fn, turn: make(chan turn), ran: make(chan ranInfo, 1), done: make(chan error, 1)}
 	s.batch.mu.Lock()
 	s.batch.pending = append(s.batch.pending, m)
+	if !s.batch.committer {
+		s.batch.committer = true
+		go s.commit()
+	}
 	s.batch.mu.Unlock()
-	lock := s.batch.lockChan()
 	select {
-	case lock <- struct{}{}:
-		// m leads: it is still pending (a member in a batch gets its turn
-		// while the batch's leader holds the lock, so before m could win it).
-		p := s.lead(m)
-		<-lock
-		if p != nil {
-			panic(p)
-		}
-		return <-m.done
 	case t := <-m.turn:
 		return s.follow(m, t)
 	case <-ctx.Done():
@@ -113,7 +130,7 @@ func (s *Store) inTx(ctx context.Context, fn func(store.Tx) error) error {
 			return fmt.Errorf("store: wait for the write lock: %w", ctx.Err())
 		}
 		s.batch.mu.Unlock()
-		// A leader took m already: m answers its turn (run sees the ended
+		// A batch took m already: m answers its turn (run sees the ended
 		// context and does nothing).
 		return s.follow(m, <-m.turn)
 	}
@@ -124,79 +141,73 @@ func (s *Store) follow(m *member, t turn) error {
 	if t.err != nil {
 		return t.err
 	}
-	r := s.run(m, t.tx)
-	m.ran <- r
+	r := s.run(m, t.tx) // hands the transaction back, even on a panic or Goexit
 	switch {
 	case r.panic != nil:
 		panic(r.panic)
 	case r.broken != nil:
 		return r.broken
-	case r.err != nil:
-		return r.err
 	}
+	// Its own error too waits for the batch: it may rest on what earlier
+	// members wrote, which only the COMMIT makes true.
 	return <-m.done
 }
 
-// lead takes the write lock's batch: self first, then whoever else queued,
-// up to maxBatch. It returns self's panic, if its fn panicked, for the
-// caller to re-raise once the lock is released; self's answer is in
-// self.done.
-func (s *Store) lead(self *member) (selfPanic any) {
-	s.batch.mu.Lock()
-	batch := []*member{self}
-	for _, m := range s.batch.pending {
-		if m != self && len(batch) < maxBatch {
-			batch = append(batch, m)
+// commit runs batches while transactions are queued: each takes those
+// queued, in their order, up to maxBatch.
+func (s *Store) commit() {
+	for {
+		s.batch.mu.Lock()
+		n := min(len(s.batch.pending), maxBatch)
+		if n == 0 {
+			s.batch.committer = false
+			s.batch.mu.Unlock()
+			return
 		}
+		batch := append([]*member(nil), s.batch.pending[:n]...)
+		s.batch.pending = append(s.batch.pending[:0], s.batch.pending[n:]...)
+		for _, m := range batch {
+			m.taken = true
+		}
+		s.batch.mu.Unlock()
+		s.commitBatch(batch)
 	}
-	for _, m := range batch {
-		m.taken = true
-		s.batch.pending = removeMember(s.batch.pending, m)
-	}
-	s.batch.mu.Unlock()
+}
 
+// commitBatch runs the members of batch one after the other in one
+// transaction and commits it.
+func (s *Store) commitBatch(batch []*member) {
 	// The batch's transaction belongs to no caller: one caller's context
 	// ending must not roll back the others' work (database/sql rolls a
 	// transaction back when its context ends).
 	sqlTx, err := s.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		err = fmt.Errorf("store: begin: %w", err)
-		self.done <- err
-		for _, m := range batch[1:] {
+		for _, m := range batch {
 			m.turn <- turn{err: err}
 		}
-		return nil
+		return
+	}
+	type waiter struct {
+		m   *member
+		own error // its function's own error (savepoint rolled back), or nil
 	}
 	var (
-		waiting []*member // succeeded, waiting for the commit
+		waiting []waiter // ran, waiting for the commit
 		broken  error
 	)
 	for i, m := range batch {
-		var r ranInfo
-		if m == self {
-			r = s.run(m, sqlTx)
-		} else {
-			m.turn <- turn{tx: sqlTx}
-			r = <-m.ran
-		}
-		switch {
-		case m == self && r.panic != nil:
-			selfPanic = r.panic
-		case m == self && r.broken == nil && r.err != nil:
-			self.done <- r.err
-		}
+		m.turn <- turn{tx: sqlTx}
+		r := <-m.ran
 		if r.broken != nil {
 			broken = r.broken
-			if m == self {
-				self.done <- broken
-			}
 			for _, later := range batch[i+1:] {
 				later.turn <- turn{err: broken}
 			}
 			break
 		}
-		if r.err == nil && r.panic == nil {
-			waiting = append(waiting, m)
+		if r.panic == nil && !r.exited {
+			waiting = append(waiting, waiter{m, r.err})
 		}
 	}
 	if broken != nil {
@@ -204,25 +215,24 @@ func (s *Store) lead(self *member) (selfPanic any) {
 	} else if err := sqlTx.Commit(); err != nil {
 		broken = fmt.Errorf("store: commit: %w", err)
 	}
-	for _, m := range waiting {
-		m.done <- broken // nil: committed
+	for _, w := range waiting {
+		if broken != nil {
+			w.m.done <- broken
+		} else {
+			w.m.done <- w.own // nil: committed
+		}
 	}
-	return selfPanic
 }
 
 // run runs m's function in a savepoint of tx, with the clock read now that
-// the write lock is held.
+// the write lock is held, and hands the transaction back on m.ran: always,
+// also when fn panics or leaves its goroutine (runtime.Goexit), in which
+// case its savepoint is undone first.
 func (s *Store) run(m *member, sqlTx *sql.Tx) (r ranInfo) {
-	if err := m.ctx.Err(); err != nil {
-		return ranInfo{err: fmt.Errorf("store: wait for the write lock: %w", err)}
-	}
 	// Statements of the batch's transaction are run on a context that
 	// does not end: a statement interrupted by a context's end would roll
 	// back the whole transaction, everyone's work with it.
 	bg := context.Background()
-	if _, err := sqlTx.ExecContext(bg, `SAVEPOINT member`); err != nil {
-		return ranInfo{broken: fmt.Errorf("store: savepoint: %w", err)}
-	}
 	undo := func() error {
 		if _, err := sqlTx.ExecContext(bg, `ROLLBACK TO member`); err != nil {
 			return fmt.Errorf("store: roll back to savepoint: %w", err)
@@ -232,18 +242,36 @@ func (s *Store) run(m *member, sqlTx *sql.Tx) (r ranInfo) {
 		}
 		return nil
 	}
+	inFn := false // true while fn runs: a deferred call that sees it true saw fn panic or exit
 	defer func() {
-		if p := recover(); p != nil {
-			r = ranInfo{panic: p}
+		if inFn {
+			s.batch.running.Store(0)
+			p := recover()
+			r = ranInfo{panic: p, exited: p == nil}
 			if err := undo(); err != nil {
 				r.broken = err
 			}
 		}
+		m.ran <- r
 	}()
-	if err := m.fn(&tx{tx: txStmts{tx: sqlTx, s: s}, now: s.now()}); err != nil {
+	if err := m.ctx.Err(); err != nil {
+		return ranInfo{err: fmt.Errorf("store: wait for the write lock: %w", err)}
+	}
+	if _, err := sqlTx.ExecContext(bg, `SAVEPOINT member`); err != nil {
+		return ranInfo{broken: fmt.Errorf("store: savepoint: %w", err)}
+	}
+	s.batch.running.Store(goroutineID())
+	inFn = true
+	err := m.fn(&tx{tx: txStmts{tx: sqlTx, s: s}, now: s.now()})
+	inFn = false
+	s.batch.running.Store(0)
+	if err != nil {
 		r := ranInfo{err: err}
 		if uerr := undo(); uerr != nil {
-			r.broken = errors.Join(uerr, err)
+			// The batch's error goes to every member: it must not match
+			// this caller's sentinels (errors.Is/As) in theirs, so the
+			// caller's error is named, not wrapped.
+			r.broken = fmt.Errorf("%w (after a transaction failed: %v)", uerr, err)
 		}
 		return r
 	}
@@ -251,6 +279,21 @@ func (s *Store) run(m *member, sqlTx *sql.Tx) (r ranInfo) {
 		return ranInfo{broken: fmt.Errorf("store: release savepoint: %w", err)}
 	}
 	return ranInfo{}
+}
+
+// goroutineID is the number of the calling goroutine, read from the
+// first line of its stack ("goroutine 123 [running]:"). Go gives
+// functions no context of their own, and fn takes none from InTx, so the
+// nested-call guard knows the goroutine running a function by its number.
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }
 
 func removeMember(list []*member, m *member) []*member {

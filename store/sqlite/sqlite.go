@@ -118,7 +118,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // queries is sqltables.Queries on this database.
 func (s *Store) queries() sqltables.Queries {
 	taken := func(err error) bool { return isUniqueViolation(err, "users.username_key") }
-	return sqltables.Queries{DB: sqltables.SQLDB{DB: s.db}, NoRows: sql.ErrNoRows,
+	return sqltables.Queries{DB: queuedDB{sqltables.SQLDB{DB: s.db}, s}, NoRows: sql.ErrNoRows,
 		Now: s.now, Unavailable: unavailable, UsernameTaken: taken, InTx: s.InTx, NoLimit: -1}
 }
 
@@ -199,21 +199,37 @@ func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 // ChangeSigningKeys applies plan (sqltables.ApplySigningKeyPlan) in one
 // write transaction, so rotations by several instances (and the keys
 // command) never interleave. Nothing is changed on any error.
-func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) (err error) {
-	defer func() { err = unavailable(err) }()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: change signing keys: %w", err)
-	}
-	defer tx.Rollback()
+func (s *Store) ChangeSigningKeys(ctx context.Context, plan store.SigningKeyPlan) error {
 	conflict := func(err error) bool {
 		return isUniqueViolation(err, "signing_keys.kid") || isUniqueViolation(err, "signing_keys.state")
 	}
-	if err := sqltables.ApplySigningKeyPlan(ctx, sqltables.SQLDB{DB: tx}, plan, conflict); err != nil {
+	return s.write(ctx, func(db sqltables.DB) error {
+		return sqltables.ApplySigningKeyPlan(ctx, db, plan, conflict)
+	})
+}
+
+// write runs fn on a transaction of InTx's queue (group.go), so the
+// writes of this process outside InTx wait their turn in Go, in order,
+// and share its group commit instead of sleeping in SQLite's busy handler
+// behind back-to-back batches.
+func (s *Store) write(ctx context.Context, fn func(sqltables.DB) error) error {
+	return s.InTx(ctx, func(t store.Tx) error {
+		return fn(sqltables.SQLDB{DB: t.(*tx).tx})
+	})
+}
+
+// queuedDB is the database for sqltables.Queries: reads go to the pool,
+// and each Exec (CreateUser, DeleteExpired) is a transaction of its own
+// on InTx's queue (Store.write).
+type queuedDB struct {
+	sqltables.SQLDB // reads
+	s               *Store
+}
+
+func (q queuedDB) Exec(ctx context.Context, query string, args ...any) (n int64, err error) {
+	err = q.s.write(ctx, func(db sqltables.DB) error {
+		n, err = db.Exec(ctx, query, args...)
 		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: change signing keys: commit: %w", err)
-	}
-	return nil
+	})
+	return n, err
 }

@@ -20,8 +20,10 @@ import (
 // Within this process, transactions queue in Go and those that queued
 // while one batch committed share the next commit, each in its own
 // savepoint (group.go): one fsync for several, and each caller answered
-// only once its work is on disk. fn must not call InTx on the same store:
-// it would wait for the lock its own batch holds.
+// only once its batch has ended, success only once its work is on disk.
+// fn must not call InTx (or a Store method that writes) on the same store:
+// that would wait for the batch that waits for fn, so it fails at once
+// with ErrNestedTx.
 func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	defer func() { err = unavailable(err) }()
 	return s.inTx(ctx, fn)
