@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"tokenflow/store"
 )
@@ -48,26 +49,31 @@ func (q Queries) SessionTimeline(ctx context.Context, id string, limit int) (sto
 // events). ErrNotFound when there is no row. It closes rows.
 func collectTimeline(rows Rows) (store.Session, []store.Event, error) {
 	defer closeRows(rows)
+	// One allocation holds every destination, reused across rows.
+	r := new(struct {
+		sess                                store.Session
+		at                                  time.Time
+		eventID                             sql.NullInt64
+		sessionID, userID, kind, ip, ua, dt sql.NullString
+		dest                                [8 + sessionColumnCount]any
+	})
+	r.dest[0], r.dest[1], r.dest[2], r.dest[3] = &r.eventID, &r.sessionID, &r.userID, &r.kind
+	r.dest[4], r.dest[5], r.dest[6], r.dest[7] = Millis(&r.at), &r.ip, &r.ua, &r.dt
+	dest := AppendSessionDest(r.dest[:8], &r.sess)
 	var (
-		sess   store.Session
 		found  bool
 		events []store.Event
 	)
 	for rows.Next() {
-		var (
-			e                                   store.Event
-			eventID                             sql.NullInt64
-			sessionID, userID, kind, ip, ua, dt sql.NullString
-		)
-		dest := append([]any{&eventID, &sessionID, &userID, &kind, Millis(&e.At), &ip, &ua, &dt}, SessionDest(&sess)...)
 		if err := rows.Scan(dest...); err != nil {
 			return store.Session{}, nil, err
 		}
 		found = true
-		if eventID.Valid {
-			e.ID, e.SessionID, e.UserID, e.Kind = eventID.Int64, sessionID.String, userID.String, kind.String
-			e.IP, e.UserAgent, e.Detail = ip.String, ua.String, dt.String
-			events = append(events, e)
+		if r.eventID.Valid {
+			events = append(events, store.Event{
+				ID: r.eventID.Int64, SessionID: r.sessionID.String, UserID: r.userID.String, Kind: r.kind.String,
+				At: r.at, IP: r.ip.String, UserAgent: r.ua.String, Detail: r.dt.String,
+			})
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -76,5 +82,5 @@ func collectTimeline(rows Rows) (store.Session, []store.Event, error) {
 	if !found {
 		return store.Session{}, nil, store.ErrNotFound
 	}
-	return sess, events, nil
+	return r.sess, events, nil
 }
