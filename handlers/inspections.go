@@ -27,6 +27,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"tokenflow/tokens"
 	"tokenflow/views"
 )
 
@@ -82,10 +83,11 @@ func newInspections() *inspections {
 	return &inspections{byToken: make(map[[sha256.Size]byte]*inspection)}
 }
 
-// of returns the inspector of raw, a token the guard verified (or one the
-// server just issued). Callers only read what they get: it is shared.
-func (c *inspections) of(ctx context.Context, raw string) (*inspection, error) {
-	digest := sha256.Sum256([]byte(raw))
+// of returns the inspector of raw, a token the guard verified into cl (or
+// one the server just issued). Callers only read what they get: it is
+// shared.
+func (c *inspections) of(ctx context.Context, cl *tokens.Claims, raw string) (*inspection, error) {
+	digest := cl.Digest(raw)
 	c.mu.Lock()
 	in, ok := c.byToken[digest]
 	c.mu.Unlock()

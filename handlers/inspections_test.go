@@ -25,11 +25,11 @@ func TestInspectionsRenderTheSamePage(t *testing.T) {
 	}
 	ctx := context.Background()
 	c := newInspections()
-	in, err := c.of(ctx, raw)
+	in, err := c.of(ctx, nil, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := c.of(ctx, raw); again != in {
+	if again, _ := c.of(ctx, nil, raw); again != in {
 		t.Error("a second load of the token did not reuse its inspector")
 	}
 	page := func(v views.DashboardView) []byte {
@@ -86,7 +86,7 @@ func TestInspectionsRenderTheSamePage(t *testing.T) {
 func TestInspectionsAreBounded(t *testing.T) {
 	c := newInspections()
 	for i := range maxInspections + 10 {
-		if _, err := c.of(context.Background(), fmt.Sprintf("token-%d", i)); err != nil {
+		if _, err := c.of(context.Background(), nil, fmt.Sprintf("token-%d", i)); err != nil {
 			t.Fatal(err)
 		}
 		if n := len(c.byToken); n > maxInspections {

@@ -24,7 +24,7 @@ const timelineLength = 50
 // dashboardView describes the session behind claims, whose token is raw
 // (already verified by the guard, or just issued by the expire tool).
 func (h *handler) dashboardView(ctx context.Context, cl *tokens.Claims, raw string) (views.DashboardView, error) {
-	inspected, err := h.inspections.of(ctx, raw)
+	inspected, err := h.inspections.of(ctx, cl, raw)
 	if err != nil {
 		return views.DashboardView{}, err
 	}

@@ -24,6 +24,10 @@ type Claims struct {
 	Username  string `json:"username"`
 	SessionID string `json:"sid"`
 	jwt.RegisteredClaims
+
+	// verified: the token a caching Verifier read these claims from, and
+	// its SHA-256 (see Digest). Unexported: never part of the JSON.
+	verified verifiedToken
 }
 
 // Validate checks the claims golang-jwt does not know are required: sub,

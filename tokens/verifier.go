@@ -129,6 +129,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		digest = sha256.Sum256([]byte(token))
 		keys = v.keys()
 		if claims, ok := v.cache.lookup(digest, v.now(), keys); ok {
+			claims.verified = verifiedToken{token: token, digest: digest}
 			return claims, nil
 		}
 	}
@@ -147,6 +148,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	}
 	if v.cache != nil {
 		v.cache.store(digest, claims, used, v.now())
+		claims.verified = verifiedToken{token: token, digest: digest}
 	}
 	return claims, nil
 }

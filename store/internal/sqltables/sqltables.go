@@ -121,10 +121,19 @@ func (m millis) Scan(src any) error {
 const SessionColumns = `s.id, s.user_id, s.created_at, s.last_used_at, s.idle_expires_at,
 	s.absolute_expires_at, s.user_agent, s.ip, s.revoked_at, s.revoke_reason`
 
+// sessionColumnCount is how many columns SessionColumns names.
+const sessionColumnCount = 10
+
 // SessionDest are the destinations of SessionColumns in sess.
 func SessionDest(sess *store.Session) []any {
-	return []any{&sess.ID, &sess.UserID, Millis(&sess.CreatedAt), Millis(&sess.LastUsedAt), Millis(&sess.IdleExpiresAt),
-		Millis(&sess.AbsoluteExpiresAt), &sess.UserAgent, &sess.IP, Millis(&sess.RevokedAt), &sess.RevokeReason}
+	return AppendSessionDest(make([]any, 0, sessionColumnCount), sess)
+}
+
+// AppendSessionDest appends SessionDest(sess) to dest (no allocation when
+// dest has room for sessionColumnCount more).
+func AppendSessionDest(dest []any, sess *store.Session) []any {
+	return append(dest, &sess.ID, &sess.UserID, Millis(&sess.CreatedAt), Millis(&sess.LastUsedAt), Millis(&sess.IdleExpiresAt),
+		Millis(&sess.AbsoluteExpiresAt), &sess.UserAgent, &sess.IP, Millis(&sess.RevokedAt), &sess.RevokeReason)
 }
 
 // ScanSession scans SessionColumns.

@@ -5,17 +5,19 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"tokenflow/store"
 )
 
 // TimelineQuery reads a session and its newest events in one statement:
-// one row per event (the session's columns repeated), or one row with
-// NULL event columns when it has none, so LIMIT counts events. The
+// one row per event (the session's columns repeated; the event's
+// session_id is the session's id, so it is not read twice), or one row
+// with NULL event columns when it has none, so LIMIT counts events. The
 // dashboard asks it on every load (docs/PERFORMANCE.md, section 5); the
 // index on (session_id, at DESC, id DESC) gives the order, with no sort
 // (TestSessionTimelineUsesTheIndexOrder). SQLite keeps it prepared.
-const TimelineQuery = `SELECT e.id, e.session_id, e.user_id, e.kind, e.at, e.ip, e.user_agent, e.detail, ` + SessionColumns + `
+const TimelineQuery = `SELECT e.id, e.user_id, e.kind, e.at, e.ip, e.user_agent, e.detail, ` + SessionColumns + `
 	FROM sessions s LEFT JOIN session_events e ON e.session_id = s.id
 	WHERE s.id = ?
 	ORDER BY e.at DESC, e.id DESC LIMIT ?`
@@ -48,26 +50,31 @@ func (q Queries) SessionTimeline(ctx context.Context, id string, limit int) (sto
 // events). ErrNotFound when there is no row. It closes rows.
 func collectTimeline(rows Rows) (store.Session, []store.Event, error) {
 	defer closeRows(rows)
+	// One allocation holds every destination, reused across rows.
+	r := new(struct {
+		sess                     store.Session
+		at                       time.Time
+		eventID                  sql.NullInt64
+		userID, kind, ip, ua, dt sql.NullString
+		dest                     [7 + sessionColumnCount]any
+	})
+	r.dest[0], r.dest[1], r.dest[2] = &r.eventID, &r.userID, &r.kind
+	r.dest[3], r.dest[4], r.dest[5], r.dest[6] = Millis(&r.at), &r.ip, &r.ua, &r.dt
+	dest := AppendSessionDest(r.dest[:7], &r.sess)
 	var (
-		sess   store.Session
 		found  bool
 		events []store.Event
 	)
 	for rows.Next() {
-		var (
-			e                                   store.Event
-			eventID                             sql.NullInt64
-			sessionID, userID, kind, ip, ua, dt sql.NullString
-		)
-		dest := append([]any{&eventID, &sessionID, &userID, &kind, Millis(&e.At), &ip, &ua, &dt}, SessionDest(&sess)...)
 		if err := rows.Scan(dest...); err != nil {
 			return store.Session{}, nil, err
 		}
 		found = true
-		if eventID.Valid {
-			e.ID, e.SessionID, e.UserID, e.Kind = eventID.Int64, sessionID.String, userID.String, kind.String
-			e.IP, e.UserAgent, e.Detail = ip.String, ua.String, dt.String
-			events = append(events, e)
+		if r.eventID.Valid {
+			events = append(events, store.Event{
+				ID: r.eventID.Int64, SessionID: r.sess.ID, UserID: r.userID.String, Kind: r.kind.String,
+				At: r.at, IP: r.ip.String, UserAgent: r.ua.String, Detail: r.dt.String,
+			})
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -76,5 +83,5 @@ func collectTimeline(rows Rows) (store.Session, []store.Event, error) {
 	if !found {
 		return store.Session{}, nil, store.ErrNotFound
 	}
-	return sess, events, nil
+	return r.sess, events, nil
 }
