@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"tokenflow/tokens"
@@ -40,9 +41,13 @@ func inspectToken(raw string) views.TokenParts {
 	if len(sig) > signaturePreviewLength {
 		sig = sig[:signaturePreviewLength] + "…"
 	}
+	// The segments are substrings of raw: kept as they are, they would
+	// keep the whole token, signature included, alive for as long as the
+	// inspection is cached (inspections.go). Copies hold only what is shown.
 	t := views.TokenParts{
-		Header: p.HeaderSegment, Payload: p.PayloadSegment, SignaturePreview: sig,
-		HeaderJSON: p.HeaderJSON, PayloadJSON: p.PayloadJSON,
+		Header: strings.Clone(p.HeaderSegment), Payload: strings.Clone(p.PayloadSegment),
+		SignaturePreview: strings.Clone(sig),
+		HeaderJSON:       p.HeaderJSON, PayloadJSON: p.PayloadJSON,
 	}
 	t.Alg, _ = p.Header["alg"].(string)
 	t.Kid, _ = p.Header["kid"].(string)
