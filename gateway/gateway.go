@@ -240,8 +240,8 @@ func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
 func unreachable(c echo.Context) error { return echo.ErrNotFound }
 
 // RefuseUpgrades answers 400 to any request asking to switch protocols.
-// Neither server behind the gateway speaks WebSocket or h2c, and Echo's
-// proxy answers an Upgrade: websocket request by hijacking the connection
+// Neither server behind the gateway speaks WebSocket or h2c, and
+// httputil.ReverseProxy (like Echo's proxy before it) answers an Upgrade: websocket request by hijacking the connection
 // and piping raw bytes to the server behind: the first request would keep
 // the client's own X-Forwarded-For (believed by an auth server that trusts
 // the gateway's address, so login limits would count whatever address the

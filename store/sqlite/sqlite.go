@@ -34,7 +34,7 @@ type Store struct {
 	// batch queues this process's InTx transactions and commits them in
 	// groups (group.go).
 	batch batcher
-	// stmts are the prepared statements of InTx and SessionTimeline
+	// stmts are the prepared statements of InTx and of the reads
 	// (stmts.go).
 	stmts stmtCache
 }
@@ -118,7 +118,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // queries is sqltables.Queries on this database.
 func (s *Store) queries() sqltables.Queries {
 	taken := func(err error) bool { return isUniqueViolation(err, "users.username_key") }
-	return sqltables.Queries{DB: queuedDB{sqltables.SQLDB{DB: s.db}, s}, NoRows: sql.ErrNoRows,
+	return sqltables.Queries{DB: queuedDB{sqltables.SQLDB{DB: poolStmts{s}}, s}, NoRows: sql.ErrNoRows,
 		Now: s.now, Unavailable: unavailable, UsernameTaken: taken, InTx: s.InTx, NoLimit: -1}
 }
 
@@ -154,6 +154,10 @@ func (s *Store) ActiveSessions(ctx context.Context, userID string) ([]store.Sess
 
 func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error) {
 	return s.queries().SessionEvents(ctx, sessionID, limit)
+}
+
+func (s *Store) SessionTimeline(ctx context.Context, id string, limit int) (store.Session, []store.Event, error) {
+	return s.queries().SessionTimeline(ctx, id, limit)
 }
 
 func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
@@ -218,7 +222,8 @@ func (s *Store) write(ctx context.Context, fn func(sqltables.DB) error) error {
 	})
 }
 
-// queuedDB is the database for sqltables.Queries: reads go to the pool,
+// queuedDB is the database for sqltables.Queries: reads go to the pool
+// as prepared statements (poolStmts),
 // and each Exec (CreateUser, DeleteExpired) is a transaction of its own
 // on InTx's queue (Store.write).
 type queuedDB struct {

@@ -20,7 +20,8 @@ type execer interface {
 }
 
 // stmtCache holds one prepared statement per query text. The queries are
-// the constants of this package, so it stays small.
+// the constants of this package and of sqltables (texts put together from
+// constants only), so it stays small.
 // The zero value is ready to use.
 type stmtCache struct {
 	m sync.Map // query -> *sql.Stmt
@@ -83,4 +84,34 @@ func (q txStmts) QueryRowContext(ctx context.Context, query string, args ...any)
 		return q.tx.QueryRowContext(ctx, query, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// poolStmts runs the store's reads outside InTx (sqltables.Queries) on the
+// pool, through the same cache: the dashboard's timeline, the live-session
+// check and the login's user lookup are each one statement a request, and
+// its parse would be most of their CPU (docs/PERFORMANCE.md, section 5).
+type poolStmts struct{ s *Store }
+
+func (q poolStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := q.s.stmts.get(ctx, q.s.db, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// QueryRowContext falls back to an unprepared query when the statement
+// cannot be prepared, so the error surfaces at Scan as database/sql's own.
+func (q poolStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := q.s.stmts.get(ctx, q.s.db, query)
+	if err != nil {
+		return q.s.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// ExecContext is never reached through Store.queries, whose writes go to
+// InTx's queue (queuedDB); it runs unprepared.
+func (q poolStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.s.db.ExecContext(ctx, query, args...)
 }
