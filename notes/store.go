@@ -36,7 +36,13 @@ var ErrTooManyNotes = errors.New("notes: too many notes")
 // nothing with the auth server's store.
 type Store struct {
 	db *sql.DB
+	// list is List's statement, prepared once (database/sql prepares it
+	// again on each new connection): parsing it on every request was
+	// about a tenth of the notes service's CPU under load.
+	list *sql.Stmt
 }
+
+const listQuery = `SELECT id, text, created_at FROM notes WHERE user_id = ? ORDER BY created_at, id LIMIT ?`
 
 // OpenStore opens (creating it 0600 if needed) the notes database at path.
 func OpenStore(path string) (*Store, error) {
@@ -63,18 +69,26 @@ func OpenStore(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("notes: migrate: %w", err)
 	}
-	return &Store{db: db}, nil
+	list, err := db.Prepare(listQuery)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("notes: prepare list: %w", err)
+	}
+	return &Store{db: db, list: list}, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.list.Close()
+	return s.db.Close()
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // List returns the user's notes, oldest first.
 func (s *Store) List(ctx context.Context, userID string) ([]Note, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, text, created_at FROM notes WHERE user_id = ? ORDER BY created_at, id LIMIT ?`, userID, MaxNotesPerUser)
+	rows, err := s.list.QueryContext(ctx, userID, MaxNotesPerUser)
 	if err != nil {
 		return nil, fmt.Errorf("notes: list: %w", err)
 	}
