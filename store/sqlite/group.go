@@ -80,6 +80,7 @@ type batcher struct {
 type member struct {
 	ctx   context.Context
 	fn    func(store.Tx) error
+	gid   uint64       // the caller's goroutine, on which fn runs (follow)
 	turn  chan turn    // the batch hands the transaction over
 	ran   chan ranInfo // the member hands it back; buffered
 	done  chan error   // the batch's outcome, for a member that ran; buffered
@@ -104,14 +105,19 @@ type ranInfo struct {
 // failed on its own and its batch has ended (its error), or its batch
 // failed (the batch's error).
 func (s *Store) inTx(ctx context.Context, fn func(store.Tx) error) error {
-	if g := s.batch.running.Load(); g != 0 && g == goroutineID() {
+	// The caller's goroutine number is read once, here, before the queue:
+	// run marks the member's function as running on it, and a call made
+	// from inside that function finds its own number there. Reading it
+	// walks the stack (a few µs), so it is kept out of the write lock.
+	gid := goroutineID()
+	if g := s.batch.running.Load(); g != 0 && g == gid {
 		return ErrNestedTx
 	}
 	// An ended context never runs, even when the queue is empty.
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: wait for the write lock: %w", err)
 	}
-	m := &member{ctx: ctx, fn: fn, turn: make(chan turn), ran: make(chan ranInfo, 1), done: make(chan error, 1)}
+	m := &member{ctx: ctx, fn: fn, gid: gid, turn: make(chan turn), ran: make(chan ranInfo, 1), done: make(chan error, 1)}
 	s.batch.mu.Lock()
 	s.batch.pending = append(s.batch.pending, m)
 	if !s.batch.committer {
@@ -260,7 +266,7 @@ func (s *Store) run(m *member, sqlTx *sql.Tx) (r ranInfo) {
 	if _, err := sqlTx.ExecContext(bg, `SAVEPOINT member`); err != nil {
 		return ranInfo{broken: fmt.Errorf("store: savepoint: %w", err)}
 	}
-	s.batch.running.Store(goroutineID())
+	s.batch.running.Store(m.gid)
 	inFn = true
 	err := m.fn(&tx{tx: txStmts{tx: sqlTx, s: s}, now: s.now()})
 	inFn = false
