@@ -555,3 +555,51 @@ func TestWritesOutsideInTxQueueInGo(t *testing.T) {
 		t.Errorf("CreateUser of a taken name through the queue: %v, want ErrUsernameTaken", err)
 	}
 }
+
+// TestInTxNestedGuardIsPerGoroutine: while a function InTx runs, a call
+// from its own goroutine is nested (ErrNestedTx), and a call from any
+// other goroutine is not: it queues and commits. The guard follows the
+// goroutine that runs the function, not whichever one queued last.
+func TestInTxNestedGuardIsPerGoroutine(t *testing.T) {
+	s, event := eventStore(t, "guard")
+	ctx := context.Background()
+	hangGuard(t, "InTx beside and inside a running function", func() {
+		beside := make(chan error, 1)
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			go func() {
+				beside <- s.InTx(ctx, func(tx store.Tx) error { return event(tx, "beside") })
+			}()
+			for { // queued behind this function, or refused at once
+				s.batch.mu.Lock()
+				queued := len(s.batch.pending)
+				s.batch.mu.Unlock()
+				if queued == 1 {
+					break
+				}
+				select {
+				case err := <-beside:
+					beside <- err // for the check below
+					return fmt.Errorf("InTx from another goroutine: %v, want it queued", err)
+				case <-time.After(time.Millisecond):
+				}
+			}
+			if err := s.InTx(ctx, func(store.Tx) error { return nil }); !errors.Is(err, ErrNestedTx) {
+				return fmt.Errorf("InTx from the function's goroutine: %v, want ErrNestedTx", err)
+			}
+			return event(tx, "outer")
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		if err := <-beside; err != nil {
+			t.Errorf("InTx from another goroutine: %v", err)
+		}
+		// The same goroutine, its function ended, is no longer nested.
+		if err := s.InTx(ctx, func(tx store.Tx) error { return event(tx, "after") }); err != nil {
+			t.Errorf("InTx after the function returned: %v", err)
+		}
+	})
+	if n := count(t, s, `SELECT count(*) FROM session_events WHERE detail IN ('outer', 'beside', 'after')`); n != 3 {
+		t.Errorf("%d of 3 writes kept", n)
+	}
+}
