@@ -15,7 +15,7 @@ import (
 
 // The gateway serves its own metrics on METRICS_ADDR, and a forged token
 // (the attacker's key under the published kid) is counted as
-// invalid_signature, not ok.
+// invalid_signature, not ok, and its latency lands under the route pattern.
 func TestGatewayMetricsCountAForgedToken(t *testing.T) {
 	key, attacker := jwkstest.NewKey(t), jwkstest.NewKey(t)
 	jwks := jwkstest.NewServer(t, key)
@@ -40,8 +40,9 @@ func TestGatewayMetricsCountAForgedToken(t *testing.T) {
 		t.Fatalf("forged token: %d, want 401", got)
 	}
 	for sample, want := range map[string]float64{
-		`tokenflow_gateway_verifications_total{result="invalid_signature"}`: 1,
-		`tokenflow_gateway_verifications_total{result="ok"}`:                0,
+		`tokenflow_gateway_verifications_total{result="invalid_signature"}`:                         1,
+		`tokenflow_gateway_verifications_total{result="ok"}`:                                        0,
+		`tokenflow_http_request_duration_seconds_count{code="401",method="GET",route="/api/notes"}`: 1,
 	} {
 		if got := metricValue(t, metricsURL, sample); got != want {
 			t.Errorf("%s = %v, want %v", sample, got, want)

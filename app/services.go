@@ -59,6 +59,9 @@ func RunGatewayWith(ctx context.Context, opts Options, getenv func(string) strin
 	if err != nil {
 		return err
 	}
+	if m != nil {
+		e.Use(m.RequestDuration()) // innermost: it sees the route pattern and the status sent
+	}
 	metricsLn.start(m, log, stdout)
 	defer metricsLn.shutdown()
 	return serve(ctx, ln, e, log, stdout, "gateway", ready)

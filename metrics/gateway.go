@@ -6,10 +6,12 @@ import (
 	"tokenflow/gateway"
 )
 
-// Gateway is the gateway's registry: its token checks by result, and the
-// Go runtime and process. Safe for concurrent use.
+// Gateway is the gateway's registry: its token checks by result, its
+// latency per route, and the Go runtime and process. Safe for concurrent
+// use.
 type Gateway struct {
 	registry
+	requestDurations
 	verifications *prometheus.CounterVec
 }
 
@@ -19,7 +21,8 @@ var _ gateway.Observer = (*Gateway)(nil)
 func NewGateway() *Gateway {
 	r := newRegistry()
 	return &Gateway{
-		registry: r,
+		registry:         r,
+		requestDurations: newRequestDurations(r),
 		verifications: counterOf(r, "tokenflow_gateway_verifications_total",
 			"Access-token checks on the gateway's guarded paths, by result: ok, missing, expired, invalid_signature, unknown_kid, malformed, invalid_claims, invalid.",
 			"result", gateway.VerifyResults),

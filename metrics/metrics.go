@@ -10,14 +10,11 @@ package metrics
 
 import (
 	"context"
-	"strconv"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"tokenflow/auth"
-	"tokenflow/httpx"
 	"tokenflow/signingkeys"
 )
 
@@ -28,7 +25,7 @@ type Metrics struct {
 	refreshes   *prometheus.CounterVec
 	revocations *prometheus.CounterVec
 	deleted     prometheus.Counter
-	requests    *prometheus.HistogramVec
+	requestDurations
 	keyChanges  *prometheus.CounterVec
 	keyringSeen *prometheus.CounterVec
 }
@@ -58,13 +55,9 @@ func New() *Metrics {
 			Name: "tokenflow_sessions_deleted_total",
 			Help: "Dead sessions (expired, or revoked longer ago than the retention) deleted by the cleanup job.",
 		}),
-		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "tokenflow_http_request_duration_seconds",
-			Help:    "HTTP request latency by method, route pattern and status code.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"method", "route", "code"}),
+		requestDurations: newRequestDurations(r),
 	}
-	r.MustRegister(m.deleted, m.requests)
+	r.MustRegister(m.deleted)
 	return m
 }
 
@@ -179,24 +172,4 @@ func (m *Metrics) WatchHasher(h HashQueue) {
 			Help: "Password hashing slots (argon2id computations at once).",
 		}, func() float64 { return float64(h.Slots()) }),
 	)
-}
-
-// unmatchedRoute labels requests no route matched (404s), so
-// scanners probing random paths add one series, not one per path.
-const unmatchedRoute = "unmatched"
-
-// RequestDuration is Echo middleware observing each request's latency
-// under its route pattern (/sessions/:id/revoke), never the raw path, so
-// the number of series stays bounded. Add it with e.Use after the other
-// middleware: it runs innermost, and records the code sent
-// (httpx.AfterResponse).
-func (m *Metrics) RequestDuration() echo.MiddlewareFunc {
-	return httpx.AfterResponse(func(c echo.Context, took time.Duration) {
-		route := c.Path()
-		if route == "" {
-			route = unmatchedRoute
-		}
-		m.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(c.Response().Status)).
-			Observe(took.Seconds())
-	})
 }
