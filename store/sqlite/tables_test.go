@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,6 +73,49 @@ func TestDeleteExpiredTakesTokensAndEvents(t *testing.T) {
 		if n := count(t, s, `SELECT count(*) FROM `+table+` WHERE session_id = ?`, sess.ID); n != 0 {
 			t.Errorf("%s: %d rows of the deleted session", table, n)
 		}
+	}
+}
+
+// A session in use for weeks has thousands of used tokens: DeleteExpired
+// takes them in statements of at most sqltables.ChildRowsPerStatement
+// rows (sqltables' TestDeleteExpiredDeletesChildrenInBoundedStatements),
+// and leaves none behind, nor touches a live session's.
+func TestDeleteExpiredTakesALongSessionsTokens(t *testing.T) {
+	now := storetest.T0
+	s := newStore(t, &now)
+	alice := storetest.MustUser(t, s, "alice")
+	long := storetest.MustSession(t, s, alice.ID, "long-0")
+	tx, err := s.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const used = 2*sqltables.ChildRowsPerStatement + 7
+	for i := 1; i <= used; i++ {
+		if _, err := tx.Exec(`INSERT INTO refresh_tokens (session_id, token_hash, created_at, used_at) VALUES (?, ?, 0, 0)`,
+			long.ID, fmt.Sprintf("used-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(storetest.MaxAge - time.Minute)
+	live := storetest.MustSession(t, s, alice.ID, "live-1")
+	storetest.UseToken(t, s, "live-1", "live-2")
+	now = now.Add(2 * time.Minute) // long has passed its absolute expiry; live has not
+	if n, err := s.DeleteExpired(context.Background(), 0); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
+	}
+	for _, table := range []string{"refresh_tokens", "session_events"} {
+		if n := count(t, s, `SELECT count(*) FROM `+table+` WHERE session_id = ?`, long.ID); n != 0 {
+			t.Errorf("%s: %d rows of the deleted session", table, n)
+		}
+	}
+	if n := count(t, s, `SELECT count(*) FROM refresh_tokens WHERE session_id = ?`, live.ID); n != 2 {
+		t.Errorf("the live session has %d tokens, want 2", n)
+	}
+	if n := count(t, s, `SELECT count(*) FROM session_events WHERE session_id = ?`, live.ID); n == 0 {
+		t.Error("the live session lost its events")
 	}
 }
 
