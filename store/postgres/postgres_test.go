@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tokenflow/store"
+	"tokenflow/store/internal/sqltables"
 	"tokenflow/store/postgres/pgtest"
 	"tokenflow/store/storetest"
 	"tokenflow/throttle"
@@ -222,5 +223,66 @@ func TestDeleteExpiredDropsThrottleCountersThatNoLongerCount(t *testing.T) {
 	}
 	if n := rows(); n != 0 {
 		t.Errorf("a day later: %d throttle rows left, want 0", n)
+	}
+}
+
+// A dead session whose row a rotation holds (TokenForUpdate locks the
+// session first) is skipped by DeleteExpired, tokens and events included,
+// instead of waited for; the next sweep takes it.
+func TestDeleteExpiredSkipsALockedSession(t *testing.T) {
+	u := pgtest.FreshURL(t)
+	now := storetest.T0
+	s := openTest(t, u, func() time.Time { return now })
+	ctx := context.Background()
+	alice := storetest.MustUser(t, s, "alice")
+	idle := now.Add(-sqltables.DeadMargin - time.Minute).UnixMilli()
+	ids := []string{"dead-a", "dead-b", "dead-c"}
+	for _, id := range ids {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at) VALUES ($1, $2, 0, 0, $3, $3)`, id, alice.ID, idle); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.pool.Exec(ctx, `INSERT INTO refresh_tokens (session_id, token_hash, created_at, used_at)
+			SELECT $1, $1 || '-' || g, 0, 0 FROM generate_series(1, 1000) g`, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.pool.Exec(ctx, `INSERT INTO session_events (session_id, user_id, kind, at)
+			SELECT $1, $2, 'refresh', g FROM generate_series(1, 100) g`, id, alice.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := func(table, id string) (n int) {
+		t.Helper()
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE session_id = $1`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE`, "dead-b"); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded, so that waiting for the lock fails the test instead of hanging it.
+	bounded, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if n, err := s.DeleteExpired(bounded, 500); err != nil || n != 2 {
+		t.Fatalf("DeleteExpired with one session locked = %d, %v; want 2", n, err)
+	}
+	if a, b := rows("refresh_tokens", "dead-b"), rows("session_events", "dead-b"); a != 1000 || b != 100 {
+		t.Errorf("the locked session kept %d of 1000 tokens and %d of 100 events", a, b)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteExpired(ctx, 500); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired after the lock = %d, %v; want 1", n, err)
+	}
+	for _, id := range ids {
+		if a := rows("refresh_tokens", id); a != 0 {
+			t.Errorf("%s: %d tokens left", id, a)
+		}
 	}
 }

@@ -77,8 +77,7 @@ func TestDeleteExpiredTakesTokensAndEvents(t *testing.T) {
 }
 
 // A session in use for weeks has thousands of used tokens: DeleteExpired
-// takes them in statements of at most sqltables.ChildRowsPerStatement
-// rows (sqltables' TestDeleteExpiredDeletesChildrenInBoundedStatements),
+// takes them in statements of at most cleanupChildRows rows (sqltables' TestDeleteExpiredDeletesChildrenInBoundedStatements),
 // and leaves none behind, nor touches a live session's.
 func TestDeleteExpiredTakesALongSessionsTokens(t *testing.T) {
 	now := storetest.T0
@@ -89,7 +88,7 @@ func TestDeleteExpiredTakesALongSessionsTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const used = 2*sqltables.ChildRowsPerStatement + 7
+	const used = 2*cleanupChildRows + 7
 	for i := 1; i <= used; i++ {
 		if _, err := tx.Exec(`INSERT INTO refresh_tokens (session_id, token_hash, created_at, used_at) VALUES (?, ?, 0, 0)`,
 			long.ID, fmt.Sprintf("used-%d", i)); err != nil {
@@ -102,7 +101,7 @@ func TestDeleteExpiredTakesALongSessionsTokens(t *testing.T) {
 	now = now.Add(storetest.MaxAge - time.Minute)
 	live := storetest.MustSession(t, s, alice.ID, "live-1")
 	storetest.UseToken(t, s, "live-1", "live-2")
-	now = now.Add(2 * time.Minute) // long has passed its absolute expiry; live has not
+	now = now.Add(sqltables.DeadMargin + 2*time.Minute) // long has been dead past the margin; live is alive
 	if n, err := s.DeleteExpired(context.Background(), 0); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
 	}
@@ -116,6 +115,77 @@ func TestDeleteExpiredTakesALongSessionsTokens(t *testing.T) {
 	}
 	if n := count(t, s, `SELECT count(*) FROM session_events WHERE session_id = ?`, live.ID); n == 0 {
 		t.Error("the live session lost its events")
+	}
+}
+
+// planDB records the plan of each statement it runs.
+type planDB struct {
+	sqltables.DB
+	t     *testing.T
+	s     *Store
+	plans []string
+}
+
+func (p *planDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	p.plans = append(p.plans, queryPlan(p.t, p.s, query, args...))
+	return p.DB.Exec(ctx, query, args...)
+}
+
+// Every statement of DeleteExpired reaches sessions, tokens and events
+// through their indexes: with a backlog of dead sessions and many live
+// ones, none scans a table, before ANALYZE and after.
+func TestDeleteExpiredUsesIndexes(t *testing.T) {
+	now := storetest.T0
+	s := newStore(t, &now)
+	alice := storetest.MustUser(t, s, "alice")
+	tx, err := s.db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		idle := now.Add(time.Hour) // live
+		if i%3 == 0 {
+			idle = now.Add(-time.Hour) // dead past the margin
+		}
+		id := fmt.Sprintf("s-%d", i)
+		if _, err := tx.Exec(`INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, 0, 0, ?, ?)`,
+			id, alice.ID, idle.UnixMilli(), now.Add(24*time.Hour).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 5 {
+			if _, err := tx.Exec(`INSERT INTO refresh_tokens (session_id, token_hash, created_at, used_at) VALUES (?, ?, 0, 0)`, id, fmt.Sprint(id, "-", j)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := tx.Exec(`INSERT INTO session_events (session_id, user_id, kind, at) VALUES (?, ?, 'login', 0)`, id, alice.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, analyze := range []bool{false, true} {
+		if analyze {
+			if _, err := s.db.Exec(`ANALYZE`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q := s.queries()
+		p := &planDB{DB: q.DB, t: t, s: s}
+		q.DB = p
+		if _, err := q.DeleteExpired(context.Background(), 100); err != nil {
+			t.Fatal(err)
+		}
+		if len(p.plans) != 3 {
+			t.Errorf("analyze %v: %d statements, want 3 (tokens, events, sessions)", analyze, len(p.plans))
+		}
+		for _, plan := range p.plans {
+			for _, scan := range []string{"SCAN sessions", "SCAN refresh_tokens", "SCAN session_events", "SCAN c"} { // SCAN d: the batch itself, at most batch rows
+				if strings.Contains(plan, scan) {
+					t.Errorf("analyze %v: %s: %s", analyze, scan, plan)
+				}
+			}
+		}
 	}
 }
 

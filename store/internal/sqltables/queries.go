@@ -33,6 +33,12 @@ type Queries struct {
 	// delete (PostgreSQL: FOR UPDATE SKIP LOCKED; "" where the write lock
 	// covers the whole database).
 	DeleteLocking string
+	// ChildRowsPerStatement bounds the tokens or events one statement of
+	// DeleteExpired deletes, so that no statement holds a database-wide
+	// write lock for a long-lived session's whole history (SQLite). Zero:
+	// the sessions' DELETE cascades to them in one statement (PostgreSQL,
+	// which locks rows, not the database).
+	ChildRowsPerStatement int
 }
 
 // DeleteBatch is the batch DeleteExpired works in when it is given none
@@ -151,38 +157,40 @@ func (q Queries) SessionEvents(ctx context.Context, sessionID string, limit int)
 }
 
 // DeleteExpired deletes at most batch sessions (DeleteBatch) that have
-// expired, or that were revoked more than store.RevokedRetention ago,
-// together with their refresh tokens and events. It returns how many
-// sessions it deleted; callers repeat while that equals batch. Used tokens
-// of live sessions are kept: reuse detection needs them. It returns no
-// sentinel errors.
+// been dead for DeadMargin at least: expired, or revoked more than
+// store.RevokedRetention ago. Their refresh tokens and events go with them.
+// It returns how many sessions it deleted; callers repeat while that
+// equals batch. Used tokens of live sessions are kept: reuse detection
+// needs them. It returns no sentinel errors.
 //
-// A session in use for weeks has thousands of used tokens, and on SQLite a
-// statement holds the one write lock until it ends: deleting 50 such
-// sessions with ON DELETE CASCADE took 3.6 s, in which no login or refresh
-// could commit. So the children of the batch's sessions go first, in
-// statements of at most ChildRowsPerStatement rows each, each its own
-// write; the sessions' own DELETE then finds little or nothing to cascade.
+// A session in use for weeks has thousands of used tokens. On SQLite a
+// statement holds the one write lock until it ends, and deleting 50 such
+// sessions through ON DELETE CASCADE took 3.6 s, in which no login or
+// refresh could commit. With ChildRowsPerStatement set, the batch's tokens
+// and then its events go first, in statements of at most that many rows,
+// each its own write; each statement picks its batch with the same
+// subquery (on SQLite: the same plan, the same sessions), and the
+// sessions' DELETE then finds little or nothing to cascade.
 func (q Queries) DeleteExpired(ctx context.Context, batch int) (int, error) {
-	now := q.Now()
+	deadBy := q.Now().Add(-DeadMargin)
 	batch = DeleteBatch(batch)
-	dead := []any{ToMillis(now), ToMillis(now), ToMillis(now.Add(-store.RevokedRetention)), batch}
-	// The batch: the same subquery in every statement below, so the
-	// children deleted first are those of the sessions deleted last.
+	dead := []any{ToMillis(deadBy), ToMillis(deadBy), ToMillis(deadBy.Add(-store.RevokedRetention)), batch}
 	const expired = `SELECT id FROM sessions
 		WHERE idle_expires_at < ? OR absolute_expires_at < ? OR revoked_at < ?
 		LIMIT ? `
-	for _, child := range []string{"refresh_tokens", "session_events"} {
-		for {
-			n, err := q.DB.Exec(ctx, `DELETE FROM `+child+` WHERE id IN (
-				SELECT c.id FROM (`+expired+`) d JOIN `+child+` c ON c.session_id = d.id
-				LIMIT ? `+q.DeleteLocking+`)`,
-				append(dead[:len(dead):len(dead)], ChildRowsPerStatement)...)
-			if err != nil {
-				return 0, q.Unavailable(fmt.Errorf("store: delete expired sessions' %s: %w", child, err))
-			}
-			if n < ChildRowsPerStatement {
-				break
+	if rows := q.ChildRowsPerStatement; rows > 0 {
+		for _, child := range []string{"refresh_tokens", "session_events"} {
+			for {
+				n, err := q.DB.Exec(ctx, `DELETE FROM `+child+` WHERE id IN (
+					SELECT c.id FROM (`+expired+`) d JOIN `+child+` c ON c.session_id = d.id
+					LIMIT ? `+q.DeleteLocking+`)`,
+					append(dead[:len(dead):len(dead)], rows)...)
+				if err != nil {
+					return 0, q.Unavailable(fmt.Errorf("store: delete expired sessions' %s: %w", child, err))
+				}
+				if n < int64(rows) {
+					break
+				}
 			}
 		}
 	}
@@ -193,9 +201,13 @@ func (q Queries) DeleteExpired(ctx context.Context, batch int) (int, error) {
 	return int(n), nil
 }
 
-// ChildRowsPerStatement bounds the tokens or events one statement of
-// DeleteExpired deletes: about 40 ms of the write lock on SQLite.
-const ChildRowsPerStatement = 5000
+// DeadMargin is how long a session stays dead before DeleteExpired takes
+// it. A session deleted over several statements (ChildRowsPerStatement)
+// loses its oldest tokens first; were a clock to step back past its
+// expiry in between, a rotation could make it live again without them,
+// and a stolen old token would then be unknown instead of reuse. A clock
+// would have to step back by more than this margin.
+const DeadMargin = 10 * time.Minute
 
 // SigningKeys returns every signing key, oldest first. It returns no
 // sentinel errors.
