@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"tokenflow/store"
@@ -179,12 +180,12 @@ func (q Queries) DeleteExpired(ctx context.Context, batch int) (int, error) {
 		WHERE idle_expires_at < ? OR absolute_expires_at < ? OR revoked_at < ?
 		LIMIT ? `
 	if rows := q.ChildRowsPerStatement; rows > 0 {
+		childArgs := append(slices.Clone(dead), rows)
 		for _, child := range []string{"refresh_tokens", "session_events"} {
 			for {
 				n, err := q.DB.Exec(ctx, `DELETE FROM `+child+` WHERE id IN (
 					SELECT c.id FROM (`+expired+`) d JOIN `+child+` c ON c.session_id = d.id
-					LIMIT ? `+q.DeleteLocking+`)`,
-					append(dead[:len(dead):len(dead)], rows)...)
+					LIMIT ? `+q.DeleteLocking+`)`, childArgs...)
 				if err != nil {
 					return 0, q.Unavailable(fmt.Errorf("store: delete expired sessions' %s: %w", child, err))
 				}
