@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -93,7 +92,8 @@ var errSessionEnded = errors.New("the session of this access token has ended")
 // point of an access token that any instance or gateway verifies with only
 // the key; their exposure is bounded by ACCESS_TOKEN_TTL (README,
 // Security). What the store knows about the session (the dashboard's
-// timeline) is session data and goes only to a live session (liveSession).
+// timeline) is session data and goes only to a live session
+// (auth.Service.LiveSession, and LiveSessionTimeline for the dashboard).
 func (h *handler) requireLiveSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		cl := httpx.ClaimsFrom(c)
@@ -101,7 +101,7 @@ func (h *handler) requireLiveSession(next echo.HandlerFunc) echo.HandlerFunc {
 			// Only a route wired without the guard gets here.
 			return errors.New("handlers: requireLiveSession without the guard")
 		}
-		sess, live, err := h.liveSession(c.Request().Context(), cl)
+		sess, live, err := h.auth.LiveSession(c.Request().Context(), cl)
 		if err != nil {
 			return err
 		}
@@ -116,11 +116,6 @@ func (h *handler) requireLiveSession(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// liveSession is auth's one definition of a live session (Service.LiveSession).
-func (h *handler) liveSession(ctx context.Context, cl *tokens.Claims) (store.Session, bool, error) {
-	return h.auth.LiveSession(ctx, cl)
-}
-
 // liveSessionFrom returns the session requireLiveSession checked.
 func liveSessionFrom(c echo.Context) store.Session {
 	sess, _ := c.Get(sessionKey).(store.Session)
@@ -132,14 +127,6 @@ func liveSessionFrom(c echo.Context) store.Session {
 func (h *handler) apiAuthError(c echo.Context, err error) error {
 	return httpx.BearerChallenge(c, err)
 }
-
-// invalidTokenDescription is the RFC 6750 error_description of a token
-// that was sent and failed. It is fixed text: it never quotes the token or
-// the verifier's error.
-func invalidTokenDescription(err error) string { return httpx.InvalidTokenDescription(err) }
-
-// invalidTokenChallenge is the WWW-Authenticate value for such a token.
-func invalidTokenChallenge(desc string) string { return httpx.InvalidTokenChallenge(desc) }
 
 // apiError is the body of every JSON error.
 type apiError struct {

@@ -29,7 +29,7 @@ var howItWorksFiles = []string{
 	"tokens/issuer.go",
 	"tokens/verifier.go",
 	"tokens/refresh.go",
-	"store/sqlite/sqlite.go",
+	"store/internal/sqltables/queries.go",
 	"password/password.go",
 	"static/app.js",
 	"static/interstitial.js",

@@ -139,9 +139,9 @@ func (h *handler) verifyLabToken(c echo.Context) error {
 	}
 	cl, err := h.labVerifier.Verify(body.Token)
 	if err != nil {
-		desc := invalidTokenDescription(err)
+		desc := httpx.InvalidTokenDescription(err)
 		check := labCheckOf(err)
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, invalidTokenChallenge(desc))
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, httpx.InvalidTokenChallenge(desc))
 		return c.JSON(http.StatusUnauthorized, labVerdict{
 			Error: "invalid_token", Message: desc,
 			Check: check.Name, Reason: err.Error(), Readme: check.Readme,

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"tokenflow/httpx"
 	"tokenflow/tokens"
 )
 
@@ -202,7 +203,7 @@ func TestLabVerify(t *testing.T) {
 			if tt.expiredMsg {
 				wantMsg = "the access token expired"
 			}
-			if v.Message != wantMsg || h.Get("WWW-Authenticate") != invalidTokenChallenge(wantMsg) {
+			if v.Message != wantMsg || h.Get("WWW-Authenticate") != httpx.InvalidTokenChallenge(wantMsg) {
 				t.Errorf("message %q, challenge %q: not what /api/me says", v.Message, h.Get("WWW-Authenticate"))
 			}
 		})

@@ -264,7 +264,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("store/sqlite/sqlite.go", "UserByUsername", "sqlite.Store.UserByUsername").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("store/internal/sqltables/queries.go", "UserByUsername", "sqltables.Queries.UserByUsername").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -344,7 +344,7 @@ func HowItWorksPage(nav Nav) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = ref("store/sqlite/sqlite.go", "CreateSession", "sqlite.Store.CreateSession").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = ref("store/internal/sqltables/queries.go", "CreateSession", "sqltables.Queries.CreateSession").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

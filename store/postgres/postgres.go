@@ -28,10 +28,9 @@ type Store struct {
 	// replace it to move time without sleeping.
 	Now func() time.Time
 
-	// The methods both dialects say alike: Ping, CreateUser,
-	// UserByUsername, UserByID, CreateSession, SessionByRefreshHash,
-	// Session, ActiveSessions, SessionEvents, SigningKeys; DeleteExpired
-	// below it.
+	// The store.Store methods both dialects say alike (their contracts
+	// are written there); DeleteExpired and MigrationsPending below wrap
+	// theirs.
 	sqltables.Queries
 	pool *pgxpool.Pool
 }

@@ -110,7 +110,8 @@ func TestReadOnlyDatabaseIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ro := &Store{Now: func() time.Time { return now }, db: db}
+	ro := storeOn(db)
+	ro.Now = func() time.Time { return now }
 	if _, err := ro.CreateUser(context.Background(), "alice", "hash"); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("write to a read-only database: %v, want store.ErrUnavailable", err)
 	}

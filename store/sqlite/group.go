@@ -268,7 +268,7 @@ func (s *Store) run(m *member, sqlTx *sql.Tx) (r ranInfo) {
 	}
 	s.batch.running.Store(m.gid)
 	inFn = true
-	err := m.fn(&tx{tx: txStmts{tx: sqlTx, s: s}, now: s.now()})
+	err := m.fn(newTx(sqlTx, s))
 	inFn = false
 	s.batch.running.Store(0)
 	if err != nil {

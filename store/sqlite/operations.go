@@ -13,13 +13,9 @@ import (
 	"os"
 )
 
-// MigrationsPending and CountActiveSessions are sqltables.Queries's.
+// MigrationsPending is sqltables.Queries's, on this backend's migrations.
 func (s *Store) MigrationsPending(ctx context.Context) (int, error) {
-	return s.queries().MigrationsPending(ctx, migrationFiles)
-}
-
-func (s *Store) CountActiveSessions(ctx context.Context) (int, error) {
-	return s.queries().CountActiveSessions(ctx)
+	return s.Queries.MigrationsPending(ctx, migrationFiles)
 }
 
 // ErrBackupExists is a backup whose destination already exists: a backup

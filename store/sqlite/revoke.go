@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"time"
 
 	"tokenflow/store"
 )
@@ -13,11 +12,7 @@ import (
 // covers every user and session.
 
 func (t *tx) SessionForUpdate(ctx context.Context, sessionID string) (store.Session, error) {
-	return t.shared().SessionLocked(ctx, sessionID, "", sql.ErrNoRows)
-}
-
-func (t *tx) RevokeSession(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
-	return t.shared().RevokeSession(ctx, sessionID, reason, revokedAt)
+	return t.SessionLocked(ctx, sessionID, "", sql.ErrNoRows)
 }
 
 // LiveSessionsForUpdate is LiveSessions: the write lock is the user's lock.

@@ -30,6 +30,10 @@ type Store struct {
 	// replace it to move time without sleeping.
 	Now func() time.Time
 
+	// The store.Store methods both dialects say alike (their contracts
+	// are written there), on this database; DeleteExpired's bounded child
+	// statements (ChildRowsPerStatement) are this backend's.
+	sqltables.Queries
 	db *sql.DB
 	// batch queues this process's InTx transactions and commits them in
 	// groups (group.go).
@@ -68,7 +72,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{Now: time.Now, db: db}
+	s := storeOn(db)
 	if err := s.migrate(context.Background(), path); err != nil {
 		db.Close()
 		return nil, err
@@ -111,63 +115,25 @@ func makePrivate(path string) error {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// The store.Store methods both dialects say alike live in
-// sqltables.Queries (their contracts are written there); these hand them
-// this database.
-
-// queries is sqltables.Queries on this database.
-func (s *Store) queries() sqltables.Queries {
-	taken := func(err error) bool { return isUniqueViolation(err, "users.username_key") }
-	return sqltables.Queries{DB: queuedDB{sqltables.SQLDB{DB: poolStmts{s}}, s}, NoRows: sql.ErrNoRows,
-		Now: s.now, Unavailable: unavailable, UsernameTaken: taken, InTx: s.InTx, NoLimit: -1,
-		ChildRowsPerStatement: cleanupChildRows}
+// storeOn is the Store on db (migrated or not).
+func storeOn(db *sql.DB) *Store {
+	s := &Store{Now: time.Now, db: db}
+	s.Queries = sqltables.Queries{
+		DB:                    queuedDB{sqltables.SQLDB{DB: poolStmts{s}}, s},
+		NoRows:                sql.ErrNoRows,
+		Now:                   s.now,
+		Unavailable:           unavailable,
+		UsernameTaken:         func(err error) bool { return isUniqueViolation(err, "users.username_key") },
+		InTx:                  s.InTx,
+		NoLimit:               -1,
+		ChildRowsPerStatement: cleanupChildRows,
+	}
+	return s
 }
 
 // cleanupChildRows is sqltables.Queries.ChildRowsPerStatement here: 5,000
 // token rows take about 45 ms of the write lock.
 const cleanupChildRows = 5000
-
-func (s *Store) Ping(ctx context.Context) error { return s.queries().Ping(ctx) }
-
-func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (store.User, error) {
-	return s.queries().CreateUser(ctx, username, passwordHash)
-}
-
-func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
-	return s.queries().UserByUsername(ctx, username)
-}
-
-func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
-	return s.queries().UserByID(ctx, id)
-}
-
-func (s *Store) CreateSession(ctx context.Context, ns store.NewSession) (store.Session, error) {
-	return s.queries().CreateSession(ctx, ns)
-}
-
-func (s *Store) SessionByRefreshHash(ctx context.Context, hash string) (store.Session, error) {
-	return s.queries().SessionByRefreshHash(ctx, hash)
-}
-
-func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
-	return s.queries().Session(ctx, id)
-}
-
-func (s *Store) ActiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	return s.queries().ActiveSessions(ctx, userID)
-}
-
-func (s *Store) SessionEvents(ctx context.Context, sessionID string, limit int) ([]store.Event, error) {
-	return s.queries().SessionEvents(ctx, sessionID, limit)
-}
-
-func (s *Store) SessionTimeline(ctx context.Context, id string, limit int) (store.Session, []store.Event, error) {
-	return s.queries().SessionTimeline(ctx, id, limit)
-}
-
-func (s *Store) DeleteExpired(ctx context.Context, batch int) (int, error) {
-	return s.queries().DeleteExpired(ctx, batch)
-}
 
 // trimEventsSQL (sqltables.Tx.TrimEvents) deletes a session's events
 // beyond the newest ones, sparing its login event: the only record of where
@@ -199,10 +165,6 @@ func isUniqueViolation(err error, column string) bool {
 		return false
 	}
 	return strings.Contains(e.Error(), "UNIQUE constraint failed: "+column)
-}
-
-func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	return s.queries().SigningKeys(ctx)
 }
 
 // ChangeSigningKeys applies plan (sqltables.ApplySigningKeyPlan) in one

@@ -170,7 +170,7 @@ func TestDeleteExpiredUsesIndexes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		q := s.queries()
+		q := s.Queries
 		p := &planDB{DB: q.DB, t: t, s: s}
 		q.DB = p
 		if _, err := q.DeleteExpired(context.Background(), 100); err != nil {

@@ -29,10 +29,20 @@ func (s *Store) InTx(ctx context.Context, fn func(store.Tx) error) (err error) {
 	return s.inTx(ctx, fn)
 }
 
-// tx is store.Tx on an SQLite transaction.
+// tx is store.Tx on an SQLite transaction: the primitives both dialects
+// say alike (sqltables.Tx), and below those this backend says its own way.
 type tx struct {
+	sqltables.Tx
 	tx  txStmts // the batch's transaction, through the statement cache (stmts.go)
 	now time.Time
+}
+
+// newTx is the member's view of the batch's transaction, its clock read
+// now (once the write lock is held).
+func newTx(sqlTx *sql.Tx, s *Store) *tx {
+	t := &tx{tx: txStmts{tx: sqlTx, s: s}, now: s.now()}
+	t.Tx = sqltables.Tx{DB: sqltables.SQLDB{DB: t.tx}, Now: t.Now, TrimEvents: trimEventsSQL}
+	return t
 }
 
 // live is the context a statement of the shared transaction runs on. An
@@ -50,40 +60,6 @@ func live(ctx context.Context) context.Context {
 var _ store.Tx = (*tx)(nil)
 
 func (t *tx) Now() time.Time { return t.now }
-
-// shared are the primitives both dialects say alike (sqltables.Tx),
-// on this transaction.
-func (t *tx) shared() sqltables.Tx {
-	return sqltables.Tx{DB: sqltables.SQLDB{DB: t.tx}, Now: t.Now, TrimEvents: trimEventsSQL}
-}
-
-func (t *tx) InsertRefreshToken(ctx context.Context, sessionID, hash string, graceUntil time.Time) (int64, error) {
-	return t.shared().InsertRefreshToken(ctx, sessionID, hash, graceUntil)
-}
-
-func (t *tx) MarkRefreshTokenUsed(ctx context.Context, id, replacedBy int64, usedAt, graceUntil time.Time) error {
-	return t.shared().MarkRefreshTokenUsed(ctx, id, replacedBy, usedAt, graceUntil)
-}
-
-func (t *tx) RetireLiveTokens(ctx context.Context, sessionID string, keepID int64, usedAt time.Time) error {
-	return t.shared().RetireLiveTokens(ctx, sessionID, keepID, usedAt)
-}
-
-func (t *tx) SetSessionUse(ctx context.Context, sess store.Session) error {
-	return t.shared().SetSessionUse(ctx, sess)
-}
-
-func (t *tx) RevokeSessionAndTokens(ctx context.Context, sessionID, reason string, revokedAt time.Time) error {
-	return t.shared().RevokeSessionAndTokens(ctx, sessionID, reason, revokedAt)
-}
-
-func (t *tx) InsertEvent(ctx context.Context, e store.Event) error {
-	return t.shared().InsertEvent(ctx, e)
-}
-
-func (t *tx) LiveSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	return t.shared().LiveSessions(ctx, userID)
-}
 
 // TokenForUpdate needs no locking clause: the transaction already holds
 // the database's write lock, which covers every session.
@@ -107,14 +83,6 @@ func (t *tx) TokenForUpdate(ctx context.Context, hash string) (store.RefreshToke
 	return tok, sess, user, nil
 }
 
-func (t *tx) CapLiveTokenGrace(ctx context.Context, sessionID string, deadline time.Time) error {
-	return t.shared().CapLiveTokenGrace(ctx, sessionID, deadline)
-}
-
-func (t *tx) EventTimesSince(ctx context.Context, sessionID string, kinds []string, since time.Time, max int) ([]time.Time, error) {
-	return t.shared().EventTimesSince(ctx, sessionID, kinds, since, max)
-}
-
 // CreateSession needs no lock of its own: BEGIN IMMEDIATE already holds
 // the database's write lock, so nobody else creates or ends a session of
 // this user (or deletes the user) until the transaction ends.
@@ -129,5 +97,5 @@ func (t *tx) CreateSession(ctx context.Context, ns store.NewSession) (store.Sess
 	if n == 0 {
 		return store.Session{}, store.ErrNotFound
 	}
-	return t.shared().StartSession(ctx, ns, t.now)
+	return t.StartSession(ctx, ns, t.now)
 }
