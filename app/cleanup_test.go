@@ -100,23 +100,11 @@ func TestStopCleanupWaitsForTheJob(t *testing.T) {
 func TestShutdownLogsNoCleanupFailure(t *testing.T) {
 	vars := map[string]string{"ADDR": "127.0.0.1:0", "DATA_DIR": filepath.Join(t.TempDir(), "data"), "CLEANUP_INTERVAL": "1ms"}
 	for range 3 {
-		ctx, cancel := context.WithCancel(context.Background())
-		stderr := &testkit.SyncBuffer{}
-		done := make(chan error, 1)
-		go func() {
-			done <- Run(ctx, func(k string) string { return vars[k] }, io.Discard, stderr, func(string) {
-				time.AfterFunc(30*time.Millisecond, cancel)
-			})
-		}()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("Run did not stop")
+		_, _, stderr, stop := startInProcessLogs(t, vars)
+		time.Sleep(30 * time.Millisecond)
+		if err := stop(); err != nil {
+			t.Fatal(err)
 		}
-		cancel()
 		if strings.Contains(stderr.String(), "cleanup failed") {
 			t.Fatalf("shutdown logged a cleanup failure:\n%s", stderr.String())
 		}

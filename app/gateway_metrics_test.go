@@ -30,12 +30,8 @@ func TestGatewayMetricsCountAForgedToken(t *testing.T) {
 	}).URL
 	metricsURL := metricsURLFrom(t, stdout.String())
 
-	forged := jwt.NewWithClaims(jwt.SigningMethodES256, jwkstest.Claims("victim", time.Now()))
-	forged.Header["kid"], forged.Header["typ"] = key.Kid, "at+jwt"
-	token, err := forged.SignedString(attacker.Private)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := jwkstest.SignHeader(t, jwt.SigningMethodES256, attacker.Private,
+		map[string]any{"kid": key.Kid, "typ": "at+jwt"}, jwkstest.Claims("victim", time.Now()))
 	if got, _ := testkit.BearerStatus(t, base+"/api/notes", token); got != http.StatusUnauthorized {
 		t.Fatalf("forged token: %d, want 401", got)
 	}

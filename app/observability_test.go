@@ -25,8 +25,7 @@ func metricsURLFrom(t *testing.T, stdout string) string {
 func startWithMetrics(t *testing.T, opts Options, vars map[string]string) (base, metricsURL string) {
 	t.Helper()
 	vars["METRICS_ADDR"] = "127.0.0.1:0"
-	base, stdout, _, stop := startWith(t, opts, vars)
-	t.Cleanup(func() { stop() })
+	base, stdout, _, _ := startWith(t, opts, vars)
 	return base, metricsURLFrom(t, stdout.String())
 }
 

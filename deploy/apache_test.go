@@ -351,7 +351,7 @@ func startHarness(t *testing.T, apacheBin string) *harness {
 			res.Body.Close()
 		}
 		return err == nil
-	}, h.apacheLog)
+	})
 	return h
 }
 

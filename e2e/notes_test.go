@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"tokenflow/app"
 	"tokenflow/internal/testkit"
@@ -135,11 +134,11 @@ func TestNotesPanelAcrossAKeyRotation(t *testing.T) {
 	b.waitNotes("ready", 0)
 	oldKid := b.text(`[data-testid="key-kid"]`)
 
-	before := len(srv.jwksKids(t))
+	before := len(testkit.JWKSKids(t, srv.URL))
 	srv.keys(t, "rotate")
 	// The auth server follows the store on its next poll (seconds): it
 	// then publishes one more key, the new next one.
-	srv.waitJWKS(t, "the auth server publishing the rotated keys", func(kids []string) bool { return len(kids) == before+1 })
+	testkit.WaitFor(t, "the auth server publishing the rotated keys", func() bool { return len(testkit.JWKSKids(t, srv.URL)) == before+1 })
 
 	b.click(`[data-testid="expire-access"]`)
 	b.waitTrue("the expired token on the page", `document.querySelector('[data-testid="access-countdown"]').textContent === "(expired)"`)
@@ -169,37 +168,14 @@ func TestNotesPanelSaysWhereTheNotesServiceRuns(t *testing.T) {
 	}
 }
 
-// jwksKids is the kids the server publishes now.
-func (s *server) jwksKids(t *testing.T) []string {
-	t.Helper()
-	return testkit.JWKSKids(t, s.URL)
-}
-
 func (s *server) publishes(t *testing.T, kid string) bool {
 	t.Helper()
-	for _, k := range s.jwksKids(t) {
+	for _, k := range testkit.JWKSKids(t, s.URL) {
 		if k == kid && kid != "" {
 			return true
 		}
 	}
 	return false
-}
-
-// waitJWKS polls the JWKS until ok holds: the auth server follows the key
-// table on a poll of its own.
-func (s *server) waitJWKS(t *testing.T, what string, ok func(kids []string) bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * waitTimeout)
-	for {
-		kids := s.jwksKids(t)
-		if ok(kids) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s; the JWKS has %v", 3*waitTimeout, what, kids)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // keys runs `tokenflow keys ARGS` against the server's store, as an

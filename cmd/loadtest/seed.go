@@ -147,8 +147,7 @@ func runSeed(ctx context.Context, args []string, out io.Writer) error {
 				liveUsers = append(liveUsers, userID)
 			}
 			username := fmt.Sprintf("seed-%s-%07d", prefix, i)
-			token := seedToken()
-			tokenHash, err := tokens.HashRefreshToken(token)
+			token, tokenHash, err := tokens.NewRefreshToken()
 			if err != nil {
 				tx.Rollback()
 				return err
@@ -185,13 +184,6 @@ func runSeed(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "seeded %d live and %d dead sessions in %v\n", *n, *dead, time.Since(start).Round(time.Millisecond))
 	return printDBStat(ctx, db, *path, out)
-}
-
-// seedToken is a refresh token as tokens.NewRefreshToken makes it.
-func seedToken() string {
-	b := make([]byte, tokens.RefreshTokenBytes)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // randomID is shaped like the store's ids: 16 random bytes, base64url.

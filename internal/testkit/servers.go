@@ -173,25 +173,18 @@ func StartProcess(t testing.TB, name string, cmd *exec.Cmd) *Process {
 }
 
 // WaitReady polls ready until it holds; the process exiting first, or 20 s
-// passing, fails the test with its output and what more says.
-func (p *Process) WaitReady(t testing.TB, ready func() bool, more ...func() string) {
+// passing, fails the test (and StartProcess's cleanup logs its output).
+func (p *Process) WaitReady(t testing.TB, ready func() bool) {
 	t.Helper()
-	detail := func() string {
-		s := p.Output.String()
-		for _, m := range more {
-			s += "\n" + m()
-		}
-		return s
-	}
 	deadline := time.Now().Add(20 * time.Second)
 	for !ready() {
 		select {
 		case <-p.exited:
-			t.Fatalf("%s exited:\n%s", p.name, detail())
+			t.Fatalf("%s exited", p.name)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s is not ready after 20s:\n%s", p.name, detail())
+			t.Fatalf("%s is not ready after 20s", p.name)
 		}
 	}
 }
