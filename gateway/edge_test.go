@@ -88,7 +88,7 @@ func clientsOwnForwardedFor(h http.Header) bool {
 	return strings.HasPrefix(xff, "203.0.113.") && !strings.Contains(xff, ",")
 }
 
-// Echo's proxy sets X-Forwarded-Proto from the gateway's own view of the
+// The gateway's rewrite sets X-Forwarded-Proto from its own view of the
 // scheme, and by default Echo believes a client's X-Forwarded-Proto when
 // the client connects from a loopback or private address (a LAN, a Docker
 // bridge). The auth server trusts the gateway's word, so over plain HTTP

@@ -87,11 +87,11 @@ func New(cfg Config) (*echo.Echo, error) {
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	// The TCP peer is the client: echo's proxy then overwrites any
-	// X-Real-IP the client sent instead of passing it on.
+	// The TCP peer is the client: rewrite sets X-Real-IP (and appends to
+	// X-Forwarded-For) from it, never from a header the client sent.
 	e.IPExtractor = echo.ExtractIPDirect()
 	// Likewise the scheme is the connection's: Echo would otherwise believe
-	// a client's X-Forwarded-Proto from any private address, and the proxy
+	// a client's X-Forwarded-Proto from any private address, and rewrite
 	// would pass it on to an auth server that trusts the gateway's word.
 	e.SchemeExtractor = echo.ExtractSchemeDirect()
 	e.Pre(StripIdentityHeaders)
@@ -241,9 +241,10 @@ func unreachable(c echo.Context) error { return echo.ErrNotFound }
 
 // RefuseUpgrades answers 400 to any request asking to switch protocols.
 // Neither server behind the gateway speaks WebSocket or h2c, and
-// httputil.ReverseProxy (like Echo's proxy before it) answers an Upgrade: websocket request by hijacking the connection
-// and piping raw bytes to the server behind: the first request would keep
-// the client's own X-Forwarded-For (believed by an auth server that trusts
+// httputil.ReverseProxy (like Echo's proxy before it) answers an Upgrade:
+// websocket request by hijacking the connection and piping raw bytes to
+// the server behind: the first request would keep the client's own
+// X-Forwarded-For (believed by an auth server that trusts
 // the gateway's address, so login limits would count whatever address the
 // client names), and every later request on that connection would pass no
 // check of the gateway's at all.

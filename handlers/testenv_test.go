@@ -276,7 +276,6 @@ func (b *browser) cookie(name string) string {
 	return ""
 }
 
-// mustRegister creates a user through the real form and returns the logged-in browser.
 // newTestAppWithUser is newTestApp with username registered (with
 // goodPassword) in the browser it returns, logged in.
 func newTestAppWithUser(t *testing.T, username string) (*testApp, *browser) {
@@ -285,6 +284,7 @@ func newTestAppWithUser(t *testing.T, username string) (*testApp, *browser) {
 	return a, a.mustRegister(t, username, goodPassword)
 }
 
+// mustRegister creates a user through the real form and returns the logged-in browser.
 func (a *testApp) mustRegister(t *testing.T, username, pw string) *browser {
 	t.Helper()
 	b := a.browser()

@@ -112,7 +112,6 @@ type Manager struct {
 	observer Observer
 	ring     *tokens.Keyring
 	rows     []store.SigningKey           // the rows the ring was built from
-	loaded   string                       // their fingerprint
 	private  map[string]tokens.SigningKey // opened keys, by kid+sealed bytes
 }
 
@@ -431,10 +430,9 @@ func keyringChanges(before, after []store.SigningKey, now time.Time) []KeyringCh
 // who can write to the database but does not hold the key cannot slip in
 // a key of their own to verify. A first build sees no changes.
 func (m *Manager) rebuild(rows []store.SigningKey) ([]KeyringChange, error) {
-	fp := fingerprint(rows)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.ring != nil && fp == m.loaded {
+	if m.ring != nil && fingerprint(rows) == fingerprint(m.rows) {
 		return nil, nil
 	}
 	var current *tokens.SigningKey
@@ -472,7 +470,7 @@ func (m *Manager) rebuild(rows []store.SigningKey) ([]KeyringChange, error) {
 		m.ring.Replace(set)
 		seen = keyringChanges(m.rows, rows, m.now())
 	}
-	m.private, m.rows, m.loaded = opened, rows, fp
+	m.private, m.rows = opened, rows
 	return seen, nil
 }
 
@@ -496,7 +494,8 @@ func (m *Manager) open(row store.SigningKey) (tokens.SigningKey, error) {
 	return key, nil
 }
 
-// fingerprint names what the keyring depends on: kids and states.
+// fingerprint names what the keyring depends on: kids, states and sealed
+// private keys.
 func fingerprint(rows []store.SigningKey) string {
 	var b []byte
 	for _, r := range rows {

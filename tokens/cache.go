@@ -7,16 +7,15 @@ package tokens
 // lookup. What it must never do is make a token live longer than Verify
 // would: an entry is used only before the token's exp (the leeway is not
 // added), and only while the key that verified it is still in the
-// verifier's set, checked on every hit, so a revoked key's tokens fail at
-// once, as without the cache. Only successes are kept: a forged or expired
+// verifier's set, checked on every hit (a compare of pointers while the
+// set is the one last checked; the key itself when the set has changed),
+// so a revoked key's tokens fail at once, as without the cache. Only successes are kept: a forged or expired
 // token is checked in full each time and cannot take a slot.
 
 import (
 	"container/list"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/hmac"
-	"crypto/rsa"
 	"crypto/sha256"
 	"sync"
 	"sync/atomic"
@@ -53,11 +52,15 @@ type verifiedCache struct {
 }
 
 type verifiedEntry struct {
-	digest     [sha256.Size]byte
-	claims     Claims
-	key        VerificationKey // the key whose signature check passed
-	verifiedAt time.Time       // no hit before this (a clock set back)
-	expires    time.Time       // exp itself, without leeway
+	digest [sha256.Size]byte
+	claims Claims
+	key    VerificationKey // the key whose signature check passed
+	// set is the last key set found to hold key. A set never changes once
+	// built, so a hit against that same set needs no compare; a new set
+	// (a JWKS refetch, a rotation, a revocation) is checked once.
+	set        *VerificationKeys
+	verifiedAt time.Time // no hit before this (a clock set back)
+	expires    time.Time // exp itself, without leeway
 }
 
 func newVerifiedCache(size int) *verifiedCache {
@@ -75,13 +78,14 @@ func (c *verifiedCache) lookup(digest [sha256.Size]byte, now time.Time, keys *Ve
 		return nil, false
 	}
 	e := el.Value.(*verifiedEntry)
-	if !keys.holds(e.key) || !now.Before(e.expires) || now.Before(e.verifiedAt) {
+	if (e.set != keys && !keys.holds(e.key)) || !now.Before(e.expires) || now.Before(e.verifiedAt) {
 		c.order.Remove(el)
 		delete(c.entries, digest)
 		c.mu.Unlock()
 		c.misses.Add(1)
 		return nil, false
 	}
+	e.set = keys
 	c.order.MoveToFront(el)
 	claims := e.claims.clone()
 	c.mu.Unlock()
@@ -89,12 +93,12 @@ func (c *verifiedCache) lookup(digest [sha256.Size]byte, now time.Time, keys *Ve
 	return claims, true
 }
 
-// store remembers a token that key verified at now.
-func (c *verifiedCache) store(digest [sha256.Size]byte, claims *Claims, key VerificationKey, now time.Time) {
+// store remembers a token that key, of the set keys, verified at now.
+func (c *verifiedCache) store(digest [sha256.Size]byte, claims *Claims, key VerificationKey, keys *VerificationKeys, now time.Time) {
 	if claims.ExpiresAt == nil {
 		return // Verify requires exp; never cache without a bound
 	}
-	e := &verifiedEntry{digest: digest, claims: *claims.clone(), key: key, verifiedAt: now, expires: claims.ExpiresAt.Time}
+	e := &verifiedEntry{digest: digest, claims: *claims.clone(), key: key, set: keys, verifiedAt: now, expires: claims.ExpiresAt.Time}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[digest]; ok {
@@ -156,19 +160,6 @@ func (vk *VerificationKeys) holds(key VerificationKey) bool {
 		return false
 	}
 	switch a := held.key.(type) {
-	case *ecdsa.PublicKey:
-		// The same key object (the set the entry was verified with, still
-		// in use) is the same key; Equal's constant-time compare of both
-		// coordinates allocates, on every hit.
-		if b, ok := key.key.(*ecdsa.PublicKey); ok && a == b {
-			return true
-		}
-		return a.Equal(key.key)
-	case *rsa.PublicKey:
-		if b, ok := key.key.(*rsa.PublicKey); ok && a == b {
-			return true
-		}
-		return a.Equal(key.key)
 	case []byte: // HS256
 		b, ok := key.key.([]byte)
 		return ok && hmac.Equal(a, b)

@@ -147,7 +147,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if v.cache != nil {
-		v.cache.store(digest, claims, used, v.now())
+		v.cache.store(digest, claims, used, keys, v.now())
 		claims.verified = verifiedToken{token: token, digest: digest}
 	}
 	return claims, nil
